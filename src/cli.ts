@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { formatError, UsageError, WizardError } from './errors.js';
+import { terminalIo } from './io.js';
+import { helpText, parseOptions, type Options } from './options.js';
+import { hostReport } from './report.js';
+import { connectPair, discoverPair } from './session.js';
+
+const packageVersion = (): string =>
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+
+/** The one entry point: returns the exit code; bin/ sets it, nothing calls process.exit. */
+export async function main(argv: string[]): Promise<number> {
+  let options: Options | undefined;
+  try {
+    options = await parseOptions(argv);
+    if (options.help) {
+      console.log(helpText());
+      return 0;
+    }
+    if (options.version) {
+      console.log(packageVersion());
+      return 0;
+    }
+    switch (options.command) {
+      case 'inspect':
+        return await inspectCommand(options);
+      case 'wizard':
+        return await wizardCommand(options);
+    }
+  } catch (error) {
+    return reportFailure(error, options?.json ?? argv.includes('--json'));
+  }
+}
+
+function reportFailure(error: unknown, json: boolean): number {
+  if (json) {
+    const detail = error instanceof WizardError ? { where: error.where, fix: error.fix } : {};
+    console.log(JSON.stringify({ ok: false, error: { message: (error as Error).message ?? String(error), ...detail } }, null, 2));
+  }
+  console.error(formatError(error));
+  return error instanceof WizardError ? error.exitCode : 1;
+}
+
+async function inspectCommand(options: Options): Promise<number> {
+  const io = terminalIo();
+  const pair = await connectPair(options, io);
+  try {
+    const facts = await discoverPair(pair, options, io);
+    if (options.json) console.log(JSON.stringify({ ok: true, ...facts }, null, 2));
+    else console.log([...hostReport(facts.primary), '', ...hostReport(facts.standby)].join('\n'));
+    return 0;
+  } finally {
+    await pair.close();
+  }
+}
+
+async function wizardCommand(options: Options): Promise<number> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    throw new UsageError('the interactive wizard needs a terminal', 'run it in a terminal, or use a headless command such as "pgrepl-wizard inspect --json"');
+  }
+  // ink and react load only on the interactive path.
+  const { runApp } = await import('./ui/run-app.js');
+  return runApp(options);
+}

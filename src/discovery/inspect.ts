@@ -1,0 +1,171 @@
+import type { ClusterAddress, Host } from '../remote/host.js';
+import { clusterAddress, type ClusterRef } from './clusters.js';
+
+/** The settings replication depends on; each is reported with the file that set it. */
+export const replicationSettings = [
+  'wal_level',
+  'max_wal_senders',
+  'max_replication_slots',
+  'listen_addresses',
+  'port',
+  'hot_standby',
+  'wal_keep_size',
+  'wal_keep_segments',
+  'max_slot_wal_keep_size',
+  'archive_mode',
+  'archive_command',
+  'password_encryption',
+  'primary_conninfo',
+  'primary_slot_name',
+  'max_connections',
+  'max_worker_processes',
+  'max_prepared_transactions',
+  'max_locks_per_transaction',
+  'wal_log_hints',
+  'data_checksums',
+  'logging_collector',
+  'log_directory',
+  'cluster_name',
+] as const;
+
+export interface SettingFact {
+  value: string;
+  /** file:line that set it, "default", or "files (server stopped)". */
+  source: string;
+  pendingRestart?: boolean;
+}
+
+export interface ClusterFacts {
+  ref: ClusterRef;
+  address?: ClusterAddress;
+  serverVersion?: string;
+  dataDirectory: string;
+  configFile: string;
+  hbaFile: string;
+  systemIdentifier?: string;
+  inRecovery?: boolean;
+  dataSizeBytes?: number;
+  freeBytes?: number;
+  settings: Record<string, SettingFact>;
+}
+
+export interface HostFacts {
+  role: string;
+  label: string;
+  address: string;
+  loginUser: string;
+  os: string;
+  clusters: ClusterRef[];
+  cluster?: ClusterFacts;
+  pgBasebackup?: { path: string; version: string };
+}
+
+export async function inspectHost(host: Host, clusters: ClusterRef[], chosen: ClusterRef | undefined): Promise<HostFacts> {
+  const osRelease = (await host.readFile('/etc/os-release')) ?? '';
+  const os = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease)?.[1] ?? (await host.run(['uname', '-sr'])).trim();
+  const facts: HostFacts = { role: host.role, label: host.label, address: host.address, loginUser: host.loginUser, os, clusters };
+  if (!chosen) return facts;
+  facts.cluster = chosen.running ? await runningClusterFacts(host, chosen) : await stoppedClusterFacts(host, chosen);
+  facts.cluster.freeBytes = await freeBytes(host, chosen.dataDirectory);
+  facts.pgBasebackup = await basebackupTool(host, chosen);
+  return facts;
+}
+
+async function runningClusterFacts(host: Host, ref: ClusterRef): Promise<ClusterFacts> {
+  const address = await clusterAddress(host, ref);
+  const [info] = await host.sql<{
+    server_version: string;
+    data_directory: string;
+    config_file: string;
+    hba_file: string;
+    system_identifier: string;
+    in_recovery: boolean;
+    data_size: string;
+  }>(
+    address,
+    `SELECT current_setting('server_version') AS server_version,
+            current_setting('data_directory') AS data_directory,
+            current_setting('config_file') AS config_file,
+            current_setting('hba_file') AS hba_file,
+            (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
+            pg_is_in_recovery() AS in_recovery,
+            (SELECT sum(pg_database_size(oid))::text FROM pg_database) AS data_size`,
+  );
+  const rows = await host.sql<{ name: string; setting: string; source: string; sourcefile: string | null; sourceline: number | null; pending_restart: boolean; unit: string | null }>(
+    address,
+    `SELECT name, setting, unit, source, sourcefile, sourceline, pending_restart
+       FROM pg_settings WHERE name = ANY($1)`,
+    [replicationSettings],
+  );
+  const settings: Record<string, SettingFact> = {};
+  for (const row of rows) {
+    settings[row.name] = {
+      value: withUnit(row.setting, row.unit),
+      source: row.sourcefile ? `${row.sourcefile}:${row.sourceline}` : row.source,
+      pendingRestart: row.pending_restart,
+    };
+  }
+  return {
+    ref,
+    address,
+    serverVersion: info.server_version,
+    dataDirectory: info.data_directory,
+    configFile: info.config_file,
+    hbaFile: info.hba_file,
+    systemIdentifier: info.system_identifier,
+    inRecovery: info.in_recovery,
+    dataSizeBytes: Number(info.data_size),
+    settings,
+  };
+}
+
+/** pg_settings reports sizes in units of 8kB, 1MB, …; show them as an operator writes them. */
+function withUnit(setting: string, unit: string | null): string {
+  if (!unit || !/^\d+$/.test(setting)) return setting;
+  const match = /^(\d+)?(kB|MB|GB|B|ms|s|min)$/.exec(unit);
+  if (!match) return setting;
+  const factor = Number(match[1] ?? 1);
+  return `${Number(setting) * factor}${match[2]}`;
+}
+
+/** A stopped cluster still answers from its files: pg_controldata and `postgres -C`. */
+async function stoppedClusterFacts(host: Host, ref: ClusterRef): Promise<ClusterFacts> {
+  const configFile = ref.configDir ? `${ref.configDir}/postgresql.conf` : `${ref.dataDirectory}/postgresql.conf`;
+  const controlData = await host.run([`${ref.binDir}/pg_controldata`, '-D', ref.dataDirectory], { as: 'postgres' });
+  const settings: Record<string, SettingFact> = {};
+  // One remote loop instead of one round trip per setting; names and paths arrive as "$@".
+  const script = 'postgres="$1"; data="$2"; conf="$3"; shift 3; for name; do v=$("$postgres" -D "$data" -c "config_file=$conf" -C "$name" 2>/dev/null) && printf "%s\\t%s\\n" "$name" "$v"; done';
+  const output = await host.run(
+    ['sh', '-c', script, 'sh', `${ref.binDir}/postgres`, ref.dataDirectory, configFile, ...replicationSettings],
+    { as: 'postgres' },
+  );
+  for (const line of output.split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab > 0) settings[line.slice(0, tab)] = { value: line.slice(tab + 1), source: 'files (server stopped)' };
+  }
+  const hbaFile = ref.configDir ? `${ref.configDir}/pg_hba.conf` : `${ref.dataDirectory}/pg_hba.conf`;
+  const size = await host.run(['du', '-sb', ref.dataDirectory], { as: 'postgres' });
+  return {
+    ref,
+    dataDirectory: ref.dataDirectory,
+    configFile,
+    hbaFile,
+    systemIdentifier: /Database system identifier:\s+(\d+)/.exec(controlData)?.[1],
+    inRecovery: /Database cluster state:\s+in archive recovery/.test(controlData),
+    dataSizeBytes: Number(size.split(/\s/)[0]),
+    settings,
+  };
+}
+
+async function freeBytes(host: Host, path: string): Promise<number | undefined> {
+  const df = await host.exec(['df', '-P', '-B1', path], { as: 'postgres' });
+  const available = df.stdout.split('\n')[1]?.trim().split(/\s+/)[3];
+  return available ? Number(available) : undefined;
+}
+
+async function basebackupTool(host: Host, ref: ClusterRef): Promise<HostFacts['pgBasebackup']> {
+  const path = `${ref.binDir}/pg_basebackup`;
+  const result = await host.exec([path, '--version']);
+  if (result.code !== 0) return undefined;
+  return { path, version: result.stdout.trim().replace(/^pg_basebackup \(PostgreSQL\) /, '') };
+}

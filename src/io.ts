@@ -1,0 +1,62 @@
+import { createInterface } from 'node:readline/promises';
+import { UsageError } from './errors.js';
+import type { HostKeyDecision, UnknownHostKey } from './remote/connect.js';
+
+/**
+ * How the core asks questions. The Ink app answers them on screen; headless commands answer
+ * from a terminal prompt, or, with no terminal, fail with the flag that would have answered.
+ */
+export interface Choice<T> {
+  label: string;
+  value: T;
+}
+
+export interface Io {
+  readonly interactive: boolean;
+  confirmHostKey(key: UnknownHostKey): Promise<HostKeyDecision>;
+  /** `flag` names the option that answers this question without a prompt. */
+  choose<T>(question: string, choices: Choice<T>[], flag: string): Promise<T>;
+}
+
+/** Prompts one at a time on stderr, so stdout stays clean for --json; none without a TTY. */
+export function terminalIo(input = process.stdin, output = process.stderr): Io {
+  const interactive = Boolean(input.isTTY);
+  let queue: Promise<unknown> = Promise.resolve();
+  const ask = async (question: string): Promise<string> => {
+    const turn = queue.then(async () => {
+      const rl = createInterface({ input, output });
+      try {
+        return await rl.question(question);
+      } finally {
+        rl.close();
+      }
+    });
+    queue = turn.catch(() => undefined);
+    return turn;
+  };
+  return {
+    interactive,
+    async confirmHostKey(key) {
+      if (!interactive) return 'reject';
+      const answer = await ask(
+        `The ${key.role} host ${key.host} port ${key.port} is not in known_hosts.\n` +
+          `  ${key.keyType} key fingerprint is ${key.fingerprint}\n` +
+          'Trust it and save it to known_hosts? [yes = save / once = this run only / no] ',
+      );
+      const normalized = answer.trim().toLowerCase();
+      if (normalized === 'yes' || normalized === 'y') return 'trust-and-save';
+      if (normalized === 'once') return 'trust-once';
+      return 'reject';
+    },
+    async choose(question, choices, flag) {
+      if (!interactive) {
+        throw new UsageError(`${question} (no terminal to ask in)`, `pass ${flag} with one of: ${choices.map((c) => c.label).join(', ')}`);
+      }
+      const menu = choices.map((c, i) => `  ${i + 1}) ${c.label}`).join('\n');
+      for (;;) {
+        const answer = Number((await ask(`${question}\n${menu}\nNumber: `)).trim());
+        if (Number.isInteger(answer) && answer >= 1 && answer <= choices.length) return choices[answer - 1].value;
+      }
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { UsageError } from './errors.js';
+
+export const commands = ['wizard', 'inspect'] as const;
+export type Command = (typeof commands)[number];
+
+/**
+ * Every option, with its flag, its config-file key (the camelCase name) and its help line.
+ * README's option table and --help are both written from this list.
+ */
+export const optionSpecs = {
+  primary: { type: 'string', help: 'primary host as [user@]host[:port] (aliases from ~/.ssh/config work)' },
+  standby: { type: 'string', help: 'standby host as [user@]host[:port]' },
+  'primary-cluster': { type: 'string', help: 'cluster on the primary: 15/main, its name, data directory or port (asked when several)' },
+  'standby-cluster': { type: 'string', help: 'cluster on the standby, same forms' },
+  identity: { type: 'string', short: 'i', help: 'SSH private key file (default: ~/.ssh/config IdentityFile, then ~/.ssh/id_*; ssh-agent is used when SSH_AUTH_SOCK is set)' },
+  'known-hosts': { type: 'string', help: 'known_hosts file used to verify host keys (default ~/.ssh/known_hosts)' },
+  'ssh-config': { type: 'string', help: 'ssh client config to read aliases from (default ~/.ssh/config)' },
+  config: { type: 'string', help: 'YAML file with any of these options (flags win over it)' },
+  json: { type: 'boolean', help: 'print one JSON document on stdout instead of text' },
+  yes: { type: 'boolean', short: 'y', help: 'answer yes to confirmations (headless runs)' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+  version: { type: 'boolean', help: 'print the version' },
+} as const satisfies Record<string, { type: 'string' | 'boolean'; short?: string; help: string }>;
+
+type Specs = typeof optionSpecs;
+type OptionName = keyof Specs;
+type ValueOf<K extends OptionName> = Specs[K]['type'] extends 'string' ? string : boolean;
+type CamelCase<S extends string> = S extends `${infer A}-${infer B}` ? `${A}${Capitalize<CamelCase<B>>}` : S;
+export type Options = { command: Command } & { [K in OptionName as CamelCase<K>]?: ValueOf<K> };
+
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const fileKeys = new Map(
+  Object.keys(optionSpecs)
+    .filter((flag) => !['config', 'help', 'version'].includes(flag))
+    .map((flag) => [camel(flag), flag]),
+);
+
+export async function parseOptions(argv: string[], env = process.env): Promise<Options> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: optionSpecs, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message, 'run pgrepl-wizard --help for the list of commands and flags');
+  }
+  const [command = 'wizard', ...extra] = parsed.positionals;
+  if (!(commands as readonly string[]).includes(command) || extra.length > 0) {
+    throw new UsageError(`unknown command "${[command, ...extra].join(' ')}"`, `use one of: ${commands.filter((c) => c !== 'wizard').join(', ')}, or no command for the interactive wizard`);
+  }
+  const fromFile = parsed.values.config ? await readConfigFile(parsed.values.config) : {};
+  const fromFlags = Object.fromEntries(Object.entries(parsed.values).map(([flag, value]) => [camel(flag), value]));
+  const fromEnv = env.PGREPL_CONFIG && !parsed.values.config ? await readConfigFile(env.PGREPL_CONFIG) : {};
+  return { ...fromEnv, ...fromFile, ...fromFlags, command: command as Command } as Options;
+}
+
+async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`, 'check the path given to --config');
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (error) {
+    throw new UsageError(`config file ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`, 'fix the file');
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new UsageError(`config file ${path} must be a mapping of option: value`, 'see "Config file" in README');
+  }
+  const result: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) {
+    const flag = fileKeys.get(key);
+    if (!flag) {
+      throw new UsageError(`config file ${path} has an unknown key "${key}"`, `use the camelCase names of the flags: ${[...fileKeys.keys()].join(', ')}`);
+    }
+    const expected = optionSpecs[flag as OptionName].type;
+    const normalized = expected === 'string' && typeof value === 'number' ? String(value) : value;
+    if (typeof normalized !== expected) {
+      throw new UsageError(`config file ${path}: "${key}" must be a ${expected}`, 'fix the value in the file');
+    }
+    result[key] = normalized;
+  }
+  return result;
+}
+
+export function helpText(): string {
+  const lines = Object.entries(optionSpecs).map(([flag, spec]) => {
+    const short = 'short' in spec ? `-${spec.short}, ` : '    ';
+    const arg = spec.type === 'string' ? ' VALUE' : '';
+    return `  ${short}--${flag}${arg}`.padEnd(34) + spec.help;
+  });
+  return [
+    'pgrepl-wizard: set up and repair PostgreSQL streaming replication over SSH',
+    '',
+    'Usage: pgrepl-wizard [command] [options]',
+    '',
+    'Commands:',
+    '  (none)     interactive wizard (needs a terminal)',
+    '  inspect    report what was found on both hosts',
+    '',
+    'Options:',
+    ...lines,
+    '',
+    'Environment: PGREPL_CONFIG (config file when --config is not given), SSH_AUTH_SOCK (ssh-agent).',
+    'Exit codes: 0 success, 1 failure, 2 usage error.',
+  ].join('\n');
+}

@@ -1,0 +1,232 @@
+import { readFile } from 'node:fs/promises';
+import { homedir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { Client, type AuthenticationType, type ConnectConfig } from 'ssh2';
+import type { Duplex } from 'node:stream';
+import { WizardError } from '../errors.js';
+import {
+  appendKnownHost,
+  checkHostKey,
+  fingerprintSha256,
+  keyTypeOf,
+  knownHostsLine,
+  knownKeyTypesFor,
+  loadKnownHosts,
+  preferredHostKeyAlgorithms,
+} from './known-hosts.js';
+import { loadSshConfig, resolveSshHost } from './ssh-config.js';
+import { SshHost } from './ssh-host.js';
+import { formatTarget, parseTarget, type TargetSpec } from './target.js';
+
+/** What the operator is asked when a host presents a key known_hosts has never seen. */
+export interface UnknownHostKey {
+  role: string;
+  host: string;
+  port: number;
+  keyType: string;
+  fingerprint: string;
+}
+export type HostKeyDecision = 'trust-and-save' | 'trust-once' | 'reject';
+
+export interface ConnectOptions {
+  role: string;
+  target: string;
+  identity?: string;
+  knownHostsFile?: string;
+  sshConfigFile?: string;
+  /** Absent when nobody can be asked (no TTY): unknown keys are then refused. */
+  confirmHostKey?: (key: UnknownHostKey) => Promise<HostKeyDecision>;
+  readyTimeoutMs?: number;
+}
+
+export const defaultKnownHostsFile = () => join(homedir(), '.ssh', 'known_hosts');
+const defaultIdentityFiles = () => ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f));
+
+interface ResolvedTarget {
+  user: string;
+  host: string;
+  port: number;
+  identityFiles: string[];
+  proxyJump?: string;
+}
+
+async function resolveTarget(spec: TargetSpec, options: ConnectOptions): Promise<ResolvedTarget> {
+  const config = await loadSshConfig(options.sshConfigFile);
+  const fromConfig = resolveSshHost(config, spec.host);
+  const identityFiles = options.identity
+    ? [options.identity]
+    : fromConfig.identityFiles.length > 0
+      ? fromConfig.identityFiles
+      : defaultIdentityFiles();
+  return {
+    user: spec.user ?? fromConfig.user ?? userInfo().username,
+    host: fromConfig.hostName,
+    port: spec.port ?? fromConfig.port ?? 22,
+    identityFiles,
+    proxyJump: fromConfig.proxyJump && fromConfig.proxyJump !== 'none' ? fromConfig.proxyJump : undefined,
+  };
+}
+
+/** Opens the one SSH connection used for everything on this host, verifying its host key. */
+export async function connectHost(options: ConnectOptions): Promise<SshHost> {
+  const spec = parseTarget(options.target, `--${options.role}`);
+  const target = await resolveTarget(spec, options);
+  const where = `${options.role} ${formatTarget(spec)}`;
+  const sock = target.proxyJump ? await openJump(target, options) : undefined;
+  const client = await openClient(target, options, where, sock);
+  const host = new SshHost(options.role, formatTarget(spec), target.host, client);
+  await host.identify();
+  return host;
+}
+
+async function openJump(target: ResolvedTarget, options: ConnectOptions): Promise<Duplex> {
+  const jumpSpec = parseTarget(target.proxyJump!.split(',')[0], 'ProxyJump');
+  const jump = await resolveTarget(jumpSpec, { ...options, identity: options.identity });
+  const where = `ProxyJump ${target.proxyJump} for ${options.role}`;
+  const jumpClient = await openClient(jump, { ...options, role: `${options.role} jump host` }, where);
+  return new Promise((resolve, reject) => {
+    jumpClient.forwardOut('127.0.0.1', 0, target.host, target.port, (error, stream) => {
+      if (error) reject(new WizardError(`the jump host could not reach ${target.host}:${target.port}: ${error.message}`, where, 'check the address from the jump host'));
+      else resolve(stream);
+    });
+  });
+}
+
+async function openClient(target: ResolvedTarget, options: ConnectOptions, where: string, sock?: Duplex): Promise<Client> {
+  const knownHostsFile = options.knownHostsFile ?? defaultKnownHostsFile();
+  const knownEntries = await loadKnownHosts(knownHostsFile);
+  const authMethods = await authenticationMethods(target);
+  let hostKeyProblem: WizardError | undefined;
+
+  const config: ConnectConfig = {
+    host: target.host,
+    port: target.port,
+    username: target.user,
+    sock,
+    readyTimeout: options.readyTimeoutMs ?? 15_000,
+    keepaliveInterval: 15_000,
+    algorithms: {
+      serverHostKey: preferredHostKeyAlgorithms(knownKeyTypesFor(knownEntries, target.host, target.port)) as never,
+    },
+    authHandler: authMethods.methods as never,
+    hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
+      decideHostKey(key, target, options, knownEntries, knownHostsFile, where).then(
+        () => verify(true),
+        (error: WizardError) => {
+          hostKeyProblem = error;
+          verify(false);
+        },
+      );
+    },
+  };
+
+  const client = new Client();
+  return new Promise((resolve, reject) => {
+    client.once('ready', () => resolve(client));
+    client.once('error', (error: Error & { level?: string; code?: string }) => {
+      client.end();
+      reject(hostKeyProblem ?? connectionError(error, target, where, authMethods.notes));
+    });
+    client.connect(config);
+  });
+}
+
+async function decideHostKey(
+  key: Buffer,
+  target: ResolvedTarget,
+  options: ConnectOptions,
+  entries: Awaited<ReturnType<typeof loadKnownHosts>>,
+  knownHostsFile: string,
+  where: string,
+): Promise<void> {
+  const fingerprint = fingerprintSha256(key);
+  const keyType = keyTypeOf(key);
+  const verdict = checkHostKey(entries, target.host, target.port, key);
+  if (verdict.status === 'known') return;
+  if (verdict.status === 'changed' || verdict.status === 'revoked') {
+    const was = verdict.status === 'changed' ? ` (known_hosts has ${verdict.knownFingerprints.join(', ')})` : '';
+    throw new WizardError(
+      `REMOTE HOST KEY ${verdict.status === 'changed' ? 'HAS CHANGED' : 'IS REVOKED'}: ${target.host} port ${target.port} presented ${keyType} ${fingerprint}${was}. Someone may be intercepting the connection; nothing was sent.`,
+      where,
+      `if the server was really reinstalled, confirm the new fingerprint out of band, then remove the old entry with: ssh-keygen -R ${knownHostsHostArg(target)} -f ${knownHostsFile}`,
+    );
+  }
+  const decision = options.confirmHostKey
+    ? await options.confirmHostKey({ role: options.role, host: target.host, port: target.port, keyType, fingerprint })
+    : 'reject';
+  if (decision === 'trust-and-save') await appendKnownHost(knownHostsFile, target.host, target.port, key);
+  if (decision === 'reject') {
+    throw new WizardError(
+      `host key of ${target.host} port ${target.port} is not in ${knownHostsFile}: it presented ${keyType} ${fingerprint}`,
+      where,
+      `compare that fingerprint with the server's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on it); if it matches, run interactively and accept it, or add this line to ${knownHostsFile}: ${knownHostsLine(target.host, target.port, key)}`,
+    );
+  }
+}
+
+const knownHostsHostArg = (target: ResolvedTarget) => (target.port === 22 ? target.host : `[${target.host}]:${target.port}`);
+
+interface AuthMethods {
+  methods: AuthenticationType[] | object[];
+  notes: string[];
+}
+
+async function authenticationMethods(target: ResolvedTarget): Promise<AuthMethods> {
+  const methods: object[] = [];
+  const notes: string[] = [];
+  if (process.env.SSH_AUTH_SOCK) {
+    methods.push({ type: 'agent', username: target.user, agent: process.env.SSH_AUTH_SOCK });
+    notes.push('ssh-agent');
+  }
+  for (const file of target.identityFiles) {
+    let key: Buffer;
+    try {
+      key = await readFile(file);
+    } catch {
+      continue;
+    }
+    if (isEncryptedKey(key)) {
+      notes.push(`${file} (encrypted: load it into ssh-agent)`);
+      continue;
+    }
+    methods.push({ type: 'publickey', username: target.user, key });
+    notes.push(file);
+  }
+  return { methods, notes };
+}
+
+function isEncryptedKey(key: Buffer): boolean {
+  const text = key.toString('latin1');
+  if (text.includes('ENCRYPTED')) return true;
+  const body = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END/.exec(text)?.[1];
+  if (!body) return false;
+  // openssh-key-v1: magic, then the cipher name; "none" means no passphrase.
+  const raw = Buffer.from(body.replace(/\s+/g, ''), 'base64');
+  const cipherLength = raw.readUInt32BE(15);
+  return raw.subarray(19, 19 + cipherLength).toString() !== 'none';
+}
+
+function connectionError(error: Error & { level?: string; code?: string }, target: ResolvedTarget, where: string, tried: string[]): WizardError {
+  const address = `${target.host} port ${target.port}`;
+  if (error.level === 'client-authentication') {
+    return new WizardError(
+      `SSH login as ${target.user} to ${address} was refused (tried: ${tried.join(', ') || 'no key found'})`,
+      where,
+      `check the user name and that the public key is in ~${target.user}/.ssh/authorized_keys there; pass another key with -i/--identity`,
+    );
+  }
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: 'nothing listens there (sshd not running, or wrong port)',
+    EHOSTUNREACH: 'no route to that host',
+    ENETUNREACH: 'no route to that network',
+    ENOTFOUND: 'that host name does not resolve',
+    EAI_AGAIN: 'that host name could not be resolved now',
+    ETIMEDOUT: 'the connection timed out (firewall, or wrong address)',
+  };
+  const reason = (error.code && reasons[error.code]) || (/Timed out/.test(error.message) ? 'the SSH handshake timed out' : error.message);
+  return new WizardError(
+    `cannot reach ${address} over SSH: ${reason}`,
+    where,
+    'check the host name or address and the SSH port (user@host:port), and that sshd runs there',
+  );
+}

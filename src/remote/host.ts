@@ -1,0 +1,79 @@
+/**
+ * The one interface every step, check and screen uses to touch a server. The real
+ * implementation runs over a single ssh2 connection per host (ssh-host.ts); unit tests use
+ * a fake. Commands are argv arrays, never shell strings.
+ */
+
+/** Which OS user runs a command: the SSH login user, root, or the postgres OS user. */
+export type RunAs = 'login' | 'root' | 'postgres';
+
+export interface ExecOptions {
+  as?: RunAs;
+  /** Sent on the command's stdin, then closed. Secrets and SQL travel this way, never in argv. */
+  stdin?: string | Buffer;
+  /** Called with each stderr chunk as it arrives (progress output). */
+  onStderr?: (chunk: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface WriteFileOptions {
+  as?: RunAs;
+  /** Octal mode for a new file, e.g. '600'. An existing file keeps its mode and owner. */
+  mode?: string;
+}
+
+/** Where a PostgreSQL cluster listens on its own host: its Unix socket directory and port. */
+export interface ClusterAddress {
+  port: number;
+  socketDir: string;
+}
+
+export type SqlRow = Record<string, unknown>;
+
+export interface Host {
+  /** "primary" or "standby": which side of the pair this host is. */
+  readonly role: string;
+  /** How the operator named it, e.g. labadmin@10.77.0.11; used in every message. */
+  readonly label: string;
+  /** The address the SSH connection reached (after ~/.ssh/config HostName). */
+  readonly address: string;
+  readonly loginUser: string;
+  /** Runs argv; resolves with the exit code, never rejects on a non-zero one. */
+  exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Runs argv; rejects with a WizardError naming the host and the command's stderr on failure. */
+  run(argv: readonly string[], options?: ExecOptions): Promise<string>;
+  /** A file's text, or null when it does not exist. */
+  readFile(path: string, as?: RunAs): Promise<string | null>;
+  /** Replaces a file atomically (temporary file in the same directory, then rename). */
+  writeFile(path: string, content: string, options?: WriteFileOptions): Promise<void>;
+  /** Runs one statement as the postgres OS user over the cluster's Unix socket (peer auth). */
+  sql<Row extends SqlRow = SqlRow>(cluster: ClusterAddress, text: string, params?: unknown[]): Promise<Row[]>;
+  close(): Promise<void>;
+}
+
+/** Prefix that makes argv run as the wanted user, given who we logged in as. */
+export function privilegeWrapper(loginUser: string, as: RunAs): string[] {
+  if (as === 'login' || loginUser === (as === 'root' ? 'root' : 'postgres')) return [];
+  if (loginUser === 'root') return as === 'postgres' ? ['runuser', '-u', 'postgres', '--'] : [];
+  // -n: fail at once instead of waiting for a password nobody will type.
+  return as === 'postgres' ? ['sudo', '-n', '-u', 'postgres', '--'] : ['sudo', '-n', '--'];
+}
+
+/** Shell snippets run with `sh -c SCRIPT sh ARG...`: the script is constant, paths arrive as $1, $2. */
+export const readFileScript = 'if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi';
+export const writeFileScript = [
+  'set -e',
+  'tmp="$1.pgrepl-tmp.$$"',
+  'trap \'rm -f "$tmp"\' EXIT',
+  '(umask 077; cat > "$tmp")',
+  'if [ -e "$1" ]; then chmod --reference="$1" "$tmp"; chown --reference="$1" "$tmp" 2>/dev/null || true; else chmod "$2" "$tmp"; fi',
+  'mv -f -- "$tmp" "$1"',
+  'trap - EXIT',
+].join('\n');
+export const missingFileExitCode = 3;

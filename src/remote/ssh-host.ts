@@ -1,0 +1,192 @@
+import type { Client, ClientChannel } from 'ssh2';
+import type pg from 'pg';
+import { WizardError } from '../errors.js';
+import {
+  type ClusterAddress,
+  type ExecOptions,
+  type ExecResult,
+  type Host,
+  type RunAs,
+  type SqlRow,
+  type WriteFileOptions,
+  missingFileExitCode,
+  privilegeWrapper,
+  readFileScript,
+  writeFileScript,
+} from './host.js';
+import { connectPg, socketRelayScript } from './pg-bridge.js';
+import { commandLine } from './quote.js';
+
+/** A Host over one ssh2 connection; every command and SQL session is a channel on it. */
+export class SshHost implements Host {
+  private readonly pgClients = new Map<string, Promise<pg.Client>>();
+  loginUser = '';
+
+  constructor(
+    readonly role: string,
+    readonly label: string,
+    readonly address: string,
+    private readonly client: Client,
+  ) {}
+
+  /** Learns who we are and proves we can become postgres, once, right after connecting. */
+  async identify(): Promise<void> {
+    this.loginUser = (await this.run(['id', '-un'])).trim();
+  }
+
+  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const channel = await this.openExec([...privilegeWrapper(this.loginUser, options.as ?? 'login'), ...argv]);
+    return collect(channel, options);
+  }
+
+  async run(argv: readonly string[], options: ExecOptions = {}): Promise<string> {
+    const result = await this.exec(argv, options);
+    if (result.code !== 0) throw this.commandError(argv, options.as ?? 'login', result);
+    return result.stdout;
+  }
+
+  async readFile(path: string, as: RunAs = 'login'): Promise<string | null> {
+    const argv = ['sh', '-c', readFileScript, 'sh', path];
+    const result = await this.exec(argv, { as });
+    if (result.code === missingFileExitCode) return null;
+    if (result.code !== 0) throw this.commandError(['cat', path], as, result);
+    return result.stdout;
+  }
+
+  async writeFile(path: string, content: string, options: WriteFileOptions = {}): Promise<void> {
+    const as = options.as ?? 'login';
+    const result = await this.exec(['sh', '-c', writeFileScript, 'sh', path, options.mode ?? '600'], {
+      as,
+      stdin: content,
+    });
+    if (result.code !== 0) throw this.commandError(['write', path], as, result);
+  }
+
+  async sql<Row extends SqlRow = SqlRow>(cluster: ClusterAddress, text: string, params: unknown[] = []): Promise<Row[]> {
+    const client = await this.pgClient(cluster);
+    try {
+      const result = await client.query(text, params);
+      return result.rows as Row[];
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new WizardError(
+        `PostgreSQL on port ${cluster.port} answered: ${message}`,
+        `${this.role} ${this.label}`,
+        'see the server log of that cluster; the query was run as the postgres OS user',
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    const clients = [...this.pgClients.values()];
+    this.pgClients.clear();
+    await Promise.all(clients.map((pending) => pending.then((c) => c.end()).catch(() => undefined)));
+    this.client.end();
+  }
+
+  private pgClient(cluster: ClusterAddress): Promise<pg.Client> {
+    const socket = `${cluster.socketDir}/.s.PGSQL.${cluster.port}`;
+    let pending = this.pgClients.get(socket);
+    if (!pending) {
+      pending = this.openPg(socket);
+      this.pgClients.set(socket, pending);
+      pending.catch(() => this.pgClients.delete(socket));
+    }
+    return pending;
+  }
+
+  private async openPg(socket: string): Promise<pg.Client> {
+    const channel = await this.openExec([
+      ...privilegeWrapper(this.loginUser, 'postgres'),
+      'perl',
+      '-e',
+      socketRelayScript,
+      socket,
+    ]);
+    let stderr = '';
+    channel.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    try {
+      const client = await connectPg(channel);
+      // A dropped relay must not crash the process; the next query reports it.
+      client.on('error', () => this.pgClients.delete(socket));
+      return client;
+    } catch (error) {
+      const reason = stderr.trim() || (error instanceof Error ? error.message : String(error));
+      throw new WizardError(
+        `cannot open a PostgreSQL session on ${socket}: ${reason}`,
+        `${this.role} ${this.label}`,
+        'check that the cluster is running (pg_lsclusters / pg_ctl status) and that its socket directory and port are right',
+      );
+    }
+  }
+
+  private openExec(argv: readonly string[]): Promise<ClientChannel> {
+    const command = commandLine(['env', 'LC_ALL=C', ...argv]);
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (error, channel) => {
+        if (error) {
+          reject(
+            new WizardError(
+              `SSH refused to run a command: ${error.message}`,
+              `${this.role} ${this.label}`,
+              'the SSH connection was lost or the server limits sessions (MaxSessions); run again',
+            ),
+          );
+        } else resolve(channel);
+      });
+    });
+  }
+
+  private commandError(argv: readonly string[], as: RunAs, result: ExecResult): WizardError {
+    const stderr = result.stderr.trim();
+    const shown = argv.slice(0, 3).join(' ');
+    if (/sudo: (a password is required|a terminal is required)/.test(stderr)) {
+      return new WizardError(
+        `user ${this.loginUser} may not run commands as ${as === 'root' ? 'root' : 'postgres'} without a password (sudo -n refused)`,
+        `${this.role} ${this.label}`,
+        `log in as root, or add a NOPASSWD sudo rule for ${this.loginUser} (e.g. "${this.loginUser} ALL=(ALL) NOPASSWD: ALL" in /etc/sudoers.d/)`,
+      );
+    }
+    if (/is not in the sudoers file|not allowed to execute|sudo: command not found/.test(stderr)) {
+      return new WizardError(
+        `user ${this.loginUser} has no sudo rights (${stderr.split('\n')[0]})`,
+        `${this.role} ${this.label}`,
+        `log in as root or postgres, or give ${this.loginUser} sudo rights`,
+      );
+    }
+    return new WizardError(
+      `"${shown}" failed with exit code ${result.code}${stderr ? `: ${stderr}` : ''}`,
+      `${this.role} ${this.label}`,
+      'read the command output above; nothing after this command was run',
+    );
+  }
+}
+
+function collect(channel: ClientChannel, options: ExecOptions): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const stdout: Buffer[] = [];
+    let stderr = '';
+    let code: number | null = null;
+    const abort = () => channel.close();
+    options.signal?.addEventListener('abort', abort, { once: true });
+    channel.on('data', (chunk: Buffer) => stdout.push(chunk));
+    channel.stderr.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      stderr += text;
+      options.onStderr?.(text);
+    });
+    channel.on('exit', (exitCode: number | null, signal?: string) => {
+      code = exitCode ?? (signal ? 128 : 255);
+    });
+    channel.on('error', reject);
+    channel.on('close', () => {
+      options.signal?.removeEventListener('abort', abort);
+      if (options.signal?.aborted) {
+        reject(options.signal.reason ?? new Error('aborted'));
+        return;
+      }
+      resolve({ code: code ?? 255, stdout: Buffer.concat(stdout).toString(), stderr });
+    });
+    channel.end(options.stdin ?? undefined);
+  });
+}

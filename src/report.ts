@@ -1,0 +1,37 @@
+import type { HostFacts } from './discovery/inspect.js';
+import { describeCluster } from './discovery/clusters.js';
+
+export function formatBytes(bytes: number | undefined): string {
+  if (bytes === undefined || Number.isNaN(bytes)) return 'unknown';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+/** The plain-text inspect report: what an operator would check by hand, host by host. */
+export function hostReport(facts: HostFacts): string[] {
+  const lines = [`${facts.role}: ${facts.label} (${facts.address}), logged in as ${facts.loginUser}`, `  OS: ${facts.os}`];
+  lines.push(`  clusters: ${facts.clusters.map(describeCluster).join('; ')}`);
+  const cluster = facts.cluster;
+  if (!cluster) return [...lines, '  (no cluster chosen)'];
+  lines.push(
+    `  chosen cluster: ${cluster.ref.id}, PostgreSQL ${cluster.serverVersion ?? cluster.ref.major}, port ${cluster.ref.port}, ${cluster.ref.running ? 'running' : 'stopped'}${cluster.inRecovery ? ', in recovery (a standby)' : ''}`,
+    `  data_directory: ${cluster.dataDirectory}`,
+    `  config_file: ${cluster.configFile}`,
+    `  hba_file: ${cluster.hbaFile}`,
+    `  system identifier: ${cluster.systemIdentifier ?? 'unknown'}`,
+    `  data size: ${formatBytes(cluster.dataSizeBytes)}, free at data directory: ${formatBytes(cluster.freeBytes)}`,
+    `  pg_basebackup: ${facts.pgBasebackup ? `${facts.pgBasebackup.path} (${facts.pgBasebackup.version})` : 'not found'}`,
+    '  settings:',
+  );
+  for (const [name, setting] of Object.entries(cluster.settings)) {
+    const pending = setting.pendingRestart ? ' (changed, waits for a restart)' : '';
+    lines.push(`    ${name} = ${setting.value || "''"}  [${setting.source}]${pending}`);
+  }
+  return lines;
+}
