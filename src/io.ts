@@ -16,18 +16,32 @@ export interface Io {
   confirmHostKey(key: UnknownHostKey): Promise<HostKeyDecision>;
   /** `flag` names the option that answers this question without a prompt. */
   choose<T>(question: string, choices: Choice<T>[], flag: string): Promise<T>;
+  /** A masked answer (a password); empty means "generate one". */
+  askSecret(question: string, envName: string): Promise<string>;
+  /**
+   * An explicit yes. With `typed`, the operator must type that word (the standby's host name)
+   * before anything destructive happens.
+   */
+  confirm(question: string, flag: string, typed?: string): Promise<boolean>;
 }
 
 /** Prompts one at a time on stderr, so stdout stays clean for --json; none without a TTY. */
 export function terminalIo(input = process.stdin, output = process.stderr): Io {
   const interactive = Boolean(input.isTTY);
   let queue: Promise<unknown> = Promise.resolve();
-  const ask = async (question: string): Promise<string> => {
+  const ask = async (question: string, masked = false): Promise<string> => {
     const turn = queue.then(async () => {
-      const rl = createInterface({ input, output });
+      const rl = createInterface({ input, output, terminal: true });
+      if (masked) {
+        // Echo nothing of the secret: readline writes typed characters through _writeToOutput.
+        (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) => {
+          if (s.startsWith(question)) output.write(question);
+        };
+      }
       try {
         return await rl.question(question);
       } finally {
+        if (masked) output.write('\n');
         rl.close();
       }
     });
@@ -57,6 +71,15 @@ export function terminalIo(input = process.stdin, output = process.stderr): Io {
         const answer = Number((await ask(`${question}\n${menu}\nNumber: `)).trim());
         if (Number.isInteger(answer) && answer >= 1 && answer <= choices.length) return choices[answer - 1].value;
       }
+    },
+    async askSecret(question, envName) {
+      if (!interactive) throw new UsageError(`${question} (no terminal to ask in)`, `set ${envName} in the environment`);
+      return ask(`${question} `, true);
+    },
+    async confirm(question, flag, typed) {
+      if (!interactive) throw new UsageError(`${question} (no terminal to ask in)`, `pass ${flag} to confirm it`);
+      const answer = (await ask(typed ? `${question}\nType ${typed} to confirm: ` : `${question} [y/N] `)).trim();
+      return typed ? answer === typed : /^y(es)?$/i.test(answer);
     },
   };
 }

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from './errors.js';
 
-export const commands = ['wizard', 'inspect'] as const;
+export const commands = ['wizard', 'inspect', 'setup'] as const;
 export type Command = (typeof commands)[number];
 
 /**
@@ -18,6 +18,15 @@ export const optionSpecs = {
   identity: { type: 'string', short: 'i', help: 'SSH private key file (default: ~/.ssh/config IdentityFile, then ~/.ssh/id_*; ssh-agent is used when SSH_AUTH_SOCK is set)' },
   'known-hosts': { type: 'string', help: 'known_hosts file used to verify host keys (default ~/.ssh/known_hosts)' },
   'ssh-config': { type: 'string', help: 'ssh client config to read aliases from (default ~/.ssh/config)' },
+  role: { type: 'string', help: 'setup: replication role to create on the primary (default repl); its password comes from PGREPL_PASSWORD, the prompt, or is generated' },
+  slot: { type: 'string', help: 'setup: physical replication slot name (default pgrepl_<standby host>)' },
+  'primary-address': { type: 'string', help: 'setup: address the standby uses to reach the primary (default: the primary SSH address)' },
+  'standby-address': { type: 'string', help: 'setup: address the primary sees the standby connect from (default: detected with ip route get)' },
+  'archive-dir': { type: 'string', help: 'setup: also archive WAL into this directory on the primary (archive_mode=on)' },
+  checkpoint: { type: 'string', help: 'setup: pg_basebackup checkpoint, fast (default) or spread (gentler, can wait minutes)' },
+  'discard-old-data': { type: 'boolean', help: "setup: delete the standby's previous data directory after a good clone (default: keep it renamed)" },
+  'restart-primary': { type: 'boolean', help: 'setup: allow restarting the primary when a changed setting needs it (headless runs stop before it otherwise)' },
+  plan: { type: 'boolean', help: 'setup: print the whole plan as a runbook and change nothing' },
   config: { type: 'string', help: 'YAML file with any of these options (flags win over it)' },
   json: { type: 'boolean', help: 'print one JSON document on stdout instead of text' },
   yes: { type: 'boolean', short: 'y', help: 'answer yes to confirmations (headless runs)' },
@@ -102,11 +111,13 @@ export function helpText(): string {
     'Commands:',
     '  (none)     interactive wizard (needs a terminal)',
     '  inspect    report what was found on both hosts',
+    '  setup      build a streaming standby (headless; --plan to only print the plan)',
     '',
     'Options:',
     ...lines,
     '',
-    'Environment: PGREPL_CONFIG (config file when --config is not given), SSH_AUTH_SOCK (ssh-agent).',
+    'Environment: PGREPL_PASSWORD (replication role password), PGREPL_CONFIG (config file when --config',
+    'is not given), SSH_AUTH_SOCK (ssh-agent).',
     'Exit codes: 0 success, 1 failure, 2 usage error.',
   ].join('\n');
 }

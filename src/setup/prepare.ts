@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { UsageError, WizardError } from '../errors.js';
+import type { Io } from '../io.js';
+import type { Options } from '../options.js';
+import type { Host } from '../remote/host.js';
+import type { Pair, PairFacts } from '../session.js';
+import type { Node, SetupSettings } from '../../steps/contract.js';
+import { findPassfileEntry } from '../../steps/lib/passfile.js';
+
+export const passwordEnv = 'PGREPL_PASSWORD';
+
+/** The chosen cluster of a host as steps see it. */
+export function toNode(host: Host, facts: PairFacts['primary']): Node {
+  if (!facts.cluster) throw new WizardError('no cluster was chosen', `${host.role} ${host.label}`, `pass --${host.role}-cluster`);
+  return { host, cluster: facts.cluster.ref, facts: facts.cluster, address: facts.cluster.address };
+}
+
+/** A replication slot name PostgreSQL accepts: lower-case letters, digits, underscores, ≤ 63. */
+export function slotNameFor(standbyHost: string): string {
+  return `pgrepl_${standbyHost.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}
+
+/** The local address a host uses to reach `destination`, as `ip route get` reports it. */
+export async function sourceAddressTowards(host: Host, destination: string, flag: string): Promise<string> {
+  const result = await host.exec(['ip', 'route', 'get', destination]);
+  const source = /\bsrc\s+(\S+)/.exec(result.stdout)?.[1];
+  if (result.code !== 0 || !source) {
+    throw new WizardError(
+      `cannot tell which address ${host.role} uses to reach ${destination}${result.stderr ? `: ${result.stderr.trim()}` : ''}`,
+      `${host.role} ${host.label}`,
+      `pass ${flag} with that address`,
+    );
+  }
+  return source;
+}
+
+async function postgresHome(host: Host): Promise<string> {
+  const entry = (await host.run(['getent', 'passwd', 'postgres'])).trim();
+  const home = entry.split(':')[5];
+  if (!home) throw new WizardError('the postgres OS user has no home directory', `${host.role} ${host.label}`, 'create the postgres user as the PostgreSQL packages do');
+  return home;
+}
+
+/**
+ * Settles every answer the steps need before any of them runs, from flags, config, the
+ * environment, what a previous run left on the standby, or the operator.
+ */
+export async function resolveSettings(pair: Pair, facts: PairFacts, options: Options, io: Io): Promise<SetupSettings> {
+  const checkpoint = options.checkpoint ?? 'fast';
+  if (checkpoint !== 'fast' && checkpoint !== 'spread') {
+    throw new UsageError(`--checkpoint "${checkpoint}" is neither fast nor spread`, 'pass --checkpoint fast or --checkpoint spread');
+  }
+  const roleName = options.role ?? 'repl';
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(roleName)) {
+    throw new UsageError(`--role "${roleName}" is not a plain lower-case role name`, 'use letters, digits and underscores, e.g. --role repl');
+  }
+  const slotName = options.slot ?? slotNameFor(pair.standby.address);
+  if (!/^[a-z0-9_]{1,63}$/.test(slotName)) {
+    throw new UsageError(`--slot "${slotName}" is not a valid replication slot name`, 'use lower-case letters, digits and underscores (at most 63)');
+  }
+  const primaryAddress = options.primaryAddress ?? pair.primary.address;
+  const standbyAddress = options.standbyAddress ?? (await sourceAddressTowards(pair.standby, primaryAddress, '--standby-address'));
+  const primaryListenAddress = await sourceAddressTowards(pair.primary, standbyAddress, '--primary-address');
+  const passfile = `${await postgresHome(pair.standby)}/.pgpass`;
+  const port = facts.primary.cluster!.ref.port;
+
+  let password = process.env[passwordEnv] ?? '';
+  let passwordGenerated = false;
+  if (!password) {
+    // A previous run (or the operator) already stored it for the walreceiver: reuse it.
+    const existing = await pair.standby.readFile(passfile, 'root');
+    password = (existing && findPassfileEntry(existing, primaryAddress, port, roleName)) ?? '';
+  }
+  if (!password && io.interactive && !options.yes) {
+    password = await io.askSecret(`Password for replication role ${roleName} (empty: generate a strong one):`, passwordEnv);
+  }
+  if (!password) {
+    password = randomBytes(24).toString('base64url');
+    passwordGenerated = true;
+  }
+  return {
+    roleName,
+    password,
+    passwordGenerated,
+    slotName,
+    primaryAddress,
+    standbyAddress,
+    primaryListenAddress,
+    archiveDir: options.archiveDir,
+    checkpoint,
+    keepOldData: !options.discardOldData,
+    passfile,
+  };
+}

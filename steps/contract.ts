@@ -1,0 +1,111 @@
+import type { ClusterAddress, Host } from '../src/remote/host.js';
+import type { ClusterFacts } from '../src/discovery/inspect.js';
+import type { ClusterRef } from '../src/discovery/clusters.js';
+
+/**
+ * The contract every setup step follows, so the Ink screens, the headless command and
+ * `--plan` drive them the same way:
+ *   check  → is it already done? (re-runs skip it)
+ *   plan   → the printable actions: exact commands, SQL and config diffs, per host
+ *   apply  → do it (only after the plan was shown and, where destructive, confirmed)
+ *   verify → prove the effect from the server's own view, or throw a WizardError
+ * Steps import no ink/react and never print: they talk through the context.
+ */
+
+export type Side = 'primary' | 'standby';
+
+/** One side of the pair as the steps see it: the connection and the chosen cluster. */
+export interface Node {
+  host: Host;
+  cluster: ClusterRef;
+  /** Discovered before the run; live state is always re-read from the server. */
+  facts: ClusterFacts;
+  /** How to reach the cluster over its Unix socket (absent when it was stopped at discovery). */
+  address?: ClusterAddress;
+}
+
+export interface SetupSettings {
+  /** Replication role on the primary (default repl). */
+  roleName: string;
+  /** Its password; never printed, never in argv. */
+  password: string;
+  /** True when the password was generated for a role that does not exist yet. */
+  passwordGenerated: boolean;
+  slotName: string;
+  /** Address the standby uses to reach the primary (default: the primary's SSH address). */
+  primaryAddress: string;
+  /** Source address the primary sees for the standby's connections (detected with `ip route get`). */
+  standbyAddress: string;
+  /** Address of the primary's interface facing the standby (for listen_addresses). */
+  primaryListenAddress: string;
+  /** Enables WAL archiving into this directory on the primary when set. */
+  archiveDir?: string;
+  checkpoint: 'fast' | 'spread';
+  /** Keep the standby's previous data directory, renamed, after the clone (default true). */
+  keepOldData: boolean;
+  /** Where the standby keeps the replication password (0600, owner postgres). */
+  passfile: string;
+}
+
+export interface PlannedAction {
+  side: Side;
+  summary: string;
+  /** The exact argv that will run (the runbook shows it shell-quoted). */
+  command?: string[];
+  /** SQL that will run, with any secret replaced by a placeholder. */
+  sql?: string;
+  /** Unified diff of a config file change. */
+  diff?: string;
+  /** Wipes or replaces data, or restarts a server: needs an explicit confirmation. */
+  destructive?: boolean;
+}
+
+export interface Progress {
+  stepId: string;
+  doneKb: number;
+  totalKb: number;
+  percent: number;
+  /** kB/s over the last updates; ETA in seconds when it can be estimated. */
+  rateKbps?: number;
+  etaSeconds?: number;
+  message?: string;
+}
+
+/** A change the run made, for the final summary: what, where, how to undo. */
+export interface ChangeRecord {
+  side: Side;
+  what: string;
+  backup?: string;
+  undo?: string;
+}
+
+export interface StepContext {
+  primary: Node;
+  standby: Node;
+  settings: SetupSettings;
+  signal: AbortSignal;
+  /** Asks for an explicit yes before something destructive; false means stop without doing it. */
+  confirm(action: PlannedAction): Promise<boolean>;
+  progress(update: Progress): void;
+  /** A line for the operator (and the JSON detail): what is happening now. */
+  note(line: string): void;
+  recordChange(change: ChangeRecord): void;
+}
+
+export interface CheckResult {
+  done: boolean;
+  detail: string;
+}
+
+export interface Step {
+  id: string;
+  title: string;
+  check(ctx: StepContext): Promise<CheckResult>;
+  plan(ctx: StepContext): Promise<PlannedAction[]>;
+  /** Returns a one-line detail of what was done. */
+  apply(ctx: StepContext): Promise<string>;
+  /** Returns what was proven; throws a WizardError when the effect is not there. */
+  verify(ctx: StepContext): Promise<string>;
+}
+
+export const where = (node: Node) => `${node.host.role} ${node.host.label}`;
