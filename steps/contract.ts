@@ -56,8 +56,12 @@ export interface PlannedAction {
   sql?: string;
   /** Unified diff of a config file change. */
   diff?: string;
-  /** Wipes or replaces data, or restarts a server: needs an explicit confirmation. */
-  destructive?: boolean;
+  /**
+   * Replaces data or restarts a server: needs an explicit confirmation (interactive: a
+   * question, the standby's host name typed for replace-standby-data; headless: --yes, and
+   * --restart-primary for a primary restart).
+   */
+  destructive?: 'restart-primary' | 'replace-standby-data';
 }
 
 export interface Progress {
