@@ -1,9 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { formatError, UsageError, WizardError } from './errors.js';
-import { terminalIo } from './io.js';
 import { helpText, parseOptions, type Options } from './options.js';
-import { hostReport } from './report.js';
-import { connectPair, discoverPair } from './session.js';
 
 const packageVersion = (): string =>
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
@@ -22,8 +19,11 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     switch (options.command) {
+      // Commands load on demand: a broken or slow module of one never affects another.
       case 'inspect':
-        return await inspectCommand(options);
+        return await (await import('./commands/inspect.js')).inspectCommand(options);
+      case 'setup':
+        return await (await import('./commands/setup.js')).setupCommand(options);
       case 'wizard':
         return await wizardCommand(options);
     }
@@ -39,19 +39,6 @@ function reportFailure(error: unknown, json: boolean): number {
   }
   console.error(formatError(error));
   return error instanceof WizardError ? error.exitCode : 1;
-}
-
-async function inspectCommand(options: Options): Promise<number> {
-  const io = terminalIo();
-  const pair = await connectPair(options, io);
-  try {
-    const facts = await discoverPair(pair, options, io);
-    if (options.json) console.log(JSON.stringify({ ok: true, ...facts }, null, 2));
-    else console.log([...hostReport(facts.primary), '', ...hostReport(facts.standby)].join('\n'));
-    return 0;
-  } finally {
-    await pair.close();
-  }
 }
 
 async function wizardCommand(options: Options): Promise<number> {

@@ -71,7 +71,7 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
     const existing = await pair.standby.readFile(passfile, 'root');
     password = (existing && findPassfileEntry(existing, primaryAddress, port, roleName)) ?? '';
   }
-  if (!password && io.interactive && !options.yes) {
+  if (!password && io.interactive && !options.yes && !options.plan) {
     password = await io.askSecret(`Password for replication role ${roleName} (empty: generate a strong one):`, passwordEnv);
   }
   if (!password) {

@@ -1,57 +1,91 @@
-import React, { useEffect, useMemo, useState } from 'react';
+import React, { useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { Box, Text, useApp, useInput } from 'ink';
 import Spinner from 'ink-spinner';
 import type { Options } from '../options.js';
 import { connectPair, discoverPair, roles, type Pair, type PairFacts, type Role } from '../session.js';
-import { hostReport } from '../report.js';
+import { slotNameFor } from '../setup/prepare.js';
+import { closingText, planText } from '../setup/render.js';
+import { prepareSetup, runSetup, type SetupOutcome } from '../setup/setup.js';
+import type { SetupSettings } from '../../steps/contract.js';
 import { ErrorBanner, Menu, Prompt } from './components.js';
 import { inkIo, type PendingQuestion } from './ink-io.js';
+import { emptyRun, reduceRun } from './run-state.js';
+import { ChoicesForm, Overview, QuestionBox, RunView, type SetupChoices } from './screens.js';
 
 type Screen =
   | { kind: 'ask-host'; role: Role }
   | { kind: 'connecting' }
-  | { kind: 'overview'; pair: Pair; facts: PairFacts }
+  | { kind: 'overview' }
+  | { kind: 'choices' }
+  | { kind: 'planning'; options: Options }
+  | { kind: 'review'; options: Options; settings: SetupSettings; plan: SetupOutcome }
+  | { kind: 'running'; options: Options; settings: SetupSettings }
+  | { kind: 'result'; outcome: SetupOutcome }
   | { kind: 'failed'; error: unknown };
 
-/** The interactive wizard: hosts → connect (host keys asked here) → what was found → next action. */
+/**
+ * The interactive wizard. It only renders state and collects answers; connecting,
+ * discovery, planning and applying are the same core calls the headless commands make.
+ */
 export function App({ options, onExit }: { options: Options; onExit: (code: number) => void }) {
   const { exit } = useApp();
   const [targets, setTargets] = useState({ primary: options.primary, standby: options.standby });
   const missing = roles.find((role) => !targets[role]);
   const [screen, setScreen] = useState<Screen>(missing ? { kind: 'ask-host', role: missing } : { kind: 'connecting' });
   const [question, setQuestion] = useState<PendingQuestion>();
+  const [run, dispatch] = useReducer(reduceRun, emptyRun);
   const io = useMemo(() => inkIo(setQuestion), []);
+  const session = useRef<{ pair: Pair; facts: PairFacts }>(undefined);
+  const abort = useRef(new AbortController());
 
   const finish = (code: number) => {
-    if (screen.kind === 'overview') void screen.pair.close();
+    abort.current.abort(new Error('stopped by the operator'));
+    void session.current?.pair.close();
     onExit(code);
     exit();
   };
+  const fail = (error: unknown) => setScreen({ kind: 'failed', error });
 
   useInput((input, key) => {
+    // Esc/Ctrl-C: stop cleanly; a running step is aborted and leaves the hosts as they were.
     if (key.escape || (key.ctrl && input === 'c')) finish(130);
-    if (screen.kind === 'failed' && key.return) finish(1);
+    if ((screen.kind === 'failed' || screen.kind === 'result') && key.return) finish(screen.kind === 'failed' ? 1 : screen.outcome.ok ? 0 : 1);
   });
 
   useEffect(() => {
-    if (screen.kind !== 'connecting') return;
-    let cancelled = false;
-    (async () => {
-      const runOptions = { ...options, ...targets };
-      const pair = await connectPair(runOptions, io);
-      try {
-        const facts = await discoverPair(pair, runOptions, io);
-        if (cancelled) await pair.close();
-        else setScreen({ kind: 'overview', pair, facts });
-      } catch (error) {
-        await pair.close();
-        throw error;
-      }
-    })().catch((error: unknown) => !cancelled && setScreen({ kind: 'failed', error }));
-    return () => {
-      cancelled = true;
-    };
-  }, [screen.kind]);
+    const current = screen;
+    if (current.kind === 'connecting') {
+      (async () => {
+        const runOptions = { ...options, ...targets };
+        const pair = await connectPair(runOptions, io);
+        session.current = { pair, facts: await discoverPair(pair, runOptions, io) };
+        setScreen({ kind: 'overview' });
+      })().catch(fail);
+    }
+    if (current.kind === 'planning') {
+      (async () => {
+        const { pair, facts } = session.current!;
+        const settings = await prepareSetup(pair, facts, current.options, io);
+        const plan = await runSetup({ pair, facts, settings, options: current.options, io, emit: () => undefined, signal: abort.current.signal, planOnly: true });
+        setScreen({ kind: 'review', options: current.options, settings, plan });
+      })().catch(fail);
+    }
+    if (current.kind === 'running') {
+      (async () => {
+        const { pair, facts } = session.current!;
+        const outcome = await runSetup({ pair, facts, settings: current.settings, options: current.options, io, emit: dispatch, signal: abort.current.signal, planOnly: false });
+        setScreen({ kind: 'result', outcome });
+      })().catch(fail);
+    }
+  }, [screen]);
+
+  const defaults: SetupChoices = {
+    role: options.role ?? 'repl',
+    slot: options.slot ?? (session.current ? slotNameFor(session.current.pair.standby.address) : ''),
+    archiveDir: options.archiveDir,
+    checkpoint: options.checkpoint === 'spread' ? 'spread' : 'fast',
+    discardOldData: Boolean(options.discardOldData),
+  };
 
   return (
     <Box flexDirection="column">
@@ -76,22 +110,61 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
           <Spinner /> Connecting to {targets.primary} and {targets.standby} and looking around…
         </Text>
       )}
-      {question && (
-        <Box flexDirection="column" borderStyle="round" borderColor="yellow" paddingX={1}>
-          {question.details.map((line) => (
-            <Text key={line}>{line}</Text>
-          ))}
-          <Menu title={question.title} items={question.choices} onSelect={question.answer} />
-        </Box>
-      )}
-      {screen.kind === 'overview' && (
+      {screen.kind === 'overview' && session.current && (
         <Box flexDirection="column">
-          {[...hostReport(screen.facts.primary), '', ...hostReport(screen.facts.standby)].map((line, index) => (
-            <Text key={index}>{line}</Text>
-          ))}
-          <Menu title="What next?" items={[{ label: 'Quit', value: 'quit' }]} onSelect={() => finish(0)} />
+          <Overview facts={session.current.facts} />
+          <Menu
+            title="What next?"
+            items={[
+              { label: 'Set up a standby', value: 'setup' },
+              { label: 'Quit', value: 'quit' },
+            ]}
+            onSelect={(choice) => (choice === 'setup' ? setScreen({ kind: 'choices' }) : finish(0))}
+          />
         </Box>
       )}
+      {screen.kind === 'choices' && (
+        <ChoicesForm
+          defaults={defaults}
+          onDone={(choices) => setScreen({ kind: 'planning', options: { ...options, ...targets, ...choices, plan: false } })}
+        />
+      )}
+      {screen.kind === 'planning' && !question && (
+        <Text>
+          <Spinner /> Checking both hosts and building the plan (nothing is changed yet)…
+        </Text>
+      )}
+      {screen.kind === 'review' && (
+        <Box flexDirection="column">
+          {planText(screen.plan)
+            .split('\n')
+            .map((line, index) => (
+              <Text key={index} color={line.includes('!!') ? 'red' : line.startsWith('[FAILED]') ? 'red' : undefined}>
+                {line}
+              </Text>
+            ))}
+          <Menu
+            title="Run this plan?"
+            items={[
+              { label: 'Run it', value: true },
+              { label: 'Quit without changing anything', value: false },
+            ]}
+            onSelect={(go) => (go ? setScreen({ kind: 'running', options: screen.options, settings: screen.settings }) : finish(0))}
+          />
+        </Box>
+      )}
+      {screen.kind === 'running' && <RunView run={run} />}
+      {screen.kind === 'result' && (
+        <Box flexDirection="column">
+          {closingText(screen.outcome)
+            .split('\n')
+            .map((line, index) => (
+              <Text key={index}>{line}</Text>
+            ))}
+          <Text dimColor>Press Enter to exit.</Text>
+        </Box>
+      )}
+      {question && <QuestionBox question={question} />}
       {screen.kind === 'failed' && (
         <Box flexDirection="column">
           <ErrorBanner error={screen.error} />

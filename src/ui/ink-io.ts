@@ -2,46 +2,51 @@ import type { Choice, Io } from '../io.js';
 import type { HostKeyDecision, UnknownHostKey } from '../remote/connect.js';
 
 /** A question the core is waiting on, shown by the app until the operator answers. */
-export interface PendingQuestion {
-  title: string;
-  details: string[];
-  choices: Choice<unknown>[];
-  answer: (value: unknown) => void;
-}
+export type PendingQuestion =
+  | { kind: 'choice'; title: string; details: string[]; choices: Choice<unknown>[]; answer: (value: unknown) => void }
+  | { kind: 'text'; title: string; details: string[]; mask?: string; answer: (value: string) => void };
 
-/** The Io port for the Ink app: each question becomes screen state, answered by a menu. */
+type Question = PendingQuestion extends infer Q ? (Q extends PendingQuestion ? Omit<Q, 'answer'> : never) : never;
+
+/** The Io port for the Ink app: each question becomes screen state, answered by a menu or a text field. */
 export function inkIo(show: (question: PendingQuestion | undefined) => void): Io {
   let queue: Promise<unknown> = Promise.resolve();
-  const ask = <T>(title: string, details: string[], choices: Choice<T>[]): Promise<T> => {
+  const ask = <T>(question: Question): Promise<T> => {
     const turn = queue.then(
       () =>
         new Promise<T>((resolve) => {
-          show({
-            title,
-            details,
-            choices,
-            answer: (value) => {
-              show(undefined);
-              resolve(value as T);
-            },
-          });
+          const answer = (value: unknown) => {
+            show(undefined);
+            resolve(value as T);
+          };
+          show({ ...question, answer } as PendingQuestion);
         }),
     );
     queue = turn.catch(() => undefined);
     return turn;
   };
+  const yesNo: Choice<boolean>[] = [
+    { label: 'No, stop here', value: false },
+    { label: 'Yes', value: true },
+  ];
   return {
     interactive: true,
     confirmHostKey: (key: UnknownHostKey) =>
-      ask<HostKeyDecision>(
-        `The ${key.role} host ${key.host} port ${key.port} is not in known_hosts`,
-        [`${key.keyType} key fingerprint is ${key.fingerprint}`, 'Compare it with the server (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) before trusting it.'],
-        [
+      ask<HostKeyDecision>({
+        kind: 'choice',
+        title: `The ${key.role} host ${key.host} port ${key.port} is not in known_hosts`,
+        details: [`${key.keyType} key fingerprint is ${key.fingerprint}`, 'Compare it with the server (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) before trusting it.'],
+        choices: [
           { label: 'Trust it and save it to known_hosts', value: 'trust-and-save' },
           { label: 'Trust it for this run only', value: 'trust-once' },
           { label: 'Reject and stop', value: 'reject' },
         ],
-      ),
-    choose: <T>(question: string, choices: Choice<T>[]) => ask(question, [], choices),
+      }),
+    choose: <T>(title: string, choices: Choice<T>[]) => ask<T>({ kind: 'choice', title, details: [], choices }),
+    askSecret: (title: string) => ask<string>({ kind: 'text', title, details: [], mask: '*' }),
+    confirm: async (title: string, _flag: string, typed?: string) =>
+      typed
+        ? (await ask<string>({ kind: 'text', title: `Type ${typed} to confirm:`, details: [title] })).trim() === typed
+        : ask<boolean>({ kind: 'choice', title, details: [], choices: yesNo }),
   };
 }

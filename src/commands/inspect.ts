@@ -1,0 +1,17 @@
+import { terminalIo } from '../io.js';
+import type { Options } from '../options.js';
+import { hostReport } from '../report.js';
+import { connectPair, discoverPair } from '../session.js';
+
+export async function inspectCommand(options: Options): Promise<number> {
+  const io = terminalIo();
+  const pair = await connectPair(options, io);
+  try {
+    const facts = await discoverPair(pair, options, io);
+    if (options.json) console.log(JSON.stringify({ ok: true, ...facts }, null, 2));
+    else console.log([...hostReport(facts.primary), '', ...hostReport(facts.standby)].join('\n'));
+    return 0;
+  } finally {
+    await pair.close();
+  }
+}

@@ -1,0 +1,75 @@
+import { UsageError, WizardError } from '../errors.js';
+import { terminalIo } from '../io.js';
+import type { Options } from '../options.js';
+import { connectPair, discoverPair } from '../session.js';
+import { planText, progressLine, stepLines, summaryText } from '../setup/render.js';
+import type { RunnerEvent } from '../setup/runner.js';
+import { prepareSetup, runSetup } from '../setup/setup.js';
+
+/** Live events on stderr, so stdout carries only the summary (or the JSON document). */
+function stderrReporter(): (event: RunnerEvent) => void {
+  const tty = Boolean(process.stderr.isTTY);
+  let lastDecile = -1;
+  return (event) => {
+    switch (event.type) {
+      case 'step-start':
+        process.stderr.write(`==> ${event.title}\n`);
+        lastDecile = -1;
+        break;
+      case 'note':
+        process.stderr.write(`    ${event.line}\n`);
+        break;
+      case 'progress': {
+        const decile = Math.floor(event.progress.percent / 10);
+        if (tty) process.stderr.write(`\r    ${progressLine(event.progress)}\x1b[K`);
+        else if (decile !== lastDecile) process.stderr.write(`    ${progressLine(event.progress)}\n`);
+        lastDecile = decile;
+        break;
+      }
+      case 'step-end':
+        if (tty && lastDecile >= 0) process.stderr.write('\n');
+        process.stderr.write(`${stepLines(event.result).map((l) => `    ${l}`).join('\n')}\n`);
+        break;
+      case 'step-phase':
+        break;
+    }
+  };
+}
+
+export async function setupCommand(options: Options): Promise<number> {
+  const io = terminalIo();
+  if (!options.plan && !options.yes && !io.interactive) {
+    throw new UsageError(
+      'setup changes both servers and there is no terminal to confirm on',
+      'pass --yes (and --restart-primary if the primary may be restarted), or --plan to only print the plan',
+    );
+  }
+  const controller = new AbortController();
+  const interrupt = () =>
+    controller.abort(new WizardError('interrupted by the operator', 'setup', 'run the same command again; finished steps are detected and skipped'));
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  const pair = await connectPair(options, io);
+  try {
+    const facts = await discoverPair(pair, options, io);
+    const quiet = options.json || options.plan;
+    const settings = await prepareSetup(pair, facts, options, io);
+    const outcome = await runSetup({
+      pair,
+      facts,
+      settings,
+      options,
+      io,
+      emit: quiet ? () => undefined : stderrReporter(),
+      signal: controller.signal,
+      planOnly: Boolean(options.plan),
+    });
+    if (options.json) console.log(JSON.stringify(outcome, null, 2));
+    else console.log(outcome.planOnly ? planText(outcome) : summaryText(outcome));
+    return outcome.ok ? 0 : 1;
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    await pair.close();
+  }
+}

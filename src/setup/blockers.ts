@@ -1,0 +1,19 @@
+import type { PairFacts } from '../session.js';
+
+/** Problems visible from discovery alone that would stop a setup; shown in red before any choice. */
+export function blockingProblems({ primary, standby }: PairFacts): string[] {
+  const problems: string[] = [];
+  const p = primary.cluster;
+  const s = standby.cluster;
+  if (!p || !s) return ['no cluster chosen on one of the hosts'];
+  if (primary.address === standby.address && p.dataDirectory === s.dataDirectory) {
+    problems.push('primary and standby are the same cluster on the same host');
+  }
+  if (!p.ref.running) problems.push(`the primary cluster ${p.ref.id} is not running: start it first`);
+  if (p.inRecovery) problems.push(`the "primary" ${primary.label} is itself in recovery (a standby): point --primary at the real primary`);
+  if (p.ref.major !== s.ref.major) {
+    problems.push(`major versions differ: primary ${p.ref.major}, standby ${s.ref.major}; install PostgreSQL ${p.ref.major} on the standby`);
+  }
+  if (!standby.pgBasebackup) problems.push(`pg_basebackup not found on the standby in ${s.ref.binDir}`);
+  return problems;
+}

@@ -1,0 +1,70 @@
+import type { PlannedAction, Progress } from '../../steps/contract.js';
+import { commandLine } from '../remote/quote.js';
+import { formatBytes } from '../report.js';
+import type { SetupOutcome } from './setup.js';
+import type { StepResult } from './runner.js';
+
+const statusMark: Record<StepResult['status'], string> = {
+  done: '[done]',
+  'already-done': '[already done]',
+  planned: '[to do]',
+  failed: '[FAILED]',
+  skipped: '[skipped]',
+};
+
+export function actionLines(action: PlannedAction): string[] {
+  const mark = action.destructive ? `  !! ${action.destructive === 'restart-primary' ? 'RESTARTS THE PRIMARY' : 'REPLACES STANDBY DATA'}` : '';
+  const lines = [`  - on ${action.side}: ${action.summary}${mark}`];
+  if (action.command) lines.push(`      $ ${commandLine(action.command)}`);
+  if (action.sql) lines.push(...action.sql.trim().split('\n').map((l) => `      sql> ${l}`));
+  if (action.diff) lines.push(...action.diff.trimEnd().split('\n').map((l) => `      ${l}`));
+  return lines;
+}
+
+export function stepLines(step: StepResult): string[] {
+  const lines = [`${statusMark[step.status]} ${step.title}: ${step.detail}`];
+  if (step.error?.where) lines.push(`    where: ${step.error.where}`);
+  if (step.error?.fix) lines.push(`    fix:   ${step.error.fix}`);
+  if (step.status === 'planned') lines.push(...(step.actions ?? []).flatMap(actionLines));
+  return lines;
+}
+
+/** `setup --plan`: a runbook an operator can review before anything changes. */
+export function planText(outcome: SetupOutcome): string {
+  const s = outcome.settings;
+  return [
+    '# pgrepl-wizard setup plan (nothing has been changed)',
+    `# role ${s.roleName}, slot ${s.slotName}, standby connects from ${s.standbyAddress} to ${s.primaryAddress}, checkpoint ${s.checkpoint}`,
+    '',
+    ...outcome.steps.flatMap((step) => [...stepLines(step), '']),
+  ].join('\n');
+}
+
+export function summaryText(outcome: SetupOutcome): string {
+  return [...outcome.steps.flatMap(stepLines), closingText(outcome)].join('\n');
+}
+
+/** What changed where, the backups and how to undo, and the verdict. */
+export function closingText(outcome: SetupOutcome): string {
+  const lines: string[] = [];
+  if (outcome.changes.length > 0) {
+    lines.push('', 'Changed:');
+    for (const change of outcome.changes) {
+      lines.push(`  - ${change.side}: ${change.what}${change.backup ? ` (backup: ${change.backup})` : ''}${change.undo ? `\n      undo: ${change.undo}` : ''}`);
+    }
+  }
+  if (outcome.settings.passwordGenerated) {
+    lines.push('', `The replication password was generated; it is stored only in ${outcome.settings.passfile} on the standby (mode 0600, owner postgres).`);
+  }
+  lines.push('', outcome.ok ? 'Result: the standby is set up.' : 'Result: setup stopped; fix the failure above and run the same command again (finished steps are skipped).');
+  return lines.join('\n');
+}
+
+export function progressLine(progress: Progress): string {
+  const width = 30;
+  const filled = Math.round((progress.percent / 100) * width);
+  const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
+  const rate = progress.rateKbps !== undefined ? `, ${formatBytes(progress.rateKbps * 1024)}/s` : '';
+  const eta = progress.etaSeconds !== undefined ? `, ETA ${Math.ceil(progress.etaSeconds)}s` : '';
+  return `[${bar}] ${progress.percent}% ${formatBytes(progress.doneKb * 1024)} of ${formatBytes(progress.totalKb * 1024)}${rate}${eta}`;
+}

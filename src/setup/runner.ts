@@ -1,0 +1,78 @@
+import type { PlannedAction, Progress, Step, StepContext } from '../../steps/contract.js';
+import { WizardError } from '../errors.js';
+
+export type StepStatus = 'done' | 'already-done' | 'failed' | 'skipped' | 'planned';
+
+export interface StepResult {
+  id: string;
+  title: string;
+  status: StepStatus;
+  detail: string;
+  actions?: PlannedAction[];
+  error?: { message: string; where?: string; fix?: string };
+}
+
+export type RunnerEvent =
+  | { type: 'step-start'; id: string; title: string }
+  | { type: 'step-phase'; id: string; phase: 'checking' | 'planning' | 'applying' | 'verifying' }
+  | { type: 'step-end'; result: StepResult }
+  | { type: 'note'; id: string; line: string }
+  | { type: 'progress'; progress: Progress };
+
+const errorDetail = (error: unknown): StepResult['error'] =>
+  error instanceof WizardError
+    ? { message: error.message, where: error.where, fix: error.fix }
+    : { message: error instanceof Error ? error.message : String(error) };
+
+/**
+ * Drives the steps in order, the same way for the Ink app and the headless command:
+ * check → (already done: skip) → plan → apply → verify. `planOnly` stops after plan and
+ * changes nothing. The first failure stops the run; later steps are reported as skipped.
+ */
+export async function runSteps(
+  steps: readonly Step[],
+  contextFor: (stepId: string) => StepContext,
+  options: { planOnly: boolean; emit: (event: RunnerEvent) => void },
+): Promise<StepResult[]> {
+  const results: StepResult[] = [];
+  let failed = false;
+  for (const step of steps) {
+    const base = { id: step.id, title: step.title };
+    if (failed) {
+      const result: StepResult = { ...base, status: 'skipped', detail: 'not run: an earlier step failed' };
+      results.push(result);
+      options.emit({ type: 'step-end', result });
+      continue;
+    }
+    const ctx = contextFor(step.id);
+    options.emit({ type: 'step-start', ...base });
+    const phase = (name: 'checking' | 'planning' | 'applying' | 'verifying') => options.emit({ type: 'step-phase', id: step.id, phase: name });
+    let result: StepResult;
+    try {
+      phase('checking');
+      const check = await step.check(ctx);
+      if (check.done) {
+        result = { ...base, status: 'already-done', detail: check.detail };
+      } else {
+        phase('planning');
+        const actions = await step.plan(ctx);
+        if (options.planOnly) {
+          result = { ...base, status: 'planned', detail: check.detail, actions };
+        } else {
+          phase('applying');
+          const applied = await step.apply(ctx);
+          phase('verifying');
+          const proven = await step.verify(ctx);
+          result = { ...base, status: 'done', detail: proven ? `${applied}; ${proven}` : applied, actions };
+        }
+      }
+    } catch (error) {
+      // In plan mode a step may not be plannable before earlier steps ran; keep planning the rest.
+      failed = !options.planOnly;
+      result = { ...base, status: 'failed', detail: errorDetail(error)!.message, error: errorDetail(error) };
+    }
+    results.push(result);
+    options.emit({ type: 'step-end', result });
+  }
+  return results;
+}

@@ -1,0 +1,39 @@
+import type { Progress } from '../../steps/contract.js';
+import type { RunnerEvent, StepResult } from '../setup/runner.js';
+
+/** What the run screen shows, built only from runner events (a pure reducer). */
+export interface StepView {
+  id: string;
+  title: string;
+  phase?: string;
+  notes: string[];
+  result?: StepResult;
+}
+
+export interface RunState {
+  steps: StepView[];
+  progress?: Progress;
+}
+
+export const emptyRun: RunState = { steps: [] };
+
+export function reduceRun(state: RunState, event: RunnerEvent): RunState {
+  const update = (id: string, change: (step: StepView) => StepView) => state.steps.map((step) => (step.id === id ? change(step) : step));
+  switch (event.type) {
+    case 'step-start':
+      return { steps: [...state.steps, { id: event.id, title: event.title, notes: [] }] };
+    case 'step-phase':
+      return { ...state, steps: update(event.id, (step) => ({ ...step, phase: event.phase })) };
+    case 'note':
+      return { ...state, steps: update(event.id, (step) => ({ ...step, notes: [...step.notes, event.line] })) };
+    case 'progress':
+      return { ...state, progress: event.progress };
+    case 'step-end': {
+      const known = state.steps.some((step) => step.id === event.result.id);
+      const steps = known
+        ? update(event.result.id, (step) => ({ ...step, result: event.result }))
+        : [...state.steps, { id: event.result.id, title: event.result.title, notes: [], result: event.result }];
+      return { steps, progress: event.result.id === state.progress?.stepId ? undefined : state.progress };
+    }
+  }
+}

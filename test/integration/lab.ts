@@ -1,0 +1,63 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+/** The two-host lab built by test/lab/lab.sh (network + mount namespaces, sshd, PostgreSQL). */
+export const lab = {
+  primaryIp: '10.77.0.11',
+  standbyIp: '10.77.0.12',
+  key: '/var/lib/pgw-lab/client/id_ed25519',
+  knownHosts: '/var/lib/pgw-lab/client/known_hosts',
+  config: '/var/lib/pgw-lab/client/wizard.yaml',
+  hostKeyPub: (host: 'primary' | 'standby', type = 'ed25519') => `/var/lib/pgw-lab/${host}/ssh/ssh_host_${type}_key.pub`,
+};
+
+const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
+const cli = join(import.meta.dirname, '..', '..', 'bin', 'pgrepl-wizard.js');
+
+export function labUp(): void {
+  execFileSync('bash', [labScript, 'up'], { stdio: 'inherit' });
+}
+
+export function labReset(): void {
+  execFileSync('bash', [labScript, 'reset'], { stdio: 'inherit' });
+}
+
+/** Runs a command inside a lab host as root; returns stdout. */
+export function inHost(host: 'primary' | 'standby', argv: string[], env: Record<string, string> = {}): string {
+  return execFileSync('bash', [labScript, 'exec', host, ...argv], { encoding: 'utf8', env: { ...process.env, ...env } });
+}
+
+/** psql as postgres on the lab cluster of that host. */
+export function psqlIn(host: 'primary' | 'standby', sql: string, database = 'postgres'): string {
+  const port = host === 'primary' ? '5433' : '5432';
+  return inHost(host, ['runuser', '-u', 'postgres', '--', 'psql', '-X', '-At', '-p', port, '-d', database, '-c', sql]).trim();
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The real CLI, as an operator runs it (no TTY, like CI). */
+export async function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)('node', [cli, ...args], {
+      env: { ...process.env, SSH_AUTH_SOCK: undefined, ...env },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+export const labFlags = (overrides: string[] = []) => ['--config', lab.config, ...overrides];
+
+export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
+
+export const sshFingerprint = (pubFile: string) => execFileSync('ssh-keygen', ['-lf', pubFile], { encoding: 'utf8' }).split(' ')[1];

@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectHost } from '../../src/remote/connect.js';
+import type { SshHost } from '../../src/remote/ssh-host.js';
+import { lab, labUp } from './lab.js';
+
+const hostile = ["it's", 'a; touch /tmp/pgrepl-pwned', '$(touch /tmp/pgrepl-pwned)', '`id`', 'two\nlines', ' lead and trail ', '"q" \\b', '*', '-n'];
+
+describe.each(['labadmin', 'root'])('remote access over real SSH as %s', (user) => {
+  let host: SshHost;
+  beforeAll(async () => {
+    labUp();
+    host = await connectHost({ role: 'standby', target: `${user}@${lab.standbyIp}`, identity: lab.key, knownHostsFile: lab.knownHosts });
+  });
+  afterAll(() => host?.close());
+
+  it('delivers hostile arguments literally, as the postgres OS user too', async () => {
+    for (const as of ['login', 'postgres'] as const) {
+      const output = await host.run(['printf', '%s\\0', ...hostile], { as });
+      expect(output.split('\0').slice(0, -1)).toEqual(hostile);
+    }
+    expect((await host.exec(['test', '-e', '/tmp/pgrepl-pwned'])).code).toBe(1);
+    expect((await host.run(['id', '-un'], { as: 'postgres' })).trim()).toBe('postgres');
+  });
+
+  it('writes and reads back a file whose name and content are hostile', async () => {
+    const path = `/tmp/pgrepl ${user} it's $(x).conf`;
+    const content = "line 1 with 'quotes'\n$(not run)\n";
+    await host.writeFile(path, content, { as: 'postgres', mode: '640' });
+    expect(await host.readFile(path, 'postgres')).toBe(content);
+    expect((await host.run(['stat', '-c', '%U %a', path])).trim()).toBe('postgres 640');
+    expect(await host.readFile('/tmp/pgrepl-does-not-exist', 'postgres')).toBeNull();
+    await host.run(['rm', '-f', path], { as: 'postgres' });
+  });
+
+  it('runs parameterised SQL as postgres over the Unix socket, with the value never in argv', async () => {
+    const rows = await host.sql<{ echoed: string; who: string }>({ port: 5432, socketDir: '/var/run/postgresql' }, 'SELECT $1::text AS echoed, current_user AS who', [hostile[1]]);
+    expect(rows).toEqual([{ echoed: hostile[1], who: 'postgres' }]);
+  });
+
+  it('says which host and cluster when PostgreSQL is not there', async () => {
+    await expect(host.sql({ port: 5999, socketDir: '/var/run/postgresql' }, 'SELECT 1')).rejects.toThrow(
+      /cannot open a PostgreSQL session on \/var\/run\/postgresql\/\.s\.PGSQL\.5999: could not connect to socket/,
+    );
+  });
+});
