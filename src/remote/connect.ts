@@ -72,22 +72,26 @@ export async function connectHost(options: ConnectOptions): Promise<SshHost> {
   const spec = parseTarget(options.target, `--${options.role}`);
   const target = await resolveTarget(spec, options);
   const where = `${options.role} ${formatTarget(spec)}`;
-  const sock = target.proxyJump ? await openJump(target, options) : undefined;
-  const client = await openClient(target, options, where, sock);
+  const jump = target.proxyJump ? await openJump(target, options) : undefined;
+  const client = await openClient(target, options, where, jump?.stream);
+  // Closing the host must close the jump connection too, or the process never exits.
+  client.once('close', () => jump?.client.end());
   const host = new SshHost(options.role, formatTarget(spec), target.host, client);
   await host.identify();
   return host;
 }
 
-async function openJump(target: ResolvedTarget, options: ConnectOptions): Promise<Duplex> {
+async function openJump(target: ResolvedTarget, options: ConnectOptions): Promise<{ client: Client; stream: Duplex }> {
   const jumpSpec = parseTarget(target.proxyJump!.split(',')[0], 'ProxyJump');
   const jump = await resolveTarget(jumpSpec, { ...options, identity: options.identity });
   const where = `ProxyJump ${target.proxyJump} for ${options.role}`;
   const jumpClient = await openClient(jump, { ...options, role: `${options.role} jump host` }, where);
   return new Promise((resolve, reject) => {
     jumpClient.forwardOut('127.0.0.1', 0, target.host, target.port, (error, stream) => {
-      if (error) reject(new WizardError(`the jump host could not reach ${target.host}:${target.port}: ${error.message}`, where, 'check the address from the jump host'));
-      else resolve(stream);
+      if (error) {
+        jumpClient.end();
+        reject(new WizardError(`the jump host could not reach ${target.host}:${target.port}: ${error.message}`, where, 'check the address from the jump host'));
+      } else resolve({ client: jumpClient, stream });
     });
   });
 }
@@ -122,7 +126,11 @@ async function openClient(target: ResolvedTarget, options: ConnectOptions, where
 
   const client = new Client();
   return new Promise((resolve, reject) => {
-    client.once('ready', () => resolve(client));
+    client.once('ready', () => {
+      // A connection lost later surfaces through the channels in use; it must not crash the process.
+      client.on('error', () => undefined);
+      resolve(client);
+    });
     client.once('error', (error: Error & { level?: string; code?: string }) => {
       client.end();
       reject(hostKeyProblem ?? connectionError(error, target, where, authMethods.notes));

@@ -103,3 +103,30 @@ describe('host key verification', () => {
     expect(result.stderr).toContain(sshFingerprint(join(dir, 'impostor.pub')));
   });
 });
+
+describe('~/.ssh/config', () => {
+  it('resolves aliases with User, IdentityFile and ProxyJump through the primary', async () => {
+    const dir = tempDir('pgrepl-sshcfg-');
+    const sshConfig = join(dir, 'config');
+    writeFileSync(
+      sshConfig,
+      [
+        'Host db-primary',
+        `  HostName ${lab.primaryIp}`,
+        '  User labadmin',
+        `  IdentityFile ${lab.key}`,
+        'Host db-standby',
+        `  HostName ${lab.standbyIp}`,
+        '  User root',
+        `  IdentityFile ${lab.key}`,
+        '  ProxyJump db-primary',
+        '',
+      ].join('\n'),
+    );
+    const result = await runCli(['inspect', '--json', '--ssh-config', sshConfig, '--known-hosts', lab.knownHosts, '--primary', 'db-primary', '--standby', 'db-standby', '--primary-cluster', '15/prod']);
+    expect(result.stderr).toBe('');
+    const report = JSON.parse(result.stdout);
+    expect(report.primary).toMatchObject({ label: 'db-primary', address: lab.primaryIp, loginUser: 'labadmin' });
+    expect(report.standby).toMatchObject({ label: 'db-standby', address: lab.standbyIp, loginUser: 'root' });
+  });
+});
