@@ -8,6 +8,8 @@ export interface StepResult {
   title: string;
   status: StepStatus;
   detail: string;
+  /** Wall time of the step, for the summary and the benchmark. */
+  durationMs?: number;
   actions?: PlannedAction[];
   error?: { message: string; where?: string; fix?: string };
 }
@@ -48,6 +50,7 @@ export async function runSteps(
     options.emit({ type: 'step-start', ...base });
     const phase = (name: 'checking' | 'planning' | 'applying' | 'verifying') => options.emit({ type: 'step-phase', id: step.id, phase: name });
     let result: StepResult;
+    const started = performance.now();
     try {
       phase('checking');
       const check = await step.check(ctx);
@@ -71,6 +74,7 @@ export async function runSteps(
       failed = !options.planOnly;
       result = { ...base, status: 'failed', detail: errorDetail(error)!.message, error: errorDetail(error) };
     }
+    result.durationMs = Math.round(performance.now() - started);
     results.push(result);
     options.emit({ type: 'step-end', result });
   }
