@@ -1,0 +1,76 @@
+/**
+ * npm run bench (as root): the wizard's headless setup against the same eight steps done by
+ * a plain shell script (bare-setup.sh, same pg_basebackup options), on the lab's small
+ * primary and on a bigger one (pgbench). Prints figures; asserts nothing.
+ * BENCH_SCALE sets the pgbench scale of the big run (default 100, about 1.5 GB).
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..', '..', '..');
+const labScript = join(root, 'test', 'lab', 'lab.sh');
+const cli = join(root, 'bin', 'pgrepl-wizard.js');
+const config = '/var/lib/pgw-lab/client/wizard.yaml';
+const scale = Number(process.env.BENCH_SCALE ?? 100);
+
+const lab = (...args: string[]) => execFileSync('bash', [labScript, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+
+interface Figures {
+  wallSeconds: number;
+  cloneSeconds: number;
+  cloneKb: number;
+}
+
+function timed<T>(run: () => T): [T, number] {
+  const started = performance.now();
+  const value = run();
+  return [value, (performance.now() - started) / 1000];
+}
+
+function wizardRun(): Figures {
+  const [output, wallSeconds] = timed(() =>
+    execFileSync('node', [cli, 'setup', '--yes', '--restart-primary', '--json', '--config', config], {
+      encoding: 'utf8',
+      env: { ...process.env, PGREPL_PASSWORD: `bench-${Date.now()}` },
+      maxBuffer: 64 * 1024 * 1024,
+    }),
+  );
+  const outcome = JSON.parse(output);
+  if (!outcome.ok) throw new Error(`wizard setup failed: ${JSON.stringify(outcome.steps.find((s: { status: string }) => s.status === 'failed'))}`);
+  const clone = outcome.steps.find((s: { id: string }) => s.id === 'clone-standby');
+  const cloneKb = Number(lab('exec', 'standby', 'du', '-sk', '/var/lib/postgresql/15/main').split('\t')[0]);
+  return { wallSeconds, cloneSeconds: clone.durationMs / 1000, cloneKb };
+}
+
+function bareRun(): Figures {
+  const [output, wallSeconds] = timed(() => execFileSync('bash', [join(root, 'test', 'bench', 'bare-setup.sh')], { encoding: 'utf8' }));
+  const match = /clone_seconds=([\d.]+) clone_kb=(\d+)/.exec(output);
+  if (!match) throw new Error(`bare setup printed no figures:\n${output}`);
+  return { wallSeconds, cloneSeconds: Number(match[1]), cloneKb: Number(match[2]) };
+}
+
+function fresh(pgbenchScale: number): void {
+  lab('reset');
+  if (pgbenchScale > 0) {
+    lab('exec', 'primary', 'runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pgbench', '-q', '-i', '-s', String(pgbenchScale), '-p', '5433', 'appdb');
+  }
+}
+
+const mbps = (f: Figures) => f.cloneKb / 1024 / f.cloneSeconds;
+
+function compare(label: string, pgbenchScale: number): void {
+  fresh(pgbenchScale);
+  const wizard = wizardRun();
+  fresh(pgbenchScale);
+  const bare = bareRun();
+  console.log(`\n${label}`);
+  console.log(`  wizard setup: ${wizard.wallSeconds.toFixed(1)} s wall, clone ${(wizard.cloneKb / 1024).toFixed(0)} MB in ${wizard.cloneSeconds.toFixed(1)} s (${mbps(wizard).toFixed(1)} MB/s, incl. prechecks and swap)`);
+  console.log(`  bare script:  ${bare.wallSeconds.toFixed(1)} s wall, clone ${(bare.cloneKb / 1024).toFixed(0)} MB in ${bare.cloneSeconds.toFixed(1)} s (${mbps(bare).toFixed(1)} MB/s)`);
+  console.log(`  wizard / bare wall time: ${(wizard.wallSeconds / bare.wallSeconds).toFixed(2)}x (target <= 1.20x)`);
+  console.log(`  wizard clone throughput: ${((mbps(wizard) / mbps(bare)) * 100).toFixed(0)}% of bare pg_basebackup (target >= 95%)`);
+}
+
+lab('up');
+compare('small primary (lab default)', 0);
+compare(`bigger primary (pgbench scale ${scale})`, scale);
+lab('reset');
