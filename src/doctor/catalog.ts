@@ -1,0 +1,248 @@
+/**
+ * The one source of truth for doctor's findings: ids (part of the interface), severities,
+ * the PostgreSQL log messages that reveal each one (texts from the PostgreSQL sources of
+ * 10–18, both the plain and the PG 17+ double-quoted GUC spellings), and the fix. README's
+ * troubleshooting table is generated from this list (`npm run docs`).
+ */
+
+export type Severity = 'error' | 'warning' | 'info';
+
+export const findingIds = [
+  'hba-missing',
+  'sysid-mismatch',
+  'wal-removed',
+  'slot-missing',
+  'slot-in-use',
+  'wal-senders-exhausted',
+  'auth-failed',
+  'not-replication-role',
+  'primary-unreachable',
+  'wal-level-insufficient',
+  'recovery-conf-unsupported',
+  'hot-standby-params',
+  'timeline-diverged',
+  'standby-not-in-recovery',
+  'standby-down',
+  'slot-inactive',
+  'slot-invalidated',
+  'replication-lag',
+] as const;
+export type FindingId = (typeof findingIds)[number];
+
+export interface FindingSpec {
+  id: FindingId;
+  severity: Severity;
+  title: string;
+  /** What is wrong underneath, in an operator's words. */
+  cause: string;
+  /** What to do by hand. */
+  fix: string;
+  /** What `doctor --fix` does about it, or undefined when it is left to the operator. */
+  autoFix?: string;
+  /** Log lines that reveal it (matched against both servers' logs). */
+  logPatterns: RegExp[];
+}
+
+const guc = (name: string) => `"?${name}"?`;
+const networkFailures = ['Connection refused', 'timeout expired', 'timed out', 'No route to host', 'Network is unreachable', 'could not translate host name'].join('|');
+
+export const catalog: Record<FindingId, FindingSpec> = {
+  'hba-missing': {
+    id: 'hba-missing',
+    severity: 'error',
+    title: "the primary's pg_hba.conf has no replication entry for the standby",
+    cause: 'physical replication connections match only the database keyword "replication" in pg_hba.conf, never "all"',
+    fix: 'add "host replication <role> <standby-ip>/32 scram-sha-256" to the primary\'s pg_hba.conf and reload',
+    autoFix: 'adds that line (backed up, validated with pg_hba_file_rules) and reloads the primary',
+    logPatterns: [
+      /no pg_hba\.conf entry for replication connection from host "[^"]+", user "[^"]+"/,
+      /pg_hba\.conf rejects replication connection for host "[^"]+", user "[^"]+"/,
+    ],
+  },
+  'sysid-mismatch': {
+    id: 'sysid-mismatch',
+    severity: 'error',
+    title: 'the standby was not cloned from this primary (system identifiers differ)',
+    cause: "the standby's data directory comes from another cluster (e.g. its own initdb)",
+    fix: 're-clone the standby from the primary with pg_basebackup',
+    autoFix: 're-clones the standby (old data directory kept, renamed)',
+    logPatterns: [/database system identifier differs between the primary and standby/],
+  },
+  'wal-removed': {
+    id: 'wal-removed',
+    severity: 'error',
+    title: 'the primary already removed WAL the standby still needs',
+    cause: 'WAL was recycled before the standby received it (no slot, or wal_keep_size too small, and no restore_command)',
+    fix: 'use a replication slot (or raise wal_keep_size / set restore_command), then re-clone the standby',
+    autoFix: 're-clones the standby using its slot',
+    logPatterns: [/requested WAL segment \S+ has already been removed/],
+  },
+  'slot-missing': {
+    id: 'slot-missing',
+    severity: 'error',
+    title: "the standby's primary_slot_name names a slot that does not exist on the primary",
+    cause: 'the slot was never created, was dropped, or primary_slot_name has a typo',
+    fix: "SELECT pg_create_physical_replication_slot('<slot>', true) on the primary, or fix primary_slot_name",
+    autoFix: 'creates the slot on the primary',
+    logPatterns: [/replication slot "[^"]+" does not exist/],
+  },
+  'slot-in-use': {
+    id: 'slot-in-use',
+    severity: 'error',
+    title: 'the replication slot is held by another connection',
+    cause: 'two standbys share one slot, or a stale walsender still holds it',
+    fix: 'give each standby its own slot, or terminate the stale walsender (pg_terminate_backend(pid))',
+    logPatterns: [/replication slot "[^"]+" is active for PID \d+/],
+  },
+  'wal-senders-exhausted': {
+    id: 'wal-senders-exhausted',
+    severity: 'error',
+    title: 'the primary has no free WAL sender',
+    cause: 'max_wal_senders is reached by other standbys, backups or stale connections',
+    fix: 'raise max_wal_senders on the primary (needs a restart), or end unused replication connections',
+    logPatterns: [new RegExp(`number of requested standby connections exceeds ${guc('max_wal_senders')} \\(currently \\d+\\)`)],
+  },
+  'auth-failed': {
+    id: 'auth-failed',
+    severity: 'error',
+    title: 'the primary rejects the replication password',
+    cause: "the password in the standby's passfile/primary_conninfo does not match the role's, or none is supplied",
+    fix: 'set the role\'s password and the same one in the standby\'s passfile (run "pgrepl-wizard setup" with PGREPL_PASSWORD)',
+    logPatterns: [/password authentication failed for user "[^"]+"/, /fe_sendauth: no password supplied/],
+  },
+  'not-replication-role': {
+    id: 'not-replication-role',
+    severity: 'error',
+    title: 'the replication role cannot log in or lacks REPLICATION',
+    cause: 'the role was created without LOGIN or REPLICATION, or they were revoked',
+    fix: 'ALTER ROLE <role> WITH LOGIN REPLICATION on the primary',
+    autoFix: 'runs ALTER ROLE … WITH LOGIN REPLICATION',
+    logPatterns: [
+      /role "[^"]+" is not permitted to log in/,
+      /must be superuser or replication role to start walsender/,
+      /permission denied to start WAL sender/,
+    ],
+  },
+  'primary-unreachable': {
+    id: 'primary-unreachable',
+    severity: 'error',
+    title: 'the standby cannot connect to the primary',
+    cause: 'the primary does not listen on the address the standby uses (listen_addresses defaults to localhost), the port is wrong, or a firewall blocks it',
+    fix: "set listen_addresses on the primary to include its address facing the standby (restart), check the port and firewall",
+    autoFix: 'adds the address to listen_addresses and restarts the primary (needs --restart-primary headless)',
+    logPatterns: [
+      // Network-level causes only: an auth or hba FATAL inside the same wrapper is another finding.
+      new RegExp(`(could not connect to the primary server|streaming replication receiver "[^"]+" could not connect to the primary server): .*(${networkFailures})`),
+    ],
+  },
+  'wal-level-insufficient': {
+    id: 'wal-level-insufficient',
+    severity: 'error',
+    title: "the primary's wal_level is below replica",
+    cause: 'with wal_level=minimal the primary writes too little WAL for a standby',
+    fix: 'set wal_level = replica on the primary (restart), then re-clone the standby',
+    autoFix: 'sets wal_level = replica and restarts the primary (needs --restart-primary headless)',
+    logPatterns: [
+      new RegExp(`WAL streaming \\(${guc('max_wal_senders')} > 0\\) requires ${guc('wal_level')} "replica" or "logical"`),
+      /WAL level not sufficient for making an online backup/,
+      /hot standby is not possible because wal_level was not set to "replica" or higher on the master server/,
+      /WAL was generated with wal_level=minimal, cannot continue recovering/,
+    ],
+  },
+  'recovery-conf-unsupported': {
+    id: 'recovery-conf-unsupported',
+    severity: 'error',
+    title: 'recovery.conf on PostgreSQL 12 or later',
+    cause: 'since PG 12 a recovery.conf file stops the server; its settings belong in postgresql.auto.conf with standby.signal',
+    fix: 'move primary_conninfo/primary_slot_name into postgresql.auto.conf, create standby.signal, drop standby_mode, remove recovery.conf',
+    autoFix: 'converts recovery.conf (kept as a backup) and starts the standby',
+    logPatterns: [/using recovery command file "[^"]+" is not supported/],
+  },
+  'hot-standby-params': {
+    id: 'hot-standby-params',
+    severity: 'error',
+    title: 'a standby setting is lower than on the primary',
+    cause: 'max_connections, max_worker_processes, max_prepared_transactions, max_locks_per_transaction and max_wal_senders must be at least the primary\'s',
+    fix: "raise the setting on the standby to the primary's value and restart the standby",
+    autoFix: "raises the low settings in the standby's postgresql.auto.conf and restarts it",
+    logPatterns: [
+      /hot standby is not possible because \w+ = \d+ is a lower setting than on the master server/,
+      /\w+ = \d+ is a lower setting than on the primary server, where its value was \d+/,
+      /recovery aborted because of insufficient parameter settings/,
+      /hot standby is not possible because of insufficient parameter settings/,
+    ],
+  },
+  'timeline-diverged': {
+    id: 'timeline-diverged',
+    severity: 'error',
+    title: "the standby's history forked from the primary's",
+    cause: 'the standby (or the primary) was promoted and wrote WAL the other does not have',
+    fix: 'rewind the standby with pg_rewind (needs data checksums or wal_log_hints) or re-clone it',
+    autoFix: 're-clones the standby',
+    logPatterns: [
+      /highest timeline \d+ of the primary is behind recovery timeline \d+/,
+      /requested starting point \S+ on timeline \d+ is not in this server's history/,
+      /requested starting point \S+ is ahead of the WAL flush position of this server/,
+      /new timeline \d+ forked off current database system timeline \d+ before current recovery point/,
+      /requested timeline \d+ is not a child of this server's history/,
+    ],
+  },
+  'standby-not-in-recovery': {
+    id: 'standby-not-in-recovery',
+    severity: 'error',
+    title: 'the standby runs as a primary (not in recovery)',
+    cause: 'it was promoted, or standby.signal / recovery.conf is missing',
+    fix: 're-clone it from the primary (a promoted server cannot simply go back)',
+    autoFix: 're-clones the standby',
+    logPatterns: [],
+  },
+  'standby-down': {
+    id: 'standby-down',
+    severity: 'error',
+    title: 'the standby is not running',
+    cause: 'it was stopped, or failed to start (the reason is in its log)',
+    fix: 'fix the reason in its log, then start it',
+    autoFix: 'starts the standby and waits until it accepts read-only connections',
+    logPatterns: [],
+  },
+  'slot-inactive': {
+    id: 'slot-inactive',
+    severity: 'warning',
+    title: 'an inactive replication slot retains WAL on the primary',
+    cause: "nothing consumes the slot, so the primary keeps all WAL since its restart_lsn: pg_wal grows until the disk is full",
+    fix: 'reconnect its standby, or drop the slot (pg_drop_replication_slot) if no standby uses it; set max_slot_wal_keep_size to cap the risk',
+    autoFix: 'drops the slot, only after you confirm it by name',
+    logPatterns: [],
+  },
+  'slot-invalidated': {
+    id: 'slot-invalidated',
+    severity: 'error',
+    title: 'the replication slot was invalidated (wal_status lost)',
+    cause: 'it retained more WAL than max_slot_wal_keep_size allows, so the primary released that WAL',
+    fix: 'drop and recreate the slot, then re-clone the standby; consider a larger max_slot_wal_keep_size',
+    autoFix: 'recreates the slot and re-clones the standby',
+    logPatterns: [
+      /invalidating slot "[^"]+" because its restart_lsn \S+ exceeds max_slot_wal_keep_size/,
+      /invalidating obsolete replication slot "[^"]+"/,
+      /can no longer access replication slot "[^"]+"/,
+    ],
+  },
+  'replication-lag': {
+    id: 'replication-lag',
+    severity: 'warning',
+    title: 'the standby is behind the primary',
+    cause: 'the standby cannot keep up (network, disk, long queries with hot_standby_feedback) or was disconnected for a while',
+    fix: 'watch whether the lag shrinks; check the standby\'s I/O and the network',
+    logPatterns: [],
+  },
+};
+
+export interface LogMatch {
+  id: FindingId;
+  line: string;
+}
+
+/** Which catalog entries a log line reveals. */
+export function matchLogLine(line: string): FindingId[] {
+  return findingIds.filter((id) => catalog[id].logPatterns.some((pattern) => pattern.test(line)));
+}
