@@ -3,30 +3,36 @@
 # pg_basebackup options the wizard uses: the baseline `npm run bench` compares with.
 # Prints "clone_seconds=<s> clone_kb=<kB>" last.
 set -euo pipefail
-key=/var/lib/pgw-lab/client/id_ed25519
-known=/var/lib/pgw-lab/client/known_hosts
+# Lab addresses and client files of the instance chosen by PGW_LAB (see test/lab/README.md).
+while IFS='=' read -r name value; do
+  case $name in LAB_PRIMARY_IP | LAB_STANDBY_IP | LAB_KEY | LAB_KNOWN_HOSTS) printf -v "$name" '%s' "$value" ;; esac
+done < <(bash "$(dirname "${BASH_SOURCE[0]}")/../lab/lab.sh" env)
+key=$LAB_KEY
+known=$LAB_KNOWN_HOSTS
+primary_ip=$LAB_PRIMARY_IP
+standby_ip=$LAB_STANDBY_IP
 ssh_to() { local host=$1; shift; ssh -i "$key" -o UserKnownHostsFile="$known" -o StrictHostKeyChecking=yes -o BatchMode=yes "labadmin@$host" "$@"; }
-primary() { ssh_to 10.77.0.11 "$@"; }
-standby() { ssh_to 10.77.0.12 "$@"; }
+primary() { ssh_to "$primary_ip" "$@"; }
+standby() { ssh_to "$standby_ip" "$@"; }
 psql_primary() { primary sudo -n -u postgres psql -X -q -At -p 5433 -c "\"$1\""; }
 password=bench-$RANDOM$RANDOM
 
 # 1. role  2. settings (+ restart: listen_addresses)  3. hba  4. slot
 psql_primary "CREATE ROLE repl LOGIN REPLICATION PASSWORD '$password'"
-psql_primary "ALTER SYSTEM SET listen_addresses = 'localhost,10.77.0.11'"
-primary "echo 'host replication repl 10.77.0.12/32 scram-sha-256' | sudo -n -u postgres tee -a /etc/postgresql/15/prod/pg_hba.conf >/dev/null"
+psql_primary "ALTER SYSTEM SET listen_addresses = 'localhost,$primary_ip'"
+primary "echo 'host replication repl $standby_ip/32 scram-sha-256' | sudo -n -u postgres tee -a /etc/postgresql/15/prod/pg_hba.conf >/dev/null"
 primary sudo -n pg_ctlcluster 15 prod restart
 psql_primary "SELECT pg_create_physical_replication_slot('bench_slot', true)"
 # 5. wipe + clone
-standby "umask 077; printf '%s\n' '10.77.0.11:5433:replication:repl:$password' | sudo -n -u postgres tee /var/lib/postgresql/.pgpass >/dev/null"
+standby "umask 077; printf '%s\n' '$primary_ip:5433:replication:repl:$password' | sudo -n -u postgres tee /var/lib/postgresql/.pgpass >/dev/null"
 standby sudo -n pg_ctlcluster 15 main stop
 standby sudo -n rm -rf /var/lib/postgresql/15/main
 start=$(date +%s.%N)
-standby sudo -n -u postgres /usr/lib/postgresql/15/bin/pg_basebackup -h 10.77.0.11 -p 5433 -U repl -D /var/lib/postgresql/15/main -X stream -S bench_slot --checkpoint=fast -w 2>/dev/null
+standby sudo -n -u postgres /usr/lib/postgresql/15/bin/pg_basebackup -h "$primary_ip" -p 5433 -U repl -D /var/lib/postgresql/15/main -X stream -S bench_slot --checkpoint=fast -w 2>/dev/null
 end=$(date +%s.%N)
 kb=$(standby sudo -n du -sk /var/lib/postgresql/15/main | cut -f1)
 # 6. recovery config  7. start
-standby "sudo -n -u postgres touch /var/lib/postgresql/15/main/standby.signal; printf '%s\n' \"primary_conninfo = 'host=10.77.0.11 port=5433 user=repl passfile=/var/lib/postgresql/.pgpass application_name=bench'\" \"primary_slot_name = 'bench_slot'\" | sudo -n -u postgres tee -a /var/lib/postgresql/15/main/postgresql.auto.conf >/dev/null"
+standby "sudo -n -u postgres touch /var/lib/postgresql/15/main/standby.signal; printf '%s\n' \"primary_conninfo = 'host=$primary_ip port=5433 user=repl passfile=/var/lib/postgresql/.pgpass application_name=bench'\" \"primary_slot_name = 'bench_slot'\" | sudo -n -u postgres tee -a /var/lib/postgresql/15/main/postgresql.auto.conf >/dev/null"
 standby sudo -n pg_ctlcluster 15 main start
 # 8. verify: wait for streaming
 for _ in $(seq 1 600); do

@@ -10,10 +10,17 @@ import { join } from 'node:path';
 const root = join(import.meta.dirname, '..', '..', '..');
 const labScript = join(root, 'test', 'lab', 'lab.sh');
 const cli = join(root, 'bin', 'pgrepl-wizard.js');
-const config = '/var/lib/pgw-lab/client/wizard.yaml';
 const scale = Number(process.env.BENCH_SCALE ?? 100);
 
+// The lab instance is chosen by PGW_LAB (inherited by every lab.sh call and by bare-setup.sh).
 const lab = (...args: string[]) => execFileSync('bash', [labScript, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+const labEnv = Object.fromEntries(
+  lab('env')
+    .split('\n')
+    .filter((line) => line.includes('='))
+    .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+);
+const config: string = labEnv.LAB_CONFIG;
 
 interface Figures {
   wallSeconds: number;

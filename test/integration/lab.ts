@@ -4,18 +4,40 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-/** The two-host lab built by test/lab/lab.sh (network + mount namespaces, sshd, PostgreSQL). */
-export const lab = {
-  primaryIp: '10.77.0.11',
-  standbyIp: '10.77.0.12',
-  key: '/var/lib/pgw-lab/client/id_ed25519',
-  knownHosts: '/var/lib/pgw-lab/client/known_hosts',
-  config: '/var/lib/pgw-lab/client/wizard.yaml',
-  hostKeyPub: (host: 'primary' | 'standby', type = 'ed25519') => `/var/lib/pgw-lab/${host}/ssh/ssh_host_${type}_key.pub`,
-};
-
 const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'pgrepl-wizard.js');
+
+/** `lab.sh env` of the instance selected by PGW_LAB (0-9, default 0), read once at import. */
+function labEnv(): Record<string, string> {
+  const out = execFileSync('bash', [labScript, 'env'], { encoding: 'utf8', env: process.env });
+  const env: Record<string, string> = {};
+  for (const line of out.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  for (const name of ['LAB_PRIMARY_IP', 'LAB_STANDBY_IP', 'LAB_KEY', 'LAB_KNOWN_HOSTS', 'LAB_CONFIG', 'LAB_DIR']) {
+    if (!env[name]) throw new Error(`lab.sh env printed no ${name}:\n${out}`);
+  }
+  return env;
+}
+
+const env = labEnv();
+
+/** The two-host lab built by test/lab/lab.sh (network + mount namespaces, sshd, PostgreSQL). */
+export const lab = {
+  primaryIp: env.LAB_PRIMARY_IP,
+  standbyIp: env.LAB_STANDBY_IP,
+  key: env.LAB_KEY,
+  knownHosts: env.LAB_KNOWN_HOSTS,
+  config: env.LAB_CONFIG,
+  hostKeyPub: (host: 'primary' | 'standby', type = 'ed25519') => join(env.LAB_DIR, host, 'ssh', `ssh_host_${type}_key.pub`),
+};
+
+/** A string (e.g. a lab address) as a literal inside a RegExp. */
+export const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** RegExp source matching either lab host's address (one capture group), e.g. `(10\.77\.0\.11|10\.77\.0\.12)`. */
+export const eitherLabIp = `(${escapeRegExp(lab.primaryIp)}|${escapeRegExp(lab.standbyIp)})`;
 
 export function labUp(): void {
   execFileSync('bash', [labScript, 'up'], { stdio: 'inherit' });

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lab, labFlags, labUp, sshFingerprint, tempDir } from './lab.js';
+import { eitherLabIp, escapeRegExp, lab, labFlags, labUp, sshFingerprint, tempDir } from './lab.js';
 import { TerminalSession } from './tmux.js';
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'pgrepl-wizard.js');
@@ -17,8 +17,9 @@ describe('interactive wizard in a real terminal', () => {
     terminal = new TerminalSession();
     terminal.start(['node', cli, ...labFlags(['--known-hosts', knownHosts])]);
     for (let i = 0; i < 2; i++) {
-      const screen = await terminal.waitFor(/host 10\.77\.0\.1[12] port 22 is not in known_hosts/);
-      const host = /host (10\.77\.0\.1[12]) port 22 is not in known_hosts/.exec(screen)![1];
+      const unknownHost = new RegExp(`host ${eitherLabIp} port 22 is not in known_hosts`);
+      const screen = await terminal.waitFor(unknownHost);
+      const host = unknownHost.exec(screen)![1];
       const role = host === lab.primaryIp ? 'primary' : 'standby';
       expect(screen).toContain(sshFingerprint(lab.hostKeyPub(role)));
       await terminal.send(['Enter']); // "Trust it and save it to known_hosts"
@@ -31,8 +32,8 @@ describe('interactive wizard in a real terminal', () => {
     await terminal.send(['Enter']); // Quit
     await terminal.waitFor('EXIT=0');
     const saved = readFileSync(knownHosts, 'utf8');
-    expect(saved).toMatch(/^10\.77\.0\.11 ssh-ed25519 /m);
-    expect(saved).toMatch(/^10\.77\.0\.12 ssh-ed25519 /m);
+    expect(saved).toMatch(new RegExp(`^${escapeRegExp(lab.primaryIp)} ssh-ed25519 `, 'm'));
+    expect(saved).toMatch(new RegExp(`^${escapeRegExp(lab.standbyIp)} ssh-ed25519 `, 'm'));
   });
 
   it('stops with the fingerprint on screen when the operator rejects the key', async () => {
@@ -40,7 +41,7 @@ describe('interactive wizard in a real terminal', () => {
     writeFileSync(knownHosts, readFileSync(lab.knownHosts, 'utf8').split('\n').filter((l) => !l.startsWith(lab.standbyIp)).join('\n'));
     terminal = new TerminalSession();
     terminal.start(['node', cli, ...labFlags(['--known-hosts', knownHosts])]);
-    await terminal.waitFor('host 10.77.0.12 port 22 is not in known_hosts');
+    await terminal.waitFor(`host ${lab.standbyIp} port 22 is not in known_hosts`);
     await terminal.send(['Down']);
     await terminal.send(['Down']);
     await terminal.send(['Enter']); // "Reject and stop"

@@ -7,10 +7,14 @@ if [[ $(id -u) != 0 ]]; then
   exit 1
 fi
 bash "$here/lab.sh" up
-config=/var/lib/pgw-lab/client/wizard.yaml
+# the instance chosen by PGW_LAB (default 0), see README.md
+while IFS='=' read -r name value; do
+  case $name in LAB_PRIMARY_IP | LAB_STANDBY_IP | LAB_CONFIG) printf -v "$name" '%s' "$value" ;; esac
+done < <(bash "$here/lab.sh" env)
+config=$LAB_CONFIG
 wizard=("node" "$here/../../bin/pgrepl-wizard.js")
 echo
-echo "demo: lab hosts: primary labadmin@10.77.0.11 (cluster 15/prod, port 5433), standby labadmin@10.77.0.12 (15/main)"
+echo "demo: lab hosts: primary labadmin@$LAB_PRIMARY_IP (cluster 15/prod, port 5433), standby labadmin@$LAB_STANDBY_IP (15/main)"
 echo "demo: for a fresh pair again later: npm run lab -- reset"
 if [[ -t 0 && -t 1 ]]; then
   exec "${wizard[@]}" --config "$config" "$@"

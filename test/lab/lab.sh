@@ -3,21 +3,37 @@
 # Each host = network namespace + mount namespace (+ UTS namespace for its
 # hostname) with its own sshd and its own PostgreSQL 15 cluster.
 # See test/lab/README.md.  Must run as root.
+#
+# PGW_LAB=N (0-9, default 0) selects an independent lab instance. Instance 0
+# uses the original names (pgw-primary, pgwbr0, 10.77.0.0/24, /var/lib/pgw-lab,
+# /run/pgw-lab); instance N uses pgwN-primary, pgwbrN, 10.77.N.0/24,
+# /var/lib/pgw-labN, /run/pgw-labN. The OS users and /etc/sudoers.d/pgw-lab
+# are shared by all instances.
 set -euo pipefail
 
-readonly LAB=/var/lib/pgw-lab
-readonly RUN=/run/pgw-lab
+readonly INSTANCE=${PGW_LAB:-0}
+if [[ ! $INSTANCE =~ ^[0-9]$ ]]; then
+  printf 'lab: ERROR: PGW_LAB must be an integer 0-9 (got "%s")\n' "$INSTANCE" >&2
+  exit 2
+fi
+if [[ $INSTANCE == 0 ]]; then SFX=''; else SFX=$INSTANCE; fi
+readonly SFX
+readonly PFX=pgw$SFX                 # namespace / hostname prefix: pgw-primary, pgw5-primary
+readonly LAB=/var/lib/pgw-lab$SFX
+readonly RUN=/run/pgw-lab$SFX
 readonly NSDIR=$RUN/ns
 readonly CLIENT=$LAB/client
 readonly KEY=$CLIENT/id_ed25519
 readonly KNOWN=$CLIENT/known_hosts
 readonly CONFIG=$CLIENT/wizard.yaml
 readonly AUTHDIR=$LAB/authorized_keys
-readonly BR=pgwbr0
-readonly BR_CIDR=10.77.0.1/24
+readonly SHARED_LOCK=/run/pgw-lab-shared.lock  # packages, users, sudoers: shared by all instances
+readonly SUBNET=10.77.$INSTANCE
+readonly BR=pgwbr$INSTANCE
+readonly BR_CIDR=$SUBNET.1/24
 readonly PGVER=15
 readonly HOSTS=(primary standby)
-declare -rA IP=([primary]=10.77.0.11 [standby]=10.77.0.12)
+declare -rA IP=([primary]=$SUBNET.11 [standby]=$SUBNET.12)
 declare -rA PGCLUSTER=([primary]=prod [standby]=main)
 declare -rA PGPORT=([primary]=5433 [standby]=5432)
 readonly PACKAGES=(openssh-server openssh-client sudo postgresql-15 postgresql-contrib-15 iproute2 procps util-linux)
@@ -41,6 +57,7 @@ usage() {
   cat >&2 <<'EOF'
 usage: lab.sh up | down | status | reset | exec HOST CMD... | env
   HOST is primary or standby
+  PGW_LAB=N (0-9, default 0) selects the lab instance
 EOF
   exit 2
 }
@@ -57,9 +74,20 @@ take_lock() {
   flock -w 300 9 || die "timed out waiting for $RUN/lock"
 }
 
+# Serialise the machine-wide part of "up" (apt, useradd, sudoers) across
+# instances. Held on fd 8 only while nothing long-lived is started.
+take_shared_lock() {
+  exec 8>"$SHARED_LOCK"
+  flock -w 600 8 || die "timed out waiting for $SHARED_LOCK"
+}
+release_shared_lock() { exec 8>&-; }
+
 # --- namespace helpers ---------------------------------------------------
 
-netns_file() { printf '/run/netns/pgw-%s' "$1"; }
+netns_name() { printf '%s-%s' "$PFX" "$1"; }      # pgw-primary, pgw5-primary
+veth_name() { printf 'pgwv%s-%s' "$SFX" "$1"; }   # pgwv-primary, pgwv5-primary (root-ns end)
+host_name() { printf '%s-%s' "$PFX" "$1"; }
+netns_file() { printf '/run/netns/%s' "$(netns_name "$1")"; }
 mntns_file() { printf '%s/%s.mnt' "$NSDIR" "$1"; }
 utsns_file() { printf '%s/%s.uts' "$NSDIR" "$1"; }
 sshd_pidfile() { printf '%s/sshd-%s.pid' "$RUN" "$1"; }
@@ -168,7 +196,7 @@ ensure_packages() {
   local rc=0
   { DEBIAN_FRONTEND=noninteractive apt-get update -q &&
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"; } \
-    </dev/null >"$aptlog" 2>&1 9>&- || rc=$?
+    </dev/null >"$aptlog" 2>&1 8>&- 9>&- || rc=$?
   [[ $policy_created == 1 ]] && rm -f /usr/sbin/policy-rc.d
   if [[ $rc != 0 ]]; then tail -n 30 "$aptlog" >&2; die "package installation failed (log: $aptlog)"; fi
   packages_ok || die "packages still missing after install (log: $aptlog)"
@@ -183,7 +211,8 @@ unlock_for_pubkey() {
   if [[ $pw == '!'* ]]; then usermod -p '*' "$u"; fi
 }
 
-ensure_users_and_keys() {
+# Machine-wide, shared by every instance (and never removed by "down").
+ensure_users() {
   local u
   for u in labadmin nosudo; do
     id "$u" >/dev/null 2>&1 || useradd -m -d "/home/$u" -s /bin/bash "$u"
@@ -198,9 +227,13 @@ ensure_users_and_keys() {
     install -m 0440 -o root -g root "$tmp" "$sudoers"; rm -f "$tmp"
   fi
   visudo -cqf "$sudoers" || die "$sudoers invalid"
+}
 
+# Per instance: client key, authorized_keys, host keys, sshd_config, known_hosts.
+ensure_keys() {
+  local u tmp
   mkdir -p "$CLIENT" "$AUTHDIR"; chmod 700 "$CLIENT"; chmod 755 "$LAB" "$AUTHDIR"
-  [[ -s $KEY && -s $KEY.pub ]] || { rm -f "$KEY" "$KEY.pub"; ssh-keygen -q -t ed25519 -N '' -C pgw-lab-client -f "$KEY"; }
+  [[ -s $KEY && -s $KEY.pub ]] || { rm -f "$KEY" "$KEY.pub"; ssh-keygen -q -t ed25519 -N '' -C "pgw-lab$SFX-client" -f "$KEY"; }
   for u in root labadmin nosudo; do
     if ! cmp -s "$KEY.pub" "$AUTHDIR/$u"; then install -m 0644 "$KEY.pub" "$AUTHDIR/$u"; fi
   done
@@ -210,10 +243,10 @@ ensure_users_and_keys() {
     d=$LAB/$h/ssh; mkdir -p "$d"; chmod 700 "$d"
     for t in ed25519 ecdsa; do
       [[ -s $d/ssh_host_${t}_key && -s $d/ssh_host_${t}_key.pub ]] ||
-        { rm -f "$d/ssh_host_${t}_key"{,.pub}; ssh-keygen -q -t "$t" -N '' -C "pgw-$h" -f "$d/ssh_host_${t}_key"; }
+        { rm -f "$d/ssh_host_${t}_key"{,.pub}; ssh-keygen -q -t "$t" -N '' -C "$(host_name "$h")" -f "$d/ssh_host_${t}_key"; }
     done
     cat >"$d/sshd_config" <<EOF
-# pgw-lab sshd for $h (generated by lab.sh)
+# pgw-lab$SFX sshd for $h (generated by lab.sh)
 Port 22
 ListenAddress ${IP[$h]}
 HostKey $d/ssh_host_ed25519_key
@@ -248,30 +281,30 @@ EOF
 # --- network ---------------------------------------------------------------
 
 ensure_network() {
-  local h ns
+  local h ns veth
   ip link show "$BR" >/dev/null 2>&1 || ip link add "$BR" type bridge
   ip -4 addr show dev "$BR" | grep -q "inet $BR_CIDR " || ip addr add "$BR_CIDR" dev "$BR"
   ip link set "$BR" up
   for h in "${HOSTS[@]}"; do
-    ns=pgw-$h
+    ns=$(netns_name "$h") veth=$(veth_name "$h")
     if [[ ! -e $(netns_file "$h") ]]; then
       # stale pieces of a half-torn-down host: drop them first
       teardown_host "$h"
       ip netns add "$ns"
     fi
     if ! ip -n "$ns" link show eth0 >/dev/null 2>&1; then
-      ip link del "pgwv-$h" >/dev/null 2>&1 || true
-      ip link add "pgwv-$h" type veth peer name eth0 netns "$ns"
+      ip link del "$veth" >/dev/null 2>&1 || true
+      ip link add "$veth" type veth peer name eth0 netns "$ns"
     fi
-    ip link set "pgwv-$h" master "$BR"
-    ip link set "pgwv-$h" up
+    ip link set "$veth" master "$BR"
+    ip link set "$veth" up
     ip -n "$ns" link set lo up
     ip -n "$ns" -4 addr show dev eth0 | grep -q "inet ${IP[$h]}/24 " || ip -n "$ns" addr add "${IP[$h]}/24" dev eth0
     ip -n "$ns" link set eth0 up
   done
   # a re-created host has a new MAC: drop cached neighbour entries everywhere
   ip neigh flush dev "$BR" >/dev/null 2>&1 || true
-  for h in "${HOSTS[@]}"; do ip -n "pgw-$h" neigh flush dev eth0 >/dev/null 2>&1 || true; done
+  for h in "${HOSTS[@]}"; do ip -n "$(netns_name "$h")" neigh flush dev eth0 >/dev/null 2>&1 || true; done
 }
 
 # Bridged traffic passes through iptables when br_netfilter is loaded
@@ -281,7 +314,7 @@ ensure_connectivity() {
   local i
   for i in 1 2; do
     for _ in 1 2 3; do
-      if tcp_ssh_ok pgw-standby "${IP[primary]}" 22 && tcp_ssh_ok pgw-primary "${IP[standby]}" 22 &&
+      if tcp_ssh_ok "$(netns_name standby)" "${IP[primary]}" 22 && tcp_ssh_ok "$(netns_name primary)" "${IP[standby]}" 22 &&
          tcp_ssh_ok - "${IP[primary]}" 22 && tcp_ssh_ok - "${IP[standby]}" 22; then
         return 0
       fi
@@ -296,7 +329,7 @@ ensure_connectivity() {
       log "bridge netfilter was filtering lab traffic: set net.bridge.bridge-nf-call-*=0"
     fi
   done
-  die "TCP connectivity check failed (root ns / namespaces -> 10.77.0.11:22, 10.77.0.12:22)"
+  die "TCP connectivity check failed (root ns / namespaces -> ${IP[primary]}:22, ${IP[standby]}:22)"
 }
 
 # --- hosts (mount ns + sshd) ----------------------------------------------
@@ -311,8 +344,8 @@ prepare_host_dirs() {
   cat >"$d/hosts" <<EOF
 127.0.0.1	localhost
 ::1	localhost ip6-localhost ip6-loopback
-${IP[primary]}	pgw-primary
-${IP[standby]}	pgw-standby
+${IP[primary]}	$(host_name primary)
+${IP[standby]}	$(host_name standby)
 EOF
   chmod 644 "$d/hosts"
 }
@@ -328,8 +361,8 @@ ensure_nsdir() {
 # shellcheck disable=SC2016
 readonly HOST_INIT='
 set -eu
-h=$1 d=$2 cfg=$3 sshlog=$4
-echo "pgw-$h" >/proc/sys/kernel/hostname
+h=$1 d=$2 cfg=$3 sshlog=$4 hn=$5
+echo "$hn" >/proc/sys/kernel/hostname
 mount --bind "$d/etc" /etc/postgresql
 mount --bind "$d/lib" /var/lib/postgresql
 mount --bind "$d/run" /run/postgresql
@@ -338,9 +371,14 @@ mount --bind "$d/tmp" /tmp
 mount --bind "$d/hosts" /etc/hosts
 # pg_ctlcluster redirects to systemctl when /run/systemd/system exists: hide it
 if [ -d /run/systemd/system ]; then mount -t tmpfs -o mode=0755,size=1m pgw-nosystemd /run/systemd; fi
-# drop references to other namespaces inherited from the root mount table
-umount -l /run/pgw-lab/ns 2>/dev/null || true
-umount -l /run/netns 2>/dev/null || true
+# drop references to other namespaces inherited from the root mount table:
+# /run/netns and the namespace handles of every lab instance (deepest first)
+findmnt -rn -o TARGET | sort -r | while read -r m; do
+  case $m in
+    /run/netns | /run/netns/* | /run/pgw-lab/ns | /run/pgw-lab/ns/* | /run/pgw-lab[0-9]/ns | /run/pgw-lab[0-9]/ns/*)
+      umount -l "$m" 2>/dev/null || true ;;
+  esac
+done
 exec /usr/sbin/sshd -f "$cfg" -E "$sshlog"
 '
 
@@ -358,7 +396,7 @@ start_sshd_in_host() {
     : >"$m"; : >"$u"
     closefds nsenter --net="$(netns_file "$h")" -- \
       unshare --mount="$m" --uts="$u" --propagation private \
-      /bin/bash -c "$HOST_INIT" pgw-init "$h" "$d" "$d/ssh/sshd_config" "$d/sshd.log" \
+      /bin/bash -c "$HOST_INIT" pgw-init "$h" "$d" "$d/ssh/sshd_config" "$d/sshd.log" "$(host_name "$h")" \
       </dev/null >>"$d/init.log" 2>&1 9>&- ||
       die "could not start host $h (see $d/init.log, $d/sshd.log)"
   fi
@@ -397,8 +435,8 @@ teardown_host() {
     rm -f "$f"
   done
   rm -f "$(sshd_pidfile "$h")"
-  if [[ -e $(netns_file "$h") ]]; then ip netns del "pgw-$h" 2>/dev/null || true; fi
-  ip link del "pgwv-$h" >/dev/null 2>&1 || true
+  if [[ -e $(netns_file "$h") ]]; then ip netns del "$(netns_name "$h")" 2>/dev/null || true; fi
+  ip link del "$(veth_name "$h")" >/dev/null 2>&1 || true
 }
 
 # --- PostgreSQL clusters ----------------------------------------------------
@@ -488,7 +526,7 @@ verify() { # verify [quiet]
       [[ ${1-} == quiet ]] || warn "ssh/sudo/psql check failed on $h: $out"; return 1; }
     [[ $out == 1 ]] || { [[ ${1-} == quiet ]] || warn "unexpected psql output on $h: $out"; return 1; }
   done
-  tcp_ssh_ok pgw-standby "${IP[primary]}" 22 || { [[ ${1-} == quiet ]] || warn "standby -> ${IP[primary]}:22 failed"; return 1; }
+  tcp_ssh_ok "$(netns_name standby)" "${IP[primary]}" 22 || { [[ ${1-} == quiet ]] || warn "standby -> ${IP[primary]}:22 failed"; return 1; }
   [[ -s $CONFIG ]] || return 1
 }
 
@@ -504,13 +542,20 @@ healthy() {
 
 # --- commands -----------------------------------------------------------------
 
+instance_note() { [[ $INSTANCE == 0 ]] || printf ' [PGW_LAB=%s]' "$INSTANCE"; }
+
 cmd_up() {
   need_root
   take_lock
+  take_shared_lock
   ensure_packages
-  if healthy; then log "already up (primary ${IP[primary]}, standby ${IP[standby]})"; return 0; fi
+  release_shared_lock
+  if healthy; then log "already up$(instance_note) (primary ${IP[primary]}, standby ${IP[standby]})"; return 0; fi
+  take_shared_lock
+  ensure_users
+  release_shared_lock
   mkdir -p "$LAB"; chmod 755 "$LAB"
-  ensure_users_and_keys
+  ensure_keys
   ensure_nsdir
   ensure_network
   local h
@@ -524,7 +569,7 @@ cmd_up() {
   verify || die "verification failed"
   local rows
   rows=$(pgq primary -d appdb -Atc 'select count(*) from t')
-  log "network: $BR ${BR_CIDR}; primary ${IP[primary]}, standby ${IP[standby]}"
+  log "network$(instance_note): $BR ${BR_CIDR}; primary ${IP[primary]}, standby ${IP[standby]}"
   for h in "${HOSTS[@]}"; do
     log "$h: sshd pid $(sshd_pid "$h"), cluster $(cluster_line "$h" | awk '{print $1"/"$2" port "$3" "$4}')"
   done
@@ -543,7 +588,7 @@ cmd_down() {
   done
   ip link del "$BR" >/dev/null 2>&1 || true
   if is_mounted "$NSDIR"; then umount "$NSDIR" || umount -l "$NSDIR"; fi
-  log "down (kept host keys in $LAB/<host>/ssh and client key in $CLIENT)"
+  log "down$(instance_note) (kept host keys in $LAB/<host>/ssh and client key in $CLIENT)"
 }
 
 cmd_status() {
@@ -586,7 +631,7 @@ cmd_reset() {
   for h in "${HOSTS[@]}"; do
     [[ $(cluster_line "$h" | awk '{print $4}') == online* ]] || die "cluster in $h not online after reset"
   done
-  log "reset: primary $PGVER/${PGCLUSTER[primary]}:${PGPORT[primary]} (appdb), standby $PGVER/${PGCLUSTER[standby]}:${PGPORT[standby]}"
+  log "reset$(instance_note): primary $PGVER/${PGCLUSTER[primary]}:${PGPORT[primary]} (appdb), standby $PGVER/${PGCLUSTER[standby]}:${PGPORT[standby]}"
 }
 
 cmd_exec() {
@@ -605,6 +650,7 @@ LAB_STANDBY_IP=${IP[standby]}
 LAB_KEY=$KEY
 LAB_KNOWN_HOSTS=$KNOWN
 LAB_CONFIG=$CONFIG
+LAB_DIR=$LAB
 EOF
 }
 
