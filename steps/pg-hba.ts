@@ -1,0 +1,168 @@
+import { WizardError } from '../src/errors.js';
+import type { RunAs } from '../src/remote/host.js';
+import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
+import { rewriteConfigFile, unifiedDiff } from './lib/config-files.js';
+import {
+  firstMatchingRule,
+  hbaLine,
+  hostCidr,
+  passwordMethods,
+  placeHbaLine,
+  taggedLineNumbers,
+  type HbaRule,
+  type ReplicationClient,
+} from './lib/hba-rules.js';
+import { fileOwner, livePasswordMethod, liveSetting, query, reloadAndWait, restoreBackup } from './lib/live-server.js';
+
+/**
+ * A pg_hba.conf line that lets the standby's replication connections in with a password:
+ * `host replication <role> <standby>/32 scram-sha-256`, placed so it is the first rule that
+ * matches, and tagged with the slot name so a re-run finds (and never duplicates) it.
+ */
+
+interface HbaState {
+  hbaFile: string;
+  owner: RunAs;
+  text: string;
+  rules: HbaRule[];
+  client: ReplicationClient;
+  firstMatch?: HbaRule;
+  /** Lines of the file with errors, as pg_hba_file_rules reports them. */
+  errors: string[];
+  line: string;
+}
+
+async function serverNetworks(ctx: StepContext): Promise<string[]> {
+  const result = await ctx.primary.host.exec(['ip', '-o', 'addr', 'show']);
+  return [...result.stdout.matchAll(/\binet6?\s+(\S+)/g)].map((match) => match[1]);
+}
+
+async function hbaRules(ctx: StepContext): Promise<HbaRule[]> {
+  // From 16 on, include files make rule_number (not line_number) the order of evaluation.
+  const order = ctx.primary.cluster.major >= 16 ? 'rule_number, file_name, line_number' : 'line_number';
+  return query<HbaRule>(ctx.primary, `SELECT * FROM pg_hba_file_rules ORDER BY ${order}`);
+}
+
+const errorLines = (rules: readonly HbaRule[]) =>
+  rules.filter((rule) => rule.error !== null).map((rule) => `${rule.file_name ?? 'line'}${rule.file_name ? ':' : ' '}${rule.line_number}: ${rule.error}`);
+
+async function readState(ctx: StepContext): Promise<HbaState> {
+  const { roleName, standbyAddress, slotName } = ctx.settings;
+  // Re-read live: the file discovery saw may have been moved since (hba_file can be changed).
+  const hbaFile = await liveSetting(ctx.primary, 'hba_file');
+  const owner = await fileOwner(ctx.primary, hbaFile);
+  const text = await ctx.primary.host.readFile(hbaFile, owner);
+  if (text === null) {
+    throw new WizardError(`hba_file ${hbaFile} does not exist`, where(ctx.primary), 'restore it (the server runs with the rules it loaded before) and run again');
+  }
+  const rules = await hbaRules(ctx);
+  const client: ReplicationClient = {
+    address: standbyAddress,
+    role: roleName,
+    ssl: (await liveSetting(ctx.primary, 'ssl')) === 'on',
+    serverNetworks: await serverNetworks(ctx),
+  };
+  return {
+    hbaFile,
+    owner,
+    text,
+    rules,
+    client,
+    firstMatch: firstMatchingRule(rules, client),
+    errors: errorLines(rules),
+    line: hbaLine(roleName, standbyAddress, await livePasswordMethod(ctx.primary), slotName),
+  };
+}
+
+const describeRule = (rule: HbaRule) =>
+  `line ${rule.line_number}${rule.file_name ? ` of ${rule.file_name}` : ''} (${rule.type} ${rule.database?.join(',')} ${rule.user_name?.join(',')} ${rule.address ?? ''}${rule.netmask ? `/${rule.netmask}` : ''} ${rule.auth_method})`;
+
+const letsIn = (rule: HbaRule | undefined) => !!rule && (passwordMethods as readonly string[]).includes(rule.auth_method ?? '');
+
+/** Where our line goes: before the first matching rule (the top, when that rule is in an include file), or at the end. */
+function insertBefore(state: HbaState): number | undefined {
+  const match = state.firstMatch;
+  if (!match) return undefined;
+  return match.file_name && match.file_name !== state.hbaFile ? 1 : match.line_number;
+}
+
+function refuseBrokenFile(ctx: StepContext, state: HbaState): void {
+  if (state.errors.length === 0) return;
+  throw new WizardError(
+    `${state.hbaFile} already has errors (${state.errors.join('; ')}), so a reload would not load it`,
+    where(ctx.primary),
+    'fix those lines (the server keeps the rules it loaded last), then run again',
+  );
+}
+
+const connection = (ctx: StepContext) => `a replication connection from ${ctx.settings.standbyAddress} as ${ctx.settings.roleName}`;
+
+export const pgHbaStep: Step = {
+  id: 'pg-hba',
+  title: 'pg_hba.conf rule for the standby',
+
+  async check(ctx): Promise<CheckResult> {
+    const state = await readState(ctx);
+    if (state.errors.length > 0) return { done: false, detail: `${state.hbaFile} has errors: ${state.errors.join('; ')}` };
+    const match = state.firstMatch;
+    if (letsIn(match)) {
+      if (match!.auth_method === 'password') {
+        ctx.note(`${state.hbaFile} ${describeRule(match!)} sends the replication password in clear text; scram-sha-256 is safer`);
+      }
+      return { done: true, detail: `${connection(ctx)} matches ${describeRule(match!)}` };
+    }
+    return { done: false, detail: match ? `${connection(ctx)} first matches ${describeRule(match)}` : `no rule in ${state.hbaFile} matches ${connection(ctx)}` };
+  },
+
+  async plan(ctx): Promise<PlannedAction[]> {
+    const state = await readState(ctx);
+    refuseBrokenFile(ctx, state);
+    const before = insertBefore(state);
+    const after = placeHbaLine(state.text, state.line, ctx.settings.slotName, before);
+    const placement = before === undefined ? 'append it at the end' : `insert it before line ${before}, which ${connection(ctx)} matches first now`;
+    return [
+      {
+        side: 'primary',
+        summary: `allow ${connection(ctx)} (${hostCidr(ctx.settings.standbyAddress)}) in ${state.hbaFile}: ${placement} (the file is backed up first)`,
+        diff: unifiedDiff(state.hbaFile, state.text, after),
+      },
+      { side: 'primary', summary: 'reload the configuration', sql: 'SELECT pg_reload_conf();' },
+    ];
+  },
+
+  async apply(ctx): Promise<string> {
+    const state = await readState(ctx);
+    refuseBrokenFile(ctx, state);
+    if (letsIn(state.firstMatch)) return `${state.hbaFile} already lets the standby in`;
+    const before = insertBefore(state);
+    const after = placeHbaLine(state.text, state.line, ctx.settings.slotName, before);
+    const backup = await rewriteConfigFile(ctx.primary.host, 'primary', state.hbaFile, after, state.owner, ctx.recordChange);
+    // pg_hba_file_rules parses the file on disk now: a bad edit is caught before any reload.
+    const errors = errorLines(await hbaRules(ctx));
+    if (errors.length > 0) {
+      await restoreBackup(ctx.primary, backup!, state.hbaFile, state.owner);
+      throw new WizardError(
+        `the edited ${state.hbaFile} does not parse (${errors.join('; ')}); it was restored from ${backup}`,
+        where(ctx.primary),
+        `add this line by hand where it fits, then reload: ${state.line}`,
+      );
+    }
+    await reloadAndWait(ctx.primary);
+    return `${before === undefined ? 'appended' : `inserted before line ${before}`}: ${state.line.replace(/\s+/g, ' ')} (backup ${backup})`;
+  },
+
+  async verify(ctx): Promise<string> {
+    const state = await readState(ctx);
+    const match = state.firstMatch;
+    const ours = taggedLineNumbers(state.text, ctx.settings.slotName);
+    const fromInclude = !!match?.file_name && match.file_name !== state.hbaFile;
+    if (!match || !letsIn(match) || fromInclude || !ours.includes(match.line_number)) {
+      throw new WizardError(
+        `${connection(ctx)} ${match ? `first matches ${describeRule(match)}` : 'matches no rule'}, not the line the wizard wrote`,
+        where(ctx.primary),
+        `something else edited ${state.hbaFile} at the same time; check it and run again`,
+      );
+    }
+    return `pg_hba_file_rules: ${connection(ctx)} first matches ${describeRule(match)}, the wizard's line`;
+  },
+};
