@@ -1,0 +1,256 @@
+import { WizardError } from '../src/errors.js';
+import type { Host } from '../src/remote/host.js';
+import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
+import { lineSplitter, parseProgressLine, progressMeter } from './lib/basebackup-progress.js';
+import { systemIdentifier } from './lib/cluster-state.js';
+import { passwordStored, replicationProbeArgv, runClonePrechecks, sideDirectory } from './lib/clone-prechecks.js';
+import { timestampSuffix } from './lib/config-files.js';
+import { upsertPassfileEntry } from './lib/passfile.js';
+import { errorLines, replicationFix } from './lib/replication-errors.js';
+import { controlServer, isRunning, serverControlCommand } from './lib/server-control.js';
+
+/**
+ * Step 5: a fresh copy of the primary on the standby. pg_basebackup writes into a side
+ * directory next to the data directory; only a complete copy is swapped in, so an
+ * interrupted or failed clone leaves the standby's cluster exactly as it was.
+ */
+
+const stepId = 'clone-standby';
+const pgidMarker = /^pgrepl-pgid (\d+)$/;
+
+/**
+ * pg_basebackup as it runs on the standby (as postgres). setsid gives it its own process
+ * group, announced on stderr, so an interruption can end it together with its WAL-streaming
+ * child. The password comes from the passfile, never from argv.
+ */
+function basebackupArgv(ctx: StepContext): string[] {
+  const { settings } = ctx;
+  const { cluster } = ctx.standby;
+  return [
+    'setsid', '-w', 'sh', '-c', 'echo "pgrepl-pgid $$" >&2; exec "$@"', 'sh',
+    'env', `PGPASSFILE=${settings.passfile}`, 'PGAPPNAME=pgrepl-wizard-clone',
+    `${cluster.binDir}/pg_basebackup`,
+    '-h', settings.primaryAddress,
+    '-p', String(ctx.primary.cluster.port),
+    '-U', settings.roleName,
+    '-D', sideDirectory(cluster.dataDirectory),
+    '-X', 'stream',
+    '-S', settings.slotName,
+    `--checkpoint=${settings.checkpoint}`,
+    '-P', '-v', '-w',
+  ];
+}
+
+const keptDirectory = (dataDirectory: string, suffix: string) => `${dataDirectory}.pgrepl-old-${suffix}`;
+
+// Renames as root (the parent directory need not be writable by postgres); a failed second
+// rename puts the old directory back.
+const swapScript = [
+  'set -e',
+  'side=$1 data=$2 kept=$3',
+  'chmod 0700 "$side"',
+  'if [ -e "$data" ]; then mv -T -- "$data" "$kept"; fi',
+  'mv -T -- "$side" "$data" || { if [ -e "$kept" ]; then mv -T -- "$kept" "$data"; fi; exit 1; }',
+].join('\n');
+
+const swapArgv = (dataDirectory: string, kept: string) => ['sh', '-c', swapScript, 'sh', sideDirectory(dataDirectory), dataDirectory, kept];
+
+function replaceAction(ctx: StepContext): PlannedAction {
+  const dir = ctx.standby.cluster.dataDirectory;
+  return {
+    side: 'standby',
+    summary:
+      `Replace the standby's data directory ${dir} with a copy of the primary: pg_basebackup into ${sideDirectory(dir)}, ` +
+      `then ${ctx.settings.keepOldData ? `keep the old one as ${keptDirectory(dir, '<time>')}` : 'delete the old one'} and move the copy in`,
+    command: basebackupArgv(ctx),
+    destructive: 'replace-standby-data',
+  };
+}
+
+/** The walreceiver's and pg_basebackup's password: one passfile line, content via stdin. */
+async function storePassword(ctx: StepContext): Promise<void> {
+  const { host } = ctx.standby;
+  const { settings } = ctx;
+  const port = ctx.primary.cluster.port;
+  const { current, stored } = await passwordStored(ctx);
+  if (!stored) {
+    const content = upsertPassfileEntry(current ?? '', settings.primaryAddress, port, settings.roleName, settings.password);
+    await host.writeFile(settings.passfile, content, { as: 'postgres', mode: '600' });
+    ctx.recordChange({
+      side: 'standby',
+      what: `${current === null ? 'created' : 'updated'} ${settings.passfile} with the password for ${settings.primaryAddress}:${port}:replication:${settings.roleName}`,
+      undo: current === null ? `rm ${settings.passfile}` : `delete the line starting ${settings.primaryAddress}:${port}:replication:${settings.roleName}: in ${settings.passfile}`,
+    });
+  }
+  // libpq ignores a passfile that others can read: owner and mode are set even on an existing file.
+  await host.run(['sh', '-c', 'chown postgres: -- "$1" && chmod 0600 -- "$1"', 'sh', settings.passfile], { as: 'root' });
+}
+
+/**
+ * Ends pg_basebackup and its WAL-streaming child (one session, made by setsid), waiting
+ * until none is left but zombies. `kill -s SIG --` is the spelling dash's kill accepts.
+ */
+async function endProcessGroup(host: Host, pgid: string): Promise<void> {
+  const script = [
+    'kill -s TERM -- "-$1" 2>/dev/null || exit 0',
+    "for i in $(seq 1 100); do ps -o stat= -s \"$1\" | grep -qv '^Z' || exit 0; sleep 0.1; done",
+    'kill -s KILL -- "-$1" 2>/dev/null; exit 0',
+  ].join('\n');
+  await host.run(['sh', '-c', script, 'sh', pgid], { as: 'postgres' });
+}
+
+async function runBasebackup(ctx: StepContext): Promise<void> {
+  const { host } = ctx.standby;
+  // exec only listens for an abort that happens while it runs.
+  ctx.signal.throwIfAborted();
+  const meter = progressMeter();
+  let pgid: string | undefined;
+  const lines = lineSplitter((line) => {
+    const marker = pgidMarker.exec(line);
+    const progress = parseProgressLine(line);
+    if (marker) pgid = marker[1];
+    else if (progress) {
+      const { doneKb, totalKb, percent, tablespacesDone, tablespacesTotal } = progress;
+      ctx.progress({ stepId, doneKb, totalKb, percent, ...meter(doneKb, totalKb, Date.now()), message: `${tablespacesDone}/${tablespacesTotal} tablespaces` });
+    } else ctx.note(line);
+  });
+  let result;
+  try {
+    result = await host.exec(basebackupArgv(ctx), { as: 'postgres', onStderr: (chunk) => lines.push(chunk), signal: ctx.signal });
+  } catch (error) {
+    if (!ctx.signal.aborted) throw error;
+    if (pgid) await endProcessGroup(host, pgid);
+    throw new WizardError(
+      "the clone was interrupted; the standby's data directory was not touched",
+      where(ctx.standby),
+      'run setup again to clone (the partial copy has been removed)',
+    );
+  }
+  lines.end();
+  if (result.code !== 0) {
+    const text = errorLines(result.stderr).join('\n') || result.stderr.trim().split(/\r|\n/).slice(-3).join('\n');
+    throw new WizardError(
+      `pg_basebackup failed; the standby's data directory was not touched:\n${text}`,
+      where(ctx.standby),
+      replicationFix(text, { ...ctx.settings, primaryPort: ctx.primary.cluster.port }) ?? "read pg_basebackup's message above, fix its cause and run setup again",
+    );
+  }
+}
+
+/** After a failed or interrupted clone: no side directory, and the cluster running again if it was. */
+async function discardClone(ctx: StepContext, wasRunning: boolean): Promise<void> {
+  await ctx.standby.host.run(['rm', '-rf', '--', sideDirectory(ctx.standby.cluster.dataDirectory)], { as: 'root' });
+  if (wasRunning) {
+    ctx.note(`starting the standby's cluster ${ctx.standby.cluster.id} again, as it was before`);
+    await controlServer(ctx.standby, 'start');
+  }
+}
+
+export const cloneStandbyStep: Step = {
+  id: stepId,
+  title: 'Clone the primary onto the standby',
+
+  async check(ctx): Promise<CheckResult> {
+    const [primaryId, standbyId] = await Promise.all([systemIdentifier(ctx.primary), systemIdentifier(ctx.standby)]);
+    const dir = ctx.standby.cluster.dataDirectory;
+    if (standbyId !== undefined && standbyId === primaryId) {
+      return { done: true, detail: `${dir} is already a copy of the primary (system identifier ${primaryId})` };
+    }
+    return {
+      done: false,
+      detail: standbyId === undefined ? `${dir} holds no cluster yet` : `${dir} belongs to another cluster (system identifier ${standbyId}, the primary's is ${primaryId})`,
+    };
+  },
+
+  async plan(ctx) {
+    await runClonePrechecks(ctx, 'plan');
+    const { host, cluster } = ctx.standby;
+    const { settings } = ctx;
+    const dir = cluster.dataDirectory;
+    const actions: PlannedAction[] = [];
+    if (!(await passwordStored(ctx)).stored) {
+      actions.push({
+        side: 'standby',
+        summary: `Store the replication password in ${settings.passfile} (owner postgres, mode 0600; the content goes through stdin)`,
+      });
+    }
+    actions.push({
+      side: 'standby',
+      summary: 'Open a replication connection to the primary (proves pg_hba, role, password, listen_addresses and firewall)',
+      command: replicationProbeArgv(cluster.binDir, settings, ctx.primary.cluster.port),
+    });
+    if (await isRunning(host, cluster)) {
+      actions.push({ side: 'standby', summary: `Stop the standby's cluster ${cluster.id}`, command: serverControlCommand(cluster, 'stop') });
+    }
+    if ((await host.exec(['test', '-e', sideDirectory(dir)], { as: 'root' })).code === 0) {
+      actions.push({ side: 'standby', summary: 'Remove the side directory an interrupted clone left', command: ['rm', '-rf', '--', sideDirectory(dir)] });
+    }
+    actions.push(replaceAction(ctx));
+    actions.push({ side: 'standby', summary: 'Swap the complete copy in (mode 0700)', command: swapArgv(dir, keptDirectory(dir, '<time>')) });
+    if (!settings.keepOldData) {
+      actions.push({ side: 'standby', summary: 'Delete the old data directory (--discard-old-data)', command: ['rm', '-rf', '--', keptDirectory(dir, '<time>')] });
+    }
+    if (settings.checkpoint === 'spread') ctx.note('warning: --checkpoint spread: pg_basebackup waits for a spread checkpoint on the primary, which can take minutes');
+    return actions;
+  },
+
+  async apply(ctx) {
+    const { host, cluster } = ctx.standby;
+    const dir = cluster.dataDirectory;
+    await storePassword(ctx);
+    await runClonePrechecks(ctx, 'apply');
+    if (!(await ctx.confirm(replaceAction(ctx)))) {
+      throw new WizardError('stopped before touching the standby', where(ctx.standby), "run again and confirm replacing the standby's data directory (headless: --yes)");
+    }
+    if (ctx.settings.checkpoint === 'spread') ctx.note('warning: waiting for a spread checkpoint on the primary; this can take minutes');
+    const wasRunning = await isRunning(host, cluster);
+    if (wasRunning) {
+      ctx.note(`stopping the standby's cluster ${cluster.id}`);
+      await controlServer(ctx.standby, 'stop');
+    }
+    try {
+      // A side directory still here is from an interrupted earlier run: it is ours to remove.
+      const prepare = 'rm -rf -- "$1" && mkdir -m 0700 -- "$1" && chown postgres: -- "$1"';
+      await host.run(['sh', '-c', prepare, 'sh', sideDirectory(dir)], { as: 'root' });
+      await runBasebackup(ctx);
+    } catch (error) {
+      await discardClone(ctx, wasRunning);
+      throw error;
+    }
+    const kept = keptDirectory(dir, timestampSuffix());
+    await host.run(swapArgv(dir, kept), { as: 'root' });
+    if (ctx.settings.keepOldData) {
+      ctx.recordChange({
+        side: 'standby',
+        what: `replaced ${dir} with a copy of the primary; the old data directory is kept as ${kept}`,
+        backup: kept,
+        undo: `stop the cluster, then: mv ${dir} ${dir}.pgrepl-clone && mv ${kept} ${dir}`,
+      });
+      return `cloned the primary into ${dir}; the old data directory is kept as ${kept}`;
+    }
+    await host.run(['rm', '-rf', '--', kept], { as: 'root' });
+    ctx.recordChange({ side: 'standby', what: `replaced ${dir} with a copy of the primary and deleted the old data directory (--discard-old-data)` });
+    return `cloned the primary into ${dir}; the old data directory was deleted`;
+  },
+
+  async verify(ctx) {
+    const { host, cluster } = ctx.standby;
+    const [primaryId, standbyId] = await Promise.all([systemIdentifier(ctx.primary), systemIdentifier(ctx.standby)]);
+    if (standbyId === undefined || standbyId !== primaryId) {
+      throw new WizardError(
+        `${cluster.dataDirectory} is not a copy of the primary (system identifier ${standbyId ?? 'none'}, the primary's ${primaryId})`,
+        where(ctx.standby),
+        'run setup again to clone',
+      );
+    }
+    const [mode, owner] = (await host.run(['stat', '-c', '%a %U', '--', cluster.dataDirectory], { as: 'root' })).trim().split(' ');
+    if (mode !== '700' || owner !== cluster.owner) {
+      throw new WizardError(
+        `${cluster.dataDirectory} has mode ${mode} and owner ${owner}; PostgreSQL refuses to start unless it is ${cluster.owner}'s with mode 0700`,
+        where(ctx.standby),
+        `chown -R ${cluster.owner}: ${cluster.dataDirectory} && chmod 0700 ${cluster.dataDirectory}`,
+      );
+    }
+    return `${cluster.dataDirectory} is a copy of the primary (system identifier ${primaryId}), owner ${owner}, mode 0700`;
+  },
+};

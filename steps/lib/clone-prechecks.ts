@@ -1,0 +1,343 @@
+import { WizardError } from '../../src/errors.js';
+import type { SetupSettings, Side, StepContext } from '../contract.js';
+import { where } from '../contract.js';
+import { runningAddress, servesAsPrimary, systemIdentifier } from './cluster-state.js';
+import { findPassfileEntry } from './passfile.js';
+import { conninfo } from './standby-config.js';
+import { errorLines, replicationFix } from './replication-errors.js';
+
+/**
+ * Everything checked before the standby's data is touched: what repmgr checks before
+ * `standby clone` (postgres-facts.md / peer-tools.md), plus free disk, versions, a real
+ * replication connection from the standby, and proof the target is not the primary.
+ * Gathering reads both hosts and changes nothing; judging is a pure function.
+ */
+
+export interface PrimaryFacts {
+  versionNum: number;
+  version: string;
+  inRecovery: boolean;
+  walLevel: string;
+  maxWalSenders: number;
+  walsenders: number;
+  maxReplicationSlots: number;
+  walKeep: string | null;
+  hotStandby: string;
+  archiveMode: string;
+  archiveCommand: string;
+  archiveLibrary: string;
+  dataChecksums: string;
+  walLogHints: string;
+  systemIdentifier: string;
+  dataDirectory: string;
+  dataBytes: number;
+  tablespaces: string | null;
+  slot: { slot_type: string; active: boolean; active_pid: number | null; wal_status?: string } | null;
+}
+
+export interface HostIdentity {
+  hostname: string;
+  machineId: string;
+}
+
+export interface StandbyFacts {
+  major: number;
+  port: number;
+  dataDirectory: string;
+  basebackupVersion?: string;
+  running: boolean;
+  servesAsPrimary?: string;
+  systemIdentifier?: string;
+  freeBytes?: number;
+  /** A side directory left by an interrupted clone: removed (and its space freed) first. */
+  leftoverBytes: number;
+  dataDirIsMountPoint: boolean;
+}
+
+export type ConnectionTest = { ran: false; reason: string } | { ran: true; code: number; stdout: string; stderr: string; argv: string[] };
+
+export interface CloneFacts {
+  primary: PrimaryFacts | { unreachable: string };
+  primaryHost: HostIdentity;
+  primaryPort: number;
+  standby: StandbyFacts;
+  standbyHost: HostIdentity;
+  connection: ConnectionTest;
+}
+
+export interface Finding {
+  name: string;
+  side: Side;
+  status: 'ok' | 'warn' | 'fail' | 'skipped';
+  /** What was seen; for a failure, the cause. */
+  detail: string;
+  fix?: string;
+  /** Set up by the earlier steps of the run (primary settings, role, pg_hba, slot). */
+  earlierSteps: boolean;
+}
+
+export const sideDirectory = (dataDirectory: string) => `${dataDirectory}.pgrepl-new`;
+
+/** The IDENTIFY_SYSTEM probe: a real replication connection, as the walreceiver will open it. */
+export function replicationProbeArgv(binDir: string, settings: SetupSettings, primaryPort: number): string[] {
+  const target = conninfo([
+    ['host', settings.primaryAddress],
+    ['port', String(primaryPort)],
+    ['user', settings.roleName],
+    ['dbname', 'replication'],
+    ['replication', 'true'],
+    ['passfile', settings.passfile],
+    ['connect_timeout', '10'],
+  ]);
+  return [`${binDir}/psql`, '-X', '-w', '-A', '-t', '-c', 'IDENTIFY_SYSTEM', target];
+}
+
+async function primaryFacts(ctx: StepContext): Promise<CloneFacts['primary']> {
+  const address = await runningAddress(ctx.primary);
+  if (!address) return { unreachable: `cluster ${ctx.primary.cluster.id} is not running` };
+  try {
+    const [row] = await ctx.primary.host.sql<Omit<PrimaryFacts, 'slot' | 'dataBytes'> & { dataBytes: string }>(
+      address,
+      `SELECT current_setting('server_version_num')::int AS "versionNum",
+              current_setting('server_version') AS version,
+              pg_is_in_recovery() AS "inRecovery",
+              current_setting('wal_level') AS "walLevel",
+              current_setting('max_wal_senders')::int AS "maxWalSenders",
+              (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'walsender') AS walsenders,
+              current_setting('max_replication_slots')::int AS "maxReplicationSlots",
+              coalesce(current_setting('wal_keep_size', true), current_setting('wal_keep_segments', true)) AS "walKeep",
+              current_setting('hot_standby') AS "hotStandby",
+              current_setting('archive_mode') AS "archiveMode",
+              current_setting('archive_command') AS "archiveCommand",
+              coalesce(current_setting('archive_library', true), '') AS "archiveLibrary",
+              current_setting('data_checksums') AS "dataChecksums",
+              current_setting('wal_log_hints') AS "walLogHints",
+              (SELECT system_identifier::text FROM pg_control_system()) AS "systemIdentifier",
+              current_setting('data_directory') AS "dataDirectory",
+              ((SELECT sum(pg_database_size(oid)) FROM pg_database) + (SELECT coalesce(sum(size), 0) FROM pg_ls_waldir()))::text AS "dataBytes",
+              (SELECT string_agg(spcname || ' at ' || pg_tablespace_location(oid), ', ') FROM pg_tablespace
+                WHERE spcname NOT IN ('pg_default', 'pg_global')) AS tablespaces`,
+    );
+    const [slot] = await ctx.primary.host.sql<{ slot: PrimaryFacts['slot'] }>(
+      address,
+      'SELECT to_jsonb(s) AS slot FROM pg_replication_slots s WHERE slot_name = $1',
+      [ctx.settings.slotName],
+    );
+    return { ...row, dataBytes: Number(row.dataBytes), slot: slot?.slot ?? null };
+  } catch (error) {
+    return { unreachable: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+async function identity(ctx: StepContext, side: Side): Promise<HostIdentity> {
+  const output = await ctx[side].host.run(['sh', '-c', 'printf "%s\\n%s\\n" "$(cat /etc/machine-id 2>/dev/null)" "$(uname -n)"']);
+  const [machineId = '', hostname = ''] = output.split('\n');
+  return { machineId, hostname };
+}
+
+async function standbyFacts(ctx: StepContext): Promise<StandbyFacts> {
+  const { host, cluster } = ctx.standby;
+  const side = sideDirectory(cluster.dataDirectory);
+  const parent = cluster.dataDirectory.replace(/\/[^/]+\/?$/, '') || '/';
+  const [basebackup, df, leftover, mountPoint, sysid, address] = await Promise.all([
+    host.exec([`${cluster.binDir}/pg_basebackup`, '--version']),
+    host.exec(['df', '-P', '-B1', parent], { as: 'root' }),
+    host.exec(['du', '-sb', side], { as: 'root' }),
+    host.exec(['mountpoint', '-q', cluster.dataDirectory], { as: 'root' }),
+    systemIdentifier(ctx.standby),
+    runningAddress(ctx.standby),
+  ]);
+  const available = df.stdout.split('\n')[1]?.trim().split(/\s+/)[3];
+  return {
+    major: cluster.major,
+    port: cluster.port,
+    dataDirectory: cluster.dataDirectory,
+    basebackupVersion: basebackup.code === 0 ? basebackup.stdout.trim().replace(/^pg_basebackup \(PostgreSQL\) /, '') : undefined,
+    running: address !== undefined,
+    servesAsPrimary: address ? await servesAsPrimary(ctx.standby, address) : undefined,
+    systemIdentifier: sysid,
+    freeBytes: available ? Number(available) : undefined,
+    leftoverBytes: leftover.code === 0 ? Number(leftover.stdout.split(/\s/)[0]) : 0,
+    dataDirIsMountPoint: mountPoint.code === 0,
+  };
+}
+
+/** The standby's passfile as it is, and whether it already holds this run's password. */
+export async function passwordStored(ctx: StepContext): Promise<{ current: string | null; stored: boolean }> {
+  const { settings } = ctx;
+  const current = await ctx.standby.host.readFile(settings.passfile, 'root');
+  const stored = current !== null && findPassfileEntry(current, settings.primaryAddress, ctx.primary.cluster.port, settings.roleName) === settings.password;
+  return { current, stored };
+}
+
+/**
+ * The replication connection is tried only with the right password already in the passfile:
+ * in plan mode nothing may be written, so a missing entry means "at apply time".
+ */
+async function connectionTest(ctx: StepContext): Promise<ConnectionTest> {
+  const { host, cluster } = ctx.standby;
+  const { settings } = ctx;
+  if (!(await passwordStored(ctx)).stored) {
+    return { ran: false, reason: `${settings.passfile} does not hold the password yet; it is written, and this connection tried, right before the clone` };
+  }
+  const argv = replicationProbeArgv(cluster.binDir, settings, ctx.primary.cluster.port);
+  return { ran: true, argv, ...(await host.exec(argv, { as: 'postgres' })) };
+}
+
+async function gatherCloneFacts(ctx: StepContext): Promise<CloneFacts> {
+  const [primary, primaryHost, standby, standbyHost, connection] = await Promise.all([
+    primaryFacts(ctx),
+    identity(ctx, 'primary'),
+    standbyFacts(ctx),
+    identity(ctx, 'standby'),
+    connectionTest(ctx),
+  ]);
+  return { primary, primaryHost, primaryPort: ctx.primary.cluster.port, standby, standbyHost, connection };
+}
+
+const major = (versionNum: number) => (versionNum >= 100000 ? Math.floor(versionNum / 10000) : Math.floor(versionNum / 100) / 100);
+const enabled = (value: string) => /^(on|true|yes|1|always)$/i.test(value);
+const size = (bytes: number) => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : `${Math.ceil(bytes / 1024 ** 2)} MB`);
+
+/** The verdict on every precheck, in the order an operator reads them. */
+export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Finding[] {
+  const findings: Finding[] = [];
+  const add = (name: string, side: Side, earlierSteps: boolean, verdict: Pick<Finding, 'status' | 'detail' | 'fix'>) =>
+    findings.push({ name, side, earlierSteps, ...verdict });
+  const ok = (detail: string) => ({ status: 'ok' as const, detail });
+  const { standby, primaryPort } = facts;
+
+  if ('unreachable' in facts.primary) {
+    add('primary-reachable', 'primary', false, {
+      status: 'fail',
+      detail: `cannot query the primary: ${facts.primary.unreachable}`,
+      fix: 'start the primary cluster and check that it answers (pg_lsclusters / pg_ctl status)',
+    });
+  } else {
+    const p = facts.primary;
+    const primaryMajor = major(p.versionNum);
+    add('primary-reachable', 'primary', false,
+      p.inRecovery
+        ? { status: 'fail', detail: 'the chosen primary is itself in recovery (a standby)', fix: 'pick the cluster that accepts writes as --primary' }
+        : ok(`PostgreSQL ${p.version}, system identifier ${p.systemIdentifier}`));
+    add('same-major-version', 'standby', false,
+      standby.major === primaryMajor
+        ? ok(`both run PostgreSQL ${primaryMajor}`)
+        : { status: 'fail', detail: `the standby's cluster is PostgreSQL ${standby.major}, the primary runs ${primaryMajor}`, fix: `install PostgreSQL ${primaryMajor} on the standby and choose that cluster with --standby-cluster` });
+    const basebackupMajor = standby.basebackupVersion ? Number(/^(\d+)/.exec(standby.basebackupVersion)?.[1]) : undefined;
+    add('pg_basebackup-version', 'standby', false,
+      basebackupMajor !== undefined && basebackupMajor >= primaryMajor
+        ? ok(`pg_basebackup ${standby.basebackupVersion}`)
+        : { status: 'fail', detail: basebackupMajor === undefined ? "the standby cluster's pg_basebackup does not run" : `pg_basebackup ${standby.basebackupVersion} is older than the primary (${primaryMajor})`, fix: `install the PostgreSQL ${primaryMajor} client tools on the standby` });
+    add('wal-level', 'primary', true,
+      ['replica', 'logical'].includes(p.walLevel)
+        ? ok(`wal_level = ${p.walLevel}`)
+        : { status: 'fail', detail: `wal_level = ${p.walLevel}: a standby cannot replay it`, fix: 'on the primary: ALTER SYSTEM SET wal_level = replica, then restart it' });
+    const free = p.maxWalSenders - p.walsenders;
+    add('free-walsenders', 'primary', true,
+      free >= 2
+        ? ok(`${free} of max_wal_senders = ${p.maxWalSenders} free (the clone uses 2)`)
+        : { status: 'fail', detail: `only ${free} of max_wal_senders = ${p.maxWalSenders} free; pg_basebackup -X stream needs 2`, fix: 'on the primary: raise max_wal_senders (needs a restart) or end unused replication connections' });
+    const slot = p.slot;
+    add('replication-slot', 'primary', true,
+      p.maxReplicationSlots < 1
+        ? { status: 'fail', detail: 'max_replication_slots = 0', fix: 'on the primary: ALTER SYSTEM SET max_replication_slots = 10, then restart it' }
+        : !slot
+          ? { status: 'fail', detail: `slot ${settings.slotName} does not exist`, fix: `on the primary: SELECT pg_create_physical_replication_slot('${settings.slotName}')` }
+          : slot.slot_type !== 'physical'
+            ? { status: 'fail', detail: `slot ${settings.slotName} is a ${slot.slot_type} slot`, fix: 'choose another name with --slot' }
+            : slot.active
+              ? { status: 'fail', detail: `slot ${settings.slotName} is in use by walsender pid ${slot.active_pid}`, fix: `another standby streams through it: give this standby its own slot with --slot, or end pid ${slot.active_pid}` }
+              : slot.wal_status === 'lost'
+                ? { status: 'fail', detail: `slot ${settings.slotName} was invalidated (wal_status lost)`, fix: `on the primary: SELECT pg_drop_replication_slot('${settings.slotName}'); SELECT pg_create_physical_replication_slot('${settings.slotName}')` }
+                : ok(`slot ${settings.slotName} exists and is free`));
+    add('wal-retention', 'primary', true,
+      slot || (p.walKeep !== null && !/^0/.test(p.walKeep))
+        ? ok(slot ? `slot ${settings.slotName} keeps the WAL the standby needs` : `no slot; WAL kept by wal_keep = ${p.walKeep}`)
+        : { status: 'fail', detail: 'no slot and no wal_keep_size: the primary may recycle WAL before the standby gets it', fix: `create slot ${settings.slotName} on the primary` });
+    add('hot-standby', 'primary', false,
+      enabled(p.hotStandby)
+        ? ok('hot_standby = on')
+        : { status: 'warn', detail: 'hot_standby = off on the primary; the standby gets hot_standby = on in its own configuration' });
+    const archiving = p.archiveMode !== 'off';
+    add('archive-command', 'primary', true,
+      !archiving || p.archiveCommand !== '' || p.archiveLibrary !== ''
+        ? ok(archiving ? `archive_mode = ${p.archiveMode}, archive_command set` : 'archive_mode = off')
+        : { status: 'fail', detail: `archive_mode = ${p.archiveMode} but archive_command is empty: WAL piles up on the primary`, fix: 'on the primary: set archive_command (or pass --archive-dir), or turn archive_mode off' });
+    add('pg_rewind-ready', 'primary', false,
+      enabled(p.dataChecksums) || enabled(p.walLogHints)
+        ? ok(enabled(p.dataChecksums) ? 'data checksums on' : 'wal_log_hints = on')
+        : { status: 'warn', detail: 'neither data checksums nor wal_log_hints: pg_rewind cannot rejoin a former primary later (wal_log_hints = on needs a restart)' });
+    add('tablespaces', 'primary', false,
+      p.tablespaces === null
+        ? ok('no tablespaces besides pg_default and pg_global')
+        : { status: 'fail', detail: `the primary has tablespaces (${p.tablespaces}) that a swap of the data directory cannot cover`, fix: 'clone this standby by hand with pg_basebackup --tablespace-mapping' });
+    const needed = Math.ceil(p.dataBytes * 1.1);
+    const available = standby.freeBytes === undefined ? undefined : standby.freeBytes + standby.leftoverBytes;
+    add('free-disk', 'standby', false,
+      available !== undefined && available >= needed
+        ? ok(`${size(available)} free for a ${size(p.dataBytes)} copy (the old data directory stays until the copy is complete)`)
+        : { status: 'fail', detail: available === undefined ? `cannot read the free space next to ${standby.dataDirectory}` : `${size(available)} free next to ${standby.dataDirectory}, the copy needs ${size(needed)} (primary ${size(p.dataBytes)} + 10%) while the old data directory stays`, fix: `free disk space next to ${standby.dataDirectory} on the standby (copies kept by earlier runs, ${standby.dataDirectory}.pgrepl-old-*, can go once the standby works)` });
+    const sameHost = facts.primaryHost.machineId === facts.standbyHost.machineId && facts.primaryHost.hostname === facts.standbyHost.hostname;
+    add('not-the-primary', 'standby', false,
+      sameHost && (standby.dataDirectory === p.dataDirectory || standby.port === primaryPort)
+        ? { status: 'fail', detail: `the standby's cluster is the primary itself (${standby.dataDirectory} on ${facts.standbyHost.hostname})`, fix: 'choose a different standby host or cluster (--standby, --standby-cluster)' }
+        : standby.servesAsPrimary
+          ? { status: 'fail', detail: `${standby.servesAsPrimary}: it is somebody's primary`, fix: 'choose another cluster with --standby-cluster, or move its standbys away and stop it first' }
+          : ok(sameHost ? `same host, different cluster (${standby.dataDirectory})` : `different host (${facts.standbyHost.hostname}, primary ${facts.primaryHost.hostname})`));
+  }
+  add('data-directory', 'standby', false,
+    standby.dataDirIsMountPoint
+      ? { status: 'fail', detail: `${standby.dataDirectory} is a mount point: the clone goes next to it and is swapped in by renaming`, fix: `move the data directory one level down (e.g. ${standby.dataDirectory}/data) and point the cluster at it` }
+      : ok(`${standby.dataDirectory} can be swapped by renaming`));
+
+  const { connection } = facts;
+  const endpoints = { ...settings, primaryPort };
+  if (!connection.ran) {
+    add('replication-connection', 'standby', true, { status: 'skipped', detail: connection.reason });
+  } else if (connection.code !== 0) {
+    const text = errorLines(connection.stderr).join(' ') || connection.stderr.trim();
+    add('replication-connection', 'standby', true, {
+      status: 'fail',
+      detail: `a replication connection from the standby to ${settings.primaryAddress}:${primaryPort} as ${settings.roleName} failed: ${text}`,
+      fix: replicationFix(text, endpoints) ?? 'read the message above; it is PostgreSQL\'s own',
+    });
+  } else {
+    const reached = connection.stdout.trim().split('|')[0];
+    const expected = 'unreachable' in facts.primary ? undefined : facts.primary.systemIdentifier;
+    add('replication-connection', 'standby', true,
+      expected && reached !== expected
+        ? { status: 'fail', detail: `${settings.primaryAddress}:${primaryPort} is a different cluster (system identifier ${reached}, the primary's is ${expected})`, fix: "pass --primary-address with the primary's address as the standby reaches it" }
+        : ok(`the standby reached the primary as ${settings.roleName} over a replication connection (IDENTIFY_SYSTEM: system ${reached})`));
+  }
+  return findings;
+}
+
+const summary = (f: Finding) => `${f.name}: ${f.detail}`;
+
+/**
+ * Runs every precheck, tells the operator each outcome, and throws for the first failure.
+ * Before the earlier steps ran (plan mode), failures they will fix are only reported.
+ */
+export async function runClonePrechecks(ctx: StepContext, mode: 'plan' | 'apply'): Promise<Finding[]> {
+  const findings = judgeCloneFacts(await gatherCloneFacts(ctx), ctx.settings);
+  const blocking = findings.filter((f) => f.status === 'fail' && (mode === 'apply' || !f.earlierSteps));
+  for (const f of findings) {
+    if (f.status === 'fail') {
+      const later = blocking.includes(f) ? '' : '; the earlier steps should fix it, it is checked again before the clone';
+      ctx.note(`precheck failed on the ${f.side}: ${summary(f)} (fix: ${f.fix})${later}`);
+    } else if (mode === 'plan') {
+      ctx.note(f.status === 'skipped' ? `precheck ${f.name} runs at apply time: ${f.detail}` : `${f.status === 'warn' ? 'warning:' : 'precheck'} ${summary(f)}`);
+    } else if (f.name === 'replication-connection') {
+      // The one precheck a plan usually cannot run: show its outcome.
+      ctx.note(`precheck ${summary(f)}`);
+    }
+  }
+  const [first] = blocking;
+  if (first) throw new WizardError(`precheck ${first.name} failed: ${first.detail}`, where(ctx[first.side]), first.fix!);
+  if (mode === 'apply') {
+    const warnings = findings.filter((f) => f.status === 'warn').length;
+    ctx.note(`all ${findings.length} prechecks passed${warnings ? `, ${warnings} with a warning (see the plan)` : ''}`);
+  }
+  return findings;
+}

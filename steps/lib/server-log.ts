@@ -1,0 +1,97 @@
+import type { Node } from '../contract.js';
+import { settingsFromFiles } from './cluster-state.js';
+
+/**
+ * The cluster's own log, for putting PostgreSQL's reason into an error: Debian's per-cluster
+ * file, the file pg_ctl -l writes (server-control.ts), and the logging collector's directory.
+ */
+
+async function logPaths(node: Node): Promise<string[]> {
+  const { cluster } = node;
+  const paths: string[] = [];
+  if (cluster.logFile) paths.push(cluster.logFile);
+  if (cluster.manager === 'pg_ctl') paths.push(`${cluster.dataDirectory}/pgrepl-startup.log`);
+  const settings = await settingsFromFiles(node, ['logging_collector', 'log_directory']);
+  if (settings.logging_collector === 'on' && settings.log_directory) {
+    const dir = settings.log_directory;
+    paths.push(dir.startsWith('/') ? dir : `${cluster.dataDirectory}/${dir}`);
+  }
+  return paths;
+}
+
+/** Every log file now, with its size and modification time (a directory lists its files). */
+async function logFiles(node: Node): Promise<{ path: string; size: number; mtime: number }[]> {
+  const paths = await logPaths(node);
+  if (paths.length === 0) return [];
+  // Paths that do not exist yet make find complain and exit 1: the others are still listed.
+  const result = await node.host.exec(['find', ...paths, '-maxdepth', '1', '-type', 'f', '-printf', '%T@\\t%s\\t%p\\n'], { as: 'root' });
+  return result.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [mtime, size, ...path] = line.split('\t');
+      return { path: path.join('\t'), size: Number(size), mtime: Number(mtime) };
+    });
+}
+
+async function tailFrom(node: Node, path: string, offset: number, maxBytes: number): Promise<string> {
+  const result = await node.host.exec(['sh', '-c', 'tail -c +"$1" -- "$2" | tail -c "$3"', 'sh', String(offset + 1), path, String(maxBytes)], { as: 'root' });
+  return result.stdout;
+}
+
+export type LogMark = Map<string, number>;
+
+/** Where each log file ends now, so that only what a start writes is read afterwards. */
+export async function markLog(node: Node): Promise<LogMark> {
+  return new Map((await logFiles(node)).map((file) => [file.path, file.size]));
+}
+
+/** What the server logged since the mark (new files whole, rotated ones from the start). */
+export async function logSince(node: Node, mark: LogMark): Promise<string> {
+  const texts: string[] = [];
+  for (const file of await logFiles(node)) {
+    const before = mark.get(file.path) ?? 0;
+    if (file.size === before) continue;
+    texts.push(await tailFrom(node, file.path, file.size > before ? before : 0, 65_536));
+  }
+  return texts.join('\n');
+}
+
+/** The end of the most recently written log file. */
+export async function recentLog(node: Node, bytes = 32_768): Promise<string> {
+  const newest = (await logFiles(node)).sort((a, b) => b.mtime - a.mtime)[0];
+  return newest ? tailFrom(node, newest.path, Math.max(0, newest.size - bytes), bytes) : '';
+}
+
+// Our own connection attempts while a server starts or stops, not a reason for anything.
+const expected = [
+  'the database system is starting up',
+  'the database system is not yet accepting connections',
+  'the database system is shutting down',
+  'due to administrator command',
+];
+
+/**
+ * The lines of a server log that explain a failure: FATAL/PANIC/ERROR with their DETAIL and
+ * HINT, and the hot-standby parameter warnings. Log prefixes are cut off; repeats (the
+ * walreceiver retries every few seconds) are shown once, at their last place; the last
+ * `limit` messages are kept.
+ */
+export function problemLines(log: string, limit = 4): string[] {
+  const messages: string[][] = [];
+  let current: string[] | undefined;
+  for (const raw of log.split('\n')) {
+    const problem = /\b(?:FATAL|PANIC|ERROR|WARNING):\s+.*$/.exec(raw)?.[0];
+    const detail = /\b(?:DETAIL|HINT):\s+.*$/.exec(raw)?.[0];
+    if (problem && (!problem.startsWith('WARNING') || problem.includes('hot standby is not possible'))) {
+      current = expected.some((text) => problem.includes(text)) ? undefined : [problem.replace(/\s+/, ' ')];
+      if (current) messages.push(current);
+    } else if (detail && current) {
+      current.push(detail.replace(/\s+/, ' '));
+    } else {
+      current = undefined;
+    }
+  }
+  const keys = messages.map((message) => message.join('\n'));
+  return messages.filter((_, i) => keys.lastIndexOf(keys[i]) === i).slice(-limit).flat();
+}

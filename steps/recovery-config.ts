@@ -1,0 +1,160 @@
+import { WizardError } from '../src/errors.js';
+import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
+import { afterAlterSystem, autoConfValue, type AutoConfEntry } from './lib/auto-conf.js';
+import { runningAddress, servesAsPrimary, settingsFromFiles, systemIdentifier } from './lib/cluster-state.js';
+import { rewriteConfigFile, unifiedDiff } from './lib/config-files.js';
+import { controlServer, serverControlCommand } from './lib/server-control.js';
+import {
+  hotStandbyMinimums,
+  primaryConninfo,
+  recoveryConfText,
+  recoverySettings,
+  settingsToRaise,
+  standbyListenAddresses,
+  usesStandbySignal,
+} from './lib/standby-config.js';
+
+/**
+ * Step 6: make the cloned data directory start as a streaming standby. PG 12+:
+ * standby.signal plus primary_conninfo / primary_slot_name in postgresql.auto.conf;
+ * PG ≤ 11: recovery.conf. Also raises the settings a hot standby needs at least as high as
+ * the primary's, and gives the standby its own address where the clone brought the
+ * primary's listen_addresses. The standby is stopped while its files change.
+ */
+
+interface FileEdit {
+  path: string;
+  before: string | null;
+  after: string;
+  why: string;
+}
+
+interface Desired {
+  cloned: boolean;
+  edits: FileEdit[];
+}
+
+async function primaryValues(ctx: StepContext, names: string[]): Promise<Record<string, string>> {
+  const address = await runningAddress(ctx.primary);
+  if (!address) {
+    throw new WizardError(`the primary's cluster ${ctx.primary.cluster.id} is not running`, where(ctx.primary), 'start it and run again');
+  }
+  const rows = await ctx.primary.host.sql<{ name: string; setting: string }>(address, 'SELECT name, setting FROM pg_settings WHERE name = ANY($1)', [names]);
+  return Object.fromEntries(rows.map((row) => [row.name, row.setting]));
+}
+
+/**
+ * The file edits still needed. Before the clone (a plan), the base is the primary's
+ * postgresql.auto.conf, which the clone copies; the values are read again after the clone.
+ */
+async function desiredConfig(ctx: StepContext): Promise<Desired> {
+  const { host, cluster } = ctx.standby;
+  const { settings } = ctx;
+  const dir = cluster.dataDirectory;
+  const [primaryId, standbyId] = await Promise.all([systemIdentifier(ctx.primary), systemIdentifier(ctx.standby)]);
+  const cloned = standbyId !== undefined && standbyId === primaryId;
+  const autoPath = `${dir}/postgresql.auto.conf`;
+  const autoBefore = cloned
+    ? await host.readFile(autoPath, 'postgres')
+    : await ctx.primary.host.readFile(`${ctx.primary.cluster.dataDirectory}/postgresql.auto.conf`, 'postgres');
+  const autoText = autoBefore ?? '';
+
+  const minimums = hotStandbyMinimums(cluster.major);
+  const [fromPrimary, fromFiles] = await Promise.all([primaryValues(ctx, minimums), settingsFromFiles(ctx.standby, [...minimums, 'hot_standby'])]);
+  const unread = minimums.filter((name) => fromFiles[name] === undefined);
+  if (unread.length > 0) {
+    throw new WizardError(
+      `cannot read ${unread.join(', ')} from the standby's configuration files (postgres -C failed)`,
+      where(ctx.standby),
+      `run ${cluster.binDir}/postgres -D ${dir} -C max_connections as postgres on the standby to see why`,
+    );
+  }
+  // postgresql.auto.conf wins over postgresql.conf; before the clone it is not in place yet.
+  const effective = (name: string) => autoConfValue(autoText, name) ?? fromFiles[name];
+  const changes: AutoConfEntry[] = Object.entries(
+    settingsToRaise(cluster.major, fromPrimary, Object.fromEntries(minimums.map((name) => [name, effective(name)]))),
+  ).map(([name, value]) => ({ name, value }));
+  if (!/^(on|true|yes|1)$/i.test(effective('hot_standby') ?? '')) changes.push({ name: 'hot_standby', value: 'on' });
+  const listen = standbyListenAddresses(autoConfValue(autoText, 'listen_addresses'), settings.primaryListenAddress, settings.standbyAddress);
+  if (listen) changes.push({ name: 'listen_addresses', value: listen });
+
+  const conninfoText = primaryConninfo(settings, ctx.primary.cluster.port);
+  const recovery = recoverySettings(cluster.major, conninfoText, settings.slotName);
+  const edits: FileEdit[] = [];
+  if (usesStandbySignal(cluster.major)) {
+    for (const [name, value] of Object.entries(recovery)) {
+      if (autoConfValue(autoText, name) !== value) changes.push({ name, value });
+    }
+  }
+  if (changes.length > 0) {
+    edits.push({ path: autoPath, before: autoBefore, after: afterAlterSystem(autoBefore, changes, cluster.major), why: `set ${changes.map((c) => c.name).join(', ')}` });
+  }
+  if (usesStandbySignal(cluster.major)) {
+    const signal = `${dir}/standby.signal`;
+    if (!cloned || (await host.exec(['test', '-e', signal], { as: 'root' })).code !== 0) {
+      edits.push({ path: signal, before: null, after: '', why: 'start in standby mode' });
+    }
+  } else {
+    const path = `${dir}/recovery.conf`;
+    const before = cloned ? await host.readFile(path, 'postgres') : null;
+    if (before === null || Object.entries(recovery).some(([name, value]) => autoConfValue(before, name) !== value)) {
+      edits.push({ path, before, after: recoveryConfText(cluster.major, conninfoText, settings.slotName), why: 'start as a standby of the primary' });
+    }
+  }
+  return { cloned, edits };
+}
+
+export const recoveryConfigStep: Step = {
+  id: 'recovery-config',
+  title: 'Configure the standby to follow the primary',
+
+  async check(ctx): Promise<CheckResult> {
+    const { cloned, edits } = await desiredConfig(ctx);
+    if (!cloned) return { done: false, detail: 'the standby is not a copy of the primary yet; its recovery settings are written after the clone' };
+    if (edits.length === 0) return { done: true, detail: `the standby's recovery settings already point at ${ctx.settings.primaryAddress} with slot ${ctx.settings.slotName}` };
+    return { done: false, detail: `to change: ${edits.map((e) => e.path).join(', ')}` };
+  },
+
+  async plan(ctx) {
+    const { cloned, edits } = await desiredConfig(ctx);
+    const actions: PlannedAction[] = [];
+    if (!cloned) ctx.note("recovery-config: the diffs below start from the primary's postgresql.auto.conf, which the clone copies; they are computed again after the clone");
+    if (cloned && (await runningAddress(ctx.standby))) {
+      actions.push({ side: 'standby', summary: `Stop the standby's cluster ${ctx.standby.cluster.id} while its configuration changes`, command: serverControlCommand(ctx.standby.cluster, 'stop') });
+    }
+    for (const edit of edits) {
+      actions.push({ side: 'standby', summary: `${edit.before === null ? 'Create' : 'Edit'} ${edit.path}: ${edit.why}`, diff: unifiedDiff(edit.path, edit.before ?? '', edit.after) });
+    }
+    return actions;
+  },
+
+  async apply(ctx) {
+    const { host, cluster } = ctx.standby;
+    const { cloned, edits } = await desiredConfig(ctx);
+    if (!cloned) {
+      throw new WizardError(`${cluster.dataDirectory} is not a copy of the primary`, where(ctx.standby), 'run the clone step first (setup runs it before this one)');
+    }
+    const address = await runningAddress(ctx.standby);
+    if (address) {
+      const reason = await servesAsPrimary(ctx.standby, address);
+      if (reason) throw new WizardError(`${reason}: it is somebody's primary`, where(ctx.standby), 'choose another cluster with --standby-cluster');
+      ctx.note(`stopping the standby's cluster ${cluster.id} while its configuration changes`);
+      await controlServer(ctx.standby, 'stop');
+    }
+    for (const edit of edits) await rewriteConfigFile(host, 'standby', edit.path, edit.after, 'postgres', ctx.recordChange);
+    return edits.map((edit) => `${edit.path}: ${edit.why}`).join('; ');
+  },
+
+  async verify(ctx) {
+    const { edits } = await desiredConfig(ctx);
+    if (edits.length > 0) {
+      throw new WizardError(
+        `the standby's recovery settings are still not as written: ${edits.map((e) => `${e.path} (${e.why})`).join(', ')}`,
+        where(ctx.standby),
+        'check whether something else rewrites these files (a config management tool), then run again',
+      );
+    }
+    const signal = usesStandbySignal(ctx.standby.cluster.major) ? 'standby.signal present' : 'recovery.conf in place';
+    return `${signal}; primary_conninfo = ${primaryConninfo(ctx.settings, ctx.primary.cluster.port)}; primary_slot_name = ${ctx.settings.slotName}`;
+  },
+};

@@ -1,0 +1,111 @@
+import { WizardError } from '../src/errors.js';
+import { where, type CheckResult, type Node, type Step, type StepContext } from './contract.js';
+import { runningAddress } from './lib/cluster-state.js';
+import { pollUntil } from './lib/poll.js';
+import { replicationFix } from './lib/replication-errors.js';
+import { problemLines, recentLog } from './lib/server-log.js';
+
+/**
+ * Step 8: proof from both servers' own views that the standby streams: the primary's
+ * pg_stat_replication and slot, the standby's WAL receiver, and an end-to-end canary (a WAL
+ * message, no user data) whose replay on the standby is timed.
+ */
+
+const streamingTimeoutMs = 60_000;
+const canaryTimeoutMs = 30_000;
+
+const primarySql = `SELECT r.application_name, host(r.client_addr) AS client_addr, r.state, r.sync_state,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint::text AS replay_bytes,
+       (SELECT active FROM pg_replication_slots WHERE slot_name = $3) AS slot_active
+  FROM pg_stat_replication r
+ WHERE r.application_name = $1 OR host(r.client_addr) = $2`;
+const standbySql = `SELECT (SELECT status FROM pg_stat_wal_receiver) AS status,
+       pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint::text AS apply_bytes`;
+const canarySql = `SELECT pg_logical_emit_message(true, 'pgrepl-wizard', $1)::text AS lsn`;
+const replayedSql = 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS replayed';
+
+interface Streaming {
+  primary: { application_name: string; client_addr: string | null; state: string; sync_state: string; replay_bytes: string | null; slot_active: boolean | null } | undefined;
+  standby: { status: string | null; apply_bytes: string | null } | undefined;
+}
+
+async function sql<Row extends Record<string, unknown>>(node: Node, text: string, params: unknown[] = []): Promise<Row[] | undefined> {
+  const address = await runningAddress(node);
+  return address ? node.host.sql<Row>(address, text, params) : undefined;
+}
+
+async function streamingState(ctx: StepContext): Promise<Streaming> {
+  const { settings } = ctx;
+  const [primary, standby] = await Promise.all([
+    sql<NonNullable<Streaming['primary']>>(ctx.primary, primarySql, [settings.slotName, settings.standbyAddress, settings.slotName]),
+    sql<NonNullable<Streaming['standby']>>(ctx.standby, standbySql),
+  ]);
+  return { primary: primary?.[0], standby: standby?.[0] };
+}
+
+const isStreaming = (s: Streaming) => s.primary?.state === 'streaming' && s.primary.slot_active === true && s.standby?.status === 'streaming';
+
+function describe(s: Streaming, slotName: string): string {
+  const primary = s.primary
+    ? `the primary sees ${s.primary.application_name || 'a standby'} from ${s.primary.client_addr ?? 'a local socket'} in state ${s.primary.state} (${s.primary.sync_state}), slot ${slotName} ${s.primary.slot_active ? 'active' : 'inactive'}, ${s.primary.replay_bytes ?? '?'} bytes not yet replayed`
+    : 'the primary has no replication connection from the standby';
+  const standby = s.standby ? `the standby's WAL receiver is ${s.standby.status ?? 'not running'}, ${s.standby.apply_bytes ?? '?'} bytes received but not yet applied` : 'the standby is not running';
+  return `${primary}; ${standby}`;
+}
+
+async function notStreaming(ctx: StepContext, state: Streaming, failure: string): Promise<WizardError> {
+  const lines = problemLines(await recentLog(ctx.standby));
+  return new WizardError(
+    `${failure}: ${describe(state, ctx.settings.slotName)}${lines.length ? `; the standby's log says:\n${lines.join('\n')}` : ''}`,
+    where(ctx.standby),
+    replicationFix(lines.join('\n'), { ...ctx.settings, primaryPort: ctx.primary.cluster.port }) ??
+      `read the standby's log${ctx.standby.cluster.logFile ? ` (${ctx.standby.cluster.logFile})` : ''} and the primary's for the walreceiver's errors`,
+  );
+}
+
+export const verifyStreamingStep: Step = {
+  id: 'verify-streaming',
+  title: 'Verify that the standby streams',
+
+  async check(): Promise<CheckResult> {
+    return { done: false, detail: 'streaming is verified on every run' };
+  },
+
+  async plan(ctx) {
+    const { settings } = ctx;
+    return [
+      { side: 'primary', summary: `Wait up to ${streamingTimeoutMs / 1000} s for the standby's replication connection in state streaming, with slot ${settings.slotName} active`, sql: primarySql },
+      { side: 'standby', summary: "Read the standby's WAL receiver status and apply lag", sql: standbySql },
+      { side: 'primary', summary: 'Write a canary into the WAL (a logical message: no table, no user data)', sql: canarySql },
+      { side: 'standby', summary: 'Time until the standby has replayed the canary', sql: replayedSql },
+    ];
+  },
+
+  async apply(ctx) {
+    let last: Streaming | undefined;
+    const streaming = await pollUntil(
+      async () => {
+        last = await streamingState(ctx);
+        return isStreaming(last) ? last : undefined;
+      },
+      { timeoutMs: streamingTimeoutMs, intervalMs: 1000, signal: ctx.signal },
+    );
+    if (!streaming) throw await notStreaming(ctx, last!, `the standby did not stream within ${streamingTimeoutMs / 1000} s`);
+
+    const [{ lsn }] = (await sql<{ lsn: string }>(ctx.primary, canarySql, [`canary ${new Date().toISOString()}`]))!;
+    const started = performance.now();
+    const replayed = await pollUntil(
+      async () => ((await sql<{ replayed: boolean }>(ctx.standby, replayedSql, [lsn]))?.[0]?.replayed ? true : undefined),
+      { timeoutMs: canaryTimeoutMs, intervalMs: 20, signal: ctx.signal },
+    );
+    if (!replayed) throw await notStreaming(ctx, await streamingState(ctx), `the standby did not replay a canary written at ${lsn} within ${canaryTimeoutMs / 1000} s`);
+    const latencyMs = Math.round(performance.now() - started);
+    return `the standby streams; a canary written at ${lsn} on the primary was replayed on the standby after ${latencyMs} ms`;
+  },
+
+  async verify(ctx) {
+    const state = await streamingState(ctx);
+    if (!isStreaming(state)) throw await notStreaming(ctx, state, 'the standby does not stream');
+    return describe(state, ctx.settings.slotName);
+  },
+};

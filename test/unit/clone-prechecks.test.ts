@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import type { SetupSettings } from '../../steps/contract.js';
+import { judgeCloneFacts, type CloneFacts, type PrimaryFacts } from '../../steps/lib/clone-prechecks.js';
+
+const settings: SetupSettings = {
+  roleName: 'repl',
+  password: 'secret',
+  passwordGenerated: false,
+  slotName: 'pgrepl_10_77_0_12',
+  primaryAddress: '10.77.0.11',
+  standbyAddress: '10.77.0.12',
+  primaryListenAddress: '10.77.0.11',
+  checkpoint: 'fast',
+  keepOldData: true,
+  passfile: '/var/lib/postgresql/.pgpass',
+};
+
+const primary: PrimaryFacts = {
+  versionNum: 150015,
+  version: '15.15',
+  inRecovery: false,
+  walLevel: 'replica',
+  maxWalSenders: 10,
+  walsenders: 0,
+  maxReplicationSlots: 10,
+  walKeep: '0',
+  hotStandby: 'on',
+  archiveMode: 'off',
+  archiveCommand: '',
+  archiveLibrary: '',
+  dataChecksums: 'off',
+  walLogHints: 'on',
+  systemIdentifier: '7300000000000000001',
+  dataDirectory: '/var/lib/postgresql/15/prod',
+  dataBytes: 10 * 1024 ** 3,
+  tablespaces: null,
+  slot: { slot_type: 'physical', active: false, active_pid: null, wal_status: 'reserved' },
+};
+
+// The lab: two network namespaces on one machine share /etc/machine-id, not the host name.
+const healthy: CloneFacts = {
+  primary,
+  primaryHost: { machineId: '3d1219c7', hostname: 'pgw-primary' },
+  primaryPort: 5433,
+  standby: {
+    major: 15,
+    port: 5432,
+    dataDirectory: '/var/lib/postgresql/15/main',
+    basebackupVersion: '15.15 (Debian 15.15-0+deb12u1)',
+    running: true,
+    systemIdentifier: '7300000000000000002',
+    freeBytes: 20 * 1024 ** 3,
+    leftoverBytes: 0,
+    dataDirIsMountPoint: false,
+  },
+  standbyHost: { machineId: '3d1219c7', hostname: 'pgw-standby' },
+  connection: { ran: true, code: 0, stdout: '7300000000000000001|1|0/3000148|\n', stderr: '', argv: [] },
+};
+
+const verdict = (facts: CloneFacts, name: string) => judgeCloneFacts(facts, settings).find((f) => f.name === name)!;
+
+describe('clone prechecks', () => {
+  it('passes a healthy pair, a slot covering WAL retention', () => {
+    const findings = judgeCloneFacts(healthy, settings);
+    expect(findings.filter((f) => f.status !== 'ok')).toEqual([]);
+    expect(verdict(healthy, 'wal-retention').detail).toContain('slot pgrepl_10_77_0_12');
+    expect(verdict(healthy, 'not-the-primary').detail).toContain('different host');
+  });
+
+  it('needs two free walsenders for pg_basebackup -X stream', () => {
+    const finding = verdict({ ...healthy, primary: { ...primary, maxWalSenders: 3, walsenders: 2 } }, 'free-walsenders');
+    expect(finding).toMatchObject({ status: 'fail', side: 'primary', earlierSteps: true });
+    expect(finding.detail).toContain('only 1 of max_wal_senders = 3 free');
+  });
+
+  it('fails a missing or busy slot, with the SQL that fixes it', () => {
+    expect(verdict({ ...healthy, primary: { ...primary, slot: null } }, 'replication-slot').fix).toBe(
+      "on the primary: SELECT pg_create_physical_replication_slot('pgrepl_10_77_0_12')",
+    );
+    expect(verdict({ ...healthy, primary: { ...primary, slot: { ...primary.slot!, active: true, active_pid: 4242 } } }, 'replication-slot').detail).toContain('pid 4242');
+  });
+
+  it('counts the space a leftover side directory frees and refuses when the copy does not fit', () => {
+    const tight = { ...healthy.standby, freeBytes: 10 * 1024 ** 3 };
+    expect(verdict({ ...healthy, standby: tight }, 'free-disk').status).toBe('fail');
+    expect(verdict({ ...healthy, standby: { ...tight, leftoverBytes: 2 * 1024 ** 3 } }, 'free-disk').status).toBe('ok');
+  });
+
+  it("refuses the primary's own cluster and a standby cluster that serves standbys itself", () => {
+    const sameMachine = { ...healthy, standbyHost: healthy.primaryHost, standby: { ...healthy.standby, dataDirectory: primary.dataDirectory } };
+    expect(verdict(sameMachine, 'not-the-primary').status).toBe('fail');
+    const busy = { ...healthy, standby: { ...healthy.standby, servesAsPrimary: 'cluster 15/main is a running primary with 1 replication connection(s)' } };
+    expect(verdict(busy, 'not-the-primary').detail).toContain("somebody's primary");
+  });
+
+  it('fails a replication connection that reaches another cluster, and maps PostgreSQL errors to fixes', () => {
+    const elsewhere = { ...healthy, connection: { ...healthy.connection, stdout: '7399999999999999999|1|0/3000148|\n' } as CloneFacts['connection'] };
+    expect(verdict(elsewhere, 'replication-connection').fix).toContain('--primary-address');
+    const hba = {
+      ...healthy,
+      connection: {
+        ran: true,
+        code: 2,
+        stdout: '',
+        stderr: 'psql: error: connection to server at "10.77.0.11", port 5433 failed: FATAL:  no pg_hba.conf entry for replication connection from host "10.77.0.12", user "repl", no encryption\n',
+        argv: [],
+      },
+    } as CloneFacts;
+    expect(verdict(hba, 'replication-connection')).toMatchObject({ status: 'fail', fix: expect.stringContaining('host replication repl 10.77.0.12/32') });
+  });
+
+  it('reports an untried replication connection as skipped, not as passed', () => {
+    const notYet = { ...healthy, connection: { ran: false, reason: 'no passfile yet' } } as CloneFacts;
+    expect(verdict(notYet, 'replication-connection')).toMatchObject({ status: 'skipped', detail: 'no passfile yet' });
+  });
+
+  it('refuses different major versions and an older pg_basebackup', () => {
+    expect(verdict({ ...healthy, standby: { ...healthy.standby, major: 16 } }, 'same-major-version').status).toBe('fail');
+    expect(verdict({ ...healthy, standby: { ...healthy.standby, basebackupVersion: '14.9' } }, 'pg_basebackup-version').status).toBe('fail');
+  });
+
+  it('warns, without failing, when pg_rewind could not be used later', () => {
+    expect(verdict({ ...healthy, primary: { ...primary, walLogHints: 'off' } }, 'pg_rewind-ready').status).toBe('warn');
+  });
+});
