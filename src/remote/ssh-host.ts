@@ -35,8 +35,7 @@ export class SshHost implements Host {
   }
 
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const channel = await this.openExec([...privilegeWrapper(this.loginUser, options.as ?? 'login'), ...argv]);
-    return collect(channel, options);
+    return this.openExec([...privilegeWrapper(this.loginUser, options.as ?? 'login'), ...argv], (channel) => collect(channel, options));
   }
 
   async run(argv: readonly string[], options: ExecOptions = {}): Promise<string> {
@@ -96,15 +95,11 @@ export class SshHost implements Host {
   }
 
   private async openPg(socket: string): Promise<pg.Client> {
-    const channel = await this.openExec([
-      ...privilegeWrapper(this.loginUser, 'postgres'),
-      'perl',
-      '-e',
-      socketRelayScript,
-      socket,
-    ]);
     let stderr = '';
-    channel.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const channel = await this.openExec([...privilegeWrapper(this.loginUser, 'postgres'), 'perl', '-e', socketRelayScript, socket], (opened) => {
+      opened.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      return opened;
+    });
     try {
       const client = await connectPg(channel);
       // A dropped relay must not crash the process; the next query reports it.
@@ -120,7 +115,12 @@ export class SshHost implements Host {
     }
   }
 
-  private openExec(argv: readonly string[]): Promise<ClientChannel> {
+  /**
+   * `onOpen` runs inside ssh2's callback: a fast command's exit status can arrive in the same
+   * packet batch as the channel confirmation, and an 'exit' listener attached one promise
+   * tick later would miss it.
+   */
+  private openExec<T>(argv: readonly string[], onOpen: (channel: ClientChannel) => T): Promise<Awaited<T>> {
     const command = commandLine(['env', 'LC_ALL=C', ...argv]);
     return new Promise((resolve, reject) => {
       this.client.exec(command, (error, channel) => {
@@ -132,7 +132,7 @@ export class SshHost implements Host {
               'the SSH connection was lost or the server limits sessions (MaxSessions); run again',
             ),
           );
-        } else resolve(channel);
+        } else resolve(onOpen(channel) as Awaited<T>);
       });
     });
   }
