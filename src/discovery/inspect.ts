@@ -55,6 +55,8 @@ export interface HostFacts {
   address: string;
   loginUser: string;
   os: string;
+  /** /etc/machine-id and the kernel's host name: together they tell two hosts apart. */
+  identity: { machineId: string; hostname: string };
   clusters: ClusterRef[];
   cluster?: ClusterFacts;
   pgBasebackup?: { path: string; version: string };
@@ -63,7 +65,11 @@ export interface HostFacts {
 export async function inspectHost(host: Host, clusters: ClusterRef[], chosen: ClusterRef | undefined): Promise<HostFacts> {
   const osRelease = (await host.readFile('/etc/os-release')) ?? '';
   const os = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease)?.[1] ?? (await host.run(['uname', '-sr'])).trim();
-  const facts: HostFacts = { role: host.role, label: host.label, address: host.address, loginUser: host.loginUser, os, clusters };
+  const identity = {
+    machineId: ((await host.readFile('/etc/machine-id')) ?? '').trim(),
+    hostname: (await host.run(['uname', '-n'])).trim(),
+  };
+  const facts: HostFacts = { role: host.role, label: host.label, address: host.address, loginUser: host.loginUser, os, identity, clusters };
   if (!chosen) return facts;
   facts.cluster = chosen.running ? await runningClusterFacts(host, chosen) : await stoppedClusterFacts(host, chosen);
   facts.cluster.freeBytes = await freeBytes(host, chosen.dataDirectory);

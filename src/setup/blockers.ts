@@ -6,8 +6,11 @@ export function blockingProblems({ primary, standby }: PairFacts): string[] {
   const p = primary.cluster;
   const s = standby.cluster;
   if (!p || !s) return ['no cluster chosen on one of the hosts'];
-  if (primary.address === standby.address && p.dataDirectory === s.dataDirectory) {
-    problems.push('primary and standby are the same cluster on the same host');
+  const sameHost =
+    primary.address === standby.address ||
+    (primary.identity.machineId === standby.identity.machineId && primary.identity.hostname === standby.identity.hostname);
+  if (sameHost && (p.dataDirectory === s.dataDirectory || p.ref.port === s.ref.port)) {
+    problems.push(`the standby ${standby.label} cluster ${s.ref.id} is the primary's own cluster (same host, same ${p.dataDirectory === s.dataDirectory ? 'data directory' : 'port'}): point --standby at the other server`);
   }
   if (!p.ref.running) problems.push(`the primary cluster ${p.ref.id} is not running: start it first`);
   if (p.inRecovery) problems.push(`the "primary" ${primary.label} is itself in recovery (a standby): point --primary at the real primary`);

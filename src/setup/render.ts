@@ -25,7 +25,10 @@ export function stepLines(step: StepResult): string[] {
   const lines = [`${statusMark[step.status]} ${step.title}: ${step.detail}`];
   if (step.error?.where) lines.push(`    where: ${step.error.where}`);
   if (step.error?.fix) lines.push(`    fix:   ${step.error.fix}`);
-  if (step.status === 'planned') lines.push(...(step.actions ?? []).flatMap(actionLines));
+  if (step.status === 'planned') {
+    lines.push(...(step.notes ?? []).map((note) => `    note: ${note}`));
+    lines.push(...(step.actions ?? []).flatMap(actionLines));
+  }
   return lines;
 }
 

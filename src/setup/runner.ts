@@ -8,6 +8,8 @@ export interface StepResult {
   title: string;
   status: StepStatus;
   detail: string;
+  /** What the step told the operator on the way (precheck outcomes, warnings). */
+  notes?: string[];
   /** Wall time of the step, for the summary and the benchmark. */
   durationMs?: number;
   actions?: PlannedAction[];
@@ -21,7 +23,7 @@ export type RunnerEvent =
   | { type: 'note'; id: string; line: string }
   | { type: 'progress'; progress: Progress };
 
-const errorDetail = (error: unknown): StepResult['error'] =>
+export const errorDetail = (error: unknown): StepResult['error'] =>
   error instanceof WizardError
     ? { message: error.message, where: error.where, fix: error.fix }
     : { message: error instanceof Error ? error.message : String(error) };

@@ -1,10 +1,13 @@
 import type { ChangeRecord, PlannedAction, SetupSettings, StepContext } from '../../steps/contract.js';
 import { setupSteps } from '../../steps/index.js';
+import { cloneStandbyStep } from '../../steps/clone-standby.js';
+import { runClonePrechecks } from '../../steps/lib/clone-prechecks.js';
 import type { Io } from '../io.js';
 import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
+import { blockingProblems } from './blockers.js';
 import { resolveSettings, toNode } from './prepare.js';
-import { runSteps, type RunnerEvent, type StepResult } from './runner.js';
+import { errorDetail, runSteps, type RunnerEvent, type StepResult } from './runner.js';
 
 export interface SetupOutcome {
   ok: boolean;
@@ -48,6 +51,7 @@ export async function runSetup({ pair, facts, settings, options, io, emit, signa
   const primary = toNode(pair.primary, facts.primary);
   const standby = toNode(pair.standby, facts.standby);
   const changes: ChangeRecord[] = [];
+  const notes = new Map<string, string[]>();
   const contextFor = (stepId: string): StepContext => ({
     primary,
     standby,
@@ -55,10 +59,42 @@ export async function runSetup({ pair, facts, settings, options, io, emit, signa
     signal,
     confirm: (action) => confirmDestructive(action, options, io, pair.standby.address),
     progress: (progress) => emit({ type: 'progress', progress }),
-    note: (line) => emit({ type: 'note', id: stepId, line }),
+    note: (line) => {
+      notes.set(stepId, [...(notes.get(stepId) ?? []), line]);
+      emit({ type: 'note', id: stepId, line });
+    },
     recordChange: (change) => changes.push(change),
   });
-  const steps = await runSteps(setupSteps, contextFor, { planOnly, emit });
+  const preflightFailure = await preflight(facts, planOnly, contextFor(preflightId));
+  const steps = preflightFailure
+    ? [preflightFailure, ...setupSteps.map((step): StepResult => ({ id: step.id, title: step.title, status: 'skipped', detail: 'not run: a precheck failed' }))]
+    : await runSteps(setupSteps, contextFor, { planOnly, emit });
   const { password: _secret, ...shown } = settings;
-  return { ok: steps.every((s) => s.status !== 'failed'), planOnly, steps, changes, settings: shown };
+  return {
+    ok: steps.every((s) => s.status !== 'failed'),
+    planOnly,
+    steps: steps.map((step) => (notes.has(step.id) ? { ...step, notes: notes.get(step.id) } : step)),
+    changes,
+    settings: shown,
+  };
+}
+
+const preflightId = 'prechecks';
+
+/**
+ * Standby-side blockers (disk, versions, the target being the primary or somebody's primary)
+ * stop the run before step 1 changes anything on the primary. Checks that the earlier steps
+ * will make pass (pg_hba, role, listen_addresses) run again right before the clone.
+ */
+async function preflight(facts: PairFacts, planOnly: boolean, ctx: StepContext): Promise<StepResult | undefined> {
+  const failed = (error: StepResult['error']): StepResult => ({ id: preflightId, title: 'Prechecks before any change', status: 'failed', detail: error!.message, error });
+  const [problem] = blockingProblems(facts);
+  if (problem) return failed({ message: problem, where: 'the pair of hosts', fix: 'nothing was changed; correct the hosts or clusters named and run again' });
+  if (planOnly || (await cloneStandbyStep.check(ctx)).done) return undefined;
+  try {
+    await runClonePrechecks(ctx, 'plan');
+    return undefined;
+  } catch (error) {
+    return failed(errorDetail(error));
+  }
 }
