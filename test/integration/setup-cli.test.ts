@@ -1,0 +1,109 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { inHost, lab, labFlags, labReset, labUp, psqlIn, runCli } from './lab.js';
+
+/** Everything setup could change on a host, as text: config files, roles, slots, files, server start. */
+function hostSnapshot(host: 'primary' | 'standby'): string {
+  const port = host === 'primary' ? '5433' : '5432';
+  const sql = (q: string) => inHost(host, ['runuser', '-u', 'postgres', '--', 'psql', '-X', '-At', '-p', port, '-c', q]);
+  return [
+    inHost(host, ['sh', '-c', 'cd / && find /etc/postgresql /var/lib/postgresql -maxdepth 3 -printf "%p %m %u\\n" | sort; md5sum /etc/postgresql/*/*/*.conf /var/lib/postgresql/*/*/postgresql.auto.conf; cat /var/lib/postgresql/.pgpass 2>/dev/null || true']),
+    sql('SELECT rolname, rolpassword FROM pg_authid ORDER BY 1'),
+    sql('SELECT slot_name FROM pg_replication_slots ORDER BY 1'),
+    sql('SELECT pg_postmaster_start_time()'),
+    sql("SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'wal_level', 'primary_conninfo')"),
+  ].join('\n');
+}
+
+const password = "p@ss:w'rd\\with spaces";
+const secretEnv = { PGREPL_PASSWORD: password };
+
+interface JsonStep {
+  id: string;
+  status: string;
+  detail: string;
+}
+
+describe('setup from the command line', () => {
+  beforeAll(() => {
+    labUp();
+    labReset();
+  });
+
+  it('without a terminal and without --yes, names the flags to pass and changes nothing', async () => {
+    const before = [hostSnapshot('primary'), hostSnapshot('standby')];
+    const result = await runCli(['setup', ...labFlags()], secretEnv);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('pass --yes (and --restart-primary if the primary may be restarted), or --plan');
+    expect([hostSnapshot('primary'), hostSnapshot('standby')]).toEqual(before);
+  });
+
+  it('--plan prints the runbook of exact commands and diffs and leaves both hosts byte-for-byte unchanged', async () => {
+    const before = [hostSnapshot('primary'), hostSnapshot('standby')];
+    const result = await runCli(['setup', '--plan', ...labFlags()], secretEnv);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('# pgrepl-wizard setup plan (nothing has been changed)');
+    expect(result.stdout).toContain(`+host    replication     repl            ${lab.standbyIp}/32`);
+    expect(result.stdout).toMatch(/\$ .*pg_basebackup -h \S+ -p 5433 -U repl -D \/var\/lib\/postgresql\/15\/main\.pgrepl-new -X stream -S \S+ --checkpoint=fast -P/);
+    expect(result.stdout).toContain('!! RESTARTS THE PRIMARY');
+    expect(result.stdout).toContain('!! REPLACES STANDBY DATA');
+    expect(result.stdout + result.stderr).not.toContain(password);
+    expect([hostSnapshot('primary'), hostSnapshot('standby')]).toEqual(before);
+  });
+
+  it('refuses a standby that is the primary itself, before changing anything', async () => {
+    const before = hostSnapshot('primary');
+    const result = await runCli(['setup', '--yes', '--restart-primary', ...labFlags(['--standby', `root@${lab.primaryIp}`, '--standby-cluster', '15/prod'])], secretEnv);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("[FAILED] Prechecks before any change: the standby root@");
+    expect(result.stdout).toContain("is the primary's own cluster");
+    expect(hostSnapshot('primary')).toEqual(before);
+  });
+
+  it('stops before restarting the primary unless --restart-primary is given, saying how to go on', async () => {
+    const result = await runCli(['setup', '--yes', ...labFlags()], secretEnv);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/\[FAILED\] Replication settings on the primary: .*restart/);
+    expect(result.stdout).toContain('--restart-primary');
+    // Nothing on the standby was touched.
+    expect(psqlIn('standby', 'SELECT pg_is_in_recovery()')).toBe('f');
+  });
+
+  it('with --restart-primary ends with a streaming standby that receives new rows', async () => {
+    const result = await runCli(['setup', '--yes', '--restart-primary', '--json', ...labFlags()], secretEnv);
+    expect(result.stderr).toBe('');
+    const outcome = JSON.parse(result.stdout);
+    expect(outcome.ok).toBe(true);
+    const statuses = Object.fromEntries(outcome.steps.map((s: JsonStep) => [s.id, s.status]));
+    expect(statuses['replication-role']).toBe('already-done'); // created by the run that stopped before the restart
+    expect(statuses['clone-standby']).toBe('done');
+    expect(outcome.steps.find((s: JsonStep) => s.id === 'verify-streaming').detail).toMatch(/canary written at \S+ on the primary was replayed on the standby after \d+ ms/);
+    expect(psqlIn('primary', "SELECT state FROM pg_stat_replication WHERE client_addr = '" + lab.standbyIp + "'")).toBe('streaming');
+    psqlIn('primary', "INSERT INTO t VALUES (1001, 'arrives on the standby')", 'appdb');
+    let seen = '';
+    for (let i = 0; i < 50 && seen !== 'arrives on the standby'; i++) {
+      seen = psqlIn('standby', 'SELECT note FROM t WHERE id = 1001', 'appdb');
+      if (!seen) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(seen).toBe('arrives on the standby');
+    expect(outcome.changes.filter((c: { backup?: string }) => c.backup).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('keeps the password out of output, server logs, config and world-readable files', async () => {
+    for (const host of ['primary', 'standby'] as const) {
+      const found = inHost(host, ['sh', '-c', 'grep -rlF -- "$1" /var/log/postgresql /etc/postgresql /var/lib/postgresql/15 2>/dev/null || true', 'sh', password]);
+      expect(found.trim()).toBe('');
+    }
+    expect(inHost('standby', ['stat', '-c', '%U %a', '/var/lib/postgresql/.pgpass']).trim()).toBe('postgres 600');
+    expect(psqlIn('standby', 'SHOW primary_conninfo')).not.toContain('password');
+  });
+
+  it('a second run changes nothing and says so step by step', async () => {
+    const before = inHost('primary', ['sh', '-c', 'ls /etc/postgresql/15/prod /var/lib/postgresql/15/prod | grep -c pgrepl-backup || true']);
+    const result = await runCli(['setup', '--yes', '--json', ...labFlags()]);
+    const outcome = JSON.parse(result.stdout);
+    expect(outcome.ok).toBe(true);
+    expect(outcome.steps.map((s: JsonStep) => s.status)).toEqual([...Array(7).fill('already-done'), 'done']);
+    expect(outcome.changes).toEqual([]);
+    expect(inHost('primary', ['sh', '-c', 'ls /etc/postgresql/15/prod /var/lib/postgresql/15/prod | grep -c pgrepl-backup || true'])).toBe(before);
+  });
+});
