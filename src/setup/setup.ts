@@ -57,7 +57,8 @@ export async function runSetup({ pair, facts, settings, options, io, emit, signa
     standby,
     settings,
     signal,
-    confirm: (action) => confirmDestructive(action, options, io, pair.standby.address),
+    // The standby's own host name (from the machine itself) is what the operator must type.
+    confirm: (action) => confirmDestructive(action, options, io, facts.standby.identity.hostname),
     progress: (progress) => emit({ type: 'progress', progress }),
     note: (line) => {
       notes.set(stepId, [...(notes.get(stepId) ?? []), line]);

@@ -153,7 +153,7 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
           />
         </Box>
       )}
-      {screen.kind === 'running' && <RunView run={run} />}
+      {(screen.kind === 'running' || screen.kind === 'result') && <RunView run={run} />}
       {screen.kind === 'result' && (
         <Box flexDirection="column">
           {closingText(screen.outcome)
