@@ -2,9 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { eitherLabIp, lab, labFlags, labUp, psqlIn, runCli, sshFingerprint, tempDir } from './lab.js';
+import { eitherLabIp, lab, labFlags, labReset, psqlIn, runCli, sshFingerprint, tempDir } from './lab.js';
 
-beforeAll(() => labUp());
+beforeAll(() => labReset());
 
 describe('inspect against the lab', () => {
   it('reports both hosts as a sudo user, on a cluster with a non-default name and port', async () => {

@@ -43,7 +43,9 @@ export function labUp(): void {
   execFileSync('bash', [labScript, 'up'], { stdio: 'inherit' });
 }
 
+/** A fresh pair: the lab up (whichever test file runs first) and both clusters re-created. */
 export function labReset(): void {
+  labUp();
   execFileSync('bash', [labScript, 'reset'], { stdio: 'inherit' });
 }
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { inHost, lab, labFlags, labReset, labUp, psqlIn, runCli } from './lab.js';
+import { inHost, lab, labFlags, labReset, psqlIn, runCli } from './lab.js';
 
 /** Everything setup could change on a host, as text: config files, roles, slots, files, server start. */
 function hostSnapshot(host: 'primary' | 'standby'): string {
@@ -25,7 +25,6 @@ interface JsonStep {
 
 describe('setup from the command line', () => {
   beforeAll(() => {
-    labUp();
     labReset();
   });
 

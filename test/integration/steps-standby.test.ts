@@ -10,7 +10,7 @@ import { cloneStandbyStep } from '../../steps/clone-standby.js';
 import { recoveryConfigStep } from '../../steps/recovery-config.js';
 import { startStandbyStep } from '../../steps/start-standby.js';
 import { verifyStreamingStep } from '../../steps/verify-streaming.js';
-import { inHost, lab, labReset, labUp, psqlIn } from './lab.js';
+import { inHost, lab, labReset, psqlIn } from './lab.js';
 
 /**
  * Steps 5–8 against the two-host lab, with the primary prepared by hand the way steps 1–4
@@ -86,7 +86,6 @@ const sideDirectoryExists = () => inHost('standby', ['sh', '-c', `test -e ${data
 let originalStandbyId: string;
 
 beforeAll(() => {
-  labUp();
   labReset();
   preparePrimary();
   originalStandbyId = standbySystemId();

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { inHost, lab, labFlags, labReset, labUp, psqlIn } from './lab.js';
+import { inHost, lab, labFlags, labReset, psqlIn } from './lab.js';
 import { TerminalSession } from './tmux.js';
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'pgrepl-wizard.js');
@@ -9,7 +9,6 @@ const password = 'Tui:secret\\pw';
 describe('interactive setup in a real terminal', () => {
   let terminal: TerminalSession | undefined;
   beforeAll(() => {
-    labUp();
     labReset();
   });
   afterEach(() => terminal?.close());
