@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { SetupSettings } from '../../steps/contract.js';
+import { sampleSettings } from './fixtures.js';
 import { judgeCloneFacts, type CloneFacts, type PrimaryFacts } from '../../steps/lib/clone-prechecks.js';
 
-const settings: SetupSettings = {
-  roleName: 'repl',
-  password: 'secret',
-  passwordGenerated: false,
-  slotName: 'pgrepl_10_77_0_12',
-  primaryAddress: '10.77.0.11',
-  standbyAddress: '10.77.0.12',
-  primaryListenAddress: '10.77.0.11',
-  checkpoint: 'fast',
-  keepOldData: true,
-  passfile: '/var/lib/postgresql/.pgpass',
-};
+const settings = sampleSettings;
 
 const primary: PrimaryFacts = {
   versionNum: 150015,

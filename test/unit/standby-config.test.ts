@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { sampleSettings } from './fixtures.js';
 import { afterAlterSystem, autoConfValue } from '../../steps/lib/auto-conf.js';
-import type { SetupSettings } from '../../steps/contract.js';
 import {
   conninfoValue,
   primaryConninfo,
@@ -11,18 +11,7 @@ import {
   usesStandbySignal,
 } from '../../steps/lib/standby-config.js';
 
-const settings: SetupSettings = {
-  roleName: 'repl',
-  password: 'never shown',
-  passwordGenerated: false,
-  slotName: 'pgrepl_10_77_0_12',
-  primaryAddress: '10.77.0.11',
-  standbyAddress: '10.77.0.12',
-  primaryListenAddress: '10.77.0.11',
-  checkpoint: 'fast',
-  keepOldData: true,
-  passfile: '/var/lib/postgresql/.pgpass',
-};
+const settings = sampleSettings;
 
 /** libpq's conninfo_parse for one value, to prove the quoting round-trips. */
 function libpqValue(quoted: string): string {
