@@ -66,6 +66,7 @@ export async function setupCommand(options: Options): Promise<number> {
     });
     if (options.json) console.log(JSON.stringify(outcome, null, 2));
     else console.log(outcome.planOnly ? planText(outcome) : summaryText(outcome));
+    if (controller.signal.aborted) return 130;
     return outcome.ok ? 0 : 1;
   } finally {
     process.off('SIGINT', interrupt);
