@@ -125,3 +125,22 @@ export async function clusterAddress(host: Host, cluster: ClusterRef): Promise<C
   }
   return { port: Number(lines[3]) || cluster.port, socketDir };
 }
+
+/**
+ * Settings as the server takes them from its files (`postgres -C`, which works whether the
+ * cluster runs or not): what the next start will use. One remote shell runs them in
+ * parallel; names and paths arrive as "$@", never inside the script.
+ */
+export async function configuredSettings(host: Host, cluster: ClusterRef, names: readonly string[]): Promise<Record<string, string>> {
+  const configFile = cluster.configDir ? `${cluster.configDir}/postgresql.conf` : `${cluster.dataDirectory}/postgresql.conf`;
+  const script =
+    'postgres="$1"; data="$2"; conf="$3"; shift 3; for name; do ' +
+    '(v=$("$postgres" -D "$data" -c "config_file=$conf" -C "$name" 2>/dev/null) && printf "%s\\t%s\\n" "$name" "$v") & done; wait';
+  const output = await host.run(['sh', '-c', script, 'sh', `${cluster.binDir}/postgres`, cluster.dataDirectory, configFile, ...names], { as: 'postgres' });
+  const settings: Record<string, string> = {};
+  for (const line of output.split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab > 0) settings[line.slice(0, tab)] = line.slice(tab + 1);
+  }
+  return settings;
+}

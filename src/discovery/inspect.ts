@@ -1,5 +1,5 @@
 import type { ClusterAddress, Host } from '../remote/host.js';
-import { clusterAddress, type ClusterRef } from './clusters.js';
+import { clusterAddress, configuredSettings, type ClusterRef } from './clusters.js';
 
 /** The settings replication depends on; each is reported with the file that set it. */
 export const replicationSettings = [
@@ -138,17 +138,10 @@ function withUnit(setting: string, unit: string | null): string {
 async function stoppedClusterFacts(host: Host, ref: ClusterRef): Promise<ClusterFacts> {
   const configFile = ref.configDir ? `${ref.configDir}/postgresql.conf` : `${ref.dataDirectory}/postgresql.conf`;
   const controlData = await host.run([`${ref.binDir}/pg_controldata`, '-D', ref.dataDirectory], { as: 'postgres' });
-  const settings: Record<string, SettingFact> = {};
-  // One remote loop instead of one round trip per setting; names and paths arrive as "$@".
-  const script = 'postgres="$1"; data="$2"; conf="$3"; shift 3; for name; do v=$("$postgres" -D "$data" -c "config_file=$conf" -C "$name" 2>/dev/null) && printf "%s\\t%s\\n" "$name" "$v"; done';
-  const output = await host.run(
-    ['sh', '-c', script, 'sh', `${ref.binDir}/postgres`, ref.dataDirectory, configFile, ...replicationSettings],
-    { as: 'postgres' },
+  const configured = await configuredSettings(host, ref, replicationSettings);
+  const settings: Record<string, SettingFact> = Object.fromEntries(
+    Object.entries(configured).map(([name, value]) => [name, { value, source: 'files (server stopped)' }]),
   );
-  for (const line of output.split('\n')) {
-    const tab = line.indexOf('\t');
-    if (tab > 0) settings[line.slice(0, tab)] = { value: line.slice(tab + 1), source: 'files (server stopped)' };
-  }
   const hbaFile = ref.configDir ? `${ref.configDir}/pg_hba.conf` : `${ref.dataDirectory}/pg_hba.conf`;
   const size = await host.run(['du', '-sb', ref.dataDirectory], { as: 'postgres' });
   return {

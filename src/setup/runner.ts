@@ -30,7 +30,7 @@ export const errorDetail = (error: unknown): StepResult['error'] =>
 
 /**
  * Drives the steps in order, the same way for the Ink app and the headless command:
- * check → (already done: skip) → plan → apply → verify. `planOnly` stops after plan and
+ * check → (already done: skip) → apply → verify, or with `planOnly` check → plan, which
  * changes nothing. The first failure stops the run; later steps are reported as skipped.
  */
 export async function runSteps(
@@ -58,18 +58,16 @@ export async function runSteps(
       const check = await step.check(ctx);
       if (check.done) {
         result = { ...base, status: 'already-done', detail: check.detail };
-      } else {
+      } else if (options.planOnly) {
         phase('planning');
-        const actions = await step.plan(ctx);
-        if (options.planOnly) {
-          result = { ...base, status: 'planned', detail: check.detail, actions };
-        } else {
-          phase('applying');
-          const applied = await step.apply(ctx);
-          phase('verifying');
-          const proven = await step.verify(ctx);
-          result = { ...base, status: 'done', detail: proven ? `${applied}; ${proven}` : applied, actions };
-        }
+        result = { ...base, status: 'planned', detail: check.detail, actions: await step.plan(ctx) };
+      } else {
+        // The plan was shown (interactive review, or --plan) before; apply re-checks what it needs.
+        phase('applying');
+        const applied = await step.apply(ctx);
+        phase('verifying');
+        const proven = await step.verify(ctx);
+        result = { ...base, status: 'done', detail: proven ? `${applied}; ${proven}` : applied };
       }
     } catch (error) {
       // In plan mode a step may not be plannable before earlier steps ran; keep planning the rest.

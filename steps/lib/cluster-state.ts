@@ -1,5 +1,5 @@
 import type { ClusterAddress } from '../../src/remote/host.js';
-import { clusterAddress } from '../../src/discovery/clusters.js';
+import { clusterAddress, configuredSettings } from '../../src/discovery/clusters.js';
 import type { Node } from '../contract.js';
 import { isRunning } from './server-control.js';
 
@@ -26,23 +26,8 @@ export async function systemIdentifier(node: Node): Promise<string | undefined> 
   return control.code === 0 ? /Database system identifier:\s+(\d+)/.exec(control.stdout)?.[1] : undefined;
 }
 
-/**
- * Settings as the server would take them from its files now (`postgres -C`, which also
- * works while it runs): what the next start will use.
- */
-export async function settingsFromFiles(node: Node, names: readonly string[]): Promise<Record<string, string>> {
-  const { cluster } = node;
-  const configFile = cluster.configDir ? `${cluster.configDir}/postgresql.conf` : `${cluster.dataDirectory}/postgresql.conf`;
-  // One remote loop instead of one round trip per setting; names and paths arrive as "$@".
-  const script = 'postgres="$1"; data="$2"; conf="$3"; shift 3; for name; do v=$("$postgres" -D "$data" -c "config_file=$conf" -C "$name" 2>/dev/null) && printf "%s\\t%s\\n" "$name" "$v"; done';
-  const output = await node.host.run(['sh', '-c', script, 'sh', `${cluster.binDir}/postgres`, cluster.dataDirectory, configFile, ...names], { as: 'postgres' });
-  const settings: Record<string, string> = {};
-  for (const line of output.split('\n')) {
-    const tab = line.indexOf('\t');
-    if (tab > 0) settings[line.slice(0, tab)] = line.slice(tab + 1);
-  }
-  return settings;
-}
+/** Settings as the next start will take them from the cluster's files. */
+export const settingsFromFiles = (node: Node, names: readonly string[]) => configuredSettings(node.host, node.cluster, names);
 
 /**
  * Why this running cluster must not be overwritten or reconfigured as a standby: it is out

@@ -34,7 +34,7 @@ describe('runSteps', () => {
   it('skips what is already done, applies and verifies the rest', async () => {
     const calls: string[] = [];
     const results = await runSteps([recordingStep('a', calls, { done: true }), recordingStep('b', calls)], () => context, { planOnly: false, emit: () => undefined });
-    expect(calls).toEqual(['a:check', 'b:check', 'b:plan', 'b:apply', 'b:verify']);
+    expect(calls).toEqual(['a:check', 'b:check', 'b:apply', 'b:verify']);
     expect(results.map((r) => [r.id, r.status, r.detail])).toEqual([
       ['a', 'already-done', 'was done'],
       ['b', 'done', 'applied b; verified b'],
