@@ -24,6 +24,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./commands/inspect.js')).inspectCommand(options);
       case 'setup':
         return await (await import('./commands/setup.js')).setupCommand(options);
+      case 'doctor':
+        return await (await import('./commands/doctor.js')).doctorCommand(options);
       case 'wizard':
         return await wizardCommand(options);
     }

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from './errors.js';
 
-export const commands = ['wizard', 'inspect', 'setup'] as const;
+export const commands = ['wizard', 'inspect', 'setup', 'doctor'] as const;
 export type Command = (typeof commands)[number];
 
 /**
@@ -25,8 +25,10 @@ export const optionSpecs = {
   'archive-dir': { type: 'string', help: 'setup: also archive WAL into this directory on the primary (archive_mode=on)' },
   checkpoint: { type: 'string', help: 'setup: pg_basebackup checkpoint, fast (default) or spread (gentler, can wait minutes)' },
   'discard-old-data': { type: 'boolean', help: "setup: delete the standby's previous data directory after a good clone (default: keep it renamed)" },
-  'restart-primary': { type: 'boolean', help: 'setup: allow restarting the primary when a changed setting needs it (headless runs stop before it otherwise)' },
+  'restart-primary': { type: 'boolean', help: 'setup, doctor --fix: allow restarting the primary when a changed setting needs it (headless runs stop before it otherwise)' },
   plan: { type: 'boolean', help: 'setup: print the whole plan as a runbook and change nothing' },
+  fix: { type: 'boolean', help: 'doctor: repair what it found (shows the plan, asks; headless needs --yes), then diagnose again' },
+  'drop-slot': { type: 'string', help: 'doctor --fix: drop these inactive replication slots (comma-separated names), which it never drops unasked' },
   config: { type: 'string', help: 'YAML file with any of these options (flags win over it)' },
   json: { type: 'boolean', help: 'print one JSON document on stdout instead of text' },
   yes: { type: 'boolean', short: 'y', help: 'answer yes to confirmations (headless runs)' },
@@ -112,6 +114,7 @@ export function helpText(): string {
     '  (none)     interactive wizard (needs a terminal)',
     '  inspect    report what was found on both hosts',
     '  setup      build a streaming standby (headless; --plan to only print the plan)',
+    '  doctor     diagnose the pair from both servers\' state and logs (--fix to repair; exit 1 on errors)',
     '',
     'Options:',
     ...lines,

@@ -68,7 +68,7 @@ function replaceAction(ctx: StepContext): PlannedAction {
 }
 
 /** The walreceiver's and pg_basebackup's password: one passfile line, content via stdin. */
-async function storePassword(ctx: StepContext): Promise<void> {
+export async function storePassword(ctx: StepContext): Promise<void> {
   const { host } = ctx.standby;
   const { settings } = ctx;
   const port = ctx.primary.cluster.port;
@@ -153,6 +153,7 @@ export const cloneStandbyStep: Step = {
   async check(ctx): Promise<CheckResult> {
     const [primaryId, standbyId] = await Promise.all([systemIdentifier(ctx.primary), systemIdentifier(ctx.standby)]);
     const dir = ctx.standby.cluster.dataDirectory;
+    if (ctx.settings.reclone) return { done: false, detail: `${dir} is to be cloned afresh (system identifier ${standbyId ?? 'none'})` };
     if (standbyId !== undefined && standbyId === primaryId) {
       return { done: true, detail: `${dir} is already a copy of the primary (system identifier ${primaryId})` };
     }

@@ -45,6 +45,11 @@ export interface SetupSettings {
   keepOldData: boolean;
   /** Where the standby keeps the replication password (0600, owner postgres). */
   passfile: string;
+  /**
+   * Clone even when the standby already is a copy of the primary: doctor's repair for a
+   * standby that lost WAL it needs or whose history forked (default false).
+   */
+  reclone?: boolean;
 }
 
 export interface PlannedAction {

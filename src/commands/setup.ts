@@ -7,7 +7,7 @@ import type { RunnerEvent } from '../setup/runner.js';
 import { prepareSetup, runSetup } from '../setup/setup.js';
 
 /** Live events on stderr, so stdout carries only the summary (or the JSON document). */
-function stderrReporter(): (event: RunnerEvent) => void {
+export function stderrReporter(): (event: RunnerEvent) => void {
   const tty = Boolean(process.stderr.isTTY);
   let lastDecile = -1;
   return (event) => {

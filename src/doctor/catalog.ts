@@ -5,6 +5,8 @@
  * troubleshooting table is generated from this list (`npm run docs`).
  */
 
+import type { Side } from '../../steps/contract.js';
+
 export type Severity = 'error' | 'warning' | 'info';
 
 export const findingIds = [
@@ -26,12 +28,16 @@ export const findingIds = [
   'slot-inactive',
   'slot-invalidated',
   'replication-lag',
+  'primary-conninfo-missing',
+  'primary-conninfo-elsewhere',
 ] as const;
 export type FindingId = (typeof findingIds)[number];
 
 export interface FindingSpec {
   id: FindingId;
   severity: Severity;
+  /** Where the cause lies and the fix applies (evidence may come from both hosts). */
+  host: Side;
   title: string;
   /** What is wrong underneath, in an operator's words. */
   cause: string;
@@ -49,6 +55,7 @@ const networkFailures = ['Connection refused', 'timeout expired', 'timed out', '
 export const catalog: Record<FindingId, FindingSpec> = {
   'hba-missing': {
     id: 'hba-missing',
+    host: 'primary',
     severity: 'error',
     title: "the primary's pg_hba.conf has no replication entry for the standby",
     cause: 'physical replication connections match only the database keyword "replication" in pg_hba.conf, never "all"',
@@ -61,6 +68,7 @@ export const catalog: Record<FindingId, FindingSpec> = {
   },
   'sysid-mismatch': {
     id: 'sysid-mismatch',
+    host: 'standby',
     severity: 'error',
     title: 'the standby was not cloned from this primary (system identifiers differ)',
     cause: "the standby's data directory comes from another cluster (e.g. its own initdb)",
@@ -70,15 +78,17 @@ export const catalog: Record<FindingId, FindingSpec> = {
   },
   'wal-removed': {
     id: 'wal-removed',
+    host: 'standby',
     severity: 'error',
     title: 'the primary already removed WAL the standby still needs',
     cause: 'WAL was recycled before the standby received it (no slot, or wal_keep_size too small, and no restore_command)',
     fix: 'use a replication slot (or raise wal_keep_size / set restore_command), then re-clone the standby',
-    autoFix: 're-clones the standby using its slot',
+    autoFix: 'creates the slot if there is none, and re-clones the standby using it',
     logPatterns: [/requested WAL segment \S+ has already been removed/],
   },
   'slot-missing': {
     id: 'slot-missing',
+    host: 'primary',
     severity: 'error',
     title: "the standby's primary_slot_name names a slot that does not exist on the primary",
     cause: 'the slot was never created, was dropped, or primary_slot_name has a typo',
@@ -88,30 +98,36 @@ export const catalog: Record<FindingId, FindingSpec> = {
   },
   'slot-in-use': {
     id: 'slot-in-use',
+    host: 'primary',
     severity: 'error',
     title: 'the replication slot is held by another connection',
     cause: 'two standbys share one slot, or a stale walsender still holds it',
-    fix: 'give each standby its own slot, or terminate the stale walsender (pg_terminate_backend(pid))',
+    fix: 'give each standby its own slot, or stop whatever holds it (the pid in pg_replication_slots.active_pid): another standby, pg_receivewal, or a stale walsender (pg_terminate_backend(pid))',
     logPatterns: [/replication slot "[^"]+" is active for PID \d+/],
   },
   'wal-senders-exhausted': {
     id: 'wal-senders-exhausted',
+    host: 'primary',
     severity: 'error',
     title: 'the primary has no free WAL sender',
     cause: 'max_wal_senders is reached by other standbys, backups or stale connections',
     fix: 'raise max_wal_senders on the primary (needs a restart), or end unused replication connections',
+    autoFix: 'raises max_wal_senders with ALTER SYSTEM and restarts the primary (needs --restart-primary headless)',
     logPatterns: [new RegExp(`number of requested standby connections exceeds ${guc('max_wal_senders')} \\(currently \\d+\\)`)],
   },
   'auth-failed': {
     id: 'auth-failed',
+    host: 'primary',
     severity: 'error',
     title: 'the primary rejects the replication password',
     cause: "the password in the standby's passfile/primary_conninfo does not match the role's, or none is supplied",
     fix: 'set the role\'s password and the same one in the standby\'s passfile (run "pgrepl-wizard setup" with PGREPL_PASSWORD)',
+    autoFix: "sets the role's password to the standby's (its passfile or primary_conninfo; PGREPL_PASSWORD wins and is stored in the passfile)",
     logPatterns: [/password authentication failed for user "[^"]+"/, /fe_sendauth: no password supplied/],
   },
   'not-replication-role': {
     id: 'not-replication-role',
+    host: 'primary',
     severity: 'error',
     title: 'the replication role cannot log in or lacks REPLICATION',
     cause: 'the role was created without LOGIN or REPLICATION, or they were revoked',
@@ -125,6 +141,7 @@ export const catalog: Record<FindingId, FindingSpec> = {
   },
   'primary-unreachable': {
     id: 'primary-unreachable',
+    host: 'primary',
     severity: 'error',
     title: 'the standby cannot connect to the primary',
     cause: 'the primary does not listen on the address the standby uses (listen_addresses defaults to localhost), the port is wrong, or a firewall blocks it',
@@ -137,20 +154,24 @@ export const catalog: Record<FindingId, FindingSpec> = {
   },
   'wal-level-insufficient': {
     id: 'wal-level-insufficient',
+    host: 'primary',
     severity: 'error',
     title: "the primary's wal_level is below replica",
     cause: 'with wal_level=minimal the primary writes too little WAL for a standby',
     fix: 'set wal_level = replica on the primary (restart), then re-clone the standby',
-    autoFix: 'sets wal_level = replica and restarts the primary (needs --restart-primary headless)',
+    autoFix: 'sets wal_level = replica (in postgresql.auto.conf while the primary cannot start) and restarts or starts the primary (a restart needs --restart-primary headless); re-clones a standby that already received minimal WAL',
     logPatterns: [
       new RegExp(`WAL streaming \\(${guc('max_wal_senders')} > 0\\) requires ${guc('wal_level')} "replica" or "logical"`),
       /WAL level not sufficient for making an online backup/,
+      // Written by a PG 15 primary that cannot start with a physical slot and wal_level minimal (seen on the lab).
+      /physical replication slot "[^"]+" exists, but wal_level < replica/,
       /hot standby is not possible because wal_level was not set to "replica" or higher on the master server/,
       /WAL was generated with wal_level=minimal, cannot continue recovering/,
     ],
   },
   'recovery-conf-unsupported': {
     id: 'recovery-conf-unsupported',
+    host: 'standby',
     severity: 'error',
     title: 'recovery.conf on PostgreSQL 12 or later',
     cause: 'since PG 12 a recovery.conf file stops the server; its settings belong in postgresql.auto.conf with standby.signal',
@@ -160,6 +181,7 @@ export const catalog: Record<FindingId, FindingSpec> = {
   },
   'hot-standby-params': {
     id: 'hot-standby-params',
+    host: 'standby',
     severity: 'error',
     title: 'a standby setting is lower than on the primary',
     cause: 'max_connections, max_worker_processes, max_prepared_transactions, max_locks_per_transaction and max_wal_senders must be at least the primary\'s',
@@ -174,6 +196,7 @@ export const catalog: Record<FindingId, FindingSpec> = {
   },
   'timeline-diverged': {
     id: 'timeline-diverged',
+    host: 'standby',
     severity: 'error',
     title: "the standby's history forked from the primary's",
     cause: 'the standby (or the primary) was promoted and wrote WAL the other does not have',
@@ -189,6 +212,7 @@ export const catalog: Record<FindingId, FindingSpec> = {
   },
   'standby-not-in-recovery': {
     id: 'standby-not-in-recovery',
+    host: 'standby',
     severity: 'error',
     title: 'the standby runs as a primary (not in recovery)',
     cause: 'it was promoted, or standby.signal / recovery.conf is missing',
@@ -198,24 +222,27 @@ export const catalog: Record<FindingId, FindingSpec> = {
   },
   'standby-down': {
     id: 'standby-down',
+    host: 'standby',
     severity: 'error',
     title: 'the standby is not running',
     cause: 'it was stopped, or failed to start (the reason is in its log)',
     fix: 'fix the reason in its log, then start it',
-    autoFix: 'starts the standby and waits until it accepts read-only connections',
+    autoFix: 'starts the standby (after the repairs for the reason in its log) and waits until it accepts read-only connections',
     logPatterns: [],
   },
   'slot-inactive': {
     id: 'slot-inactive',
+    host: 'primary',
     severity: 'warning',
     title: 'an inactive replication slot retains WAL on the primary',
     cause: "nothing consumes the slot, so the primary keeps all WAL since its restart_lsn: pg_wal grows until the disk is full",
     fix: 'reconnect its standby, or drop the slot (pg_drop_replication_slot) if no standby uses it; set max_slot_wal_keep_size to cap the risk',
-    autoFix: 'drops the slot, only after you confirm it by name',
+    autoFix: 'drops the slot, only after you confirm it by name (headless: --drop-slot NAME); never the standby\'s own slot',
     logPatterns: [],
   },
   'slot-invalidated': {
     id: 'slot-invalidated',
+    host: 'primary',
     severity: 'error',
     title: 'the replication slot was invalidated (wal_status lost)',
     cause: 'it retained more WAL than max_slot_wal_keep_size allows, so the primary released that WAL',
@@ -229,10 +256,30 @@ export const catalog: Record<FindingId, FindingSpec> = {
   },
   'replication-lag': {
     id: 'replication-lag',
+    host: 'standby',
     severity: 'warning',
     title: 'the standby is behind the primary',
     cause: 'the standby cannot keep up (network, disk, long queries with hot_standby_feedback) or was disconnected for a while',
-    fix: 'watch whether the lag shrinks; check the standby\'s I/O and the network',
+    fix: 'watch whether the lag shrinks; check the standby\'s I/O and the network; if replay is paused, SELECT pg_wal_replay_resume() on the standby',
+    logPatterns: [],
+  },
+  'primary-conninfo-missing': {
+    id: 'primary-conninfo-missing',
+    host: 'standby',
+    severity: 'error',
+    title: 'the standby has no primary_conninfo, so it cannot stream',
+    cause: 'its recovery configuration names no primary (only restore_command, or nothing)',
+    fix: 'set primary_conninfo (and primary_slot_name) in the standby\'s postgresql.auto.conf (recovery.conf up to PG 11) and restart it',
+    autoFix: "writes primary_conninfo (password in the passfile) and primary_slot_name, and restarts the standby",
+    logPatterns: [],
+  },
+  'primary-conninfo-elsewhere': {
+    id: 'primary-conninfo-elsewhere',
+    host: 'standby',
+    severity: 'info',
+    title: "the standby's primary_conninfo names a host that is not an address of the given primary",
+    cause: 'a DNS name, a virtual IP or a proxy in between, or the standby follows another server',
+    fix: 'make sure the standby should follow this primary; otherwise point --primary at the server it follows',
     logPatterns: [],
   },
 };
@@ -245,4 +292,14 @@ export interface LogMatch {
 /** Which catalog entries a log line reveals. */
 export function matchLogLine(line: string): FindingId[] {
   return findingIds.filter((id) => catalog[id].logPatterns.some((pattern) => pattern.test(line)));
+}
+
+/**
+ * Which catalog entries a failed replication connection's client-side text reveals (psql's
+ * or pg_basebackup's stderr): the server's own messages inside it, or a network failure.
+ */
+export function matchConnectionError(text: string): FindingId[] {
+  const ids = text.split('\n').flatMap(matchLogLine);
+  if (ids.length === 0 && new RegExp(networkFailures).test(text)) ids.push('primary-unreachable');
+  return [...new Set(ids)];
 }

@@ -34,7 +34,7 @@ export async function sourceAddressTowards(host: Host, destination: string, flag
   return source;
 }
 
-async function postgresHome(host: Host): Promise<string> {
+export async function postgresHome(host: Host): Promise<string> {
   const entry = (await host.run(['getent', 'passwd', 'postgres'])).trim();
   const home = entry.split(':')[5];
   if (!home) throw new WizardError('the postgres OS user has no home directory', `${host.role} ${host.label}`, 'create the postgres user as the PostgreSQL packages do');

@@ -50,13 +50,16 @@ const concreteFixes: Partial<Record<FindingId, Fix>> = {
   'primary-unreachable': (e) => `${refused(e)}; or routing/firewall (allow TCP ${e.primaryPort} from ${e.standbyAddress})`,
 };
 
+/** The fix for a catalog finding, naming this pair's role, addresses and files where the catalog's text is generic. */
+export const findingFix = (id: FindingId, endpoints: ReplicationEndpoints): string => concreteFixes[id]?.(endpoints) ?? catalog[id].fix;
+
 /** The fix for the first message recognised in `text`, or undefined. */
 export function replicationFix(text: string, endpoints: ReplicationEndpoints): string | undefined {
   const client = clientRules.find(([pattern]) => pattern.test(text));
   if (client) return client[1](endpoints);
   for (const line of text.split('\n')) {
     const [id] = matchLogLine(line);
-    if (id) return concreteFixes[id]?.(endpoints) ?? catalog[id].fix;
+    if (id) return findingFix(id, endpoints);
   }
   return undefined;
 }

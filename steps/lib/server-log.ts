@@ -57,10 +57,15 @@ export async function logSince(node: Node, mark: LogMark): Promise<string> {
   return texts.join('\n');
 }
 
+/** The end of the most recently written log file, and that file's path; undefined when there is none. */
+export async function newestLogTail(node: Node, bytes: number): Promise<{ path: string; text: string } | undefined> {
+  const newest = (await logFiles(node)).sort((a, b) => b.mtime - a.mtime)[0];
+  return newest && { path: newest.path, text: await tailFrom(node, newest.path, Math.max(0, newest.size - bytes), bytes) };
+}
+
 /** The end of the most recently written log file. */
 export async function recentLog(node: Node, bytes = 32_768): Promise<string> {
-  const newest = (await logFiles(node)).sort((a, b) => b.mtime - a.mtime)[0];
-  return newest ? tailFrom(node, newest.path, Math.max(0, newest.size - bytes), bytes) : '';
+  return (await newestLogTail(node, bytes))?.text ?? '';
 }
 
 // Our own connection attempts while a server starts or stops, not a reason for anything.

@@ -1,0 +1,466 @@
+import type { Side } from '../../steps/contract.js';
+import { listenAddressesCovering } from '../../steps/primary-settings.js';
+import { findingFix, type ReplicationEndpoints } from '../../steps/lib/replication-errors.js';
+import { hotStandbyMinimums } from '../../steps/lib/standby-config.js';
+import { formatBytes } from '../report.js';
+import { catalog, matchConnectionError, type FindingId, type Severity } from './catalog.js';
+import { replicationUser, type DoctorFacts, type SlotFact, type WalSenderFact } from './facts.js';
+import {
+  currentStandbyWindow,
+  entryIds,
+  entryText,
+  episodeBeforeStreaming,
+  isStreamingStart,
+  lastWith,
+  sinceStart,
+  type LogEntry,
+  type ServerLog,
+} from './log.js';
+
+/**
+ * The verdict on a pair from its facts: one finding per cause, each proven by live state
+ * (a view, a setting, a file, a replication connection tried now) and quoting the log lines
+ * of the current failure window as evidence. A log line alone never makes an error of a
+ * cause the live state no longer shows; causes cured since are at most info.
+ */
+
+/** What --fix does for a finding, in the order repair.ts runs them. */
+export type RepairId =
+  | 'role'
+  | 'primary-wal-level-files'
+  | 'start-primary'
+  | 'primary-settings'
+  | 'hba'
+  | 'slot'
+  | 'drop-slot'
+  | 'reclone'
+  | 'convert-recovery-conf'
+  | 'standby-settings'
+  | 'recovery-config'
+  | 'start-standby';
+
+export interface Evidence {
+  host: Side;
+  /** The log file (or journald), or the view, file or command a result came from. */
+  source: string;
+  /** Log lines verbatim, with the server's timestamps; results prefixed with the host's clock. */
+  lines: string[];
+}
+
+export interface Finding {
+  id: FindingId;
+  severity: Severity;
+  host: Side;
+  title: string;
+  /** The specifics of this pair: names, values, amounts. */
+  detail?: string;
+  /** The slot a slot finding is about. */
+  slot?: string;
+  evidence: Evidence[];
+  fix: {
+    text: string;
+    fixable: boolean;
+    /** What `doctor --fix` does about it. */
+    action?: string;
+    repairs: RepairId[];
+  };
+  /** Seen in the log before the standby streamed again: cured since, reported as info. */
+  resolved?: boolean;
+}
+
+export interface Diagnosis {
+  healthy: boolean;
+  findings: Finding[];
+}
+
+/** A standby this far behind is worth a warning. */
+export const lagWarningBytes = 16 * 1024 * 1024;
+export const lagWarningSeconds = 60;
+
+const severityOrder: Severity[] = ['error', 'warning', 'info'];
+
+/** Log entries of one server as one piece of evidence, in the order they were written. */
+function fromLog(log: ServerLog, ...entries: (LogEntry | undefined)[]): Evidence[] {
+  const present = entries.filter((entry): entry is LogEntry => entry !== undefined).sort((a, b) => log.entries.indexOf(a) - log.entries.indexOf(b));
+  return present.length > 0 ? [{ host: log.host, source: log.source, lines: present.flatMap(entryText) }] : [];
+}
+const fromQuery = (host: Side, source: string, clock: string, lines: string[]): Evidence => ({ host, source, lines: lines.map((line) => `${clock}  ${line}`) });
+
+interface Context {
+  facts: DoctorFacts;
+  endpoints: ReplicationEndpoints;
+  /** The standby's log since it last started or began streaming. */
+  standbyWindow: LogEntry[];
+  /** The primary's log since it last started, without lines about other clients. */
+  primaryWindow: LogEntry[];
+  /** The standby host's addresses a primary can see it connect from (not loopback). */
+  standbyAddresses: string[];
+  streaming: boolean;
+  ownSlot?: SlotFact;
+  ownSender?: WalSenderFact;
+  passwordKnown: boolean;
+}
+
+function finding(id: FindingId, evidence: Evidence[], fix: { text?: string; repairs?: RepairId[] } = {}, extra: Partial<Finding> = {}): Finding {
+  const spec = catalog[id];
+  const repairs = fix.repairs ?? [];
+  return {
+    id,
+    severity: spec.severity,
+    host: spec.host,
+    title: spec.title,
+    evidence,
+    fix: { text: fix.text ?? spec.fix, fixable: repairs.length > 0, action: repairs.length > 0 ? spec.autoFix : undefined, repairs },
+    ...extra,
+  };
+}
+
+/** The last lines of both current windows that reveal `id`: the same cause seen from both sides. */
+function logEvidence(ctx: Context, id: FindingId): Evidence[] {
+  const { standby, primary } = ctx.facts;
+  return [...fromLog(standby.log, lastWith(ctx.standbyWindow, id)), ...fromLog(primary.log, lastWith(ctx.primaryWindow, id))];
+}
+
+/** Lines of another client ("host "10.0.0.9"") are not about this standby. */
+function aboutThisStandby(entry: LogEntry, standbyAddresses: readonly string[]): boolean {
+  const client = /\bhost "([^"]+)"/.exec(entry.line)?.[1];
+  return client === undefined || standbyAddresses.includes(client);
+}
+
+const fixTextFor = (ctx: Context, id: FindingId) => findingFix(id, ctx.endpoints);
+
+function standbyRole(ctx: Context): Finding[] {
+  const { standby, primary, relationship } = ctx.facts;
+  const found: Finding[] = [];
+  if (standby.running && standby.inRecovery === false) {
+    const promoted = standby.log.entries.filter((entry) => /received promote request|selected new timeline ID|database system is ready to accept connections/.test(entry.line)).slice(-2);
+    found.push(
+      finding(
+        'standby-not-in-recovery',
+        [fromQuery('standby', 'pg_is_in_recovery()', standby.clock, ['pg_is_in_recovery() = false: it accepts writes']), ...fromLog(standby.log, ...promoted)],
+        { repairs: ['reclone'] },
+        { detail: `${standby.clusterId} runs as a primary${standby.timeline !== undefined && primary.timeline !== undefined ? ` on timeline ${standby.timeline} (the primary is on ${primary.timeline})` : ''}` },
+      ),
+    );
+  } else if (!standby.running) {
+    const signal = standby.major >= 12 ? standby.standbySignal || standby.recoverySignal || standby.recoveryConf !== null : /^(on|true|yes|1)$/i.test(/standby_mode\s*=\s*'?(\w+)/.exec(standby.recoveryConf ?? '')?.[1] ?? '');
+    if (!signal) {
+      const file = standby.major >= 12 ? 'standby.signal' : "recovery.conf with standby_mode = 'on'";
+      found.push(
+        finding('standby-not-in-recovery', [fromQuery('standby', 'data directory', standby.clock, [`no ${file}: it would start as a primary (cluster state: ${standby.controlState ?? 'unknown'})`])], { repairs: ['reclone'] }, { detail: `${standby.clusterId} has no ${file}` }),
+      );
+    }
+  }
+  const inRecovery = standby.running ? standby.inRecovery !== false : found.length === 0;
+  if (inRecovery && relationship.conninfo === undefined) {
+    found.push(
+      finding('primary-conninfo-missing', [fromQuery('standby', relationship.source, standby.clock, ['primary_conninfo is empty'])], { repairs: ['recovery-config', 'start-standby'] }),
+    );
+  }
+  return found;
+}
+
+const shutdownPattern = /received (fast|smart|immediate) shutdown request|database system is shut down|shutting down due to startup process failure/;
+
+function standbyDown(ctx: Context): Finding[] {
+  const { standby } = ctx.facts;
+  if (standby.running) return [];
+  const sinceLastStart = sinceStart(standby.log.entries);
+  const problems = sinceLastStart.filter((entry) => /^(FATAL|PANIC)$/.test(entry.severity));
+  const shutdown = sinceLastStart.filter((entry) => shutdownPattern.test(entry.line)).slice(0, 1);
+  const reason = problems.length > 0 ? `it failed to start: ${problems.at(-1)!.line.replace(/^.*?(FATAL|PANIC):\s+/, '')}` : shutdown.length > 0 ? `it was shut down: ${shutdown[0].line.replace(/^.*?LOG:\s+/, '')}` : `its log (${standby.log.source}) says nothing about why`;
+  return [
+    finding(
+      'standby-down',
+      [fromQuery('standby', 'pg_ctl status', standby.clock, [`no server running in ${standby.clusterId}`]), ...fromLog(standby.log, ...problems.slice(-3), ...shutdown)],
+      { repairs: ['start-standby'] },
+      { detail: reason },
+    ),
+  ];
+}
+
+function recoveryConf(ctx: Context): Finding[] {
+  const { standby } = ctx.facts;
+  if (standby.major < 12 || standby.recoveryConf === null) return [];
+  return [
+    finding(
+      'recovery-conf-unsupported',
+      [fromQuery('standby', 'data directory', standby.clock, [`recovery.conf exists; PostgreSQL ${standby.major} refuses to start with it`]), ...fromLog(standby.log, lastWith(sinceStart(standby.log.entries), 'recovery-conf-unsupported'))],
+      { repairs: ['convert-recovery-conf', 'start-standby'] },
+    ),
+  ];
+}
+
+function hotStandbyParams(ctx: Context): Finding[] {
+  const { standby, primary } = ctx.facts;
+  const low = hotStandbyMinimums(standby.major).filter((name) => primary.settings[name] !== undefined && standby.settings[name] !== undefined && Number(standby.settings[name]) < Number(primary.settings[name]));
+  if (low.length === 0) return [];
+  const comparison = low.map((name) => `${name} = ${standby.settings[name]} on the standby, ${primary.settings[name]} on the primary`);
+  const logged = sinceStart(standby.log.entries).filter((entry) => entryIds(entry).includes('hot-standby-params')).slice(-2);
+  return [
+    finding(
+      'hot-standby-params',
+      [fromQuery('standby', `settings (standby: ${standby.settingsSource}; primary: ${primary.settingsSource})`, standby.clock, comparison), ...fromLog(standby.log, ...logged)],
+      { text: `raise ${low.map((name) => `${name} to ${primary.settings[name]}`).join(', ')} on the standby and restart it`, repairs: ['standby-settings', 'start-standby'] },
+      { detail: comparison.join('; ') },
+    ),
+  ];
+}
+
+const replicaLevels = ['replica', 'logical', 'archive', 'hot_standby'];
+
+function walLevel(ctx: Context): Finding[] {
+  const { primary, standby } = ctx.facts;
+  const level = primary.settings.wal_level;
+  const tooLow = level !== undefined && !replicaLevels.includes(level);
+  // The standby replays what the primary wrote: minimal WAL stops it until it is cloned again.
+  const replayedMinimal = !ctx.streaming ? lastWith(ctx.standbyWindow, 'wal-level-insufficient') : undefined;
+  if (!tooLow && !replayedMinimal) return [];
+  const primaryLine = lastWith(sinceStart(primary.log.entries), 'wal-level-insufficient');
+  const repairs: RepairId[] = tooLow ? (primary.running ? ['primary-settings'] : ['primary-wal-level-files', 'start-primary', 'primary-settings']) : [];
+  if (replayedMinimal) repairs.push('reclone');
+  return [
+    finding(
+      'wal-level-insufficient',
+      [
+        ...(tooLow ? [fromQuery('primary', primary.settingsSource, primary.clock, [`wal_level = ${level}`])] : []),
+        ...fromLog(primary.log, primaryLine),
+        ...fromLog(standby.log, replayedMinimal),
+      ],
+      { repairs },
+      { detail: tooLow ? `wal_level = ${level} on the primary${primary.running ? '' : ', which therefore does not start'}` : 'the standby received WAL written with wal_level = minimal' },
+    ),
+  ];
+}
+
+/** The ids a failing replication connection from the standby shows now. */
+function probeIds(ctx: Context): FindingId[] {
+  const { probe } = ctx.facts;
+  return probe && !probe.ok ? matchConnectionError(probe.output) : [];
+}
+
+const probeEvidence = (ctx: Context): Evidence[] => {
+  const { probe } = ctx.facts;
+  return probe ? [fromQuery('standby', 'replication connection with primary_conninfo (psql IDENTIFY_SYSTEM)', probe.clock, probe.output.split('\n').map((line) => line.trim()).filter(Boolean))] : [];
+};
+
+function connection(ctx: Context): Finding[] {
+  const { primary, relationship } = ctx.facts;
+  const now = probeIds(ctx);
+  const found: Finding[] = [];
+  const add = (id: FindingId, fix: { text?: string; repairs?: RepairId[] }, extra: Partial<Finding> = {}) => found.push(finding(id, [...probeEvidence(ctx), ...logEvidence(ctx, id)], fix, extra));
+
+  if (now.includes('hba-missing')) add('hba-missing', { text: fixTextFor(ctx, 'hba-missing'), repairs: ['hba'] });
+  if (now.includes('auth-failed')) {
+    add('auth-failed', ctx.passwordKnown ? { text: fixTextFor(ctx, 'auth-failed'), repairs: ['role'] } : { text: `${fixTextFor(ctx, 'auth-failed')}; doctor --fix can do it once PGREPL_PASSWORD holds the password` });
+  }
+  const role = primary.role;
+  const roleLacks = role ? [...(role.canLogin ? [] : ['LOGIN']), ...(role.replication ? [] : ['REPLICATION'])] : [];
+  if (now.includes('not-replication-role') || roleLacks.length > 0) {
+    const roleEvidence = roleLacks.length > 0 ? [fromQuery('primary', 'pg_roles', primary.clock, [`role ${ctx.endpoints.roleName} has no ${roleLacks.join(' and no ')}`])] : [];
+    found.push(finding('not-replication-role', [...roleEvidence, ...probeEvidence(ctx), ...logEvidence(ctx, 'not-replication-role')], { text: fixTextFor(ctx, 'not-replication-role'), repairs: ['role'] }));
+  }
+  if (now.includes('wal-senders-exhausted')) {
+    const senders = primary.walSenders.map((s) => `pid ${s.pid} ${s.applicationName || 'unnamed'} from ${s.clientAddr ?? 'a local socket'} (${s.state})`);
+    add('wal-senders-exhausted', { repairs: ['primary-settings'] }, { detail: `max_wal_senders = ${primary.settings.max_wal_senders ?? '?'}; in use by: ${senders.join(', ') || 'nothing visible now'}` });
+  }
+  if (now.includes('primary-unreachable') || (!primary.running && relationship.conninfo !== undefined)) found.push(unreachable(ctx));
+  return found;
+}
+
+/** Why the standby cannot reach the primary, and whether --fix can change that. */
+function unreachable(ctx: Context): Finding {
+  const { primary, relationship } = ctx.facts;
+  const evidence = [...probeEvidence(ctx), ...logEvidence(ctx, 'primary-unreachable')];
+  if (!primary.running) {
+    const sinceLastStart = sinceStart(primary.log.entries);
+    const failed = sinceLastStart.filter((entry) => /^(FATAL|PANIC)$/.test(entry.severity)).slice(-2);
+    const stopped = sinceLastStart.find((entry) => shutdownPattern.test(entry.line));
+    const cleanStop = failed.length === 0 && stopped !== undefined;
+    // wal_level minimal is a reason --fix repairs before it starts the primary.
+    const walLevelStop = failed.some((entry) => entryIds(entry).includes('wal-level-insufficient'));
+    return finding(
+      'primary-unreachable',
+      [fromQuery('primary', 'pg_ctl status', primary.clock, [`no server running in ${primary.clusterId}`]), ...fromLog(primary.log, ...failed, stopped), ...evidence],
+      cleanStop || walLevelStop
+        ? { text: walLevelStop ? 'start the primary once wal_level is replica (see wal-level-insufficient)' : 'start the primary', repairs: ['start-primary'] }
+        : { text: `fix what the primary's log says (${primary.log.source}), then start it` },
+      { detail: `the primary's cluster ${primary.clusterId} is not running` },
+    );
+  }
+  const port = relationship.params.port ?? '5432';
+  if (primary.settings.port !== undefined && port !== primary.settings.port) {
+    return finding('primary-unreachable', evidence, { text: `primary_conninfo names port ${port}, but the primary listens on ${primary.settings.port}: correct primary_conninfo on the standby` }, { detail: `port ${port} in primary_conninfo, ${primary.settings.port} on the primary` });
+  }
+  const target = relationship.hostAddresses.find((address) => primary.addresses.includes(address));
+  const listen = primary.settings.listen_addresses ?? '';
+  if (target && listenAddressesCovering(listen, target) !== undefined) {
+    return finding(
+      'primary-unreachable',
+      [fromQuery('primary', primary.settingsSource, primary.clock, [`listen_addresses = '${listen}'`]), ...evidence],
+      { text: `add ${target} to listen_addresses on the primary and restart it`, repairs: ['primary-settings'] },
+      { detail: `the primary listens on '${listen}', not on ${target}` },
+    );
+  }
+  return finding('primary-unreachable', evidence, { text: fixTextFor(ctx, 'primary-unreachable') }, { detail: `the primary listens on '${listen}' port ${primary.settings.port}; something between the hosts (routing, a firewall) stops the connection` });
+}
+
+function slots(ctx: Context): Finding[] {
+  const { primary, relationship } = ctx.facts;
+  if (!primary.slots) return [];
+  const found: Finding[] = [];
+  const name = relationship.slotName;
+  const slotLine = (slot: SlotFact) =>
+    `slot ${slot.name} (${slot.type}): ${slot.active ? `active, pid ${slot.activePid}` : 'inactive'}, restart_lsn ${slot.restartLsn ?? 'none'}${slot.walStatus ? `, wal_status ${slot.walStatus}` : ''}${slot.retainedBytes !== null ? `, retains ${formatBytes(slot.retainedBytes)}` : ''}`;
+  if (name && !ctx.ownSlot) {
+    const existing = primary.slots.map((slot) => slot.name).join(', ') || 'none';
+    found.push(
+      finding('slot-missing', [fromQuery('primary', 'pg_replication_slots', primary.clock, [`no slot named ${name} (slots: ${existing})`]), ...logEvidence(ctx, 'slot-missing')], { text: fixTextFor(ctx, 'slot-missing'), repairs: ['slot'] }, { slot: name }),
+    );
+  }
+  const own = ctx.ownSlot;
+  if (own?.active && own.activePid !== ctx.ownSender?.pid) {
+    const holder = primary.walSenders.find((sender) => sender.pid === own.activePid);
+    const who = holder ? `${holder.applicationName || 'an unnamed client'} from ${holder.clientAddr ?? 'a local socket'}` : `pid ${own.activePid}`;
+    found.push(
+      finding(
+        'slot-in-use',
+        [fromQuery('primary', 'pg_replication_slots, pg_stat_replication', primary.clock, [slotLine(own), ...(holder ? [`pid ${holder.pid}: ${who}, state ${holder.state}`] : [])]), ...logEvidence(ctx, 'slot-in-use')],
+        { text: `slot ${own.name} is held by ${who}, not by this standby: ${catalog['slot-in-use'].fix}` },
+        { slot: own.name, detail: `held by ${who}` },
+      ),
+    );
+  }
+  if (own?.walStatus === 'lost') {
+    const invalidated = lastWith(primary.log.entries, 'slot-invalidated');
+    found.push(finding('slot-invalidated', [fromQuery('primary', 'pg_replication_slots', primary.clock, [slotLine(own)]), ...fromLog(primary.log, invalidated)], { repairs: ['reclone'] }, { slot: own.name }));
+  }
+  const keep = primary.settings.max_slot_wal_keep_size;
+  const cap = keep === undefined ? 'PostgreSQL before 13 has no max_slot_wal_keep_size: nothing caps it' : keep === '-1' ? 'max_slot_wal_keep_size = -1 (unlimited): pg_wal grows until the disk is full' : `max_slot_wal_keep_size = ${keep} MB caps it`;
+  for (const slot of primary.slots.filter((s) => !s.active && s.restartLsn !== null && s.walStatus !== 'lost')) {
+    const ownSlot = slot.name === name;
+    const detail = `slot ${slot.name} retains ${formatBytes(slot.retainedBytes ?? 0)} of WAL; ${cap}`;
+    found.push(
+      finding(
+        'slot-inactive',
+        [fromQuery('primary', 'pg_replication_slots', primary.clock, [slotLine(slot)])],
+        ownSlot
+          ? { text: `it is this standby's own slot (primary_slot_name): make the standby stream again (see the errors) rather than drop it; set max_slot_wal_keep_size to cap the risk` }
+          : { text: `if no standby uses it: SELECT pg_drop_replication_slot('${slot.name}'); set max_slot_wal_keep_size (e.g. ALTER SYSTEM SET max_slot_wal_keep_size = '10GB') to cap the risk`, repairs: ['drop-slot'] },
+        { slot: slot.name, detail },
+      ),
+    );
+  }
+  return found;
+}
+
+function identity(ctx: Context): Finding[] {
+  const { primary, standby } = ctx.facts;
+  if (!primary.systemIdentifier || !standby.systemIdentifier || primary.systemIdentifier === standby.systemIdentifier) return [];
+  return [
+    finding(
+      'sysid-mismatch',
+      [fromQuery('standby', 'pg_control_system() / pg_controldata', standby.clock, [`system identifier: primary ${primary.systemIdentifier}, standby ${standby.systemIdentifier}`]), ...logEvidence(ctx, 'sysid-mismatch')],
+      { repairs: ['reclone'] },
+    ),
+  ];
+}
+
+/** WAL the standby asked for that the primary no longer has (the segment named in the line). */
+function walRemoved(ctx: Context): Finding[] {
+  if (ctx.streaming) return [];
+  const { primary } = ctx.facts;
+  const line = lastWith(ctx.standbyWindow, 'wal-removed') ?? lastWith(ctx.primaryWindow, 'wal-removed');
+  const segment = line && /requested WAL segment (\S+) has already been removed/.exec(line.line)?.[1];
+  if (!segment) return [];
+  if (primary.oldestWalSegment !== undefined && segment.slice(8) >= primary.oldestWalSegment.slice(8)) return [];
+  const oldest = primary.oldestWalSegment ? [fromQuery('primary', 'pg_ls_waldir()', primary.clock, [`oldest WAL segment on the primary: ${primary.oldestWalSegment}; the standby needs ${segment}`])] : [];
+  return [finding('wal-removed', [...logEvidence(ctx, 'wal-removed'), ...oldest], { repairs: ctx.ownSlot && ctx.ownSlot.walStatus !== 'lost' ? ['reclone'] : ['slot', 'reclone'] })];
+}
+
+function timeline(ctx: Context): Finding[] {
+  const { primary, standby } = ctx.facts;
+  if (ctx.streaming || standby.inRecovery === false) return [];
+  const evidence = logEvidence(ctx, 'timeline-diverged');
+  if (evidence.length === 0) return [];
+  const timelines = primary.timeline !== undefined && standby.timeline !== undefined ? [fromQuery('standby', 'timelines', standby.clock, [`primary on timeline ${primary.timeline}, standby on timeline ${standby.timeline}`])] : [];
+  return [finding('timeline-diverged', [...evidence, ...timelines], { repairs: ['reclone'] })];
+}
+
+function lag(ctx: Context): Finding[] {
+  const { standby } = ctx.facts;
+  if (!ctx.streaming) return [];
+  const bytes = ctx.ownSender?.replayBytes ?? standby.applyBytes ?? 0;
+  const seconds = ctx.ownSender?.replayLagSeconds ?? (bytes > 0 ? (standby.replayAgeSeconds ?? 0) : 0);
+  if (bytes < lagWarningBytes && seconds < lagWarningSeconds) return [];
+  const paused = standby.replayPaused ? ['replay is paused on the standby (pg_is_wal_replay_paused() = true)'] : [];
+  const sender = ctx.ownSender;
+  return [
+    finding(
+      'replication-lag',
+      [
+        ...(sender ? [fromQuery('primary', 'pg_stat_replication', ctx.facts.primary.clock, [`${sender.applicationName} from ${sender.clientAddr}: state ${sender.state}, sent ${sender.sentLsn}, replayed ${sender.replayLsn}, ${sender.replayBytes ?? '?'} bytes behind, replay_lag ${sender.replayLagSeconds ?? 'null'} s`])] : []),
+        fromQuery('standby', 'pg_stat_wal_receiver, pg_last_xact_replay_timestamp()', standby.clock, [`receiver ${standby.receiverStatus}, ${standby.applyBytes ?? '?'} bytes received but not replayed, last replayed transaction ${standby.replayAgeSeconds?.toFixed(0) ?? '?'} s ago`, ...paused]),
+      ],
+      { text: standby.replayPaused ? 'replay is paused: SELECT pg_wal_replay_resume() on the standby, if nobody paused it on purpose' : catalog['replication-lag'].fix },
+      { detail: `${formatBytes(bytes)} and ${Math.round(seconds)} s behind` },
+    ),
+  ];
+}
+
+function elsewhere(ctx: Context): Finding[] {
+  const { primary, relationship, standby } = ctx.facts;
+  if (relationship.hostAddresses.length === 0 || relationship.hostAddresses.some((address) => primary.addresses.includes(address))) return [];
+  return [
+    finding('primary-conninfo-elsewhere', [fromQuery('standby', relationship.source, standby.clock, [`primary_conninfo host ${relationship.params.hostaddr ?? relationship.params.host} is ${relationship.hostAddresses.join(', ')}; the primary's addresses are ${primary.addresses.join(', ')}`])]),
+  ];
+}
+
+/** What the log shows was wrong before the standby began streaming again (cured since). */
+function resolved(ctx: Context, current: readonly Finding[]): Finding[] {
+  if (!ctx.streaming) return [];
+  const { standby } = ctx.facts;
+  const episode = episodeBeforeStreaming(standby.log.entries);
+  const resumed = standby.log.entries.filter(isStreamingStart).at(-1);
+  const ids = [...new Set(episode.flatMap(entryIds))].filter((id) => !current.some((f) => f.id === id));
+  return ids.map((id) =>
+    finding(id, fromLog(standby.log, lastWith(episode, id), resumed), { text: 'nothing to do: the standby streams again' }, { severity: 'info', title: `resolved: ${catalog[id].title}`, resolved: true }),
+  );
+}
+
+const loopback = /^(127\.|::1$)/;
+
+function context(facts: DoctorFacts, passwordKnown: boolean): Context {
+  const { primary, standby, relationship } = facts;
+  const standbyAddresses = standby.addresses.filter((address) => !loopback.test(address));
+  const ownSlot = relationship.slotName ? primary.slots?.find((slot) => slot.name === relationship.slotName) : undefined;
+  const fromStandby = primary.walSenders.filter((sender) => sender.clientAddr !== null && standbyAddresses.includes(sender.clientAddr));
+  const ownSender = fromStandby.find((sender) => sender.pid === ownSlot?.activePid) ?? fromStandby[0];
+  const streaming = standby.receiverStatus === 'streaming' || (standby.sqlError !== undefined && ownSender?.state === 'streaming');
+  return {
+    facts,
+    passwordKnown,
+    streaming,
+    ownSlot,
+    ownSender,
+    standbyAddresses,
+    standbyWindow: currentStandbyWindow(standby.log.entries),
+    primaryWindow: sinceStart(primary.log.entries).filter((entry) => aboutThisStandby(entry, standbyAddresses)),
+    endpoints: {
+      roleName: replicationUser(relationship, 'postgres'),
+      slotName: relationship.slotName ?? '<slot>',
+      primaryAddress: relationship.params.hostaddr ?? relationship.params.host ?? '<primary address>',
+      primaryPort: Number(relationship.params.port ?? primary.settings.port ?? 5432),
+      standbyAddress: relationship.standbyAddress ?? standbyAddresses[0] ?? '<standby address>',
+      passfile: relationship.passfile,
+    },
+  };
+}
+
+/** `passwordKnown`: PGREPL_PASSWORD is set, or the standby has the password (passfile, primary_conninfo). */
+export function diagnose(facts: DoctorFacts, passwordKnown: boolean): Diagnosis {
+  const ctx = context(facts, passwordKnown || facts.relationship.passwordStored || facts.relationship.params.password !== undefined);
+  const current = [standbyRole, standbyDown, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, lag, elsewhere].flatMap((detect) => detect(ctx));
+  const findings = [...current, ...resolved(ctx, current)].sort((a, b) => severityOrder.indexOf(a.severity) - severityOrder.indexOf(b.severity));
+  return { healthy: !findings.some((f) => f.severity === 'error'), findings };
+}

@@ -1,0 +1,301 @@
+import type { Host } from '../remote/host.js';
+import type { Node } from '../../steps/contract.js';
+import { postgresHome } from '../setup/prepare.js';
+import { autoConfValue } from '../../steps/lib/auto-conf.js';
+import { findPassfileEntry } from '../../steps/lib/passfile.js';
+import { runningAddress, settingsFromFiles } from '../../steps/lib/cluster-state.js';
+import { conninfo, hotStandbyMinimums, parseConninfo } from '../../steps/lib/standby-config.js';
+import { readServerLog, type ServerLog } from './log.js';
+
+/**
+ * Everything doctor knows about a pair, read in one pass over both SSH connections and
+ * changing nothing: server state and views while a server runs, its files while it does
+ * not, its recent log, and one replication connection tried from the standby the way its
+ * walreceiver makes it. Judging these facts is diagnose.ts, a pure function.
+ */
+
+export interface SlotFact {
+  name: string;
+  type: string;
+  active: boolean;
+  activePid: number | null;
+  restartLsn: string | null;
+  /** reserved/extended/unreserved/lost, PostgreSQL 13+. */
+  walStatus: string | null;
+  /** WAL the primary keeps for it: current LSN − restart_lsn. */
+  retainedBytes: number | null;
+}
+
+export interface WalSenderFact {
+  pid: number;
+  user: string;
+  applicationName: string;
+  clientAddr: string | null;
+  state: string;
+  sentLsn: string | null;
+  replayLsn: string | null;
+  replayBytes: number | null;
+  replayLagSeconds: number | null;
+}
+
+/** What both servers have in common: where they run, what they are, what they logged. */
+interface ServerFacts {
+  clusterId: string;
+  major: number;
+  running: boolean;
+  /** Set when the server runs but refuses our SQL (starting up, hot_standby off, …). */
+  sqlError?: string;
+  /** The host's own clock when it was read, for results that have no timestamp of their own. */
+  clock: string;
+  inRecovery?: boolean;
+  systemIdentifier?: string;
+  timeline?: number;
+  /** From pg_settings while it answers, else as its files will give them (postgres -C). */
+  settings: Record<string, string>;
+  settingsSource: string;
+  /** pg_controldata's "Database cluster state" while it is stopped. */
+  controlState?: string;
+  /** The host's own addresses (ip addr). */
+  addresses: string[];
+  log: ServerLog;
+}
+
+export interface PrimaryFacts extends ServerFacts {
+  /** Undefined while the primary does not answer. */
+  slots?: SlotFact[];
+  walSenders: WalSenderFact[];
+  /** The conninfo's role; null when it does not exist, undefined when unknown. */
+  role?: { canLogin: boolean; replication: boolean } | null;
+  oldestWalSegment?: string;
+}
+
+export interface StandbyFacts extends ServerFacts {
+  receiverStatus?: string;
+  replayPaused?: boolean;
+  /** Received but not yet replayed. */
+  applyBytes?: number;
+  /** now() − pg_last_xact_replay_timestamp(). */
+  replayAgeSeconds?: number;
+  recoveryConf: string | null;
+  standbySignal: boolean;
+  recoverySignal: boolean;
+}
+
+/** Who the standby follows, as its own recovery configuration says. */
+export interface Relationship {
+  conninfo?: string;
+  /** Where it was read. */
+  source: string;
+  params: Record<string, string>;
+  slotName?: string;
+  /** The addresses conninfo's host resolves to on the standby. */
+  hostAddresses: string[];
+  /** The standby's source address towards that host (what the primary sees). */
+  standbyAddress?: string;
+  /** The passfile the walreceiver reads (conninfo's passfile, else ~postgres/.pgpass). */
+  passfile: string;
+  /** Whether that file has a line for this host, port, replication and user. */
+  passwordStored: boolean;
+}
+
+/** One replication connection from the standby with its primary_conninfo (IDENTIFY_SYSTEM). */
+export interface Probe {
+  ok: boolean;
+  /** psql's answer (system identifier|timeline|…) or its error text. */
+  output: string;
+  clock: string;
+}
+
+export interface DoctorFacts {
+  primary: PrimaryFacts;
+  standby: StandbyFacts;
+  relationship: Relationship;
+  /** Run only while the standby does not stream. */
+  probe?: Probe;
+}
+
+const primarySettingNames = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'port', 'max_slot_wal_keep_size', 'wal_keep_size', 'wal_keep_segments'];
+const recoveryNames = ['primary_conninfo', 'primary_slot_name'];
+const numeric = (value: unknown) => (value === null || value === undefined ? undefined : Number(value));
+
+async function clock(host: Host): Promise<string> {
+  return (await host.run(['date', '-u', '+%Y-%m-%d %H:%M:%S UTC'])).trim();
+}
+
+async function hostAddresses(host: Host): Promise<string[]> {
+  const output = await host.run(['ip', '-o', 'addr', 'show']);
+  return [...output.matchAll(/\binet6?\s+([^/\s]+)/g)].map((match) => match[1]);
+}
+
+async function controlData(node: Node): Promise<Pick<ServerFacts, 'systemIdentifier' | 'timeline' | 'controlState'>> {
+  const result = await node.host.exec([`${node.cluster.binDir}/pg_controldata`, '-D', node.cluster.dataDirectory], { as: 'postgres' });
+  const field = (name: string) => new RegExp(`^${name}:\\s+(.*)$`, 'm').exec(result.stdout)?.[1].trim();
+  return {
+    systemIdentifier: field('Database system identifier'),
+    timeline: numeric(field("Latest checkpoint's TimeLineID")),
+    controlState: field('Database cluster state') ?? (result.stderr.trim() || undefined),
+  };
+}
+
+async function settingRows(node: Node, names: string[]): Promise<Record<string, string>> {
+  const rows = await node.host.sql<{ name: string; setting: string }>(node.address!, 'SELECT name, setting FROM pg_settings WHERE name = ANY($1)', [names]);
+  return Object.fromEntries(rows.map((row) => [row.name, row.setting]));
+}
+
+/** Common facts, and what `readLive` reads while the server answers SQL. */
+async function serverFacts<Live>(node: Node, settingNames: string[], readLive: () => Promise<Live>): Promise<ServerFacts & { live?: Live }> {
+  const [address, now, addresses, log] = await Promise.all([runningAddress(node), clock(node.host), hostAddresses(node.host), readServerLog(node)]);
+  const base = { clusterId: node.cluster.id, major: node.cluster.major, running: address !== undefined, clock: now, addresses, log };
+  let sqlError: string | undefined;
+  if (address) {
+    try {
+      return { ...base, settings: await settingRows(node, settingNames), settingsSource: 'pg_settings', live: await readLive() };
+    } catch (error) {
+      sqlError = error instanceof Error ? error.message : String(error);
+    }
+  }
+  return { ...base, sqlError, ...(await controlData(node)), settings: await settingsFromFiles(node, settingNames), settingsSource: 'its configuration files (postgres -C)' };
+}
+
+async function primaryFacts(node: Node, roleName: string | undefined, standbyMajor: number): Promise<PrimaryFacts> {
+  const sql = <Row extends Record<string, unknown>>(text: string, params?: unknown[]) => node.host.sql<Row>(node.address!, text, params);
+  const walStatus = node.cluster.major >= 13 ? 'wal_status' : 'NULL::text';
+  const { live, ...facts } = await serverFacts(node, [...primarySettingNames, ...hotStandbyMinimums(standbyMajor)], async () => {
+    const [state] = await sql<{ in_recovery: boolean; system_identifier: string; timeline: number | null; oldest_wal: string | null }>(
+      `SELECT pg_is_in_recovery() AS in_recovery,
+              (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
+              CASE WHEN NOT pg_is_in_recovery() THEN ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
+              (SELECT min(name) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$') AS oldest_wal`,
+    );
+    const current = 'CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END';
+    const slots = await sql<{ name: string; type: string; active: boolean; active_pid: number | null; restart_lsn: string | null; wal_status: string | null; retained: string | null }>(
+      `SELECT slot_name AS name, slot_type AS type, active, active_pid, restart_lsn::text, ${walStatus} AS wal_status,
+              pg_wal_lsn_diff(${current}, restart_lsn)::bigint::text AS retained
+         FROM pg_replication_slots WHERE NOT temporary ORDER BY slot_name`,
+    );
+    const senders = await sql<{ pid: number; usename: string; application_name: string; client_addr: string | null; state: string; sent_lsn: string | null; replay_lsn: string | null; replay_bytes: string | null; replay_lag: number | null }>(
+      `SELECT pid, usename, application_name, host(client_addr) AS client_addr, state, sent_lsn::text, replay_lsn::text,
+              pg_wal_lsn_diff(${current}, replay_lsn)::bigint::text AS replay_bytes,
+              extract(epoch FROM replay_lag)::float8 AS replay_lag
+         FROM pg_stat_replication`,
+    );
+    const [role] = roleName ? await sql<{ rolcanlogin: boolean; rolreplication: boolean }>('SELECT rolcanlogin, rolreplication FROM pg_roles WHERE rolname = $1', [roleName]) : [];
+    return {
+      inRecovery: state.in_recovery,
+      systemIdentifier: state.system_identifier,
+      timeline: state.timeline ?? undefined,
+      oldestWalSegment: state.oldest_wal ?? undefined,
+      slots: slots.map((s) => ({ name: s.name, type: s.type, active: s.active, activePid: s.active_pid, restartLsn: s.restart_lsn, walStatus: s.wal_status, retainedBytes: numeric(s.retained) ?? null })),
+      walSenders: senders.map((s) => ({
+        pid: s.pid,
+        user: s.usename,
+        applicationName: s.application_name,
+        clientAddr: s.client_addr,
+        state: s.state,
+        sentLsn: s.sent_lsn,
+        replayLsn: s.replay_lsn,
+        replayBytes: numeric(s.replay_bytes) ?? null,
+        replayLagSeconds: s.replay_lag,
+      })),
+      role: roleName ? (role ? { canLogin: role.rolcanlogin, replication: role.rolreplication } : null) : undefined,
+    };
+  });
+  return { ...facts, ...live, walSenders: live?.walSenders ?? [] };
+}
+
+async function standbyFacts(node: Node): Promise<StandbyFacts> {
+  const { host, cluster } = node;
+  const dir = cluster.dataDirectory;
+  const exists = async (name: string) => (await host.exec(['test', '-e', `${dir}/${name}`], { as: 'root' })).code === 0;
+  const [recoveryConf, standbySignal, recoverySignal] = await Promise.all([host.readFile(`${dir}/recovery.conf`, 'root'), exists('standby.signal'), exists('recovery.signal')]);
+  const names = [...recoveryNames, ...hotStandbyMinimums(cluster.major), 'hot_standby'];
+  const { live, ...facts } = await serverFacts(node, names, async () => {
+    const [row] = await host.sql<{ in_recovery: boolean; system_identifier: string; timeline: number; replay_paused: boolean | null; apply_bytes: string | null; replay_age: number | null; receiver: string | null }>(
+      node.address!,
+      `SELECT pg_is_in_recovery() AS in_recovery,
+              (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
+              (SELECT timeline_id FROM pg_control_checkpoint()) AS timeline,
+              CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS replay_paused,
+              CASE WHEN pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint::text END AS apply_bytes,
+              CASE WHEN pg_is_in_recovery() THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS replay_age,
+              (SELECT status FROM pg_stat_wal_receiver) AS receiver`,
+    );
+    return {
+      inRecovery: row.in_recovery,
+      systemIdentifier: row.system_identifier,
+      timeline: row.timeline,
+      replayPaused: row.replay_paused ?? undefined,
+      applyBytes: numeric(row.apply_bytes),
+      replayAgeSeconds: row.replay_age ?? undefined,
+      receiverStatus: row.receiver ?? undefined,
+    };
+  });
+  return { ...facts, ...live, recoveryConf, standbySignal, recoverySignal };
+}
+
+/**
+ * primary_conninfo and primary_slot_name as the standby uses them: the running server's
+ * values (PG 12+), else its files; recovery.conf up to PG 11, or when one is present.
+ */
+function readRelationship(standby: StandbyFacts): Pick<Relationship, 'conninfo' | 'source' | 'params' | 'slotName'> {
+  const fromConf = (name: string) => (standby.recoveryConf === null ? undefined : autoConfValue(standby.recoveryConf, name) || undefined);
+  const fromSettings = (name: string) => standby.settings[name] || undefined;
+  const useConf = standby.recoveryConf !== null && (standby.major < 12 || !fromSettings('primary_conninfo'));
+  const value = useConf ? fromConf : fromSettings;
+  const source = useConf ? 'recovery.conf' : standby.settingsSource === 'pg_settings' ? 'the running standby (pg_settings)' : standby.settingsSource;
+  const text = value('primary_conninfo');
+  const pairs = text === undefined ? [] : (parseConninfo(text) ?? []);
+  return { conninfo: text, source, params: Object.fromEntries(pairs), slotName: value('primary_slot_name') };
+}
+
+async function resolveHost(standby: Host, name: string): Promise<string[]> {
+  const result = await standby.exec(['getent', 'ahosts', name]);
+  return [...new Set(result.stdout.split('\n').map((line) => line.split(/\s+/)[0]).filter(Boolean))];
+}
+
+async function sourceAddress(standby: Host, destination: string): Promise<string | undefined> {
+  const result = await standby.exec(['ip', 'route', 'get', destination]);
+  return /\bsrc\s+(\S+)/.exec(result.stdout)?.[1];
+}
+
+/** psql's stdin carries a password from primary_conninfo, so it never shows in a process list. */
+const probeScript = 'IFS= read -r PGPASSWORD; if [ -n "$PGPASSWORD" ]; then export PGPASSWORD; else unset PGPASSWORD; fi; exec "$@"';
+
+async function probe(node: Node, relationship: Relationship): Promise<Probe> {
+  const { password, ...rest } = relationship.params;
+  const target = conninfo([...Object.entries(rest), ['dbname', 'replication'], ['replication', 'true'], ['connect_timeout', '10']]);
+  const argv = ['sh', '-c', probeScript, 'sh', `${node.cluster.binDir}/psql`, '-X', '-w', '-A', '-t', '-c', 'IDENTIFY_SYSTEM', target];
+  const [result, now] = await Promise.all([node.host.exec(argv, { as: 'postgres', stdin: `${password ?? ''}\n` }), clock(node.host)]);
+  const output = (result.code === 0 ? result.stdout : result.stderr).trim().replace(/^psql: error: /, '');
+  return { ok: result.code === 0, output, clock: now };
+}
+
+/** The walreceiver's role: conninfo's user, else the OS user it runs as. */
+export const replicationUser = (relationship: Pick<Relationship, 'params'>, owner: string) => relationship.params.user ?? owner;
+
+async function passfileFacts(standby: Host, read: Pick<Relationship, 'params'>, owner: string): Promise<Pick<Relationship, 'passfile' | 'passwordStored'>> {
+  const passfile = read.params.passfile ?? `${await postgresHome(standby)}/.pgpass`;
+  const content = await standby.readFile(passfile, 'root');
+  const { host = '', port = '5432' } = read.params;
+  return { passfile, passwordStored: content !== null && findPassfileEntry(content, host, Number(port), replicationUser(read, owner)) !== undefined };
+}
+
+export async function gatherFacts(primaryNode: Node, standbyNode: Node): Promise<DoctorFacts> {
+  const standby = await standbyFacts(standbyNode);
+  const read = readRelationship(standby);
+  const owner = standbyNode.cluster.owner;
+  const host = read.params.hostaddr ?? read.params.host;
+  const [primary, hostAddresses, passfile] = await Promise.all([
+    primaryFacts(primaryNode, read.conninfo !== undefined ? replicationUser(read, owner) : undefined, standbyNode.cluster.major),
+    host && !host.startsWith('/') ? resolveHost(standbyNode.host, host.split(',')[0]) : Promise.resolve([]),
+    passfileFacts(standbyNode.host, read, owner),
+  ]);
+  const relationship: Relationship = {
+    ...read,
+    ...passfile,
+    hostAddresses,
+    standbyAddress: hostAddresses[0] ? await sourceAddress(standbyNode.host, hostAddresses[0]) : undefined,
+  };
+  const streaming = standby.receiverStatus === 'streaming';
+  return { primary, standby, relationship, probe: !streaming && relationship.conninfo !== undefined ? await probe(standbyNode, relationship) : undefined };
+}

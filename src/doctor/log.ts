@@ -1,0 +1,101 @@
+import type { Node, Side } from '../../steps/contract.js';
+import { newestLogTail } from '../../steps/lib/server-log.js';
+import { matchLogLine, type FindingId } from './catalog.js';
+
+/**
+ * A server's recent log, split into messages, and the part of it that describes the server
+ * as it is now: what came after its last start and after the standby last began streaming.
+ */
+
+export interface LogEntry {
+  /** The message's first line exactly as the server wrote it (its timestamp included). */
+  line: string;
+  /** What belongs to it: libpq's indented continuation lines, DETAIL and HINT. */
+  more: string[];
+  severity: string;
+}
+
+export interface ServerLog {
+  host: Side;
+  /** The file it came from, or journald. */
+  source: string;
+  entries: LogEntry[];
+}
+
+const tailBytes = 256 * 1024;
+const severityPattern = /\b(DEBUG\d?|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC|DETAIL|HINT|STATEMENT|CONTEXT|QUERY|LOCATION):\s\s?/;
+const attached = new Set(['DETAIL', 'HINT']);
+const dropped = new Set(['STATEMENT', 'CONTEXT', 'QUERY', 'LOCATION']);
+
+/** Log text as messages; lines that belong to no message (pg_ctl's own output) are left out. */
+export function parseLog(text: string): LogEntry[] {
+  const entries: LogEntry[] = [];
+  let current: LogEntry | undefined;
+  for (const line of text.split('\n')) {
+    const severity = severityPattern.exec(line)?.[1];
+    if (severity === undefined) {
+      if (current && /^\s/.test(line) && line.trim()) current.more.push(line);
+      else current = undefined;
+    } else if (attached.has(severity) || dropped.has(severity)) {
+      if (current && attached.has(severity)) current.more.push(line);
+    } else {
+      current = { line, more: [], severity };
+      entries.push(current);
+    }
+  }
+  return entries;
+}
+
+/** The catalog ids an entry reveals, from its first line or a DETAIL/HINT. */
+export const entryIds = (entry: LogEntry): FindingId[] => [...new Set([entry.line, ...entry.more].flatMap(matchLogLine))];
+
+export const entryText = (entry: LogEntry): string[] => [entry.line, ...entry.more];
+
+const startMarker = /\bLOG:\s+(starting PostgreSQL \d|database system was (shut down|interrupted|not properly shut down))/;
+const streamingMarker = /\bLOG:\s+started streaming WAL from primary at/;
+export const isStart = (entry: LogEntry) => startMarker.test(entry.line);
+export const isStreamingStart = (entry: LogEntry) => streamingMarker.test(entry.line);
+
+function lastIndex(entries: readonly LogEntry[], test: (entry: LogEntry) => boolean): number {
+  for (let i = entries.length - 1; i >= 0; i--) if (test(entries[i])) return i;
+  return -1;
+}
+
+/** The entries after the last one that passes `marker` (all of them when none does). */
+export function after(entries: readonly LogEntry[], marker: (entry: LogEntry) => boolean): LogEntry[] {
+  return entries.slice(lastIndex(entries, marker) + 1);
+}
+
+/** What the server logged since it last started: the current failure window of a server. */
+export const sinceStart = (entries: readonly LogEntry[]) => after(entries, isStart);
+
+/** A standby's current window: since its last start and since it last began streaming. */
+export const currentStandbyWindow = (entries: readonly LogEntry[]) => after(entries, (entry) => isStart(entry) || isStreamingStart(entry));
+
+/** The failures before streaming last resumed without a restart (what a repair just cured). */
+export function episodeBeforeStreaming(entries: readonly LogEntry[]): LogEntry[] {
+  const streaming = lastIndex(entries, isStreamingStart);
+  if (streaming < 0) return [];
+  const before = entries.slice(0, streaming);
+  return after(before, (entry) => isStart(entry) || isStreamingStart(entry));
+}
+
+/** The last entry of the window that reveals `id`. */
+export function lastWith(entries: readonly LogEntry[], id: FindingId): LogEntry | undefined {
+  const index = lastIndex(entries, (entry) => entryIds(entry).includes(id));
+  return index < 0 ? undefined : entries[index];
+}
+
+/**
+ * The newest log of a cluster: its log file (Debian's per-cluster file, the collector's
+ * directory, pg_ctl's file), else the systemd journal of its unit.
+ */
+export async function readServerLog(node: Node): Promise<ServerLog> {
+  const host = node.host.role as Side;
+  const file = await newestLogTail(node, tailBytes);
+  if (file) return { host, source: file.path, entries: parseLog(file.text) };
+  const [version, name] = node.cluster.id.split('/');
+  const units = name ? [`postgresql@${version}-${name}.service`] : [`postgresql-${node.cluster.major}.service`, 'postgresql.service'];
+  const journal = await node.host.exec(['journalctl', '--no-pager', '--quiet', '--output', 'short-iso-precise', '--lines', '3000', ...units.flatMap((unit) => ['--unit', unit])], { as: 'root' });
+  return { host, source: journal.code === 0 ? `journald (${units.join(', ')})` : 'no log found', entries: journal.code === 0 ? parseLog(journal.stdout) : [] };
+}

@@ -1,0 +1,87 @@
+import { stepLines } from '../setup/render.js';
+import type { Severity } from './catalog.js';
+import type { Diagnosis, Finding } from './diagnose.js';
+import type { Relationship } from './facts.js';
+import type { RepairOutcome, RepairPlan } from './repair.js';
+
+/** Doctor's report as text, for the terminal and the Ink screen alike. */
+
+export const severityHeadings: Record<Severity, string> = { error: 'Errors', warning: 'Warnings', info: 'Info' };
+export const severityMarks: Record<Severity, string> = { error: '✗', warning: '!', info: 'i' };
+
+export interface SeverityGroup {
+  severity: Severity;
+  findings: Finding[];
+}
+
+/** Findings grouped by severity, errors first; empty groups left out. */
+export function severityGroups(findings: readonly Finding[]): SeverityGroup[] {
+  return (['error', 'warning', 'info'] as const)
+    .map((severity) => ({ severity, findings: findings.filter((f) => f.severity === severity) }))
+    .filter((group) => group.findings.length > 0);
+}
+
+export const findingHeadline = (f: Finding) => `${severityMarks[f.severity]} ${f.id} (${f.host}): ${f.title}`;
+
+/** The evidence and the fix of one finding, indented under its headline. */
+export function findingBody(f: Finding): string[] {
+  const lines: string[] = [];
+  if (f.detail) lines.push(`    ${f.detail}`);
+  for (const evidence of f.evidence) {
+    lines.push(`    ${evidence.host} ${evidence.source}:`, ...evidence.lines.map((line) => `      ${line}`));
+  }
+  lines.push(`    fix: ${f.fix.text}`);
+  if (f.fix.fixable) lines.push(`    --fix: ${f.fix.action}`);
+  return lines;
+}
+
+/** primary_conninfo as it can be shown: a password in it is masked. */
+export const shownConninfo = (conninfo: string) => conninfo.replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/g, '$1***').replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@');
+
+export function relationshipLine(relationship: Relationship): string {
+  if (relationship.conninfo === undefined) return `The standby has no primary_conninfo (read from ${relationship.source}).`;
+  const slot = relationship.slotName ? `slot ${relationship.slotName}` : 'no slot';
+  return `The standby follows: ${shownConninfo(relationship.conninfo)}; ${slot} (read from ${relationship.source}).`;
+}
+
+export function verdictLine(diagnosis: Diagnosis): string {
+  const count = (severity: Severity) => diagnosis.findings.filter((f) => f.severity === severity).length;
+  const errors = count('error');
+  const warnings = count('warning');
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  if (errors === 0) return `Result: no errors${warnings ? `, ${plural(warnings, 'warning')}` : ''}.`;
+  const fixable = diagnosis.findings.filter((f) => f.severity === 'error' && f.fix.fixable).map((f) => f.id);
+  const hint = fixable.length > 0 ? ` "pgrepl-wizard doctor --fix" can repair: ${fixable.join(', ')}.` : '';
+  return `Result: ${plural(errors, 'error')}${warnings ? `, ${plural(warnings, 'warning')}` : ''}.${hint}`;
+}
+
+export function diagnosisText(diagnosis: Diagnosis, relationship: Relationship): string {
+  const lines = [relationshipLine(relationship), ''];
+  for (const group of severityGroups(diagnosis.findings)) {
+    lines.push(`${severityHeadings[group.severity]} (${group.findings.length})`);
+    for (const f of group.findings) lines.push(`  ${findingHeadline(f)}`, ...findingBody(f));
+    lines.push('');
+  }
+  lines.push(verdictLine(diagnosis));
+  return lines.join('\n');
+}
+
+/** The repairs as a runbook, before anything changes. */
+export function planLines(planned: RepairOutcome, plan: RepairPlan): string[] {
+  const lines = ['Repairs (nothing has been changed yet):', ...planned.steps.flatMap(stepLines)];
+  if (plan.leftAlone.length > 0) lines.push('', `Left for you: ${plan.leftAlone.map((f) => `${f.id}${f.slot ? ` (${f.slot})` : ''}`).join(', ')} (see their fix above).`);
+  return lines;
+}
+
+/** What the repairs did, what changed where and how to undo it. */
+export function repairLines(outcome: RepairOutcome): string[] {
+  const lines = outcome.steps.flatMap(stepLines);
+  if (outcome.changes.length > 0) {
+    lines.push('', 'Changed:');
+    for (const change of outcome.changes) {
+      lines.push(`  - ${change.side}: ${change.what}${change.backup ? ` (backup: ${change.backup})` : ''}${change.undo ? `\n      undo: ${change.undo}` : ''}`);
+    }
+  }
+  lines.push('', outcome.ok ? 'The repairs ran.' : 'A repair failed; see above. Nothing after it ran.');
+  return lines;
+}

@@ -1,0 +1,208 @@
+import pg from 'pg';
+import { WizardError } from '../errors.js';
+import { where, type CheckResult, type Node, type PlannedAction, type Step, type StepContext } from '../../steps/contract.js';
+import { storePassword } from '../../steps/clone-standby.js';
+import { afterAlterSystem, parseAutoConf, type AutoConfEntry } from '../../steps/lib/auto-conf.js';
+import { passwordStored } from '../../steps/lib/clone-prechecks.js';
+import { runningAddress, settingsFromFiles } from '../../steps/lib/cluster-state.js';
+import { rewriteConfigFile, timestampSuffix, unifiedDiff } from '../../steps/lib/config-files.js';
+import { query } from '../../steps/lib/live-server.js';
+import { controlServer, isRunning, serverControlCommand } from '../../steps/lib/server-control.js';
+
+/**
+ * Repairs no setup step makes: they follow the same Step contract and run through the same
+ * runner, next to the setup steps doctor reuses.
+ */
+
+/** The standby's passfile holds the password the repairs set (the walreceiver reads it). */
+export const passfileStep: Step = {
+  id: 'standby-passfile',
+  title: "Replication password in the standby's passfile",
+  async check(ctx) {
+    const { stored } = await passwordStored(ctx);
+    return { done: stored, detail: `${ctx.settings.passfile} ${stored ? 'holds' : 'does not hold'} the password for ${ctx.settings.primaryAddress}:${ctx.primary.cluster.port}:replication:${ctx.settings.roleName}` };
+  },
+  async plan(ctx) {
+    return [{ side: 'standby', summary: `store the replication password in ${ctx.settings.passfile} (owner postgres, mode 0600; the content goes through stdin)` }];
+  },
+  async apply(ctx) {
+    await storePassword(ctx);
+    return `stored the password in ${ctx.settings.passfile}`;
+  },
+  async verify(ctx) {
+    if (!(await passwordStored(ctx)).stored) throw new WizardError(`${ctx.settings.passfile} still does not hold the password`, where(ctx.standby), 'check whether something else rewrites the file, then run again');
+    return `${ctx.settings.passfile} holds the password`;
+  },
+};
+
+/** Starts a stopped primary and waits until it answers SQL. */
+export const startPrimaryStep: Step = {
+  id: 'start-primary',
+  title: 'Start the primary',
+  async check(ctx) {
+    const running = await isRunning(ctx.primary.host, ctx.primary.cluster);
+    return { done: running, detail: `${ctx.primary.cluster.id} is ${running ? '' : 'not '}running` };
+  },
+  async plan(ctx) {
+    return [{ side: 'primary', summary: `start the primary's cluster ${ctx.primary.cluster.id}`, command: serverControlCommand(ctx.primary.cluster, 'start') }];
+  },
+  async apply(ctx) {
+    await controlServer(ctx.primary, 'start');
+    return `started ${ctx.primary.cluster.id}`;
+  },
+  async verify(ctx) {
+    await query(ctx.primary, 'SELECT 1');
+    return `${ctx.primary.cluster.id} answers`;
+  },
+};
+
+const walLevelNames = ['wal_level', 'max_wal_senders'];
+
+/** What a primary that cannot start needs in postgresql.auto.conf, from what its files give now. */
+async function walLevelChanges(node: Node): Promise<AutoConfEntry[]> {
+  const current = await settingsFromFiles(node, walLevelNames);
+  return [
+    ...(['replica', 'logical'].includes(current.wal_level ?? '') ? [] : [{ name: 'wal_level', value: 'replica' }]),
+    ...(Number(current.max_wal_senders ?? 0) > 0 ? [] : [{ name: 'max_wal_senders', value: '10' }]),
+  ];
+}
+
+const autoConfPath = (node: Node) => `${node.cluster.dataDirectory}/postgresql.auto.conf`;
+
+/**
+ * wal_level = replica written into postgresql.auto.conf directly, as ALTER SYSTEM would
+ * write it: a primary that refuses to start with wal_level minimal cannot run ALTER SYSTEM.
+ */
+export const walLevelInFilesStep: Step = {
+  id: 'primary-wal-level-files',
+  title: "wal_level in the stopped primary's postgresql.auto.conf",
+  async check(ctx) {
+    const changes = await walLevelChanges(ctx.primary);
+    return { done: changes.length === 0, detail: changes.length === 0 ? 'the files give wal_level replica or logical' : `to set: ${changes.map((c) => `${c.name} = ${c.value}`).join(', ')}` };
+  },
+  async plan(ctx) {
+    if (await runningAddress(ctx.primary)) return [];
+    const path = autoConfPath(ctx.primary);
+    const current = await ctx.primary.host.readFile(path, 'postgres');
+    const changes = await walLevelChanges(ctx.primary);
+    return [{ side: 'primary', summary: `set ${changes.map((c) => `${c.name} = ${c.value}`).join(', ')} in ${path} (backed up first; the primary is down, so ALTER SYSTEM cannot)`, diff: unifiedDiff(path, current ?? '', afterAlterSystem(current, changes, ctx.primary.cluster.major)) }];
+  },
+  async apply(ctx) {
+    if (await runningAddress(ctx.primary)) return 'the primary runs: ALTER SYSTEM is used instead (primary settings)';
+    const path = autoConfPath(ctx.primary);
+    const current = await ctx.primary.host.readFile(path, 'postgres');
+    const changes = await walLevelChanges(ctx.primary);
+    await rewriteConfigFile(ctx.primary.host, 'primary', path, afterAlterSystem(current, changes, ctx.primary.cluster.major), 'postgres', ctx.recordChange);
+    return `set ${changes.map((c) => `${c.name} = ${c.value}`).join(', ')} in ${path}`;
+  },
+  async verify(ctx) {
+    const left = await walLevelChanges(ctx.primary);
+    if (left.length > 0) {
+      throw new WizardError(`the primary's files still give ${left.map((c) => c.name).join(', ')} the wrong value`, where(ctx.primary), 'a later setting overrides postgresql.auto.conf (a command-line option?); fix it by hand');
+    }
+    return 'the files give wal_level replica';
+  },
+};
+
+interface RecoveryConfConversion {
+  path: string;
+  text: string;
+  autoPath: string;
+  autoBefore: string | null;
+  autoAfter: string;
+  /** standby_mode = on: the server must start as a standby (standby.signal), else recovery.signal. */
+  signal: 'standby.signal' | 'recovery.signal';
+}
+
+const keptAs = (path: string, suffix: string) => `${path}.pgrepl-backup-${suffix}`;
+
+/** PG 12+: recovery.conf's settings move to postgresql.auto.conf and standby_mode becomes a signal file. */
+async function conversion(ctx: StepContext): Promise<RecoveryConfConversion | undefined> {
+  const { host, cluster } = ctx.standby;
+  const path = `${cluster.dataDirectory}/recovery.conf`;
+  const text = await host.readFile(path, 'postgres');
+  if (text === null || cluster.major < 12) return undefined;
+  const entries = parseAutoConf(text);
+  const standbyMode = entries.filter((e) => e.name.toLowerCase() === 'standby_mode').pop();
+  const moved = entries.filter((e) => e.name.toLowerCase() !== 'standby_mode');
+  const autoPath = `${cluster.dataDirectory}/postgresql.auto.conf`;
+  const autoBefore = await host.readFile(autoPath, 'postgres');
+  return {
+    path,
+    text,
+    autoPath,
+    autoBefore,
+    autoAfter: afterAlterSystem(autoBefore, moved, cluster.major),
+    signal: /^(on|true|yes|1)$/i.test(standbyMode?.value ?? '') ? 'standby.signal' : 'recovery.signal',
+  };
+}
+
+export const convertRecoveryConfStep: Step = {
+  id: 'convert-recovery-conf',
+  title: 'Convert recovery.conf (PostgreSQL 12+ refuses to start with it)',
+  async check(ctx): Promise<CheckResult> {
+    const found = await conversion(ctx);
+    return { done: found === undefined, detail: found ? `${found.path} exists` : 'no recovery.conf' };
+  },
+  async plan(ctx): Promise<PlannedAction[]> {
+    const found = await conversion(ctx);
+    if (!found) return [];
+    const dir = ctx.standby.cluster.dataDirectory;
+    return [
+      { side: 'standby', summary: `move the settings of ${found.path} into ${found.autoPath} (backed up first)`, diff: unifiedDiff(found.autoPath, found.autoBefore ?? '', found.autoAfter) },
+      { side: 'standby', summary: `create ${dir}/${found.signal} in place of standby_mode` },
+      { side: 'standby', summary: `rename ${found.path} so the server starts`, command: ['mv', '--', found.path, keptAs(found.path, '<time>')] },
+    ];
+  },
+  async apply(ctx) {
+    const found = await conversion(ctx);
+    if (!found) return 'no recovery.conf any more';
+    const { host, cluster } = ctx.standby;
+    if (await isRunning(host, cluster)) await controlServer(ctx.standby, 'stop');
+    await rewriteConfigFile(host, 'standby', found.autoPath, found.autoAfter, 'postgres', ctx.recordChange);
+    await host.writeFile(`${cluster.dataDirectory}/${found.signal}`, '', { as: 'postgres', mode: '600' });
+    const backup = keptAs(found.path, timestampSuffix());
+    await host.run(['mv', '--', found.path, backup], { as: 'postgres' });
+    ctx.recordChange({ side: 'standby', what: `converted ${found.path} into ${found.autoPath} and ${found.signal}`, backup, undo: `mv ${backup} ${found.path}; rm ${cluster.dataDirectory}/${found.signal}` });
+    return `moved recovery.conf's settings into postgresql.auto.conf, created ${found.signal}, recovery.conf kept as ${backup}`;
+  },
+  async verify(ctx) {
+    if (await conversion(ctx)) throw new WizardError('recovery.conf is still there', where(ctx.standby), 'remove it by hand');
+    return 'no recovery.conf; its settings are in postgresql.auto.conf';
+  },
+};
+
+/** Drops the inactive slots the operator named; refuses any that became active meanwhile. */
+export function dropSlotsStep(names: readonly string[]): Step {
+  const existing = async (ctx: StepContext) =>
+    query<{ slot_name: string; active: boolean }>(ctx.primary, 'SELECT slot_name, active FROM pg_replication_slots WHERE slot_name = ANY($1)', [names]);
+  const sql = (name: string) => `SELECT pg_drop_replication_slot(${pg.escapeLiteral(name)})`;
+  return {
+    id: 'drop-slots',
+    title: 'Drop inactive replication slots',
+    async check(ctx) {
+      const left = await existing(ctx);
+      return { done: left.length === 0, detail: left.length === 0 ? `${names.join(', ')} already gone` : `to drop: ${left.map((s) => s.slot_name).join(', ')}` };
+    },
+    async plan(ctx) {
+      return (await existing(ctx)).map((slot) => ({ side: 'primary' as const, summary: `drop inactive slot ${slot.slot_name} (the primary releases the WAL it kept)`, sql: sql(slot.slot_name) }));
+    },
+    async apply(ctx) {
+      const slots = await existing(ctx);
+      const active = slots.filter((slot) => slot.active);
+      if (active.length > 0) {
+        throw new WizardError(`slot ${active.map((s) => s.slot_name).join(', ')} became active: something streams from it now`, where(ctx.primary), 'leave it, or stop what uses it first');
+      }
+      for (const slot of slots) {
+        await query(ctx.primary, 'SELECT pg_drop_replication_slot($1)', [slot.slot_name]);
+        ctx.recordChange({ side: 'primary', what: `dropped replication slot ${slot.slot_name}`, undo: `SELECT pg_create_physical_replication_slot(${pg.escapeLiteral(slot.slot_name)}, true) (the WAL it kept is gone)` });
+      }
+      return `dropped ${slots.map((s) => s.slot_name).join(', ')}`;
+    },
+    async verify(ctx) {
+      const left = await existing(ctx);
+      if (left.length > 0) throw new WizardError(`slot ${left.map((s) => s.slot_name).join(', ')} still exists`, where(ctx.primary), 'something recreated it; check other tools');
+      return `pg_replication_slots: ${names.join(', ')} gone`;
+    },
+  };
+}

@@ -1,0 +1,176 @@
+import { UsageError, WizardError } from '../errors.js';
+import type { Io } from '../io.js';
+import type { Options } from '../options.js';
+import type { Pair, PairFacts } from '../session.js';
+import { passwordEnv, slotNameFor, sourceAddressTowards } from '../setup/prepare.js';
+import { runSteps, type RunnerEvent, type StepResult } from '../setup/runner.js';
+import { confirmDestructive } from '../setup/setup.js';
+import type { ChangeRecord, SetupSettings, Step, StepContext } from '../../steps/contract.js';
+import { cloneStandbyStep } from '../../steps/clone-standby.js';
+import { pgHbaStep } from '../../steps/pg-hba.js';
+import { primarySettingsStep } from '../../steps/primary-settings.js';
+import { recoveryConfigStep } from '../../steps/recovery-config.js';
+import { replicationRoleStep } from '../../steps/replication-role.js';
+import { replicationSlotStep } from '../../steps/replication-slot.js';
+import { startStandbyStep } from '../../steps/start-standby.js';
+import { verifyStreamingStep } from '../../steps/verify-streaming.js';
+import { findPassfileEntry } from '../../steps/lib/passfile.js';
+import type { Diagnosis, Finding, RepairId } from './diagnose.js';
+import type { DoctorNodes } from './doctor.js';
+import { replicationUser, type DoctorFacts } from './facts.js';
+import { convertRecoveryConfStep, dropSlotsStep, passfileStep, startPrimaryStep, walLevelInFilesStep } from './repair-steps.js';
+
+/**
+ * doctor --fix: the findings' repairs become one run of steps, in runbook order, through the
+ * same runner (and the same confirmations) as setup. The settings the steps need come from
+ * the standby's own recovery configuration, not from flags: doctor repairs the pair as it is.
+ */
+
+/** The steps of each repair; a step needed by several runs once. */
+const repairSteps: Record<RepairId, string[]> = {
+  role: [passfileStep.id, replicationRoleStep.id],
+  'primary-wal-level-files': [walLevelInFilesStep.id],
+  'start-primary': [startPrimaryStep.id],
+  'primary-settings': [primarySettingsStep.id],
+  hba: [pgHbaStep.id],
+  slot: [replicationSlotStep.id],
+  'drop-slot': ['drop-slots'],
+  reclone: [replicationSlotStep.id, cloneStandbyStep.id, recoveryConfigStep.id, startStandbyStep.id],
+  'convert-recovery-conf': [convertRecoveryConfStep.id],
+  'standby-settings': [passfileStep.id, recoveryConfigStep.id],
+  'recovery-config': [passfileStep.id, recoveryConfigStep.id],
+  'start-standby': [startStandbyStep.id],
+};
+
+/** Runbook order: the primary first, then the standby, then the proof. */
+const stepOrder = (dropSlots: Step): Step[] => [
+  passfileStep,
+  replicationRoleStep,
+  walLevelInFilesStep,
+  startPrimaryStep,
+  primarySettingsStep,
+  pgHbaStep,
+  replicationSlotStep,
+  dropSlots,
+  cloneStandbyStep,
+  convertRecoveryConfStep,
+  recoveryConfigStep,
+  startStandbyStep,
+  verifyStreamingStep,
+];
+
+const needsPassword = new Set([passfileStep.id, replicationRoleStep.id, cloneStandbyStep.id]);
+
+export interface RepairPlan {
+  steps: Step[];
+  settings: SetupSettings;
+  /** Inactive slots the operator confirmed by name. */
+  dropSlots: string[];
+  /** Findings --fix leaves alone: no repair, or a slot nobody named. */
+  leftAlone: Finding[];
+}
+
+/**
+ * Which inactive slots to drop: those named with --drop-slot, or (interactively) confirmed
+ * by typing the slot's name. A named slot that is not an inactive slot doctor found is refused.
+ */
+async function confirmSlotDrops(findings: readonly Finding[], options: Options, io: Io): Promise<string[]> {
+  const droppable = findings.filter((f) => f.fix.repairs.includes('drop-slot')).map((f) => f.slot!);
+  const named = (options.dropSlot ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+  const unknown = named.filter((name) => !droppable.includes(name));
+  if (unknown.length > 0) {
+    throw new UsageError(`--drop-slot ${unknown.join(', ')}: not an inactive slot doctor found`, `doctor drops only inactive slots it reports (${droppable.join(', ') || 'none now'}), never the standby's own`);
+  }
+  const confirmed = [...named];
+  if (io.interactive) {
+    for (const slot of droppable.filter((name) => !named.includes(name))) {
+      const finding = findings.find((f) => f.slot === slot)!;
+      if (await io.confirm(`Drop replication slot ${slot}? ${finding.detail ?? ''} Whatever used it can no longer resume from it.`, `--drop-slot ${slot}`, slot)) confirmed.push(slot);
+    }
+  }
+  return confirmed;
+}
+
+/** The password the repairs set and store: PGREPL_PASSWORD, primary_conninfo's, the passfile's; asked for when none. */
+async function repairPassword(pair: Pair, facts: DoctorFacts, primaryAddress: string, port: number, role: string, needed: boolean, io: Io): Promise<string> {
+  const fromConninfo = facts.relationship.params.password;
+  const stored = await pair.standby.readFile(facts.relationship.passfile, 'root');
+  const known = process.env[passwordEnv] || fromConninfo || (stored !== null ? findPassfileEntry(stored, primaryAddress, port, role) : undefined) || '';
+  if (known || !needed) return known;
+  if (io.interactive) {
+    const asked = await io.askSecret(`Password for replication role ${role} (it is set on the primary and stored on the standby):`, passwordEnv);
+    if (asked) return asked;
+  }
+  throw new WizardError(
+    `the repairs set role ${role}'s password and store it on the standby, but no password is known (none in primary_conninfo or ${facts.relationship.passfile})`,
+    'doctor --fix',
+    `set ${passwordEnv} to the password the standby should use and run again`,
+  );
+}
+
+export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { facts: DoctorFacts; diagnosis: Diagnosis }, options: Options, io: Io): Promise<RepairPlan> {
+  const { facts, diagnosis } = examined;
+  const dropSlots = await confirmSlotDrops(diagnosis.findings, options, io);
+  const chosen = diagnosis.findings.filter((f) => !f.resolved && f.fix.fixable && (!f.fix.repairs.includes('drop-slot') || dropSlots.includes(f.slot!)));
+  // The standby's own idle slot comes back into use when the standby streams again.
+  const ownSlotIdle = (f: Finding) => f.id === 'slot-inactive' && f.slot === facts.relationship.slotName;
+  const leftAlone = diagnosis.findings.filter((f) => !f.resolved && f.severity !== 'info' && !chosen.includes(f) && !ownSlotIdle(f));
+  const ids = new Set(chosen.flatMap((f) => f.fix.repairs.flatMap((repair) => repairSteps[repair])));
+  // Streaming is proven at the end only when nothing left alone keeps the standby from it.
+  if (ids.size > 0 && !leftAlone.some((f) => f.severity === 'error')) ids.add(verifyStreamingStep.id);
+  const steps = stepOrder(dropSlotsStep(dropSlots)).filter((step) => ids.has(step.id));
+
+  const { relationship } = facts;
+  const params = relationship.params;
+  const roleName = replicationUser(relationship, nodes.standby.cluster.owner);
+  const primaryAddress = params.hostaddr ?? params.host ?? pair.primary.address;
+  const standbyAddress = relationship.standbyAddress ?? (await sourceAddressTowards(pair.standby, primaryAddress, '--standby-address'));
+  const needed = steps.some((step) => needsPassword.has(step.id));
+  const settings: SetupSettings = {
+    roleName,
+    password: await repairPassword(pair, facts, primaryAddress, nodes.primary.cluster.port, roleName, needed, io),
+    passwordGenerated: false,
+    slotName: relationship.slotName ?? slotNameFor(pair.standby.address),
+    primaryAddress,
+    standbyAddress,
+    primaryListenAddress: await sourceAddressTowards(pair.primary, standbyAddress, '--primary-address'),
+    checkpoint: 'fast',
+    keepOldData: !options.discardOldData,
+    passfile: relationship.passfile,
+    reclone: ids.has(cloneStandbyStep.id),
+  };
+  return { steps, settings, dropSlots, leftAlone };
+}
+
+export interface RepairOutcome {
+  ok: boolean;
+  steps: StepResult[];
+  changes: ChangeRecord[];
+}
+
+export interface RepairRun {
+  nodes: DoctorNodes;
+  facts: PairFacts;
+  plan: RepairPlan;
+  options: Options;
+  io: Io;
+  emit: (event: RunnerEvent) => void;
+  signal: AbortSignal;
+  planOnly: boolean;
+}
+
+/** Plans (planOnly) or applies the repairs with a context like setup's: the same confirmations. */
+export async function runRepairs({ nodes, facts, plan, options, io, emit, signal, planOnly }: RepairRun): Promise<RepairOutcome> {
+  const changes: ChangeRecord[] = [];
+  const contextFor = (stepId: string): StepContext => ({
+    ...nodes,
+    settings: plan.settings,
+    signal,
+    confirm: (action) => confirmDestructive(action, options, io, facts.standby.identity.hostname),
+    progress: (progress) => emit({ type: 'progress', progress }),
+    note: (line) => emit({ type: 'note', id: stepId, line }),
+    recordChange: (change) => changes.push(change),
+  });
+  const steps = await runSteps(plan.steps, contextFor, { planOnly, emit });
+  return { ok: steps.every((step) => step.status !== 'failed'), steps, changes };
+}
