@@ -38,11 +38,20 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
   const session = useRef<{ pair: Pair; facts: PairFacts }>(undefined);
   const abort = useRef(new AbortController());
 
+  const work = useRef<Promise<unknown>>(Promise.resolve());
+  const [stopping, setStopping] = useState(false);
   const finish = (code: number) => {
-    abort.current.abort(new Error('stopped by the operator'));
-    void session.current?.pair.close();
-    onExit(code);
-    exit();
+    if (stopping) return;
+    setStopping(true);
+    const reason = new Error('stopped by the operator');
+    abort.current.abort(reason);
+    io.cancel(reason);
+    // An aborted step still cleans up over SSH (e.g. removes a half-made clone): wait for it.
+    void work.current.finally(async () => {
+      await session.current?.pair.close();
+      onExit(code);
+      exit();
+    });
   };
   const fail = (error: unknown) => setScreen({ kind: 'failed', error });
 
@@ -55,7 +64,7 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
   useEffect(() => {
     const current = screen;
     if (current.kind === 'connecting') {
-      (async () => {
+      work.current = (async () => {
         const runOptions = { ...options, ...targets };
         const pair = await connectPair(runOptions, io);
         session.current = { pair, facts: await discoverPair(pair, runOptions, io) };
@@ -63,7 +72,7 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
       })().catch(fail);
     }
     if (current.kind === 'planning') {
-      (async () => {
+      work.current = (async () => {
         const { pair, facts } = session.current!;
         const settings = await prepareSetup(pair, facts, current.options, io);
         const plan = await runSetup({ pair, facts, settings, options: current.options, io, emit: () => undefined, signal: abort.current.signal, planOnly: true });
@@ -71,7 +80,7 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
       })().catch(fail);
     }
     if (current.kind === 'running') {
-      (async () => {
+      work.current = (async () => {
         const { pair, facts } = session.current!;
         const outcome = await runSetup({ pair, facts, settings: current.settings, options: current.options, io, emit: dispatch, signal: abort.current.signal, planOnly: false });
         setScreen({ kind: 'result', outcome });
@@ -164,7 +173,12 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
           <Text dimColor>Press Enter to exit.</Text>
         </Box>
       )}
-      {question && <QuestionBox question={question} />}
+      {question && !stopping && <QuestionBox question={question} />}
+      {stopping && (
+        <Text color="yellow">
+          <Spinner /> Stopping: letting the current step clean up…
+        </Text>
+      )}
       {screen.kind === 'failed' && (
         <Box flexDirection="column">
           <ErrorBanner error={screen.error} />

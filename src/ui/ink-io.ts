@@ -8,15 +8,21 @@ export type PendingQuestion =
 
 type Question = PendingQuestion extends infer Q ? (Q extends PendingQuestion ? Omit<Q, 'answer'> : never) : never;
 
-/** The Io port for the Ink app: each question becomes screen state, answered by a menu or a text field. */
-export function inkIo(show: (question: PendingQuestion | undefined) => void): Io {
+/**
+ * The Io port for the Ink app: each question becomes screen state, answered by a menu or a
+ * text field. `cancel` (Esc) rejects the open question, so the step waiting on it stops.
+ */
+export function inkIo(show: (question: PendingQuestion | undefined) => void): Io & { cancel(reason: Error): void } {
   let queue: Promise<unknown> = Promise.resolve();
+  let rejectOpen: ((reason: Error) => void) | undefined;
   const ask = <T>(question: Question): Promise<T> => {
     const turn = queue.then(
       () =>
-        new Promise<T>((resolve) => {
+        new Promise<T>((resolve, reject) => {
+          rejectOpen = reject;
           const answer = (value: unknown) => {
             show(undefined);
+            rejectOpen = undefined;
             resolve(value as T);
           };
           show({ ...question, answer } as PendingQuestion);
@@ -30,6 +36,10 @@ export function inkIo(show: (question: PendingQuestion | undefined) => void): Io
     { label: 'Yes', value: true },
   ];
   return {
+    cancel: (reason) => {
+      show(undefined);
+      rejectOpen?.(reason);
+    },
     interactive: true,
     confirmHostKey: (key: UnknownHostKey) =>
       ask<HostKeyDecision>({

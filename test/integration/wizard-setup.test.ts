@@ -74,4 +74,24 @@ describe('interactive setup in a real terminal', () => {
     await terminal.send(['Enter']);
     await terminal.waitFor('EXIT=1');
   });
+
+  it('Esc at the confirmation stops cleanly: exit 130, the standby untouched', async () => {
+    labReset();
+    terminal = new TerminalSession();
+    terminal.start(['node', cli, ...labFlags(['--restart-primary'])], { PGREPL_PASSWORD: password });
+    await terminal.waitFor('What next?');
+    await terminal.send(['Enter']);
+    for (const prompt of ['Replication role name:', 'Replication slot name:', 'WAL archiving on the primary?', 'Checkpoint before the clone', "The standby's current data directory"]) {
+      await terminal.waitFor(prompt);
+      await terminal.send(['Enter']);
+    }
+    await terminal.waitFor('Run this plan?');
+    await terminal.send(['Enter']);
+    await terminal.waitFor(/Type \S+ to confirm:/, 120_000);
+    const systemIdentifier = psqlIn('standby', 'SELECT system_identifier FROM pg_control_system()');
+    await terminal.send(['Escape']);
+    await terminal.waitFor('EXIT=130');
+    expect(psqlIn('standby', 'SELECT system_identifier FROM pg_control_system()')).toBe(systemIdentifier);
+    expect(inHost('standby', ['sh', '-c', 'ls -d /var/lib/postgresql/15/main.pgrepl-* 2>/dev/null || true']).trim()).toBe('');
+  });
 });
