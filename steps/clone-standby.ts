@@ -99,6 +99,30 @@ async function endProcessGroup(host: Host, pgid: string): Promise<void> {
   await host.run(['sh', '-c', script, 'sh', pgid], { as: 'postgres' });
 }
 
+/**
+ * Process groups of pg_basebackup runs still writing into the side directory: left behind
+ * when an earlier run's SSH connection dropped mid-clone (its WAL-streaming child outlives
+ * the parent and keeps the slot busy). Only this mount namespace's, so a container next door
+ * is never touched.
+ */
+const orphanedClonesScript = [
+  'own=$(readlink /proc/self/ns/mnt)',
+  'for d in /proc/[0-9]*; do',
+  '  [ "$(readlink "$d/ns/mnt" 2>/dev/null)" = "$own" ] || continue',
+  '  args=$(tr "\\0" "\\n" < "$d/cmdline" 2>/dev/null) || continue',
+  '  case "$args" in *pg_basebackup*) printf "%s\\n" "$args" | grep -qxF -- "$1" && ps -o pgid= -p "${d#/proc/}" ;; esac',
+  'done | sort -u',
+].join('\n');
+
+async function endOrphanedClones(ctx: StepContext): Promise<void> {
+  const { host, cluster } = ctx.standby;
+  const groups = (await host.run(['sh', '-c', orphanedClonesScript, 'sh', sideDirectory(cluster.dataDirectory)], { as: 'root' })).split(/\s+/).filter(Boolean);
+  for (const pgid of groups) {
+    ctx.note(`ending pg_basebackup (process group ${pgid}) left running by an interrupted earlier run`);
+    await endProcessGroup(host, pgid);
+  }
+}
+
 async function runBasebackup(ctx: StepContext): Promise<void> {
   const { host } = ctx.standby;
   // exec only listens for an abort that happens while it runs.
@@ -199,6 +223,8 @@ export const cloneStandbyStep: Step = {
     const { host, cluster } = ctx.standby;
     const dir = cluster.dataDirectory;
     await storePassword(ctx);
+    // Before the prechecks: a leftover clone still holds the slot and would fail them.
+    await endOrphanedClones(ctx);
     await runClonePrechecks(ctx, 'apply');
     if (!(await ctx.confirm(replaceAction(ctx)))) {
       throw new WizardError('stopped before touching the standby', where(ctx.standby), "run again and confirm replacing the standby's data directory (headless: --yes)");

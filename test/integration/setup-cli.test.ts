@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inHost, lab, labFlags, labReset, psqlIn, runCli } from './lab.js';
 
@@ -21,6 +23,7 @@ interface JsonStep {
   id: string;
   status: string;
   detail: string;
+  notes: string[];
 }
 
 describe('setup from the command line', () => {
@@ -106,3 +109,41 @@ describe('setup from the command line', () => {
     expect(inHost('primary', ['sh', '-c', 'ls /etc/postgresql/15/prod /var/lib/postgresql/15/prod | grep -c pgrepl-backup || true'])).toBe(before);
   });
 });
+
+describe('a setup that dies during the clone (killed, as when the SSH connection drops)', () => {
+  const cli = join(import.meta.dirname, '..', '..', 'bin', 'pgrepl-wizard.js');
+  const sideDirectoryMb = () => Number(inHost('standby', ['sh', '-c', 'du -sm /var/lib/postgresql/15/main.pgrepl-new 2>/dev/null | cut -f1']).trim() || 0);
+
+  beforeAll(() => {
+    labReset();
+    // Big enough (about 1.5 GB) that the clone is still copying when the run is killed.
+    inHost('primary', ['runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pgbench', '-q', '-i', '-s', '100', '-p', '5433', 'appdb']);
+  });
+
+  it("leaves the standby's old data in place, and the next run completes the job", async () => {
+    const oldIdentifier = psqlIn('standby', 'SELECT system_identifier FROM pg_control_system()');
+    const run = spawn('node', [cli, 'setup', '--yes', '--restart-primary', ...labFlags()], { env: { ...process.env, ...secretEnv }, stdio: 'ignore' });
+    await until(() => sideDirectoryMb() > 100);
+    // No chance to clean up: pg_basebackup's WAL-streaming child lives on, holding the slot.
+    run.kill('SIGKILL');
+    const controlData = inHost('standby', ['runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_controldata', '-D', '/var/lib/postgresql/15/main']);
+    expect(controlData).toContain(`Database system identifier:           ${oldIdentifier}`);
+
+    const result = await runCli(['setup', '--yes', '--restart-primary', '--json', ...labFlags()], secretEnv);
+    const outcome = JSON.parse(result.stdout);
+    expect(outcome.ok).toBe(true);
+    const clone = outcome.steps.find((s: JsonStep) => s.id === 'clone-standby');
+    expect(clone.status).toBe('done');
+    expect(clone.notes.join('\n')).toMatch(/ending pg_basebackup \(process group \d+\) left running by an interrupted earlier run/);
+    expect(psqlIn('standby', 'SELECT count(*) FROM pgbench_branches', 'appdb')).toBe('100');
+    expect(sideDirectoryMb()).toBe(0);
+  });
+});
+
+async function until(condition: () => boolean, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${condition}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
