@@ -128,6 +128,8 @@ async function runBasebackup(ctx: StepContext): Promise<void> {
   // exec only listens for an abort that happens while it runs.
   ctx.signal.throwIfAborted();
   const meter = progressMeter();
+  const started = performance.now();
+  let copiedKb = 0;
   let pgid: string | undefined;
   const lines = lineSplitter((line) => {
     const marker = pgidMarker.exec(line);
@@ -135,6 +137,7 @@ async function runBasebackup(ctx: StepContext): Promise<void> {
     if (marker) pgid = marker[1];
     else if (progress) {
       const { doneKb, totalKb, percent, tablespacesDone, tablespacesTotal } = progress;
+      copiedKb = doneKb;
       ctx.progress({ stepId, doneKb, totalKb, percent, ...meter(doneKb, totalKb, Date.now()), message: `${tablespacesDone}/${tablespacesTotal} tablespaces` });
     } else ctx.note(line);
   });
@@ -159,6 +162,8 @@ async function runBasebackup(ctx: StepContext): Promise<void> {
       replicationFix(text, { ...ctx.settings, primaryPort: ctx.primary.cluster.port }) ?? "read pg_basebackup's message above, fix its cause and run setup again",
     );
   }
+  const seconds = (performance.now() - started) / 1000;
+  ctx.note(`pg_basebackup copied ${copiedKb} kB in ${seconds.toFixed(2)} s (${(copiedKb / 1024 / seconds).toFixed(1)} MB/s)`);
 }
 
 /** After a failed or interrupted clone: no side directory, and the cluster running again if it was. */

@@ -28,9 +28,10 @@ standby "umask 077; printf '%s\n' '$primary_ip:5433:replication:repl:$password' 
 standby sudo -n pg_ctlcluster 15 main stop
 standby sudo -n rm -rf /var/lib/postgresql/15/main
 start=$(date +%s.%N)
-standby sudo -n -u postgres /usr/lib/postgresql/15/bin/pg_basebackup -h "$primary_ip" -p 5433 -U repl -D /var/lib/postgresql/15/main -X stream -S bench_slot --checkpoint=fast -w 2>/dev/null
+progress=$(standby sudo -n -u postgres /usr/lib/postgresql/15/bin/pg_basebackup -h "$primary_ip" -p 5433 -U repl -D /var/lib/postgresql/15/main -X stream -S bench_slot --checkpoint=fast -P -w 2>&1 >/dev/null)
 end=$(date +%s.%N)
-kb=$(standby sudo -n du -sk /var/lib/postgresql/15/main | cut -f1)
+# The last -P line's copied kB: the same figure the wizard reports.
+kb=$(printf '%s' "$progress" | tr '\r' '\n' | sed -n 's#^ *\([0-9]*\)/[0-9]* kB.*#\1#p' | tail -1)
 # 6. recovery config  7. start
 standby "sudo -n -u postgres touch /var/lib/postgresql/15/main/standby.signal; printf '%s\n' \"primary_conninfo = 'host=$primary_ip port=5433 user=repl passfile=/var/lib/postgresql/.pgpass application_name=bench'\" \"primary_slot_name = 'bench_slot'\" | sudo -n -u postgres tee -a /var/lib/postgresql/15/main/postgresql.auto.conf >/dev/null"
 standby sudo -n pg_ctlcluster 15 main start
