@@ -101,7 +101,14 @@ interface Context {
   passwordKnown: boolean;
 }
 
-function finding(id: FindingId, evidence: Evidence[], fix: { text?: string; repairs?: RepairId[] } = {}, extra: Partial<Finding> = {}): Finding {
+interface FixChoice {
+  text?: string;
+  repairs?: RepairId[];
+  /** What --fix does, when it is not the catalog's usual repair for the id. */
+  action?: string;
+}
+
+function finding(id: FindingId, evidence: Evidence[], fix: FixChoice = {}, extra: Partial<Finding> = {}): Finding {
   const spec = catalog[id];
   const repairs = fix.repairs ?? [];
   return {
@@ -110,7 +117,7 @@ function finding(id: FindingId, evidence: Evidence[], fix: { text?: string; repa
     host: spec.host,
     title: spec.title,
     evidence,
-    fix: { text: fix.text ?? spec.fix, fixable: repairs.length > 0, action: repairs.length > 0 ? spec.autoFix : undefined, repairs },
+    fix: { text: fix.text ?? spec.fix, fixable: repairs.length > 0, action: repairs.length > 0 ? (fix.action ?? spec.autoFix) : undefined, repairs },
     ...extra,
   };
 }
@@ -160,19 +167,27 @@ function standbyRole(ctx: Context): Finding[] {
   return found;
 }
 
-const shutdownPattern = /received (fast|smart|immediate) shutdown request|database system is shut down|shutting down due to startup process failure/;
+const shutdownRequest = /received (fast|smart|immediate) shutdown request/;
+const message = (entry: LogEntry) => entry.line.replace(/^.*?\b(LOG|FATAL|PANIC):\s+/, '');
+
+/** Why a server that is not running stopped: an operator's shutdown request, or the FATAL/PANIC that ended it. */
+function stopReason(log: ServerLog): { reason: string; entries: LogEntry[] } {
+  const sinceLastStart = sinceStart(log.entries);
+  const request = sinceLastStart.filter((entry) => shutdownRequest.test(entry.line)).at(-1);
+  if (request) return { reason: `it was shut down (${message(request)})`, entries: [request] };
+  const failures = sinceLastStart.filter((entry) => /^(FATAL|PANIC)$/.test(entry.severity)).slice(-2);
+  if (failures.length > 0) return { reason: `it stopped on: ${message(failures.at(-1)!)}`, entries: failures };
+  return { reason: `its log (${log.source}) says nothing about why`, entries: [] };
+}
 
 function standbyDown(ctx: Context): Finding[] {
   const { standby } = ctx.facts;
   if (standby.running) return [];
-  const sinceLastStart = sinceStart(standby.log.entries);
-  const problems = sinceLastStart.filter((entry) => /^(FATAL|PANIC)$/.test(entry.severity));
-  const shutdown = sinceLastStart.filter((entry) => shutdownPattern.test(entry.line)).slice(0, 1);
-  const reason = problems.length > 0 ? `it failed to start: ${problems.at(-1)!.line.replace(/^.*?(FATAL|PANIC):\s+/, '')}` : shutdown.length > 0 ? `it was shut down: ${shutdown[0].line.replace(/^.*?LOG:\s+/, '')}` : `its log (${standby.log.source}) says nothing about why`;
+  const { reason, entries } = stopReason(standby.log);
   return [
     finding(
       'standby-down',
-      [fromQuery('standby', 'pg_ctl status', standby.clock, [`no server running in ${standby.clusterId}`]), ...fromLog(standby.log, ...problems.slice(-3), ...shutdown)],
+      [fromQuery('standby', 'pg_ctl status', standby.clock, [`no server running in ${standby.clusterId}`]), ...fromLog(standby.log, ...entries)],
       { repairs: ['start-standby'] },
       { detail: reason },
     ),
@@ -273,19 +288,17 @@ function unreachable(ctx: Context): Finding {
   const { primary, relationship } = ctx.facts;
   const evidence = [...probeEvidence(ctx), ...logEvidence(ctx, 'primary-unreachable')];
   if (!primary.running) {
-    const sinceLastStart = sinceStart(primary.log.entries);
-    const failed = sinceLastStart.filter((entry) => /^(FATAL|PANIC)$/.test(entry.severity)).slice(-2);
-    const stopped = sinceLastStart.find((entry) => shutdownPattern.test(entry.line));
-    const cleanStop = failed.length === 0 && stopped !== undefined;
+    const { reason, entries } = stopReason(primary.log);
+    const cleanStop = entries.some((entry) => shutdownRequest.test(entry.line));
     // wal_level minimal is a reason --fix repairs before it starts the primary.
-    const walLevelStop = failed.some((entry) => entryIds(entry).includes('wal-level-insufficient'));
+    const walLevelStop = entries.some((entry) => entryIds(entry).includes('wal-level-insufficient'));
     return finding(
       'primary-unreachable',
-      [fromQuery('primary', 'pg_ctl status', primary.clock, [`no server running in ${primary.clusterId}`]), ...fromLog(primary.log, ...failed, stopped), ...evidence],
+      [fromQuery('primary', 'pg_ctl status', primary.clock, [`no server running in ${primary.clusterId}`]), ...fromLog(primary.log, ...entries), ...evidence],
       cleanStop || walLevelStop
-        ? { text: walLevelStop ? 'start the primary once wal_level is replica (see wal-level-insufficient)' : 'start the primary', repairs: ['start-primary'] }
+        ? { text: walLevelStop ? 'start the primary once wal_level is replica (see wal-level-insufficient)' : 'start the primary', repairs: ['start-primary'], action: 'starts the primary' }
         : { text: `fix what the primary's log says (${primary.log.source}), then start it` },
-      { detail: `the primary's cluster ${primary.clusterId} is not running` },
+      { detail: `the primary's cluster ${primary.clusterId} is not running: ${reason}` },
     );
   }
   const port = relationship.params.port ?? '5432';
@@ -391,7 +404,9 @@ function lag(ctx: Context): Finding[] {
   const { standby } = ctx.facts;
   if (!ctx.streaming) return [];
   const bytes = ctx.ownSender?.replayBytes ?? standby.applyBytes ?? 0;
-  const seconds = ctx.ownSender?.replayLagSeconds ?? (bytes > 0 ? (standby.replayAgeSeconds ?? 0) : 0);
+  // replay_lag is measured by the primary and null once caught up; the age of the last replayed
+  // transaction is not a lag on an idle primary.
+  const seconds = ctx.ownSender?.replayLagSeconds ?? 0;
   if (bytes < lagWarningBytes && seconds < lagWarningSeconds) return [];
   const paused = standby.replayPaused ? ['replay is paused on the standby (pg_is_wal_replay_paused() = true)'] : [];
   const sender = ctx.ownSender;
@@ -460,7 +475,8 @@ function context(facts: DoctorFacts, passwordKnown: boolean): Context {
 /** `passwordKnown`: PGREPL_PASSWORD is set, or the standby has the password (passfile, primary_conninfo). */
 export function diagnose(facts: DoctorFacts, passwordKnown: boolean): Diagnosis {
   const ctx = context(facts, passwordKnown || facts.relationship.passwordStored || facts.relationship.params.password !== undefined);
-  const current = [standbyRole, standbyDown, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, lag, elsewhere].flatMap((detect) => detect(ctx));
+  // Causes first; a stopped standby is often their consequence.
+  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyDown, lag, elsewhere].flatMap((detect) => detect(ctx));
   const findings = [...current, ...resolved(ctx, current)].sort((a, b) => severityOrder.indexOf(a.severity) - severityOrder.indexOf(b.severity));
   return { healthy: !findings.some((f) => f.severity === 'error'), findings };
 }

@@ -1,4 +1,5 @@
 import { stepLines } from '../setup/render.js';
+import type { StepResult } from '../setup/runner.js';
 import type { Severity } from './catalog.js';
 import type { Diagnosis, Finding } from './diagnose.js';
 import type { Relationship } from './facts.js';
@@ -66,9 +67,16 @@ export function diagnosisText(diagnosis: Diagnosis, relationship: Relationship):
   return lines.join('\n');
 }
 
+/**
+ * A step that cannot be planned before the ones above it ran (a stopped primary cannot be
+ * queried) is shown as planned for then; it is checked again when it runs.
+ */
+const plannedLater = (step: StepResult): StepResult =>
+  step.status === 'failed' ? { id: step.id, title: step.title, status: 'planned', detail: `planned once the steps above have run (now: ${step.detail})`, actions: [] } : step;
+
 /** The repairs as a runbook, before anything changes. */
 export function planLines(planned: RepairOutcome, plan: RepairPlan): string[] {
-  const lines = ['Repairs (nothing has been changed yet):', ...planned.steps.flatMap(stepLines)];
+  const lines = ['Repairs (nothing has been changed yet):', ...planned.steps.map(plannedLater).flatMap(stepLines)];
   if (plan.leftAlone.length > 0) lines.push('', `Left for you: ${plan.leftAlone.map((f) => `${f.id}${f.slot ? ` (${f.slot})` : ''}`).join(', ')} (see their fix above).`);
   return lines;
 }

@@ -8,6 +8,7 @@ import { runningAddress, settingsFromFiles } from '../../steps/lib/cluster-state
 import { rewriteConfigFile, timestampSuffix, unifiedDiff } from '../../steps/lib/config-files.js';
 import { query } from '../../steps/lib/live-server.js';
 import { controlServer, isRunning, serverControlCommand } from '../../steps/lib/server-control.js';
+import { hotStandbyMinimums, settingsToRaise } from '../../steps/lib/standby-config.js';
 
 /**
  * Repairs no setup step makes: they follow the same Step contract and run through the same
@@ -101,6 +102,52 @@ export const walLevelInFilesStep: Step = {
       throw new WizardError(`the primary's files still give ${left.map((c) => c.name).join(', ')} the wrong value`, where(ctx.primary), 'a later setting overrides postgresql.auto.conf (a command-line option?); fix it by hand');
     }
     return 'the files give wal_level replica';
+  },
+};
+
+/** The hot-standby settings the standby's files give lower than the primary runs with, at the primary's values. */
+async function lowStandbySettings(ctx: StepContext): Promise<AutoConfEntry[]> {
+  const { major } = ctx.standby.cluster;
+  const names = hotStandbyMinimums(major);
+  const [primaryRows, standby] = await Promise.all([query<{ name: string; setting: string }>(ctx.primary, 'SELECT name, setting FROM pg_settings WHERE name = ANY($1)', [names]), settingsFromFiles(ctx.standby, names)]);
+  const primary = Object.fromEntries(primaryRows.map((row) => [row.name, row.setting]));
+  return Object.entries(settingsToRaise(major, primary, standby)).map(([name, value]) => ({ name, value }));
+}
+
+/**
+ * Raises only the standby's settings that must be at least the primary's (a hot standby
+ * pauses or stops below them), in its postgresql.auto.conf; the standby is stopped for it
+ * and started again by the start step. Its recovery settings are left as they are.
+ */
+export const standbyMinimumsStep: Step = {
+  id: 'standby-minimums',
+  title: "The standby's settings at least the primary's",
+  async check(ctx) {
+    const low = await lowStandbySettings(ctx);
+    return { done: low.length === 0, detail: low.length === 0 ? "none is lower than the primary's" : `to raise: ${low.map((c) => `${c.name} to ${c.value}`).join(', ')}` };
+  },
+  async plan(ctx) {
+    const { host, cluster } = ctx.standby;
+    const path = autoConfPath(ctx.standby);
+    const current = await host.readFile(path, 'postgres');
+    const low = await lowStandbySettings(ctx);
+    return [
+      ...((await isRunning(host, cluster)) ? [{ side: 'standby' as const, summary: `stop the standby's cluster ${cluster.id} (it is started again below)`, command: serverControlCommand(cluster, 'stop') }] : []),
+      { side: 'standby', summary: `raise ${low.map((c) => c.name).join(', ')} in ${path} (backed up first)`, diff: unifiedDiff(path, current ?? '', afterAlterSystem(current, low, cluster.major)) },
+    ];
+  },
+  async apply(ctx) {
+    const { host, cluster } = ctx.standby;
+    const low = await lowStandbySettings(ctx);
+    if (await isRunning(host, cluster)) await controlServer(ctx.standby, 'stop');
+    const path = autoConfPath(ctx.standby);
+    await rewriteConfigFile(host, 'standby', path, afterAlterSystem(await host.readFile(path, 'postgres'), low, cluster.major), 'postgres', ctx.recordChange);
+    return `raised ${low.map((c) => `${c.name} to ${c.value}`).join(', ')}`;
+  },
+  async verify(ctx) {
+    const low = await lowStandbySettings(ctx);
+    if (low.length > 0) throw new WizardError(`the standby's files still give ${low.map((c) => c.name).join(', ')} lower values`, where(ctx.standby), 'a later entry overrides postgresql.auto.conf; check pg_file_settings on the standby');
+    return "the standby's files give every hot-standby setting at least the primary's value";
   },
 };
 

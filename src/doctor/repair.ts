@@ -18,7 +18,7 @@ import { findPassfileEntry } from '../../steps/lib/passfile.js';
 import type { Diagnosis, Finding, RepairId } from './diagnose.js';
 import type { DoctorNodes } from './doctor.js';
 import { replicationUser, type DoctorFacts } from './facts.js';
-import { convertRecoveryConfStep, dropSlotsStep, passfileStep, startPrimaryStep, walLevelInFilesStep } from './repair-steps.js';
+import { convertRecoveryConfStep, dropSlotsStep, passfileStep, standbyMinimumsStep, startPrimaryStep, walLevelInFilesStep } from './repair-steps.js';
 
 /**
  * doctor --fix: the findings' repairs become one run of steps, in runbook order, through the
@@ -29,15 +29,16 @@ import { convertRecoveryConfStep, dropSlotsStep, passfileStep, startPrimaryStep,
 /** The steps of each repair; a step needed by several runs once. */
 const repairSteps: Record<RepairId, string[]> = {
   role: [passfileStep.id, replicationRoleStep.id],
-  'primary-wal-level-files': [walLevelInFilesStep.id],
+  // Raising a setting on the primary can leave the standby's below it (PG 12+: max_wal_senders).
+  'primary-wal-level-files': [walLevelInFilesStep.id, standbyMinimumsStep.id, startStandbyStep.id],
   'start-primary': [startPrimaryStep.id],
-  'primary-settings': [primarySettingsStep.id],
+  'primary-settings': [primarySettingsStep.id, standbyMinimumsStep.id, startStandbyStep.id],
   hba: [pgHbaStep.id],
   slot: [replicationSlotStep.id],
   'drop-slot': ['drop-slots'],
   reclone: [replicationSlotStep.id, cloneStandbyStep.id, recoveryConfigStep.id, startStandbyStep.id],
   'convert-recovery-conf': [convertRecoveryConfStep.id],
-  'standby-settings': [passfileStep.id, recoveryConfigStep.id],
+  'standby-settings': [standbyMinimumsStep.id],
   'recovery-config': [passfileStep.id, recoveryConfigStep.id],
   'start-standby': [startStandbyStep.id],
 };
@@ -55,6 +56,7 @@ const stepOrder = (dropSlots: Step): Step[] => [
   cloneStandbyStep,
   convertRecoveryConfStep,
   recoveryConfigStep,
+  standbyMinimumsStep,
   startStandbyStep,
   verifyStreamingStep,
 ];
