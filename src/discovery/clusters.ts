@@ -111,19 +111,35 @@ export function chooseCluster(clusters: ClusterRef[], wanted: string | undefined
 
 export const describeCluster = (c: ClusterRef) => `${c.id} port ${c.port} ${c.running ? 'running' : 'stopped'} (${c.dataDirectory})`;
 
+/**
+ * Where a cluster listens now, or undefined when it is not running: pg_ctl status (the pid in
+ * postmaster.pid is alive) and postmaster.pid's socket line, in one round trip.
+ */
+export async function liveClusterAddress(host: Host, cluster: ClusterRef): Promise<ClusterAddress | undefined> {
+  const script = '"$1" status -D "$2" >/dev/null 2>&1 || exit 3; exec cat -- "$2/postmaster.pid"';
+  const result = await host.exec(['sh', '-c', script, 'sh', `${cluster.binDir}/pg_ctl`, cluster.dataDirectory], { as: 'postgres' });
+  if (result.code !== 0) return undefined;
+  return addressFromPidFile(result.stdout, cluster);
+}
+
+function addressFromPidFile(pidFile: string, cluster: ClusterRef): ClusterAddress | undefined {
+  const lines = pidFile.split('\n');
+  const socketDir = lines[4]?.trim();
+  return socketDir ? { port: Number(lines[3]) || cluster.port, socketDir } : undefined;
+}
+
 /** Where to reach a running cluster: the socket directory it wrote into postmaster.pid. */
 export async function clusterAddress(host: Host, cluster: ClusterRef): Promise<ClusterAddress> {
   const pidFile = await host.readFile(`${cluster.dataDirectory}/postmaster.pid`, 'postgres');
-  const lines = pidFile?.split('\n') ?? [];
-  const socketDir = lines[4]?.trim();
-  if (!socketDir) {
+  const address = pidFile ? addressFromPidFile(pidFile, cluster) : undefined;
+  if (!address) {
     throw new WizardError(
       `cluster ${cluster.id} is not running (no postmaster.pid in ${cluster.dataDirectory})`,
       `${host.role} ${host.label}`,
       'start it, or run again once it is up',
     );
   }
-  return { port: Number(lines[3]) || cluster.port, socketDir };
+  return address;
 }
 
 /**

@@ -1,7 +1,6 @@
 import type { ClusterAddress } from '../../src/remote/host.js';
-import { clusterAddress, configuredSettings } from '../../src/discovery/clusters.js';
+import { configuredSettings, liveClusterAddress } from '../../src/discovery/clusters.js';
 import type { Node } from '../contract.js';
-import { isRunning } from './server-control.js';
 
 /**
  * Live facts about a cluster, read fresh each time (discovery's snapshot goes stale as soon
@@ -10,8 +9,7 @@ import { isRunning } from './server-control.js';
 
 /** Where the cluster listens now (also refreshed on the node), or undefined when it is stopped. */
 export async function runningAddress(node: Node): Promise<ClusterAddress | undefined> {
-  if (!(await isRunning(node.host, node.cluster))) return undefined;
-  node.address = await clusterAddress(node.host, node.cluster);
+  node.address = await liveClusterAddress(node.host, node.cluster);
   return node.address;
 }
 
