@@ -2,7 +2,8 @@
  * npm run bench (as root): the wizard's headless setup against the same eight steps done by
  * a plain shell script (bare-setup.sh, same pg_basebackup options), on the lab's small
  * primary and on a bigger one (pgbench). Prints figures; asserts nothing.
- * BENCH_SCALE sets the pgbench scale of the big run (default 100, about 1.5 GB).
+ * BENCH_SCALE sets the pgbench scale of the big run (default 100, about 1.5 GB); BENCH_RUNS
+ * how many runs of each are made (default 3; medians are printed).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ const root = join(import.meta.dirname, '..', '..', '..');
 const labScript = join(root, 'test', 'lab', 'lab.sh');
 const cli = join(root, 'bin', 'pgrepl-wizard.js');
 const scale = Number(process.env.BENCH_SCALE ?? 100);
+const runs = Number(process.env.BENCH_RUNS ?? 3);
 
 // The lab instance is chosen by PGW_LAB (inherited by every lab.sh call and by bare-setup.sh).
 const lab = (...args: string[]) => execFileSync('bash', [labScript, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -66,17 +68,30 @@ function fresh(pgbenchScale: number): void {
 }
 
 const mbps = (f: Figures) => f.cloneKb / 1024 / f.cloneSeconds;
+const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
 
+/** Runs wizard and bare alternately on fresh pairs; medians tame the noise of a 2-core box. */
 function compare(label: string, pgbenchScale: number): void {
-  fresh(pgbenchScale);
-  const wizard = wizardRun();
-  fresh(pgbenchScale);
-  const bare = bareRun();
-  console.log(`\n${label}`);
-  console.log(`  wizard setup: ${wizard.wallSeconds.toFixed(1)} s wall, clone ${(wizard.cloneKb / 1024).toFixed(0)} MB in ${wizard.cloneSeconds.toFixed(1)} s (${mbps(wizard).toFixed(1)} MB/s)`);
-  console.log(`  bare script:  ${bare.wallSeconds.toFixed(1)} s wall, clone ${(bare.cloneKb / 1024).toFixed(0)} MB in ${bare.cloneSeconds.toFixed(1)} s (${mbps(bare).toFixed(1)} MB/s)`);
-  console.log(`  wizard / bare wall time: ${(wizard.wallSeconds / bare.wallSeconds).toFixed(2)}x (target <= 1.20x)`);
-  console.log(`  wizard clone throughput: ${((mbps(wizard) / mbps(bare)) * 100).toFixed(0)}% of bare pg_basebackup (target >= 95%)`);
+  const wizard: Figures[] = [];
+  const bare: Figures[] = [];
+  for (let run = 0; run < runs; run++) {
+    fresh(pgbenchScale);
+    wizard.push(wizardRun());
+    fresh(pgbenchScale);
+    bare.push(bareRun());
+  }
+  const summary = (figures: Figures[]) => {
+    const wall = median(figures.map((f) => f.wallSeconds));
+    const rate = median(figures.map(mbps));
+    return { wall, rate, text: `${wall.toFixed(1)} s wall, clone ${(figures[0].cloneKb / 1024).toFixed(0)} MB at ${rate.toFixed(1)} MB/s` };
+  };
+  const w = summary(wizard);
+  const b = summary(bare);
+  console.log(`\n${label}: median of ${runs} runs each`);
+  console.log(`  wizard setup: ${w.text} (walls: ${wizard.map((f) => f.wallSeconds.toFixed(1)).join(', ')})`);
+  console.log(`  bare script:  ${b.text} (walls: ${bare.map((f) => f.wallSeconds.toFixed(1)).join(', ')})`);
+  console.log(`  wizard / bare wall time: ${(w.wall / b.wall).toFixed(2)}x (target <= 1.20x)`);
+  console.log(`  wizard clone throughput: ${((w.rate / b.rate) * 100).toFixed(0)}% of bare pg_basebackup (target >= 95%)`);
 }
 
 lab('up');
