@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { eitherLabIp, lab, labFlags, labReset, psqlIn, runCli, sshFingerprint, tempDir } from './lab.js';
+import { eitherLabIp, inHost, lab, labFlags, labReset, psqlIn, runCli, sshFingerprint, tempDir } from './lab.js';
 
 beforeAll(() => labReset());
 
@@ -64,6 +64,20 @@ describe('inspect against the lab', () => {
     const result = await runCli(['inspect', ...labFlags(['--primary-cluster', '15/main'])]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('--primary-cluster "15/main" matches no cluster; found: 15/prod port 5433 running');
+  });
+
+  it('asks which cluster when a host has several, and without a terminal names the flag', async () => {
+    inHost('primary', ['pg_createcluster', '15', 'second', '-p', '5440', '--start']);
+    try {
+      const withoutFlag = await runCli(['inspect', '--primary', `labadmin@${lab.primaryIp}`, '--standby', `labadmin@${lab.standbyIp}`, '-i', lab.key, '--known-hosts', lab.knownHosts]);
+      expect(withoutFlag.code).toBe(2);
+      expect(withoutFlag.stderr).toContain('Several PostgreSQL clusters on the primary');
+      expect(withoutFlag.stderr).toMatch(/pass --primary-cluster with one of: 15\/prod port 5433 .*15\/second port 5440/s);
+      const chosen = await runCli(['inspect', '--json', ...labFlags(['--primary-cluster', 'second'])]);
+      expect(JSON.parse(chosen.stdout).primary.cluster.ref).toMatchObject({ id: '15/second', port: 5440 });
+    } finally {
+      inHost('primary', ['pg_dropcluster', '--stop', '15', 'second']);
+    }
   });
 
   it('refuses a wrong login key, naming the user and the key tried', async () => {
