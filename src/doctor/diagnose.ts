@@ -65,7 +65,7 @@ export interface Finding {
     repairs: RepairId[];
   };
   /** Seen in the log before the standby streamed again: cured since, reported as info. */
-  resolved?: boolean;
+  resolved?: true;
 }
 
 export interface Diagnosis {
@@ -431,16 +431,20 @@ function elsewhere(ctx: Context): Finding[] {
   ];
 }
 
-/** What the log shows was wrong before the standby began streaming again (cured since). */
+/**
+ * Causes the standby's log shows that the live state no longer does: before it began
+ * streaming again, or, while it waits for its next attempt, in the attempts since. Info only.
+ */
 function resolved(ctx: Context, current: readonly Finding[]): Finding[] {
-  if (!ctx.streaming) return [];
   const { standby } = ctx.facts;
-  const episode = episodeBeforeStreaming(standby.log.entries);
-  const resumed = standby.log.entries.filter(isStreamingStart).at(-1);
+  const waiting = !ctx.streaming && standby.running && standby.inRecovery !== false;
+  if (!ctx.streaming && !waiting) return [];
+  const episode = ctx.streaming ? episodeBeforeStreaming(standby.log.entries) : ctx.standbyWindow;
+  const resumed = ctx.streaming ? standby.log.entries.filter(isStreamingStart).at(-1) : undefined;
   const ids = [...new Set(episode.flatMap(entryIds))].filter((id) => !current.some((f) => f.id === id));
-  return ids.map((id) =>
-    finding(id, fromLog(standby.log, lastWith(episode, id), resumed), { text: 'nothing to do: the standby streams again' }, { severity: 'info', title: `resolved: ${catalog[id].title}`, resolved: true }),
-  );
+  const fix = ctx.streaming ? 'nothing to do: the standby streams again' : 'nothing to do: the standby tries again every wal_retrieve_retry_interval (5 s by default)';
+  const label = ctx.streaming ? 'resolved' : 'no longer the case, the standby has not retried yet';
+  return ids.map((id) => finding(id, fromLog(standby.log, lastWith(episode, id), resumed), { text: fix }, { severity: 'info', title: `${label}: ${catalog[id].title}`, resolved: ctx.streaming ? true : undefined }));
 }
 
 const loopback = /^(127\.|::1$)/;
