@@ -116,6 +116,9 @@ export interface DoctorFacts {
 
 const primarySettingNames = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'port', 'max_slot_wal_keep_size', 'wal_keep_size', 'wal_keep_segments'];
 const recoveryNames = ['primary_conninfo', 'primary_slot_name'];
+/** A server out of recovery writes on this timeline; one in recovery is on its last checkpoint's. */
+const timelineSql = `CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())
+                          ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END`;
 const numeric = (value: unknown) => (value === null || value === undefined ? undefined : Number(value));
 
 async function clock(host: Host): Promise<string> {
@@ -161,10 +164,10 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
   const sql = <Row extends Record<string, unknown>>(text: string, params?: unknown[]) => node.host.sql<Row>(node.address!, text, params);
   const walStatus = node.cluster.major >= 13 ? 'wal_status' : 'NULL::text';
   const { live, ...facts } = await serverFacts(node, [...primarySettingNames, ...hotStandbyMinimums(standbyMajor)], async () => {
-    const [state] = await sql<{ in_recovery: boolean; system_identifier: string; timeline: number | null; oldest_wal: string | null }>(
+    const [state] = await sql<{ in_recovery: boolean; system_identifier: string; timeline: number; oldest_wal: string | null }>(
       `SELECT pg_is_in_recovery() AS in_recovery,
               (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
-              CASE WHEN NOT pg_is_in_recovery() THEN ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
+              ${timelineSql} AS timeline,
               (SELECT min(name) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$') AS oldest_wal`,
     );
     const current = 'CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END';
@@ -183,7 +186,7 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
     return {
       inRecovery: state.in_recovery,
       systemIdentifier: state.system_identifier,
-      timeline: state.timeline ?? undefined,
+      timeline: state.timeline,
       oldestWalSegment: state.oldest_wal ?? undefined,
       slots: slots.map((s) => ({ name: s.name, type: s.type, active: s.active, activePid: s.active_pid, restartLsn: s.restart_lsn, walStatus: s.wal_status, retainedBytes: numeric(s.retained) ?? null })),
       walSenders: senders.map((s) => ({
@@ -214,7 +217,7 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
       node.address!,
       `SELECT pg_is_in_recovery() AS in_recovery,
               (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
-              (SELECT timeline_id FROM pg_control_checkpoint()) AS timeline,
+              ${timelineSql} AS timeline,
               CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS replay_paused,
               CASE WHEN pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint::text END AS apply_bytes,
               CASE WHEN pg_is_in_recovery() THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS replay_age,
