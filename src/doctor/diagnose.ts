@@ -7,6 +7,7 @@ import { catalog, matchConnectionError, type FindingId, type Severity } from './
 import { replicationUser, type DoctorFacts, type SlotFact, type WalSenderFact } from './facts.js';
 import {
   currentStandbyWindow,
+  currentWindowStart,
   entryIds,
   entryText,
   episodeBeforeStreaming,
@@ -91,7 +92,10 @@ interface Context {
   endpoints: ReplicationEndpoints;
   /** The standby's log since it last started or began streaming. */
   standbyWindow: LogEntry[];
-  /** The primary's log since it last started, without lines about other clients. */
+  /**
+   * The primary's log since it last started and since the standby's current window began,
+   * without lines about other clients.
+   */
   primaryWindow: LogEntry[];
   /** The standby host's addresses a primary can see it connect from (not loopback). */
   standbyAddresses: string[];
@@ -456,6 +460,7 @@ function context(facts: DoctorFacts, passwordKnown: boolean): Context {
   const fromStandby = primary.walSenders.filter((sender) => sender.clientAddr !== null && standbyAddresses.includes(sender.clientAddr));
   const ownSender = fromStandby.find((sender) => sender.pid === ownSlot?.activePid) ?? fromStandby[0];
   const streaming = standby.receiverStatus === 'streaming' || (standby.sqlError !== undefined && ownSender?.state === 'streaming');
+  const windowStart = currentWindowStart(standby.log.entries);
   return {
     facts,
     passwordKnown,
@@ -464,7 +469,7 @@ function context(facts: DoctorFacts, passwordKnown: boolean): Context {
     ownSender,
     standbyAddresses,
     standbyWindow: currentStandbyWindow(standby.log.entries),
-    primaryWindow: sinceStart(primary.log.entries).filter((entry) => aboutThisStandby(entry, standbyAddresses)),
+    primaryWindow: sinceStart(primary.log.entries).filter((entry) => aboutThisStandby(entry, standbyAddresses) && (windowStart === undefined || entry.at === undefined || entry.at >= windowStart)),
     endpoints: {
       roleName: replicationUser(relationship, 'postgres'),
       slotName: relationship.slotName ?? '<slot>',

@@ -13,6 +13,8 @@ export interface LogEntry {
   /** What belongs to it: libpq's indented continuation lines, DETAIL and HINT. */
   more: string[];
   severity: string;
+  /** When it was written (ms since the epoch), when the line starts with a UTC or offset timestamp. */
+  at?: number;
 }
 
 export interface ServerLog {
@@ -27,6 +29,18 @@ const severityPattern = /\b(DEBUG\d?|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC|D
 const attached = new Set(['DETAIL', 'HINT']);
 const dropped = new Set(['STATEMENT', 'CONTEXT', 'QUERY', 'LOCATION']);
 
+// log_line_prefix %m / %t in UTC or with an offset, or journald's short-iso-precise.
+const timestampPattern = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d(?:\.\d+)?) ?(UTC|GMT|[+-]\d\d:?\d\d)?\b/;
+
+/** The time a line was written, or undefined when its timestamp is missing or in a named local zone. */
+export function lineTime(line: string): number | undefined {
+  const match = timestampPattern.exec(line);
+  if (!match || !match[3]) return undefined;
+  const zone = /^(UTC|GMT)$/.test(match[3]) ? 'Z' : match[3].replace(/^([+-]\d\d)(\d\d)$/, '$1:$2');
+  const time = Date.parse(`${match[1]}T${match[2]}${zone}`);
+  return Number.isNaN(time) ? undefined : time;
+}
+
 /** Log text as messages; lines that belong to no message (pg_ctl's own output) are left out. */
 export function parseLog(text: string): LogEntry[] {
   const entries: LogEntry[] = [];
@@ -39,7 +53,7 @@ export function parseLog(text: string): LogEntry[] {
     } else if (attached.has(severity) || dropped.has(severity)) {
       if (current && attached.has(severity)) current.more.push(line);
     } else {
-      current = { line, more: [], severity };
+      current = { line, more: [], severity, at: lineTime(line) };
       entries.push(current);
     }
   }
@@ -69,15 +83,22 @@ export function after(entries: readonly LogEntry[], marker: (entry: LogEntry) =>
 /** What the server logged since it last started: the current failure window of a server. */
 export const sinceStart = (entries: readonly LogEntry[]) => after(entries, isStart);
 
+const startsWindow = (entry: LogEntry) => isStart(entry) || isStreamingStart(entry);
+
 /** A standby's current window: since its last start and since it last began streaming. */
-export const currentStandbyWindow = (entries: readonly LogEntry[]) => after(entries, (entry) => isStart(entry) || isStreamingStart(entry));
+export const currentStandbyWindow = (entries: readonly LogEntry[]) => after(entries, startsWindow);
+
+/** When the standby's current window began, if its log says (the other server's lines before it are about the past). */
+export function currentWindowStart(entries: readonly LogEntry[]): number | undefined {
+  const index = lastIndex(entries, startsWindow);
+  return index < 0 ? undefined : entries[index].at;
+}
 
 /** The failures before streaming last resumed without a restart (what a repair just cured). */
 export function episodeBeforeStreaming(entries: readonly LogEntry[]): LogEntry[] {
   const streaming = lastIndex(entries, isStreamingStart);
   if (streaming < 0) return [];
-  const before = entries.slice(0, streaming);
-  return after(before, (entry) => isStart(entry) || isStreamingStart(entry));
+  return after(entries.slice(0, streaming), startsWindow);
 }
 
 /** The last entry of the window that reveals `id`. */

@@ -82,8 +82,11 @@ export function planLines(planned: RepairOutcome, plan: RepairPlan): string[] {
 }
 
 /** What the repairs did, what changed where and how to undo it. */
-export function repairLines(outcome: RepairOutcome): string[] {
-  const lines = outcome.steps.flatMap(stepLines);
+export const repairLines = (outcome: RepairOutcome): string[] => [...outcome.steps.flatMap(stepLines), ...repairSummaryLines(outcome)];
+
+/** What changed where and how to undo it, and whether every repair ran. */
+export function repairSummaryLines(outcome: RepairOutcome): string[] {
+  const lines: string[] = [];
   if (outcome.changes.length > 0) {
     lines.push('', 'Changed:');
     for (const change of outcome.changes) {

@@ -7,6 +7,7 @@ import { passwordStored } from '../../steps/lib/clone-prechecks.js';
 import { runningAddress, settingsFromFiles } from '../../steps/lib/cluster-state.js';
 import { rewriteConfigFile, timestampSuffix, unifiedDiff } from '../../steps/lib/config-files.js';
 import { query } from '../../steps/lib/live-server.js';
+import { pollUntil } from '../../steps/lib/poll.js';
 import { controlServer, isRunning, serverControlCommand } from '../../steps/lib/server-control.js';
 import { hotStandbyMinimums, settingsToRaise } from '../../steps/lib/standby-config.js';
 
@@ -252,4 +253,40 @@ export function dropSlotsStep(names: readonly string[]): Step {
       return `pg_replication_slots: ${names.join(', ')} gone`;
     },
   };
+}
+
+const streamingTimeoutMs = 60_000;
+
+/**
+ * The end of a repair on a pair without a slot (verify-streaming proves a slot in use):
+ * the standby's WAL receiver streams and the primary sees it.
+ */
+export const awaitStreamingStep: Step = {
+  id: 'await-streaming',
+  title: 'Wait until the standby streams',
+  async check() {
+    return { done: false, detail: 'streaming is checked after every repair' };
+  },
+  async plan(ctx) {
+    return [{ side: 'standby', summary: `wait up to ${streamingTimeoutMs / 1000} s until the standby's WAL receiver streams from ${ctx.settings.primaryAddress}`, sql: receiverSql }];
+  },
+  async apply(ctx) {
+    const streaming = await pollUntil(async () => ((await receiverStatus(ctx)) === 'streaming' ? true : undefined), { timeoutMs: streamingTimeoutMs, intervalMs: 500, signal: ctx.signal });
+    if (!streaming) throw new WizardError(`the standby did not stream within ${streamingTimeoutMs / 1000} s (WAL receiver: ${(await receiverStatus(ctx)) ?? 'not running'})`, where(ctx.standby), 'run doctor again to see why');
+    return 'the standby streams';
+  },
+  async verify(ctx) {
+    const [sender] = await query<{ state: string }>(ctx.primary, 'SELECT state FROM pg_stat_replication WHERE host(client_addr) = $1', [ctx.settings.standbyAddress]);
+    if (sender?.state !== 'streaming') throw new WizardError(`the primary sees no streaming connection from ${ctx.settings.standbyAddress}`, where(ctx.primary), 'run doctor again to see why');
+    return `pg_stat_replication on the primary: ${ctx.settings.standbyAddress} streaming`;
+  },
+};
+
+const receiverSql = 'SELECT status FROM pg_stat_wal_receiver';
+
+async function receiverStatus(ctx: StepContext): Promise<string | undefined> {
+  const address = await runningAddress(ctx.standby);
+  if (!address) return undefined;
+  const [row] = await ctx.standby.host.sql<{ status: string }>(address, receiverSql).catch(() => []);
+  return row?.status;
 }

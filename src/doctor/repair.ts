@@ -18,7 +18,7 @@ import { findPassfileEntry } from '../../steps/lib/passfile.js';
 import type { Diagnosis, Finding, RepairId } from './diagnose.js';
 import type { DoctorNodes } from './doctor.js';
 import { replicationUser, type DoctorFacts } from './facts.js';
-import { convertRecoveryConfStep, dropSlotsStep, passfileStep, standbyMinimumsStep, startPrimaryStep, walLevelInFilesStep } from './repair-steps.js';
+import { awaitStreamingStep, convertRecoveryConfStep, dropSlotsStep, passfileStep, standbyMinimumsStep, startPrimaryStep, walLevelInFilesStep } from './repair-steps.js';
 
 /**
  * doctor --fix: the findings' repairs become one run of steps, in runbook order, through the
@@ -39,7 +39,7 @@ const repairSteps: Record<RepairId, string[]> = {
   reclone: [replicationSlotStep.id, cloneStandbyStep.id, recoveryConfigStep.id, startStandbyStep.id],
   'convert-recovery-conf': [convertRecoveryConfStep.id],
   'standby-settings': [standbyMinimumsStep.id],
-  'recovery-config': [passfileStep.id, recoveryConfigStep.id],
+  'recovery-config': [passfileStep.id, replicationSlotStep.id, recoveryConfigStep.id],
   'start-standby': [startStandbyStep.id],
 };
 
@@ -59,6 +59,7 @@ const stepOrder = (dropSlots: Step): Step[] => [
   standbyMinimumsStep,
   startStandbyStep,
   verifyStreamingStep,
+  awaitStreamingStep,
 ];
 
 const needsPassword = new Set([passfileStep.id, replicationRoleStep.id, cloneStandbyStep.id]);
@@ -118,8 +119,10 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
   const ownSlotIdle = (f: Finding) => f.id === 'slot-inactive' && f.slot === facts.relationship.slotName;
   const leftAlone = diagnosis.findings.filter((f) => !f.resolved && f.severity !== 'info' && !chosen.includes(f) && !ownSlotIdle(f));
   const ids = new Set(chosen.flatMap((f) => f.fix.repairs.flatMap((repair) => repairSteps[repair])));
-  // Streaming is proven at the end only when nothing left alone keeps the standby from it.
-  if (ids.size > 0 && !leftAlone.some((f) => f.severity === 'error')) ids.add(verifyStreamingStep.id);
+  // Streaming is proven at the end only when nothing left alone keeps the standby from it:
+  // with the canary through the slot, or (a pair that streams without a slot) from both views.
+  const slotInUse = facts.relationship.slotName !== undefined || ids.has(recoveryConfigStep.id);
+  if (ids.size > 0 && !leftAlone.some((f) => f.severity === 'error')) ids.add(slotInUse ? verifyStreamingStep.id : awaitStreamingStep.id);
   const steps = stepOrder(dropSlotsStep(dropSlots)).filter((step) => ids.has(step.id));
 
   const { relationship } = facts;

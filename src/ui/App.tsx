@@ -10,7 +10,7 @@ import type { SetupSettings } from '../../steps/contract.js';
 import { ErrorBanner, Menu, Prompt } from './components.js';
 import { inkIo, type PendingQuestion } from './ink-io.js';
 import { emptyRun, reduceRun } from './run-state.js';
-import { ChoicesForm, Overview, QuestionBox, RunView, type SetupChoices } from './screens.js';
+import { ChoicesForm, DoctorFlow, Overview, QuestionBox, RunView, type SetupChoices } from './screens.js';
 
 type Screen =
   | { kind: 'ask-host'; role: Role }
@@ -21,6 +21,7 @@ type Screen =
   | { kind: 'review'; options: Options; settings: SetupSettings; plan: SetupOutcome }
   | { kind: 'running'; options: Options; settings: SetupSettings }
   | { kind: 'result'; outcome: SetupOutcome }
+  | { kind: 'doctor' }
   | { kind: 'failed'; error: unknown };
 
 /**
@@ -126,9 +127,10 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
             title="What next?"
             items={[
               { label: 'Set up a standby', value: 'setup' },
+              { label: 'Troubleshoot a standby', value: 'doctor' },
               { label: 'Quit', value: 'quit' },
             ]}
-            onSelect={(choice) => (choice === 'setup' ? setScreen({ kind: 'choices' }) : finish(0))}
+            onSelect={(choice) => (choice === 'quit' ? finish(0) : setScreen({ kind: choice === 'setup' ? 'choices' : 'doctor' }))}
           />
         </Box>
       )}
@@ -161,6 +163,17 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
             onSelect={(go) => (go ? setScreen({ kind: 'running', options: screen.options, settings: screen.settings }) : finish(0))}
           />
         </Box>
+      )}
+      {screen.kind === 'doctor' && session.current && (
+        <DoctorFlow
+          pair={session.current.pair}
+          facts={session.current.facts}
+          options={{ ...options, ...targets }}
+          io={io}
+          signal={abort.current.signal}
+          track={(promise) => (work.current = promise)}
+          onExit={finish}
+        />
       )}
       {(screen.kind === 'running' || screen.kind === 'result') && <RunView run={run} />}
       {screen.kind === 'result' && (

@@ -1,13 +1,19 @@
-import React, { useState } from 'react';
+import React, { useEffect, useMemo, useReducer, useState } from 'react';
 import { Box, Static, Text } from 'ink';
 import Spinner from 'ink-spinner';
-import type { PairFacts } from '../session.js';
+import type { Io } from '../io.js';
+import type { Options } from '../options.js';
+import type { Pair, PairFacts } from '../session.js';
+import type { Severity } from '../doctor/catalog.js';
+import { doctorNodes, examine, type Examination } from '../doctor/doctor.js';
+import { findingBody, findingHeadline, planLines, relationshipLine, repairSummaryLines, severityGroups, severityHeadings, verdictLine } from '../doctor/render.js';
+import { planRepairs, runRepairs, type RepairOutcome, type RepairPlan } from '../doctor/repair.js';
 import { hostReport } from '../report.js';
 import { blockingProblems } from '../setup/blockers.js';
 import { progressLine, stepLines } from '../setup/render.js';
-import { Menu, Prompt } from './components.js';
+import { ErrorBanner, Menu, Prompt } from './components.js';
 import type { PendingQuestion } from './ink-io.js';
-import type { RunState, StepView } from './run-state.js';
+import { emptyRun, reduceRun, type RunState, type StepView } from './run-state.js';
 
 export function QuestionBox({ question }: { question: PendingQuestion }) {
   return (
@@ -144,4 +150,149 @@ export function RunView({ run }: { run: RunState }) {
       {run.progress && <Text color="cyan">{progressLine(run.progress)}</Text>}
     </Box>
   );
+}
+
+const severityColors: Record<Severity, string> = { error: 'red', warning: 'yellow', info: 'gray' };
+
+/** Doctor's findings, grouped by severity, each with its evidence and fix. */
+export function FindingsView({ examination }: { examination: Examination }) {
+  const { diagnosis, facts } = examination;
+  return (
+    <Box flexDirection="column">
+      <Text>{relationshipLine(facts.relationship)}</Text>
+      {severityGroups(diagnosis.findings).map((group) => (
+        <Box key={group.severity} flexDirection="column" marginTop={1}>
+          <Text bold color={severityColors[group.severity]}>
+            {severityHeadings[group.severity]} ({group.findings.length})
+          </Text>
+          {group.findings.map((finding, index) => (
+            <Box key={`${finding.id}-${finding.slot ?? index}`} flexDirection="column">
+              <Text color={severityColors[group.severity]}>{findingHeadline(finding)}</Text>
+              {findingBody(finding).map((line, lineIndex) => (
+                <Text key={lineIndex} dimColor={!/^\s+(fix|--fix):/.test(line)}>
+                  {line}
+                </Text>
+              ))}
+            </Box>
+          ))}
+        </Box>
+      ))}
+      <Text bold>{verdictLine(diagnosis)}</Text>
+    </Box>
+  );
+}
+
+type DoctorScreen =
+  | { kind: 'examining' }
+  | { kind: 'findings'; examination: Examination; repairs?: RepairOutcome }
+  | { kind: 'planning'; examination: Examination }
+  | { kind: 'review'; plan: RepairPlan; planned: RepairOutcome }
+  | { kind: 'repairing'; plan: RepairPlan }
+  | { kind: 'failed'; error: unknown };
+
+export interface DoctorFlowProps {
+  pair: Pair;
+  facts: PairFacts;
+  options: Options;
+  io: Io;
+  signal: AbortSignal;
+  /** Lets the app wait for a running repair before it closes the connections. */
+  track: (work: Promise<unknown>) => void;
+  onExit: (code: number) => void;
+}
+
+/**
+ * "Troubleshoot a standby": diagnose, show the findings, and on "Fix it" the repair plan,
+ * a confirmation, the repairs and a fresh diagnosis. The work is doctor's core functions.
+ */
+export function DoctorFlow({ pair, facts, options, io, signal, track, onExit }: DoctorFlowProps) {
+  const nodes = useMemo(() => doctorNodes(pair, facts), [pair, facts]);
+  const [screen, setScreen] = useState<DoctorScreen>({ kind: 'examining' });
+  const [run, dispatch] = useReducer(reduceRun, emptyRun);
+  const repairOptions = { ...options, fix: true };
+
+  useEffect(() => {
+    const current = screen;
+    const fail = (error: unknown) => setScreen({ kind: 'failed', error });
+    if (current.kind === 'examining') track((async () => setScreen({ kind: 'findings', examination: await examine(nodes) }))().catch(fail));
+    if (current.kind === 'planning') {
+      track(
+        (async () => {
+          const plan = await planRepairs(pair, nodes, current.examination, repairOptions, io);
+          const planned = await runRepairs({ nodes, facts, plan, options: repairOptions, io, emit: () => undefined, signal, planOnly: true });
+          setScreen({ kind: 'review', plan, planned });
+        })().catch(fail),
+      );
+    }
+    if (current.kind === 'repairing') {
+      track(
+        (async () => {
+          const repairs = await runRepairs({ nodes, facts, plan: current.plan, options: repairOptions, io, emit: dispatch, signal, planOnly: false });
+          setScreen({ kind: 'findings', examination: await examine(nodes), repairs });
+        })().catch(fail),
+      );
+    }
+  }, [screen]);
+
+  switch (screen.kind) {
+    case 'examining':
+      return (
+        <Text>
+          <Spinner /> Reading both servers' state, views and logs…
+        </Text>
+      );
+    case 'planning':
+      return (
+        <Text>
+          <Spinner /> Planning the repairs (nothing is changed yet)…
+        </Text>
+      );
+    case 'failed':
+      return (
+        <Box flexDirection="column">
+          <ErrorBanner error={screen.error} />
+          <Menu title="What next?" items={[{ label: 'Diagnose again', value: true }, { label: 'Quit', value: false }]} onSelect={(again) => (again ? setScreen({ kind: 'examining' }) : onExit(1))} />
+        </Box>
+      );
+    case 'review':
+      return (
+        <Box flexDirection="column">
+          {planLines(screen.planned, screen.plan).map((line, index) => (
+            <Text key={index} color={line.includes('!!') ? 'red' : undefined}>
+              {line}
+            </Text>
+          ))}
+          <Menu
+            title="Run these repairs?"
+            items={[
+              { label: 'Run them', value: true },
+              { label: 'Back to the findings without changing anything', value: false },
+            ]}
+            onSelect={(go) => setScreen(go ? { kind: 'repairing', plan: screen.plan } : { kind: 'examining' })}
+          />
+        </Box>
+      );
+    case 'repairing':
+      return <RunView run={run} />;
+    case 'findings': {
+      const { diagnosis } = screen.examination;
+      const fixable = diagnosis.findings.some((f) => f.fix.fixable && !f.resolved);
+      return (
+        <Box flexDirection="column">
+          {screen.repairs && repairSummaryLines(screen.repairs).map((line, index) => <Text key={index}>{line}</Text>)}
+          {screen.repairs && <Text bold>After the repairs:</Text>}
+          <FindingsView examination={screen.examination} />
+          <Menu
+            title="What next?"
+            items={[
+              ...(fixable ? [{ label: 'Fix it: plan the repairs', value: 'fix' as const }] : []),
+              { label: 'Diagnose again', value: 'again' as const },
+              { label: 'Quit', value: 'quit' as const },
+            ]}
+            onSelect={(choice) => (choice === 'quit' ? onExit(diagnosis.healthy ? 0 : 1) : setScreen(choice === 'fix' ? { kind: 'planning', examination: screen.examination } : { kind: 'examining' }))}
+          />
+        </Box>
+      );
+    }
+  }
 }
