@@ -1,0 +1,76 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { catalog, findingIds } from './catalog.js';
+
+/**
+ * README's doctor section, written from the catalog so ids, texts and fixes have one source.
+ * `npm run docs` rewrites it between the markers; a unit test fails when it is stale.
+ */
+
+export const beginMarker = '<!-- doctor-findings:begin (generated from src/doctor/catalog.ts by `npm run docs`; edit the catalog, not this) -->';
+export const endMarker = '<!-- doctor-findings:end -->';
+
+const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** A catalog pattern as the message an operator finds in the log: placeholders as "…" and N, GUC names unquoted (PG ≤ 16). */
+export function readableMessage(pattern: RegExp): string {
+  return pattern.source
+    .replace(/"\[\^"\]\+"/g, '"…"')
+    .replace(/\\S\+|\\w\+|\.\*/g, '…')
+    .replace(/\\d\+/g, 'N')
+    .replace(/"\?/g, '')
+    .replace(/\\([.()])/g, '$1');
+}
+
+const messages = (patterns: readonly RegExp[]) => (patterns.length === 0 ? 'none: live state only' : patterns.map((p) => `\`${cell(readableMessage(p))}\``).join('<br>'));
+
+export function troubleshootingSection(): string {
+  const rows = findingIds.map((id) => {
+    const spec = catalog[id];
+    return `| \`${id}\` | ${spec.severity} | ${spec.host} | ${cell(spec.title)}: ${cell(spec.cause)} | ${messages(spec.logPatterns)} | ${cell(spec.fix)} | ${spec.autoFix ? cell(spec.autoFix) : 'no: left to you'} |`;
+  });
+  return [
+    beginMarker,
+    '### What `pgrepl-wizard doctor` reports',
+    '',
+    'Doctor reads both servers (state, pg_stat_replication, pg_replication_slots, pg_stat_wal_receiver,',
+    "pg_settings, pg_hba, the standby's recovery files and the log files, or journald), tries one",
+    "replication connection from the standby with the standby's own primary_conninfo, and reports one",
+    'finding per cause. A finding is an error only when the live state shows the cause now; log lines',
+    "are quoted from the current failure window only (since the server's last start and the",
+    "standby's last start of streaming). A cause the log shows but the live state no longer does is",
+    'info: `resolved` once the standby streams again. The same cause seen in both logs is one finding',
+    'with both lines. Exit 0 when no finding is an error, 1 when one is, 2 on usage errors.',
+    '',
+    '`--fix` turns the findings into one run of the setup steps (plus a few of its own: convert',
+    "recovery.conf, write wal_level into a stopped primary's postgresql.auto.conf, start the primary,",
+    "raise the standby's hot-standby settings, drop a slot), shows the plan, asks (headless:",
+    '`--yes`; a primary restart also needs `--restart-primary`; an inactive slot is dropped only',
+    'when named with `--drop-slot NAME` or typed in), then diagnoses again. A standby whose history',
+    'forked, that lost WAL or that was not cloned from the primary is cloned again (the old data',
+    'directory is kept, renamed); doctor does not use pg_rewind, which needs data checksums or',
+    'wal_log_hints and is only cheaper on large clusters.',
+    '',
+    '| id | severity | host | what it means | log messages it quotes | what to do | `--fix` |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+    endMarker,
+  ].join('\n');
+}
+
+/** README with the section replaced (or appended to the Troubleshooting section when it is not there yet). */
+export function withTroubleshootingSection(readme: string): string {
+  const begin = readme.indexOf(beginMarker);
+  const end = readme.indexOf(endMarker);
+  if (begin >= 0 && end > begin) return readme.slice(0, begin) + troubleshootingSection() + readme.slice(end + endMarker.length);
+  const next = readme.indexOf('\n## ', readme.indexOf('## Troubleshooting') + 1);
+  if (next < 0) return `${readme.trimEnd()}\n\n${troubleshootingSection()}\n`;
+  return `${readme.slice(0, next).trimEnd()}\n\n${troubleshootingSection()}\n${readme.slice(next)}`;
+}
+
+const readmePath = fileURLToPath(new URL('../../../README.md', import.meta.url));
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  writeFileSync(readmePath, withTroubleshootingSection(readFileSync(readmePath, 'utf8')));
+  console.log(`wrote the doctor findings section of ${readmePath}`);
+}
