@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { catalog, findingIds, matchLogLine } from '../../src/doctor/catalog.js';
+import { catalog, findingIds, matchConnectionError, matchLogLine } from '../../src/doctor/catalog.js';
 
 /** Real log lines, as PostgreSQL 10–18 write them (texts from shared/reference/postgres-facts.md). */
 const samples: [string, string][] = [
@@ -23,6 +23,7 @@ const samples: [string, string][] = [
   ['wal-level-insufficient', 'FATAL:  WAL streaming (max_wal_senders > 0) requires wal_level "replica" or "logical"'],
   ['wal-level-insufficient', 'FATAL:  WAL streaming ("max_wal_senders" > 0) requires "wal_level" "replica" or "logical"'],
   ['wal-level-insufficient', 'FATAL:  WAL was generated with wal_level=minimal, cannot continue recovering'],
+  ['wal-level-insufficient', '2026-11-23 19:38:16.297 UTC [15563] FATAL:  physical replication slot "pgrepl_10_77_0_12" exists, but wal_level < replica'],
   ['recovery-conf-unsupported', 'FATAL:  using recovery command file "recovery.conf" is not supported'],
   ['hot-standby-params', 'WARNING:  hot standby is not possible because of insufficient parameter settings'],
   ['hot-standby-params', 'DETAIL:  max_connections = 50 is a lower setting than on the primary server, where its value was 100.'],
@@ -44,11 +45,20 @@ describe('doctor catalog', () => {
     }
   });
 
-  it('has a complete entry for every id: title, cause, fix; only slot-inactive and replication-lag are warnings', () => {
+  it("reads a failed replication connection's psql text: the server's message inside it, or the network failure", () => {
+    // psql 15 from the standby, as doctor's probe gets it.
+    expect(matchConnectionError('connection to server at "10.77.0.11", port 5433 failed: FATAL:  no pg_hba.conf entry for replication connection from host "10.77.0.12", user "repl", no encryption')).toEqual(['hba-missing']);
+    expect(matchConnectionError('connection to server at "10.77.0.11", port 5433 failed: Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?')).toEqual(['primary-unreachable']);
+    expect(matchConnectionError('connection to server at "10.77.0.11", port 5433 failed: fe_sendauth: no password supplied')).toEqual(['auth-failed']);
+    expect(matchConnectionError('7711454321759576451|1|0/3000148|')).toEqual([]);
+  });
+
+  it('has a complete entry for every id: title, cause, fix, host; only slot-inactive and replication-lag are warnings', () => {
     for (const id of findingIds) {
       const spec = catalog[id];
       expect(spec.id).toBe(id);
       expect(spec.title && spec.cause && spec.fix).toBeTruthy();
+      expect(['primary', 'standby']).toContain(spec.host);
     }
     expect(findingIds.filter((id) => catalog[id].severity === 'warning')).toEqual(['slot-inactive', 'replication-lag']);
   });

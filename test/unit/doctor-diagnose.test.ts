@@ -1,0 +1,204 @@
+import { describe, expect, it } from 'vitest';
+import { diagnose, lagWarningBytes, type Finding } from '../../src/doctor/diagnose.js';
+import type { DoctorFacts, PrimaryFacts, StandbyFacts } from '../../src/doctor/facts.js';
+import { parseLog } from '../../src/doctor/log.js';
+
+/**
+ * The judging half of doctor, on facts as gather reads them from the lab pair (PG 15,
+ * primary 10.77.0.11:5433, standby 10.77.0.12, slot pgrepl_10_77_0_12): which causes are
+ * current, which log lines prove them, what --fix may do.
+ */
+
+const slot = 'pgrepl_10_77_0_12';
+const primaryLog = '/var/log/postgresql/postgresql-15-prod.log';
+const standbyLog = '/var/log/postgresql/postgresql-15-main.log';
+
+const standbyStart = `2026-11-23 19:36:42.435 UTC [10975] LOG:  starting PostgreSQL 15.20 (Debian 15.20-0+deb12u1) on x86_64-pc-linux-gnu
+2026-11-23 19:36:42.565 UTC [10979] LOG:  started streaming WAL from primary at 0/3000000 on timeline 1
+`;
+const hbaStandby = (at: string) =>
+  `2026-11-23 ${at} UTC [11480] FATAL:  could not connect to the primary server: connection to server at "10.77.0.11", port 5433 failed: FATAL:  no pg_hba.conf entry for replication connection from host "10.77.0.12", user "repl", no encryption\n`;
+const hbaPrimary = (at: string, host = '10.77.0.12') => `2026-11-23 ${at} UTC [11481] repl@[unknown] FATAL:  no pg_hba.conf entry for replication connection from host "${host}", user "repl", no encryption\n`;
+const primaryStart = '2026-11-23 19:36:35.026 UTC [10597] LOG:  starting PostgreSQL 15.20 (Debian 15.20-0+deb12u1) on x86_64-pc-linux-gnu\n';
+
+const hotStandbySettings = { max_connections: '100', max_worker_processes: '8', max_prepared_transactions: '0', max_locks_per_transaction: '64', max_wal_senders: '10' };
+
+function primaryFacts(change: Partial<PrimaryFacts> = {}, log = primaryStart): PrimaryFacts {
+  return {
+    clusterId: '15/prod',
+    major: 15,
+    running: true,
+    clock: '2026-11-23 19:40:00 UTC',
+    inRecovery: false,
+    systemIdentifier: '7711454321759576451',
+    timeline: 1,
+    settings: { wal_level: 'replica', listen_addresses: 'localhost,10.77.0.11', port: '5433', max_slot_wal_keep_size: '-1', ...hotStandbySettings },
+    settingsSource: 'pg_settings',
+    addresses: ['127.0.0.1', '10.77.0.11', '::1'],
+    log: { host: 'primary', source: primaryLog, entries: parseLog(log) },
+    slots: [{ name: slot, type: 'physical', active: true, activePid: 10980, restartLsn: '0/3000000', walStatus: 'reserved', retainedBytes: 0 }],
+    walSenders: [{ pid: 10980, user: 'repl', applicationName: slot, clientAddr: '10.77.0.12', state: 'streaming', sentLsn: '0/3000148', replayLsn: '0/3000148', replayBytes: 0, replayLagSeconds: null }],
+    role: { canLogin: true, replication: true },
+    oldestWalSegment: '000000010000000000000003',
+    ...change,
+  };
+}
+
+function standbyFacts(change: Partial<StandbyFacts> = {}, log = standbyStart): StandbyFacts {
+  return {
+    clusterId: '15/main',
+    major: 15,
+    running: true,
+    clock: '2026-11-23 19:40:00 UTC',
+    inRecovery: true,
+    systemIdentifier: '7711454321759576451',
+    timeline: 1,
+    settings: { primary_conninfo: `host=10.77.0.11 port=5433 user=repl passfile=/var/lib/postgresql/.pgpass application_name=${slot}`, primary_slot_name: slot, hot_standby: 'on', ...hotStandbySettings },
+    settingsSource: 'pg_settings',
+    addresses: ['127.0.0.1', '10.77.0.12', '::1'],
+    log: { host: 'standby', source: standbyLog, entries: parseLog(log) },
+    receiverStatus: 'streaming',
+    replayPaused: false,
+    applyBytes: 0,
+    replayAgeSeconds: 3600,
+    recoveryConf: null,
+    standbySignal: true,
+    recoverySignal: false,
+    ...change,
+  };
+}
+
+function facts(change: { primary?: PrimaryFacts; standby?: StandbyFacts; probe?: DoctorFacts['probe']; relationship?: Partial<DoctorFacts['relationship']> } = {}): DoctorFacts {
+  return {
+    primary: change.primary ?? primaryFacts(),
+    standby: change.standby ?? standbyFacts(),
+    relationship: {
+      conninfo: `host=10.77.0.11 port=5433 user=repl passfile=/var/lib/postgresql/.pgpass application_name=${slot}`,
+      source: 'the running standby (pg_settings)',
+      params: { host: '10.77.0.11', port: '5433', user: 'repl', passfile: '/var/lib/postgresql/.pgpass', application_name: slot },
+      slotName: slot,
+      hostAddresses: ['10.77.0.11'],
+      standbyAddress: '10.77.0.12',
+      passfile: '/var/lib/postgresql/.pgpass',
+      passwordStored: true,
+      ...change.relationship,
+    },
+    probe: change.probe,
+  };
+}
+
+/** The standby between two walreceiver attempts: not streaming, its slot idle. */
+const notStreaming = (log: string) => ({
+  standby: standbyFacts({ receiverStatus: undefined }, log),
+  primary: primaryFacts({ walSenders: [], slots: [{ name: slot, type: 'physical', active: false, activePid: null, restartLsn: '0/3000000', walStatus: 'reserved', retainedBytes: 4096 }] }, primaryStart + hbaPrimary('19:36:50.112')),
+});
+
+const byId = (findings: Finding[], id: string) => findings.filter((f) => f.id === id);
+const probeFailed = (output: string) => ({ ok: false, output, clock: '2026-11-23 19:40:00 UTC' });
+
+describe('doctor diagnosis', () => {
+  it('a streaming pair is healthy, and an idle primary is no lag however old the last replayed transaction', () => {
+    const { healthy, findings } = diagnose(facts(), false);
+    expect(healthy).toBe(true);
+    expect(findings).toEqual([]);
+  });
+
+  it('old failures before streaming resumed are info, quoting the line and the resumption', () => {
+    const log = standbyStart + hbaStandby('19:36:50.113') + '2026-11-23 19:37:00.120 UTC [11690] LOG:  started streaming WAL from primary at 0/3000000 on timeline 1\n';
+    const { healthy, findings } = diagnose(facts({ standby: standbyFacts({}, log) }), false);
+    expect(healthy).toBe(true);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ id: 'hba-missing', severity: 'info', resolved: true, title: "resolved: the primary's pg_hba.conf has no replication entry for the standby" });
+    expect(findings[0].evidence[0].lines).toEqual([hbaStandby('19:36:50.113').trim(), '2026-11-23 19:37:00.120 UTC [11690] LOG:  started streaming WAL from primary at 0/3000000 on timeline 1']);
+  });
+
+  it('a failing replication connection now makes the error, quoting both logs as one finding', () => {
+    const { primary, standby } = notStreaming(standbyStart + hbaStandby('19:36:50.113'));
+    const probe = probeFailed('connection to server at "10.77.0.11", port 5433 failed: FATAL:  no pg_hba.conf entry for replication connection from host "10.77.0.12", user "repl", no encryption');
+    const { healthy, findings } = diagnose(facts({ primary, standby, probe }), false);
+    expect(healthy).toBe(false);
+    const [hba] = byId(findings, 'hba-missing');
+    expect(hba.evidence.map((e) => [e.host, e.source])).toEqual([
+      ['standby', 'replication connection with primary_conninfo (psql IDENTIFY_SYSTEM)'],
+      ['standby', standbyLog],
+      ['primary', primaryLog],
+    ]);
+    expect(hba.fix).toMatchObject({ fixable: true, repairs: ['hba'] });
+    expect(hba.fix.text).toContain('"host replication repl 10.77.0.12/32 scram-sha-256"');
+  });
+
+  it("superseded failures and the primary's lines about other clients are not quoted", () => {
+    const log = standbyStart + hbaStandby('19:36:50.113') + '2026-11-23 19:36:55.114 UTC [11581] FATAL:  could not connect to the primary server: connection to server at "10.77.0.11", port 5433 failed: FATAL:  password authentication failed for user "repl"\n';
+    const { primary, standby } = notStreaming(log);
+    primary.log.entries = parseLog(primaryStart + hbaPrimary('19:36:55.000', '10.77.0.99'));
+    const probe = probeFailed('connection to server at "10.77.0.11", port 5433 failed: FATAL:  password authentication failed for user "repl"');
+    const { findings } = diagnose(facts({ primary, standby, probe }), false);
+    expect(findings.filter((f) => f.severity === 'error').map((f) => f.id)).toEqual(['auth-failed']);
+    expect(findings.some((f) => f.evidence.some((e) => e.host === 'primary' && e.source === primaryLog))).toBe(false);
+  });
+
+  it('a cause in the log that a live check no longer shows is info while the standby waits to retry', () => {
+    const { primary, standby } = notStreaming(standbyStart + hbaStandby('19:36:50.113'));
+    const { healthy, findings } = diagnose(facts({ primary, standby, probe: { ok: true, output: '7711454321759576451|1|0/3000148|', clock: '' } }), false);
+    expect(healthy).toBe(true);
+    expect(byId(findings, 'hba-missing')[0]).toMatchObject({ severity: 'info', title: "no longer the case, the standby has not retried yet: the primary's pg_hba.conf has no replication entry for the standby" });
+  });
+
+  it("the primary's lines from before the standby's current window are the past", () => {
+    // The standby was cloned again and stopped; the primary still has the ERROR from before.
+    const standby = standbyFacts({ running: false, receiverStatus: undefined, inRecovery: undefined }, standbyStart + '2026-11-23 19:45:00.000 UTC [20000] LOG:  received fast shutdown request\n');
+    const { primary } = notStreaming('');
+    primary.oldestWalSegment = '00000001000000000000000D';
+    primary.log.entries = parseLog(primaryStart + '2026-11-23 19:30:00.000 UTC [12455] repl@[unknown] ERROR:  requested WAL segment 000000010000000000000009 has already been removed\n');
+    const { findings } = diagnose(facts({ primary, standby }), false);
+    expect(findings.filter((f) => f.severity === 'error').map((f) => f.id)).toEqual(['standby-down']);
+    expect(byId(findings, 'standby-down')[0].detail).toBe('it was shut down (received fast shutdown request)');
+  });
+
+  it('lag is a warning from the bytes the primary has not seen replayed', () => {
+    const behind = primaryFacts({ walSenders: [{ ...primaryFacts().walSenders[0], replayBytes: 2 * lagWarningBytes, replayLagSeconds: 4 }] });
+    const [lag] = diagnose(facts({ primary: behind, standby: standbyFacts({ replayPaused: true }) }), false).findings;
+    expect(lag).toMatchObject({ id: 'replication-lag', severity: 'warning', detail: '32.0 MB and 4 s behind' });
+    expect(lag.fix.text).toContain('pg_wal_replay_resume()');
+  });
+
+  it("a slot held by someone else is slot-in-use; another idle slot may be dropped, the standby's own never", () => {
+    const holder = { pid: 4242, user: 'postgres', applicationName: 'pg_receivewal', clientAddr: null, state: 'streaming', sentLsn: null, replayLsn: null, replayBytes: null, replayLagSeconds: null };
+    const primary = primaryFacts({
+      walSenders: [holder],
+      slots: [
+        { name: slot, type: 'physical', active: true, activePid: 4242, restartLsn: '0/3000000', walStatus: 'reserved', retainedBytes: 0 },
+        { name: 'old_standby', type: 'physical', active: false, activePid: null, restartLsn: '0/1000000', walStatus: 'reserved', retainedBytes: 48 * 1024 * 1024 },
+      ],
+    });
+    const { findings } = diagnose(facts({ primary, standby: standbyFacts({ receiverStatus: undefined }) }), false);
+    expect(byId(findings, 'slot-in-use')[0]).toMatchObject({ detail: 'held by pg_receivewal from a local socket', fix: { fixable: false } });
+    expect(byId(findings, 'slot-inactive')[0]).toMatchObject({ slot: 'old_standby', detail: 'slot old_standby retains 48.0 MB of WAL; max_slot_wal_keep_size = -1 (unlimited): pg_wal grows until the disk is full', fix: { repairs: ['drop-slot'] } });
+
+    const idleOwn = primaryFacts({ walSenders: [], slots: [{ name: slot, type: 'physical', active: false, activePid: null, restartLsn: '0/3000000', walStatus: 'reserved', retainedBytes: 0 }] });
+    expect(byId(diagnose(facts({ primary: idleOwn, standby: standbyFacts({ receiverStatus: undefined }) }), false).findings, 'slot-inactive')[0].fix.fixable).toBe(false);
+  });
+
+  it('a stopped standby without standby.signal would start as a primary', () => {
+    const standby = standbyFacts({ running: false, receiverStatus: undefined, inRecovery: undefined, standbySignal: false, controlState: 'shut down' });
+    const [finding] = byId(diagnose(facts({ standby }), false).findings, 'standby-not-in-recovery');
+    expect(finding.evidence[0].lines).toEqual(['2026-11-23 19:40:00 UTC  no standby.signal: it would start as a primary (cluster state: shut down)']);
+    expect(finding.fix.repairs).toEqual(['reclone']);
+  });
+
+  it('a standby without primary_conninfo cannot stream; a conninfo host that is not the primary is info', () => {
+    const missing = diagnose(facts({ relationship: { conninfo: undefined, params: {}, hostAddresses: [] } }), false).findings;
+    expect(byId(missing, 'primary-conninfo-missing')[0].fix.repairs).toEqual(['recovery-config', 'start-standby']);
+    const elsewhere = diagnose(facts({ relationship: { hostAddresses: ['10.99.0.5'] } }), false).findings;
+    expect(byId(elsewhere, 'primary-conninfo-elsewhere')[0].severity).toBe('info');
+  });
+
+  it('a wrong password is repaired only when doctor knows the password to set', () => {
+    const { primary, standby } = notStreaming(standbyStart);
+    const probe = probeFailed('connection to server at "10.77.0.11", port 5433 failed: fe_sendauth: no password supplied');
+    const unknown = byId(diagnose(facts({ primary, standby, probe, relationship: { passwordStored: false } }), false).findings, 'auth-failed')[0];
+    expect(unknown.fix.fixable).toBe(false);
+    expect(unknown.fix.text).toContain('PGREPL_PASSWORD');
+    expect(byId(diagnose(facts({ primary, standby, probe, relationship: { passwordStored: false } }), true).findings, 'auth-failed')[0].fix.repairs).toEqual(['role']);
+  });
+});
