@@ -10,7 +10,7 @@ import type { SetupSettings } from '../../steps/contract.js';
 import { ErrorBanner, Menu, Prompt } from './components.js';
 import { inkIo, type PendingQuestion } from './ink-io.js';
 import { emptyRun, reduceRun } from './run-state.js';
-import { ChoicesForm, DoctorFlow, Overview, QuestionBox, RunView, type SetupChoices } from './screens.js';
+import { ChoicesForm, DoctorFlow, Overview, PlanReview, QuestionBox, RunView, type SetupChoices } from './screens.js';
 
 type Screen =
   | { kind: 'ask-host'; role: Role }
@@ -146,23 +146,12 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
         </Text>
       )}
       {screen.kind === 'review' && (
-        <Box flexDirection="column">
-          {planText(screen.plan)
-            .split('\n')
-            .map((line, index) => (
-              <Text key={index} color={line.includes('!!') ? 'red' : line.startsWith('[FAILED]') ? 'red' : undefined}>
-                {line}
-              </Text>
-            ))}
-          <Menu
-            title="Run this plan?"
-            items={[
-              { label: 'Run it', value: true },
-              { label: 'Quit without changing anything', value: false },
-            ]}
-            onSelect={(go) => (go ? setScreen({ kind: 'running', options: screen.options, settings: screen.settings }) : finish(0))}
-          />
-        </Box>
+        <PlanReview
+          lines={planText(screen.plan).split('\n')}
+          question="Run this plan?"
+          labels={['Run it', 'Quit without changing anything']}
+          onSelect={(go) => (go ? setScreen({ kind: 'running', options: screen.options, settings: screen.settings }) : finish(0))}
+        />
       )}
       {screen.kind === 'doctor' && session.current && (
         <DoctorFlow

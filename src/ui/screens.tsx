@@ -152,6 +152,27 @@ export function RunView({ run }: { run: RunState }) {
   );
 }
 
+/** A plan to read before anything changes (destructive and failed lines in red), then go or not. */
+export function PlanReview({ lines, question, labels, onSelect }: { lines: string[]; question: string; labels: [string, string]; onSelect: (go: boolean) => void }) {
+  return (
+    <Box flexDirection="column">
+      {lines.map((line, index) => (
+        <Text key={index} color={line.includes('!!') || line.startsWith('[FAILED]') ? 'red' : undefined}>
+          {line}
+        </Text>
+      ))}
+      <Menu
+        title={question}
+        items={[
+          { label: labels[0], value: true },
+          { label: labels[1], value: false },
+        ]}
+        onSelect={onSelect}
+      />
+    </Box>
+  );
+}
+
 const severityColors: Record<Severity, string> = { error: 'red', warning: 'yellow', info: 'gray' };
 
 /** Doctor's findings, grouped by severity, each with its evidence and fix. */
@@ -256,21 +277,12 @@ export function DoctorFlow({ pair, facts, options, io, signal, track, onExit }: 
       );
     case 'review':
       return (
-        <Box flexDirection="column">
-          {planLines(screen.planned, screen.plan).map((line, index) => (
-            <Text key={index} color={line.includes('!!') ? 'red' : undefined}>
-              {line}
-            </Text>
-          ))}
-          <Menu
-            title="Run these repairs?"
-            items={[
-              { label: 'Run them', value: true },
-              { label: 'Back to the findings without changing anything', value: false },
-            ]}
-            onSelect={(go) => setScreen(go ? { kind: 'repairing', plan: screen.plan } : { kind: 'examining' })}
-          />
-        </Box>
+        <PlanReview
+          lines={planLines(screen.planned, screen.plan)}
+          question="Run these repairs?"
+          labels={['Run them', 'Back to the findings without changing anything']}
+          onSelect={(go) => setScreen(go ? { kind: 'repairing', plan: screen.plan } : { kind: 'examining' })}
+        />
       );
     case 'repairing':
       return <RunView run={run} />;

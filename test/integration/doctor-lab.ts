@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { slotNameFor } from '../../src/setup/prepare.js';
-import { inHost, lab, labFlags, psqlIn, runCli, type CliResult } from './lab.js';
+import { inHost, lab, labFlags, labReset, psqlIn, runCli, type CliResult } from './lab.js';
 
 /**
  * What the doctor tests share: running the real CLI, waiting for the walreceiver's next
@@ -14,6 +14,13 @@ export const standbyData = '/var/lib/postgresql/15/main';
 export const primaryHba = '/etc/postgresql/15/prod/pg_hba.conf';
 export const standbyLog = '/var/log/postgresql/postgresql-15-main.log';
 export const primaryLog = '/var/log/postgresql/postgresql-15-prod.log';
+
+/** A fresh lab pair made a streaming pair by `pgrepl-wizard setup`: what each doctor test file breaks. */
+export async function setUpWithWizard(): Promise<void> {
+  labReset();
+  const setup = await runCli(['setup', '--yes', '--restart-primary', ...labFlags()], { PGREPL_PASSWORD: password });
+  expect(setup.code, setup.stdout + setup.stderr).toBe(0);
+}
 
 export interface JsonEvidence {
   host: string;

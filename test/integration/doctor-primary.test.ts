@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { inHost, lab, labFlags, labReset, psqlIn, runCli } from './lab.js';
+import { inHost, lab, labFlags, psqlIn, runCli } from './lab.js';
 import {
   current,
   diagnoseUntil,
@@ -8,11 +8,11 @@ import {
   expectStreamingWithNewRow,
   fix,
   logLine,
-  password,
   primaryHba,
   quotedLogLines,
   reconnectStandby,
   resolvedUntil,
+  setUpWithWizard,
   slot,
   startReceiveWal,
   stopProcess,
@@ -27,11 +27,7 @@ import {
 
 const ip = lab.standbyIp.replace(/\./g, '\\.');
 
-beforeAll(async () => {
-  labReset();
-  const setup = await runCli(['setup', '--yes', '--restart-primary', ...labFlags()], { PGREPL_PASSWORD: password });
-  expect(setup.code, setup.stdout + setup.stderr).toBe(0);
-});
+beforeAll(setUpWithWizard);
 
 describe('doctor on a healthy pair', () => {
   it('reports no errors and exits 0; asking to fix without a way to confirm is a usage error', async () => {

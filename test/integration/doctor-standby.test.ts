@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { inHost, labFlags, labReset, psqlIn, runCli } from './lab.js';
-import { current, diagnoseUntil, errorIds, expectStreamingWithNewRow, fix, logLine, password, quotedLogLines, slot, standbyData } from './doctor-lab.js';
+import { inHost, psqlIn } from './lab.js';
+import { current, diagnoseUntil, errorIds, expectStreamingWithNewRow, fix, logLine, quotedLogLines, setUpWithWizard, slot, standbyData } from './doctor-lab.js';
 
 /**
  * Doctor against a pair set up by the wizard, broken on the standby's side: stopped,
@@ -12,11 +12,7 @@ const startStandby = () => inHost('standby', ['sh', '-c', 'pg_ctlcluster 15 main
 const restartStandby = () => inHost('standby', ['sh', '-c', 'pg_ctlcluster 15 main restart >/dev/null 2>&1; echo $?']).trim();
 const standbySystemId = () => psqlIn('standby', 'SELECT system_identifier FROM pg_control_system()');
 
-beforeAll(async () => {
-  labReset();
-  const setup = await runCli(['setup', '--yes', '--restart-primary', ...labFlags()], { PGREPL_PASSWORD: password });
-  expect(setup.code, setup.stdout + setup.stderr).toBe(0);
-});
+beforeAll(setUpWithWizard);
 
 describe('doctor on a pair broken on the standby', () => {
   it('standby-down: stopped by an operator; the reason is quoted and --fix starts it', async () => {

@@ -23,17 +23,15 @@ const primaryStart = '2026-11-23 19:36:35.026 UTC [10597] LOG:  starting Postgre
 
 const hotStandbySettings = { max_connections: '100', max_worker_processes: '8', max_prepared_transactions: '0', max_locks_per_transaction: '64', max_wal_senders: '10' };
 
+/** What both servers of the running lab pair share: PG 15, one system, timeline 1. */
+const runningServer = { major: 15, running: true, clock: '2026-11-23 19:40:00 UTC', systemIdentifier: '7711454321759576451', timeline: 1, settingsSource: 'pg_settings' };
+
 function primaryFacts(change: Partial<PrimaryFacts> = {}, log = primaryStart): PrimaryFacts {
   return {
+    ...runningServer,
     clusterId: '15/prod',
-    major: 15,
-    running: true,
-    clock: '2026-11-23 19:40:00 UTC',
     inRecovery: false,
-    systemIdentifier: '7711454321759576451',
-    timeline: 1,
     settings: { wal_level: 'replica', listen_addresses: 'localhost,10.77.0.11', port: '5433', max_slot_wal_keep_size: '-1', ...hotStandbySettings },
-    settingsSource: 'pg_settings',
     addresses: ['127.0.0.1', '10.77.0.11', '::1'],
     log: { host: 'primary', source: primaryLog, entries: parseLog(log) },
     slots: [{ name: slot, type: 'physical', active: true, activePid: 10980, restartLsn: '0/3000000', walStatus: 'reserved', retainedBytes: 0 }],
@@ -46,15 +44,10 @@ function primaryFacts(change: Partial<PrimaryFacts> = {}, log = primaryStart): P
 
 function standbyFacts(change: Partial<StandbyFacts> = {}, log = standbyStart): StandbyFacts {
   return {
+    ...runningServer,
     clusterId: '15/main',
-    major: 15,
-    running: true,
-    clock: '2026-11-23 19:40:00 UTC',
     inRecovery: true,
-    systemIdentifier: '7711454321759576451',
-    timeline: 1,
     settings: { primary_conninfo: `host=10.77.0.11 port=5433 user=repl passfile=/var/lib/postgresql/.pgpass application_name=${slot}`, primary_slot_name: slot, hot_standby: 'on', ...hotStandbySettings },
-    settingsSource: 'pg_settings',
     addresses: ['127.0.0.1', '10.77.0.12', '::1'],
     log: { host: 'standby', source: standbyLog, entries: parseLog(log) },
     receiverStatus: 'streaming',
