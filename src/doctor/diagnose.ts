@@ -237,7 +237,8 @@ function walLevel(ctx: Context): Finding[] {
   if (!tooLow && !replayedMinimal) return [];
   const primaryLine = lastWith(sinceStart(primary.log.entries), 'wal-level-insufficient');
   const repairs: RepairId[] = tooLow ? (primary.running ? ['primary-settings'] : ['primary-wal-level-files', 'start-primary', 'primary-settings']) : [];
-  if (replayedMinimal) repairs.push('reclone');
+  // A primary running with minimal writes WAL no standby can replay: the standby needs a fresh copy.
+  if (replayedMinimal || (tooLow && primary.running)) repairs.push('reclone');
   return [
     finding(
       'wal-level-insufficient',

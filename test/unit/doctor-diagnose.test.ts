@@ -186,6 +186,14 @@ describe('doctor diagnosis', () => {
     expect(byId(elsewhere, 'primary-conninfo-elsewhere')[0].severity).toBe('info');
   });
 
+  it('wal_level minimal: a stopped primary is set right in its files; one that ran with it also needs the standby cloned again', () => {
+    const minimal = { ...primaryFacts().settings, wal_level: 'minimal', max_wal_senders: '0' };
+    const down = primaryFacts({ running: false, settings: minimal, settingsSource: 'its configuration files (postgres -C)', slots: undefined, walSenders: [] });
+    expect(byId(diagnose(facts({ primary: down }), false).findings, 'wal-level-insufficient')[0].fix.repairs).toEqual(['primary-wal-level-files', 'start-primary', 'primary-settings']);
+    const running = primaryFacts({ settings: minimal, walSenders: [] });
+    expect(byId(diagnose(facts({ primary: running }), false).findings, 'wal-level-insufficient')[0].fix.repairs).toEqual(['primary-settings', 'reclone']);
+  });
+
   it('a wrong password is repaired only when doctor knows the password to set', () => {
     const { primary, standby } = notStreaming(standbyStart);
     const probe = probeFailed('connection to server at "10.77.0.11", port 5433 failed: fe_sendauth: no password supplied');
