@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { currentStandbyWindow, currentWindowStart, entryIds, episodeBeforeStreaming, lineTime, parseLog, sinceStart } from '../../src/doctor/log.js';
+import { currentStandbyWindow, currentWindowStart, entryIds, episodeBeforeStreaming, lineTime, parseLog, readServerLog, sinceStart } from '../../src/doctor/log.js';
+import type { Node } from '../../steps/contract.js';
+import { FakeHost } from './fake-host.js';
 
 // A PG 15 standby log from the lab (log_line_prefix '%m [%p] %q%u@%d '): started, streamed,
 // lost its pg_hba entry, streamed again after the fix.
@@ -65,5 +67,22 @@ describe('server log', () => {
   it("a server's window since its last start is the failed start itself", () => {
     const twoStarts = parseLog(standbyLog + failedStart);
     expect(sinceStart(twoStarts).map((e) => e.severity)).toEqual(['FATAL', 'LOG']);
+  });
+});
+
+describe('finding the log', () => {
+  it("reads the cluster's systemd journal when it writes no log file", async () => {
+    const journal = '2026-11-23T19:44:10.825312+00:00 db2 postgres[4551]: 2026-11-23 19:44:10.825 UTC [4551] FATAL:  could not connect to the primary server: connection to server at "10.0.0.1", port 5432 failed: Connection refused\n';
+    const host = new FakeHost([
+      [(argv) => argv[0] === 'sh', { stdout: '' }], // postgres -C: no logging_collector
+      [(argv) => argv[0] === 'journalctl' && argv.includes('postgresql@16-main.service'), { stdout: journal }],
+    ]);
+    const cluster = { id: '16/main', major: 16, port: 5432, running: false, owner: 'postgres', manager: 'pg_ctlcluster' as const, dataDirectory: '/var/lib/postgresql/16/main', binDir: '/usr/lib/postgresql/16/bin' };
+    // Reading the log uses the connection and the cluster only, not what discovery found.
+    const node: Node = { host, cluster, facts: {} as Node['facts'] };
+    const log = await readServerLog(node);
+    expect(log.source).toBe('journald (postgresql@16-main.service)');
+    expect(log.entries.map(entryIds)).toEqual([['primary-unreachable']]);
+    expect(log.entries[0].at).toBe(Date.UTC(2026, 10, 23, 19, 44, 10, 825));
   });
 });
