@@ -66,6 +66,7 @@ describe('doctor on a healthy pair', () => {
     expect(dropped.code).toBe(0);
     expect(psqlIn('primary', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'old_standby'")).toBe('0');
     expect(dropped.findings.map((f) => f.id)).not.toContain('slot-inactive');
+    await expectStreamingWithNewRow();
   });
 });
 
