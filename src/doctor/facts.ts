@@ -1,6 +1,6 @@
 import type { Host } from '../remote/host.js';
 import type { Node } from '../../steps/contract.js';
-import { postgresHome } from '../setup/prepare.js';
+import { postgresHome, sourceAddressTowards } from '../setup/prepare.js';
 import { autoConfValue } from '../../steps/lib/auto-conf.js';
 import { findPassfileEntry } from '../../steps/lib/passfile.js';
 import { runningAddress, settingsFromFiles } from '../../steps/lib/cluster-state.js';
@@ -256,11 +256,6 @@ async function resolveHost(standby: Host, name: string): Promise<string[]> {
   return [...new Set(result.stdout.split('\n').map((line) => line.split(/\s+/)[0]).filter(Boolean))];
 }
 
-async function sourceAddress(standby: Host, destination: string): Promise<string | undefined> {
-  const result = await standby.exec(['ip', 'route', 'get', destination]);
-  return /\bsrc\s+(\S+)/.exec(result.stdout)?.[1];
-}
-
 /** psql's stdin carries a password from primary_conninfo, so it never shows in a process list. */
 const probeScript = 'IFS= read -r PGPASSWORD; if [ -n "$PGPASSWORD" ]; then export PGPASSWORD; else unset PGPASSWORD; fi; exec "$@"';
 
@@ -297,7 +292,7 @@ export async function gatherFacts(primaryNode: Node, standbyNode: Node): Promise
     ...read,
     ...passfile,
     hostAddresses,
-    standbyAddress: hostAddresses[0] ? await sourceAddress(standbyNode.host, hostAddresses[0]) : undefined,
+    standbyAddress: hostAddresses[0] ? await sourceAddressTowards(standbyNode.host, hostAddresses[0], '--standby-address').catch(() => undefined) : undefined,
   };
   const streaming = standby.receiverStatus === 'streaming';
   return { primary, standby, relationship, probe: !streaming && relationship.conninfo !== undefined ? await probe(standbyNode, relationship) : undefined };
