@@ -29,7 +29,8 @@ describe('interactive wizard in a real terminal', () => {
     expect(overview).toContain('chosen cluster: 15/prod');
     expect(overview).toContain('chosen cluster: 15/main');
     await terminal.send(['Down']);
-    await terminal.send(['Enter']); // Quit
+    await terminal.send(['Down']);
+    await terminal.send(['Enter']); // Quit (after "Set up a standby" and "Troubleshoot a standby")
     await terminal.waitFor('EXIT=0');
     const saved = readFileSync(knownHosts, 'utf8');
     expect(saved).toMatch(new RegExp(`^${escapeRegExp(lab.primaryIp)} ssh-ed25519 `, 'm'));
