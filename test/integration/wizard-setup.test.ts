@@ -6,6 +6,23 @@ import { TerminalSession } from './tmux.js';
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'pgrepl-wizard.js');
 const password = 'Tui:secret\\pw';
 
+/** A fresh pair, every default accepted, the plan run: stops at the standby wipe's confirmation. */
+async function runUntilWipeConfirmation(): Promise<TerminalSession> {
+  labReset();
+  const terminal = new TerminalSession();
+  terminal.start(['node', cli, ...labFlags(['--restart-primary'])], { PGREPL_PASSWORD: password });
+  await terminal.waitFor('What next?');
+  await terminal.send(['Enter']);
+  for (const prompt of ['Replication role name:', 'Replication slot name:', 'WAL archiving on the primary?', 'Checkpoint before the clone', "The standby's current data directory"]) {
+    await terminal.waitFor(prompt);
+    await terminal.send(['Enter']);
+  }
+  await terminal.waitFor('Run this plan?');
+  await terminal.send(['Enter']);
+  await terminal.waitFor(/Type \S+ to confirm:/, 120_000);
+  return terminal;
+}
+
 describe('interactive setup in a real terminal', () => {
   let terminal: TerminalSession | undefined;
   beforeAll(() => {
@@ -53,18 +70,7 @@ describe('interactive setup in a real terminal', () => {
   });
 
   it('stops without touching the standby when the typed host name is wrong', async () => {
-    labReset();
-    terminal = new TerminalSession();
-    terminal.start(['node', cli, ...labFlags(['--restart-primary'])], { PGREPL_PASSWORD: password });
-    await terminal.waitFor('What next?');
-    await terminal.send(['Enter']);
-    for (const prompt of ['Replication role name:', 'Replication slot name:', 'WAL archiving on the primary?', 'Checkpoint before the clone', "The standby's current data directory"]) {
-      await terminal.waitFor(prompt);
-      await terminal.send(['Enter']);
-    }
-    await terminal.waitFor('Run this plan?');
-    await terminal.send(['Enter']);
-    await terminal.waitFor(/Type \S+ to confirm:/, 120_000);
+    terminal = await runUntilWipeConfirmation();
     const systemIdentifier = psqlIn('standby', 'SELECT system_identifier FROM pg_control_system()');
     await terminal.send(['not-this-host'], true);
     await terminal.send(['Enter']);
@@ -76,18 +82,7 @@ describe('interactive setup in a real terminal', () => {
   });
 
   it('Esc at the confirmation stops cleanly: exit 130, the standby untouched', async () => {
-    labReset();
-    terminal = new TerminalSession();
-    terminal.start(['node', cli, ...labFlags(['--restart-primary'])], { PGREPL_PASSWORD: password });
-    await terminal.waitFor('What next?');
-    await terminal.send(['Enter']);
-    for (const prompt of ['Replication role name:', 'Replication slot name:', 'WAL archiving on the primary?', 'Checkpoint before the clone', "The standby's current data directory"]) {
-      await terminal.waitFor(prompt);
-      await terminal.send(['Enter']);
-    }
-    await terminal.waitFor('Run this plan?');
-    await terminal.send(['Enter']);
-    await terminal.waitFor(/Type \S+ to confirm:/, 120_000);
+    terminal = await runUntilWipeConfirmation();
     const systemIdentifier = psqlIn('standby', 'SELECT system_identifier FROM pg_control_system()');
     await terminal.send(['Escape']);
     await terminal.waitFor('EXIT=130');
