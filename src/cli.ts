@@ -47,10 +47,10 @@ async function wizardCommand(options: Options): Promise<number> {
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
     throw new UsageError('the interactive wizard needs a terminal', 'run it in a terminal, or use a headless command such as "pgrepl-wizard inspect --json"');
   }
-  // Ink draws only the final frame when CI is set: the questions would never show.
-  if (['CI', 'CONTINUOUS_INTEGRATION'].some((name) => process.env[name] && !['0', 'false'].includes(process.env[name]!))) {
-    throw new UsageError('the interactive wizard cannot draw its screens while CI is set in the environment', 'unset CI (and CONTINUOUS_INTEGRATION), or use the headless commands: inspect, setup --yes, doctor');
-  }
+  // A terminal on both ends means a person is there, whatever CI says: is-in-ci, read when
+  // ink loads, would make Ink draw only its final frame and hide every question.
+  delete process.env.CI;
+  delete process.env.CONTINUOUS_INTEGRATION;
   // ink and react load only on the interactive path.
   const { runApp } = await import('./ui/run-app.js');
   return runApp(options);

@@ -11,8 +11,7 @@ export class TerminalSession {
 
   start(argv: string[], env: Record<string, string> = {}): void {
     const exports = Object.entries(env).map(([key, value]) => `export ${key}=${commandLine([value])};`).join(' ');
-    // An operator's terminal, not CI: with CI set, Ink draws only the final frame.
-    const script = `unset CI CONTINUOUS_INTEGRATION; ${exports} ${commandLine(argv)}; echo EXIT=$?; sleep 600`;
+    const script = `${exports} ${commandLine(argv)}; echo EXIT=$?; sleep 600`;
     execFileSync('tmux', ['new-session', '-d', '-s', this.name, '-x', '160', '-y', '60', 'sh', '-c', script]);
   }
 
