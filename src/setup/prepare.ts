@@ -20,6 +20,13 @@ export function slotNameFor(standbyHost: string): string {
   return `pgrepl_${standbyHost.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
 }
 
+/** Why a role name is refused (quoting-free names only), or undefined when it is fine. */
+export const roleNameProblem = (name: string) =>
+  /^[a-z_][a-z0-9_]{0,62}$/.test(name) ? undefined : `"${name}" is not a plain lower-case role name (letters, digits, underscores)`;
+
+export const slotNameProblem = (name: string) =>
+  /^[a-z0-9_]{1,63}$/.test(name) ? undefined : `"${name}" is not a valid replication slot name (lower-case letters, digits, underscores, at most 63)`;
+
 /** The local address a host uses to reach `destination`, as `ip route get` reports it. */
 export async function sourceAddressTowards(host: Host, destination: string, flag: string): Promise<string> {
   const result = await host.exec(['ip', 'route', 'get', destination]);
@@ -51,13 +58,11 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
     throw new UsageError(`--checkpoint "${checkpoint}" is neither fast nor spread`, 'pass --checkpoint fast or --checkpoint spread');
   }
   const roleName = options.role ?? 'repl';
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(roleName)) {
-    throw new UsageError(`--role "${roleName}" is not a plain lower-case role name`, 'use letters, digits and underscores, e.g. --role repl');
-  }
+  const roleProblem = roleNameProblem(roleName);
+  if (roleProblem) throw new UsageError(`--role ${roleProblem}`, 'use letters, digits and underscores, e.g. --role repl');
   const slotName = options.slot ?? slotNameFor(pair.standby.address);
-  if (!/^[a-z0-9_]{1,63}$/.test(slotName)) {
-    throw new UsageError(`--slot "${slotName}" is not a valid replication slot name`, 'use lower-case letters, digits and underscores (at most 63)');
-  }
+  const slotProblem = slotNameProblem(slotName);
+  if (slotProblem) throw new UsageError(`--slot ${slotProblem}`, 'use lower-case letters, digits and underscores (at most 63)');
   const primaryAddress = options.primaryAddress ?? pair.primary.address;
   const standbyAddress = options.standbyAddress ?? (await sourceAddressTowards(pair.standby, primaryAddress, '--standby-address'));
   const primaryListenAddress = await sourceAddressTowards(pair.primary, standbyAddress, '--primary-address');

@@ -39,12 +39,34 @@ export function Menu<T>({ title, items, onSelect }: { title: string; items: Menu
   );
 }
 
-export function Prompt({ label, initial = '', mask, onSubmit }: { label: string; initial?: string; mask?: string; onSubmit: (value: string) => void }) {
+/** A text field; `problem` (when given) keeps the operator on it with the reason in red. */
+export function Prompt({
+  label,
+  initial = '',
+  mask,
+  problem,
+  onSubmit,
+}: {
+  label: string;
+  initial?: string;
+  mask?: string;
+  problem?: (value: string) => string | undefined;
+  onSubmit: (value: string) => void;
+}) {
   const [value, setValue] = useState(initial);
+  const [error, setError] = useState<string>();
+  const submit = (text: string) => {
+    const reason = problem?.(text.trim());
+    setError(reason);
+    if (!reason) onSubmit(text);
+  };
   return (
-    <Box>
-      <Text bold>{label} </Text>
-      <TextInput value={value} onChange={setValue} onSubmit={onSubmit} mask={mask} />
+    <Box flexDirection="column">
+      <Box>
+        <Text bold>{label} </Text>
+        <TextInput value={value} onChange={setValue} onSubmit={submit} mask={mask} />
+      </Box>
+      {error && <Text color="red">{error}</Text>}
     </Box>
   );
 }

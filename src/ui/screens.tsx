@@ -10,6 +10,7 @@ import { findingBody, findingHeadline, planLines, relationshipLine, repairSummar
 import { planRepairs, runRepairs, type RepairOutcome, type RepairPlan } from '../doctor/repair.js';
 import { hostReport } from '../report.js';
 import { blockingProblems } from '../setup/blockers.js';
+import { roleNameProblem, slotNameProblem } from '../setup/prepare.js';
 import { progressLine, stepLines } from '../setup/render.js';
 import { ErrorBanner, Menu, Prompt } from './components.js';
 import type { PendingQuestion } from './ink-io.js';
@@ -68,9 +69,9 @@ export function ChoicesForm({ defaults, onDone }: { defaults: SetupChoices; onDo
   };
   switch (field) {
     case 'role':
-      return <Prompt key="role" label="Replication role name:" initial={choices.role} onSubmit={(role) => next({ role: role.trim() || defaults.role }, 'slot')} />;
+      return <Prompt key="role" label="Replication role name:" initial={choices.role} problem={(role) => (role ? roleNameProblem(role) : undefined)} onSubmit={(role) => next({ role: role.trim() || defaults.role }, 'slot')} />;
     case 'slot':
-      return <Prompt key="slot" label="Replication slot name:" initial={choices.slot} onSubmit={(slot) => next({ slot: slot.trim() || defaults.slot }, 'archive')} />;
+      return <Prompt key="slot" label="Replication slot name:" initial={choices.slot} problem={(slot) => (slot ? slotNameProblem(slot) : undefined)} onSubmit={(slot) => next({ slot: slot.trim() || defaults.slot }, 'archive')} />;
     case 'archive':
       return (
         <Menu

@@ -36,6 +36,13 @@ describe('interactive setup in a real terminal', () => {
     await terminal.waitFor('What next?');
     await terminal.send(['Enter']); // Set up a standby
     await terminal.waitFor('Replication role name: repl');
+    // A typo is refused on the spot, with the reason, and the field stays open.
+    await terminal.send(['X!'], true);
+    await terminal.send(['Enter']);
+    await terminal.waitFor('"replX!" is not a plain lower-case role name');
+    // One key per send: Ink reads two backspaces arriving together as text.
+    await terminal.send(['BSpace']);
+    await terminal.send(['BSpace']);
     await terminal.send(['Enter']);
     await terminal.waitFor('Replication slot name:');
     await terminal.send(['Enter']);
