@@ -1,4 +1,5 @@
 import type { ClusterAddress, Host } from '../remote/host.js';
+import { readClusterIdentity, type ClusterIdentity } from '../facts/identity.js';
 import { clusterAddress, configuredSettings, type ClusterRef } from './clusters.js';
 
 /** The settings replication depends on; each is reported with the file that set it. */
@@ -47,6 +48,8 @@ export interface ClusterFacts {
   dataSizeBytes?: number;
   freeBytes?: number;
   settings: Record<string, SettingFact>;
+  /** Kernel and data directory: proves whether the other host's cluster is this very one. */
+  identity?: ClusterIdentity;
 }
 
 export interface HostFacts {
@@ -55,8 +58,8 @@ export interface HostFacts {
   address: string;
   loginUser: string;
   os: string;
-  /** /etc/machine-id and the kernel's host name: together they tell two hosts apart. */
-  identity: { machineId: string; hostname: string };
+  /** The machine's own host name (uname -n): what the operator types to confirm replacing its data. */
+  identity: { hostname: string };
   clusters: ClusterRef[];
   cluster?: ClusterFacts;
   pgBasebackup?: { path: string; version: string };
@@ -65,14 +68,12 @@ export interface HostFacts {
 export async function inspectHost(host: Host, clusters: ClusterRef[], chosen: ClusterRef | undefined): Promise<HostFacts> {
   const osRelease = (await host.readFile('/etc/os-release')) ?? '';
   const os = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease)?.[1] ?? (await host.run(['uname', '-sr'])).trim();
-  const identity = {
-    machineId: ((await host.readFile('/etc/machine-id')) ?? '').trim(),
-    hostname: (await host.run(['uname', '-n'])).trim(),
-  };
+  const identity = { hostname: (await host.run(['uname', '-n'])).trim() };
   const facts: HostFacts = { role: host.role, label: host.label, address: host.address, loginUser: host.loginUser, os, identity, clusters };
   if (!chosen) return facts;
   facts.cluster = chosen.running ? await runningClusterFacts(host, chosen) : await stoppedClusterFacts(host, chosen);
   facts.cluster.freeBytes = await freeBytes(host, chosen.dataDirectory);
+  facts.cluster.identity = await readClusterIdentity(host, facts.cluster.dataDirectory, chosen.running);
   facts.pgBasebackup = await basebackupTool(host, chosen);
   return facts;
 }

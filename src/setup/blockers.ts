@@ -1,3 +1,4 @@
+import { sameCluster } from '../facts/identity.js';
 import type { PairFacts } from '../session.js';
 
 /** Problems visible from discovery alone that would stop a setup; shown in red before any choice. */
@@ -6,11 +7,8 @@ export function blockingProblems({ primary, standby }: PairFacts): string[] {
   const p = primary.cluster;
   const s = standby.cluster;
   if (!p || !s) return ['no cluster chosen on one of the hosts'];
-  const sameHost =
-    primary.address === standby.address ||
-    (primary.identity.machineId === standby.identity.machineId && primary.identity.hostname === standby.identity.hostname);
-  if (sameHost && (p.dataDirectory === s.dataDirectory || p.ref.port === s.ref.port)) {
-    problems.push(`the standby ${standby.label} cluster ${s.ref.id} is the primary's own cluster (same host, same ${p.dataDirectory === s.dataDirectory ? 'data directory' : 'port'}): point --standby at the other server`);
+  if (p.identity && s.identity && sameCluster(p.identity, s.identity)) {
+    problems.push(`the standby ${standby.label} cluster ${s.ref.id} is the primary's own cluster (same running kernel, same data directory ${s.dataDirectory}): point --standby at the other server`);
   }
   if (!p.ref.running) problems.push(`the primary cluster ${p.ref.id} is not running: start it first`);
   if (p.inRecovery) problems.push(`the "primary" ${primary.label} is itself in recovery (a standby): point --primary at the real primary`);

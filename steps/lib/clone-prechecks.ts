@@ -1,4 +1,5 @@
 import { WizardError } from '../../src/errors.js';
+import { readClusterIdentity, sameCluster, type ClusterIdentity } from '../../src/facts/identity.js';
 import type { SetupSettings, Side, StepContext } from '../contract.js';
 import { where } from '../contract.js';
 import { runningAddress, servesAsPrimary, systemIdentifier } from './cluster-state.js';
@@ -37,7 +38,7 @@ export interface PrimaryFacts {
 
 export interface HostIdentity {
   hostname: string;
-  machineId: string;
+  cluster: ClusterIdentity;
 }
 
 export interface StandbyFacts {
@@ -129,10 +130,10 @@ async function primaryFacts(ctx: StepContext): Promise<CloneFacts['primary']> {
   }
 }
 
-async function identity(ctx: StepContext, side: Side): Promise<HostIdentity> {
-  const output = await ctx[side].host.run(['sh', '-c', 'printf "%s\\n%s\\n" "$(cat /etc/machine-id 2>/dev/null)" "$(uname -n)"']);
-  const [machineId = '', hostname = ''] = output.split('\n');
-  return { machineId, hostname };
+async function identity(ctx: StepContext, side: Side, running: boolean): Promise<HostIdentity> {
+  const { host, cluster } = ctx[side];
+  const [hostname, clusterIdentity] = await Promise.all([host.run(['uname', '-n']), readClusterIdentity(host, cluster.dataDirectory, running)]);
+  return { hostname: hostname.trim(), cluster: clusterIdentity };
 }
 
 async function standbyFacts(ctx: StepContext): Promise<StandbyFacts> {
@@ -185,13 +186,8 @@ async function connectionTest(ctx: StepContext): Promise<ConnectionTest> {
 }
 
 async function gatherCloneFacts(ctx: StepContext): Promise<CloneFacts> {
-  const [primary, primaryHost, standby, standbyHost, connection] = await Promise.all([
-    primaryFacts(ctx),
-    identity(ctx, 'primary'),
-    standbyFacts(ctx),
-    identity(ctx, 'standby'),
-    connectionTest(ctx),
-  ]);
+  const [primary, standby, connection] = await Promise.all([primaryFacts(ctx), standbyFacts(ctx), connectionTest(ctx)]);
+  const [primaryHost, standbyHost] = await Promise.all([identity(ctx, 'primary', !('unreachable' in primary)), identity(ctx, 'standby', standby.running)]);
   return { primary, primaryHost, primaryPort: ctx.primary.cluster.port, standby, standbyHost, connection };
 }
 
@@ -278,13 +274,16 @@ export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Fin
       available !== undefined && available >= needed
         ? ok(`${size(available)} free for a ${size(p.dataBytes)} copy (the old data directory stays until the copy is complete)`)
         : { status: 'fail', detail: available === undefined ? `cannot read the free space next to ${standby.dataDirectory}` : `${size(available)} free next to ${standby.dataDirectory}, the copy needs ${size(needed)} (primary ${size(p.dataBytes)} + 10%) while the old data directory stays`, fix: `free disk space next to ${standby.dataDirectory} on the standby (copies kept by earlier runs, ${standby.dataDirectory}.pgrepl-old-*, can go once the standby works)` });
-    const sameHost = facts.primaryHost.machineId === facts.standbyHost.machineId && facts.primaryHost.hostname === facts.standbyHost.hostname;
+    const primaryId = facts.primaryHost.cluster;
+    const standbyId = facts.standbyHost.cluster;
     add('not-the-primary', 'standby', false,
-      sameHost && (standby.dataDirectory === p.dataDirectory || standby.port === primaryPort)
-        ? { status: 'fail', detail: `the standby's cluster is the primary itself (${standby.dataDirectory} on ${facts.standbyHost.hostname})`, fix: 'choose a different standby host or cluster (--standby, --standby-cluster)' }
+      sameCluster(primaryId, standbyId)
+        ? { status: 'fail', detail: `the standby's cluster is the primary itself (${standby.dataDirectory} on ${facts.standbyHost.hostname}: same running kernel, same data directory)`, fix: 'choose a different standby host or cluster (--standby, --standby-cluster)' }
         : standby.servesAsPrimary
           ? { status: 'fail', detail: `${standby.servesAsPrimary}: it is somebody's primary`, fix: 'choose another cluster with --standby-cluster, or move its standbys away and stop it first' }
-          : ok(sameHost ? `same host, different cluster (${standby.dataDirectory})` : `different host (${facts.standbyHost.hostname}, primary ${facts.primaryHost.hostname})`));
+          : ok(primaryId.bootId === standbyId.bootId
+            ? `same running kernel, different data directory (${standby.dataDirectory} is not the primary's ${p.dataDirectory})`
+            : `different machine (kernel boot ids differ; standby ${facts.standbyHost.hostname}, primary ${facts.primaryHost.hostname})`));
   }
   add('data-directory', 'standby', false,
     standby.dataDirIsMountPoint

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inHost, lab, labFlags, labReset, psqlIn, runCli } from './lab.js';
 
 /** Everything setup could change on a host, as text: config files, roles, slots, files, server start. */
@@ -147,3 +147,40 @@ async function until(condition: () => boolean, timeoutMs = 120_000): Promise<voi
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+describe('two servers cloned from one VM image (same /etc/machine-id, host name, data directory path and port)', () => {
+  const primaryName = () => inHost('primary', ['uname', '-n']).trim();
+  let standbyName: string;
+  const psqlInImageTwin = (sql: string, database = 'postgres') =>
+    inHost('standby', ['runuser', '-u', 'postgres', '--', 'psql', '-X', '-At', '-p', '5433', '-d', database, '-c', sql]).trim();
+
+  beforeAll(() => {
+    labReset();
+    standbyName = inHost('standby', ['uname', '-n']).trim();
+    // The lab's hosts already share /etc/machine-id (one machine); give the standby the
+    // primary's host name and a cluster at the primary's data directory path and port.
+    expect(inHost('standby', ['cat', '/etc/machine-id'])).toBe(inHost('primary', ['cat', '/etc/machine-id']));
+    inHost('standby', ['hostname', primaryName()]);
+    inHost('standby', ['pg_dropcluster', '--stop', '15', 'main']);
+    inHost('standby', ['pg_createcluster', '15', 'prod', '-p', '5433', '--start', '--', '--no-sync']);
+  });
+
+  afterAll(() => {
+    inHost('standby', ['hostname', standbyName]);
+  });
+
+  it('are set up as a pair: the standby streams and receives new rows', async () => {
+    expect(inHost('standby', ['uname', '-n'])).toBe(inHost('primary', ['uname', '-n']));
+    const result = await runCli(['setup', '--yes', '--restart-primary', ...labFlags(['--standby-cluster', '15/prod'])], secretEnv);
+    expect(result.stdout).not.toContain("is the primary's own cluster");
+    expect(result.code).toBe(0);
+    expect(psqlIn('primary', "SELECT state FROM pg_stat_replication WHERE client_addr = '" + lab.standbyIp + "'")).toBe('streaming');
+    psqlIn('primary', "INSERT INTO t VALUES (1002, 'reaches the image twin')", 'appdb');
+    let seen = '';
+    for (let i = 0; i < 50 && seen !== 'reaches the image twin'; i++) {
+      seen = psqlInImageTwin('SELECT note FROM t WHERE id = 1002', 'appdb');
+      if (!seen) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(seen).toBe('reaches the image twin');
+  });
+});

@@ -26,10 +26,10 @@ const primary: PrimaryFacts = {
   slot: { slot_type: 'physical', active: false, active_pid: null, wal_status: 'reserved' },
 };
 
-// The lab: two network namespaces on one machine share /etc/machine-id, not the host name.
+// The lab: two hosts on one machine share the running kernel, not the data directory.
 const healthy: CloneFacts = {
   primary,
-  primaryHost: { machineId: '3d1219c7', hostname: 'pgw-primary' },
+  primaryHost: { hostname: 'pgw-primary', cluster: { bootId: 'd5a12016-cfc6-4a2f-9d41-a7e7ea94cda8', directory: '2049:1310722' } },
   primaryPort: 5433,
   standby: {
     major: 15,
@@ -42,7 +42,7 @@ const healthy: CloneFacts = {
     leftoverBytes: 0,
     dataDirIsMountPoint: false,
   },
-  standbyHost: { machineId: '3d1219c7', hostname: 'pgw-standby' },
+  standbyHost: { hostname: 'pgw-standby', cluster: { bootId: 'd5a12016-cfc6-4a2f-9d41-a7e7ea94cda8', directory: '2049:1442051' } },
   connection: { ran: true, code: 0, stdout: '7300000000000000001|1|0/3000148|\n', stderr: '', argv: [] },
 };
 
@@ -53,7 +53,16 @@ describe('clone prechecks', () => {
     const findings = judgeCloneFacts(healthy, settings);
     expect(findings.filter((f) => f.status !== 'ok')).toEqual([]);
     expect(verdict(healthy, 'wal-retention').detail).toContain('slot pgrepl_10_77_0_12');
-    expect(verdict(healthy, 'not-the-primary').detail).toContain('different host');
+    expect(verdict(healthy, 'not-the-primary').detail).toContain('same running kernel, different data directory');
+  });
+
+  it('accepts two servers cloned from one image: same host name, data directory path and port, another kernel', () => {
+    const twin = {
+      ...healthy,
+      standbyHost: { hostname: 'pgw-primary', cluster: { bootId: '0f0e7a51-2b7c-4c1e-9a51-1d2f3c4b5a69', directory: '2049:1310722' } },
+      standby: { ...healthy.standby, dataDirectory: primary.dataDirectory, port: 5433 },
+    };
+    expect(verdict(twin, 'not-the-primary')).toMatchObject({ status: 'ok', detail: expect.stringContaining('different machine') });
   });
 
   it('needs two free walsenders for pg_basebackup -X stream', () => {
@@ -78,6 +87,14 @@ describe('clone prechecks', () => {
   it("refuses the primary's own cluster and a standby cluster that serves standbys itself", () => {
     const sameMachine = { ...healthy, standbyHost: healthy.primaryHost, standby: { ...healthy.standby, dataDirectory: primary.dataDirectory } };
     expect(verdict(sameMachine, 'not-the-primary').status).toBe('fail');
+    // Reached through another path (a symlink, a bind mount): still one running postmaster.
+    const postmaster = '4242\n/var/lib/postgresql/15/prod\n1764300000\n5433';
+    const samePostmaster = {
+      ...healthy,
+      primaryHost: { ...healthy.primaryHost, cluster: { ...healthy.primaryHost.cluster, postmaster } },
+      standbyHost: { ...healthy.standbyHost, cluster: { ...healthy.standbyHost.cluster, postmaster } },
+    };
+    expect(verdict(samePostmaster, 'not-the-primary').status).toBe('fail');
     const busy = { ...healthy, standby: { ...healthy.standby, servesAsPrimary: 'cluster 15/main is a running primary with 1 replication connection(s)' } };
     expect(verdict(busy, 'not-the-primary').detail).toContain("somebody's primary");
   });
