@@ -52,46 +52,81 @@ interface ResolvedTarget {
 
 async function resolveTarget(spec: TargetSpec, options: ConnectOptions): Promise<ResolvedTarget> {
   const config = await loadSshConfig(options.sshConfigFile);
-  const fromConfig = resolveSshHost(config, spec.host);
+  const fromConfig = resolveSshHost(config, spec.host, undefined, { user: spec.user, port: spec.port });
   const identityFiles = options.identity
     ? [options.identity]
     : fromConfig.identityFiles.length > 0
       ? fromConfig.identityFiles
       : defaultIdentityFiles();
   return {
-    user: spec.user ?? fromConfig.user ?? userInfo().username,
+    user: fromConfig.user ?? userInfo().username,
     host: fromConfig.hostName,
-    port: spec.port ?? fromConfig.port ?? 22,
+    port: fromConfig.port ?? 22,
     identityFiles,
-    proxyJump: fromConfig.proxyJump && fromConfig.proxyJump !== 'none' ? fromConfig.proxyJump : undefined,
+    proxyJump: fromConfig.proxyJump,
   };
 }
 
-/** Opens the one SSH connection used for everything on this host, verifying its host key. */
+// Deeper than any real chain; a jump host whose own ProxyJump leads back loops forever in ssh.
+const MAX_JUMP_HOPS = 10;
+
+/**
+ * The jump hosts to pass through, in order, as `ssh -J a,b,c` does: through a to b, through b
+ * to c, through c to the target. Only the first hop's own ProxyJump applies (ssh starts it
+ * without -J); the later hops are reached through the list.
+ */
+async function jumpHops(target: ResolvedTarget, options: ConnectOptions, depth = 0): Promise<ResolvedTarget[]> {
+  if (!target.proxyJump) return [];
+  if (depth >= MAX_JUMP_HOPS) {
+    throw new WizardError(
+      `more than ${MAX_JUMP_HOPS} jump hosts: the ProxyJump settings of the jump hosts lead in a loop`,
+      `ProxyJump for ${options.role}`,
+      'check the ProxyJump lines of the jump hosts in the ssh config (ssh -G <host> | grep proxyjump)',
+    );
+  }
+  const hops = await Promise.all(
+    target.proxyJump.split(',').map((hop) => resolveTarget(parseTarget(hop, 'ProxyJump'), options)),
+  );
+  const [firstHop, ...laterHops] = hops;
+  return [...(await jumpHops(firstHop, options, depth + 1)), { ...firstHop, proxyJump: undefined }, ...laterHops.map((hop) => ({ ...hop, proxyJump: undefined }))];
+}
+
+/** Opens the one SSH connection used for everything on this host, verifying every host key on the way. */
 export async function connectHost(options: ConnectOptions): Promise<SshHost> {
   const spec = parseTarget(options.target, `--${options.role}`);
   const target = await resolveTarget(spec, options);
   const where = `${options.role} ${formatTarget(spec)}`;
-  const jump = target.proxyJump ? await openJump(target, options) : undefined;
-  const client = await openClient(target, options, where, jump?.stream);
-  // Closing the host must close the jump connection too, or the process never exits.
-  client.once('close', () => jump?.client.end());
+  const hops = await jumpHops(target, options);
+  const jumpClients: Client[] = [];
+  // Closing the host must close the jump connections too, or the process never exits.
+  const closeJumps = () => jumpClients.forEach((client) => client.end());
+  let client: Client;
+  try {
+    let sock: Duplex | undefined;
+    for (const [index, hop] of hops.entries()) {
+      const next = hops[index + 1] ?? target;
+      const hopWhere = `jump host ${formatTarget(hop)} for ${where}`;
+      const hopClient = await openClient(hop, { ...options, role: `${options.role} jump host` }, hopWhere, sock);
+      jumpClients.push(hopClient);
+      sock = await forwardTo(hopClient, next, hopWhere);
+    }
+    client = await openClient(target, options, where, sock);
+  } catch (error) {
+    closeJumps();
+    throw error;
+  }
+  client.once('close', closeJumps);
   const host = new SshHost(options.role, formatTarget(spec), target.host, client);
   await host.identify();
   return host;
 }
 
-async function openJump(target: ResolvedTarget, options: ConnectOptions): Promise<{ client: Client; stream: Duplex }> {
-  const jumpSpec = parseTarget(target.proxyJump!.split(',')[0], 'ProxyJump');
-  const jump = await resolveTarget(jumpSpec, { ...options, identity: options.identity });
-  const where = `ProxyJump ${target.proxyJump} for ${options.role}`;
-  const jumpClient = await openClient(jump, { ...options, role: `${options.role} jump host` }, where);
+/** A channel through `jump` to the next host's SSH port, as `ssh -W host:port`. */
+function forwardTo(jump: Client, next: ResolvedTarget, where: string): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    jumpClient.forwardOut('127.0.0.1', 0, target.host, target.port, (error, stream) => {
-      if (error) {
-        jumpClient.end();
-        reject(new WizardError(`the jump host could not reach ${target.host}:${target.port}: ${error.message}`, where, 'check the address from the jump host'));
-      } else resolve({ client: jumpClient, stream });
+    jump.forwardOut('127.0.0.1', 0, next.host, next.port, (error, stream) => {
+      if (error) reject(new WizardError(`the jump host could not reach ${next.host}:${next.port}: ${error.message}`, where, 'check that address from the jump host, and that its sshd allows TCP forwarding'));
+      else resolve(stream);
     });
   });
 }

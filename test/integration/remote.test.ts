@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectHost } from '../../src/remote/connect.js';
 import type { SshHost } from '../../src/remote/ssh-host.js';
@@ -41,5 +44,27 @@ describe.each(['labadmin', 'root'])('remote access over real SSH as %s', (user) 
     await expect(host.sql({ port: 5999, socketDir: '/var/run/postgresql' }, 'SELECT 1')).rejects.toThrow(
       /cannot open a PostgreSQL session on \/var\/run\/postgresql\/\.s\.PGSQL\.5999: could not connect to socket/,
     );
+  });
+});
+
+describe('ProxyJump with several hops', () => {
+  it('reaches the primary through the primary and then the standby, as ssh -J does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgrepl-jumps-'));
+    const sshConfigFile = join(dir, 'config');
+    writeFileSync(
+      sshConfigFile,
+      ['Host primary-the-long-way', `  HostName ${lab.primaryIp}`, '  User labadmin', `  ProxyJump labadmin@${lab.primaryIp},root@${lab.standbyIp}`, ''].join('\n'),
+    );
+    labUp();
+    const host = await connectHost({ role: 'primary', target: 'primary-the-long-way', identity: lab.key, knownHostsFile: lab.knownHosts, sshConfigFile });
+    try {
+      // The last hop, the standby, is who connects to the primary's sshd.
+      const [clientAddress] = (await host.run(['sh', '-c', 'echo "$SSH_CONNECTION"'])).trim().split(' ');
+      expect(clientAddress).toBe(lab.standbyIp);
+      expect((await host.run(['hostname'])).trim()).toMatch(/-primary$/);
+    } finally {
+      await host.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

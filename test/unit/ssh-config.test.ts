@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WizardError } from '../../src/errors.js';
 import { loadSshConfig, parseSshConfig, resolveSshHost, type SshConfigContext } from '../../src/remote/ssh-config.js';
 
 const alice: SshConfigContext = { homeDir: '/home/alice', localUser: 'alice' };
@@ -117,14 +118,35 @@ Host *
     expect(resolve(config, 'other').proxyJump).toBe('default-bastion');
   });
 
-  it('skips Match blocks, but honours Match all', () => {
-    const config = `
-Match host db1 exec "true"
-  User from-match
-Match all
-  Port 2200
-`;
-    expect(resolve(config, 'db1')).toEqual({ hostName: 'db1', port: 2200, identityFiles: [] });
+  it('refuses a Match block it cannot judge when it sets something used, naming the file and line', () => {
+    const config = parseSshConfig('Host *\n  Port 2200\nMatch host db1 exec "test -e /x"\n  User from-match\n', '/home/alice/.ssh/config');
+    let refusal: unknown;
+    try {
+      resolveSshHost(config, 'db1', alice);
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(WizardError);
+    expect(refusal).toMatchObject({ where: '/home/alice/.ssh/config line 3', message: expect.stringMatching(/Match exec cannot be judged .* sets user/) });
+    expect((refusal as WizardError).fix).toMatch(/Host block/);
+    // Another host fails the judged criterion first, so exec decides nothing, as in ssh.
+    expect(resolveSshHost(config, 'db2', alice)).toEqual({ hostName: 'db2', port: 2200, identityFiles: [] });
+    // A block that sets nothing read here cannot change the answer.
+    expect(resolve('Match exec "true"\n  ForwardAgent yes\nHost *\n  User u\n', 'db1')).toEqual({ hostName: 'db1', user: 'u', identityFiles: [] });
+  });
+
+  it('refuses ProxyCommand and DNS canonicalisation where they apply', () => {
+    expect(() => resolve('Host db1\n  ProxyCommand ssh -W %h:%p bastion\n', 'db1')).toThrow(/ProxyCommand is not supported/);
+    // ProxyJump and ProxyCommand share one slot: the first one wins.
+    expect(resolve('Host db1\n  ProxyJump bastion\n  ProxyCommand nc %h %p\n', 'db1').proxyJump).toBe('bastion');
+    expect(resolve('Host db1\n  ProxyCommand none\n  ProxyJump bastion\n', 'db1').proxyJump).toBeUndefined();
+    expect(() => resolve('CanonicalizeHostname yes\nCanonicalDomains example.com\n', 'db1')).toThrow(WizardError);
+  });
+
+  it('rejects what ssh rejects in Match lines', () => {
+    expect(() => parseSshConfig('Match host')).toThrow(/line 1: missing Match criteria for host/);
+    expect(() => parseSshConfig('Match all host x')).toThrow(/cannot be combined/);
+    expect(() => parseSshConfig('Match hots x')).toThrow(/unsupported Match attribute hots/);
   });
 
   it('rejects what ssh rejects', () => {
@@ -220,5 +242,69 @@ describe('loadSshConfig', () => {
       // ssh -G prints identity files before ~ expansion.
       expect(resolved.identityFiles).toEqual(values('identityfile').map((file) => file.replace(/^~/, home)));
     }
+  });
+});
+
+describe('Match and ProxyJump agree with ssh -G', () => {
+  let home: string;
+  const localUser = userInfo().username;
+
+  beforeAll(() => {
+    home = mkdtempSync(join(tmpdir(), 'ssh-config-match-'));
+    mkdirSync(join(home, '.ssh'));
+    writeFileSync(
+      join(home, '.ssh', 'config'),
+      [
+        'Host web*',
+        '  HostName %h.internal.example.com',
+        // Match host sees the HostName set above; originalhost the alias as typed.
+        'Match host *.internal.example.com !originalhost web9',
+        '  Port 2201',
+        'Match originalhost db1,DB3',
+        '  HostName 10.0.0.1',
+        'Match originalhost db2',
+        '  HostName 10.0.0.2',
+        'Match host 10.0.0.* user ops',
+        '  IdentityFile ~/.ssh/id_ops',
+        `Match localuser ${localUser} !user admin`,
+        '  IdentityFile ~/.ssh/id_local',
+        'Match !localuser nobody-here originalhost DB2',
+        '  ProxyJump jump1,admin@jump2:2222,ssh://jump3',
+        // Settings from the final pass only apply where nothing set them before.
+        'Match final host web1.internal.example.com',
+        '  User from-final',
+        '  ProxyJump late-bastion',
+        'Match canonical user from-final',
+        '  IdentityFile ~/.ssh/id_final',
+        'Match all',
+        '  IdentityFile ~/.ssh/id_default',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  afterAll(() => {
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it.each(['web1', 'web9', 'db1', 'db2', 'db3', 'ops@db1', 'admin@db2', 'other'])('%s', async (target) => {
+    const config = await loadSshConfig(undefined, home);
+    const [user, alias] = target.includes('@') ? target.split('@') : [undefined, target];
+    const output = execFileSync('ssh', ['-G', '-F', join(home, '.ssh', 'config'), target], {
+      encoding: 'utf8',
+      env: { ...process.env, HOME: home },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const values = (keyword: string) =>
+      output
+        .split('\n')
+        .filter((line) => line.startsWith(`${keyword} `))
+        .map((line) => line.slice(keyword.length + 1));
+    const resolved = resolveSshHost(config, alias, { homeDir: home, localUser }, { user });
+    expect([resolved.hostName]).toEqual(values('hostname'));
+    expect([String(resolved.port ?? 22)]).toEqual(values('port'));
+    expect([resolved.user ?? localUser]).toEqual(values('user'));
+    expect(resolved.identityFiles).toEqual(values('identityfile').map((file) => file.replace(/^~/, home)));
+    expect(resolved.proxyJump ? [resolved.proxyJump] : []).toEqual(values('proxyjump'));
   });
 });
