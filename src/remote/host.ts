@@ -19,7 +19,10 @@ export interface ExecOptions {
 export interface ExecResult {
   code: number;
   stdout: string;
+  /** What the command itself wrote; the privilege wrapper's own lines are in `wrapperStderr`. */
   stderr: string;
+  /** sudo's or runuser's own messages ("sudo: unable to resolve host …", "sudo: a password is required"). */
+  wrapperStderr?: string;
 }
 
 export interface WriteFileOptions {
@@ -63,6 +66,18 @@ export function privilegeWrapper(loginUser: string, as: RunAs): string[] {
   if (loginUser === 'root') return as === 'postgres' ? ['runuser', '-u', 'postgres', '--'] : [];
   // -n: fail at once instead of waiting for a password nobody will type.
   return as === 'postgres' ? ['sudo', '-n', '-u', 'postgres', '--'] : ['sudo', '-n', '--'];
+}
+
+// sudo and runuser prefix their own messages with their name; the commands they run never do.
+const wrapperLine = /^(sudo|runuser): /;
+
+/** Splits a wrapped command's stderr into the command's lines and the wrapper's. */
+export function splitWrapperStderr(stderr: string): { stderr: string; wrapperStderr: string } {
+  const lines = stderr.split('\n');
+  return {
+    stderr: lines.filter((line) => !wrapperLine.test(line)).join('\n'),
+    wrapperStderr: lines.filter((line) => wrapperLine.test(line)).join('\n'),
+  };
 }
 
 /** Shell snippets run with `sh -c SCRIPT sh ARG...`: the script is constant, paths arrive as $1, $2. */

@@ -12,6 +12,7 @@ import {
   missingFileExitCode,
   privilegeWrapper,
   readFileScript,
+  splitWrapperStderr,
   writeFileScript,
 } from './host.js';
 import { connectPg, socketRelayScript } from './pg-bridge.js';
@@ -35,7 +36,10 @@ export class SshHost implements Host {
   }
 
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    return this.openExec([...privilegeWrapper(this.loginUser, options.as ?? 'login'), ...argv], (channel) => collect(channel, options));
+    const wrapper = privilegeWrapper(this.loginUser, options.as ?? 'login');
+    const result = await this.openExec([...wrapper, ...argv], (channel) => collect(channel, options));
+    // The wrapper's complaints (e.g. an unresolvable own host name) are not the command's output.
+    return wrapper.length === 0 ? result : { ...result, ...splitWrapperStderr(result.stderr) };
   }
 
   async run(argv: readonly string[], options: ExecOptions = {}): Promise<string> {
@@ -138,18 +142,21 @@ export class SshHost implements Host {
   }
 
   private commandError(argv: readonly string[], as: RunAs, result: ExecResult): WizardError {
-    const stderr = result.stderr.trim();
+    const wrapperStderr = result.wrapperStderr?.trim() ?? '';
+    // When the wrapper itself failed, its message is the only reason there is.
+    const stderr = result.stderr.trim() || wrapperStderr;
     const shown = argv.slice(0, 3).join(' ');
-    if (/sudo: (a password is required|a terminal is required)/.test(stderr)) {
+    if (/sudo: (a password is required|a terminal is required)/.test(wrapperStderr)) {
       return new WizardError(
         `user ${this.loginUser} may not run commands as ${as === 'root' ? 'root' : 'postgres'} without a password (sudo -n refused)`,
         `${this.role} ${this.label}`,
         `log in as root, or add a NOPASSWD sudo rule for ${this.loginUser} (e.g. "${this.loginUser} ALL=(ALL) NOPASSWD: ALL" in /etc/sudoers.d/)`,
       );
     }
-    if (/is not in the sudoers file|not allowed to execute|sudo: command not found/.test(stderr)) {
+    const refusal = /is not in the sudoers file|not allowed to execute|sudo: command not found/;
+    if (refusal.test(wrapperStderr) || refusal.test(stderr)) {
       return new WizardError(
-        `user ${this.loginUser} has no sudo rights (${stderr.split('\n')[0]})`,
+        `user ${this.loginUser} has no sudo rights (${(refusal.test(wrapperStderr) ? wrapperStderr : stderr).split('\n')[0]})`,
         `${this.role} ${this.label}`,
         `log in as root or postgres, or give ${this.loginUser} sudo rights`,
       );
