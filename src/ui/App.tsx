@@ -40,10 +40,18 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
   const abort = useRef(new AbortController());
 
   const work = useRef<Promise<unknown>>(Promise.resolve());
+  // Whether core work is in flight: only then is there a step to wait for on the way out.
+  const busy = useRef(false);
+  const track = (promise: Promise<unknown>) => {
+    busy.current = true;
+    work.current = promise.finally(() => (busy.current = false));
+  };
+  const finishing = useRef(false);
   const [stopping, setStopping] = useState(false);
   const finish = (code: number) => {
-    if (stopping) return;
-    setStopping(true);
+    if (finishing.current) return;
+    finishing.current = true;
+    if (busy.current) setStopping(true);
     const reason = new Error('stopped by the operator');
     abort.current.abort(reason);
     io.cancel(reason);
@@ -65,27 +73,33 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
   useEffect(() => {
     const current = screen;
     if (current.kind === 'connecting') {
-      work.current = (async () => {
-        const runOptions = { ...options, ...targets };
-        const pair = await connectPair(runOptions, io);
-        session.current = { pair, facts: await discoverPair(pair, runOptions, io) };
-        setScreen({ kind: 'overview' });
-      })().catch(fail);
+      track(
+        (async () => {
+          const runOptions = { ...options, ...targets };
+          const pair = await connectPair(runOptions, io);
+          session.current = { pair, facts: await discoverPair(pair, runOptions, io) };
+          setScreen({ kind: 'overview' });
+        })().catch(fail),
+      );
     }
     if (current.kind === 'planning') {
-      work.current = (async () => {
-        const { pair, facts } = session.current!;
-        const settings = await prepareSetup(pair, facts, current.options, io);
-        const plan = await runSetup({ pair, facts, settings, options: current.options, io, emit: () => undefined, signal: abort.current.signal, planOnly: true });
-        setScreen({ kind: 'review', options: current.options, settings, plan });
-      })().catch(fail);
+      track(
+        (async () => {
+          const { pair, facts } = session.current!;
+          const settings = await prepareSetup(pair, facts, current.options, io);
+          const plan = await runSetup({ pair, facts, settings, options: current.options, io, emit: () => undefined, signal: abort.current.signal, planOnly: true });
+          setScreen({ kind: 'review', options: current.options, settings, plan });
+        })().catch(fail),
+      );
     }
     if (current.kind === 'running') {
-      work.current = (async () => {
-        const { pair, facts } = session.current!;
-        const outcome = await runSetup({ pair, facts, settings: current.settings, options: current.options, io, emit: dispatch, signal: abort.current.signal, planOnly: false });
-        setScreen({ kind: 'result', outcome });
-      })().catch(fail);
+      track(
+        (async () => {
+          const { pair, facts } = session.current!;
+          const outcome = await runSetup({ pair, facts, settings: current.settings, options: current.options, io, emit: dispatch, signal: abort.current.signal, planOnly: false });
+          setScreen({ kind: 'result', outcome });
+        })().catch(fail),
+      );
     }
   }, [screen]);
 
@@ -160,7 +174,7 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
           options={{ ...options, ...targets }}
           io={io}
           signal={abort.current.signal}
-          track={(promise) => (work.current = promise)}
+          track={track}
           onExit={finish}
         />
       )}
