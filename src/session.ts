@@ -63,6 +63,8 @@ export async function discoverPair(pair: Pair, options: Options, io: Io): Promis
         clusters.map((c) => ({ label: describeCluster(c), value: c })),
         `--${role}-cluster`,
       ));
+    // Files, pg_ctl and SQL of this cluster run as the OS user that owns its data directory.
+    host.serverUser = chosen.owner;
     return inspectHost(host, clusters, chosen);
   };
   const [primary, standby] = await Promise.all([discover('primary'), discover('standby')]);

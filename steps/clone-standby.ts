@@ -83,7 +83,7 @@ export async function storePassword(ctx: StepContext): Promise<void> {
     });
   }
   // libpq ignores a passfile that others can read: owner and mode are set even on an existing file.
-  await host.run(['sh', '-c', 'chown postgres: -- "$1" && chmod 0600 -- "$1"', 'sh', settings.passfile], { as: 'root' });
+  await host.run(['sh', '-c', 'chown "$2": -- "$1" && chmod 0600 -- "$1"', 'sh', settings.passfile, host.serverUser], { as: 'root' });
 }
 
 /**
@@ -242,8 +242,8 @@ export const cloneStandbyStep: Step = {
     }
     try {
       // A side directory still here is from an interrupted earlier run: it is ours to remove.
-      const prepare = 'rm -rf -- "$1" && mkdir -m 0700 -- "$1" && chown postgres: -- "$1"';
-      await host.run(['sh', '-c', prepare, 'sh', sideDirectory(dir)], { as: 'root' });
+      const prepare = 'rm -rf -- "$1" && mkdir -m 0700 -- "$1" && chown "$2": -- "$1"';
+      await host.run(['sh', '-c', prepare, 'sh', sideDirectory(dir), host.serverUser], { as: 'root' });
       await runBasebackup(ctx);
     } catch (error) {
       await discardClone(ctx, wasRunning);

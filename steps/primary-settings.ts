@@ -147,7 +147,7 @@ async function readState(ctx: StepContext): Promise<State> {
     context[row.name] = row.context;
   }
   const { settings } = ctx;
-  const archiveDirReady = settings.archiveDir === undefined || (await archiveDirState(ctx, settings.archiveDir)) === 'postgres 700';
+  const archiveDirReady = settings.archiveDir === undefined || (await archiveDirState(ctx, settings.archiveDir)) === `${ctx.primary.host.serverUser} 700`;
   return {
     values,
     context,
@@ -165,8 +165,8 @@ async function archiveDirState(ctx: StepContext, dir: string): Promise<string> {
   return result.code === 0 ? result.stdout.trim() : 'missing';
 }
 
-function archiveDirCommand(dir: string): string[] {
-  return ['install', '-d', '-o', 'postgres', '-g', 'postgres', '-m', '0700', '--', dir];
+function archiveDirCommand(dir: string, owner: string): string[] {
+  return ['install', '-d', '-o', owner, '-m', '0700', '--', dir];
 }
 
 function checkArchiveSettings(ctx: StepContext, state: State): void {
@@ -275,7 +275,7 @@ export const primarySettingsStep: Step = {
     const problems = [
       ...state.unmet.map((name) => `${name} is ${state.values[name].effective || "''"}`),
       ...state.pending.map((name) => `${name} waits for a restart`),
-      ...(state.archiveDirReady ? [] : [`archive directory ${ctx.settings.archiveDir} is not ready (postgres, 0700)`]),
+      ...(state.archiveDirReady ? [] : [`archive directory ${ctx.settings.archiveDir} is not ready (${ctx.primary.host.serverUser}, 0700)`]),
     ];
     return problems.length === 0 ? { done: true, detail: summary } : { done: false, detail: problems.join('; ') };
   },
@@ -286,7 +286,8 @@ export const primarySettingsStep: Step = {
     const actions: PlannedAction[] = [];
     const dir = ctx.settings.archiveDir;
     if (dir !== undefined && !state.archiveDirReady) {
-      actions.push({ side: 'primary', summary: `create the WAL archive directory ${dir} (owner postgres, mode 0700)`, command: archiveDirCommand(dir) });
+      const owner = ctx.primary.host.serverUser;
+      actions.push({ side: 'primary', summary: `create the WAL archive directory ${dir} (owner ${owner}, mode 0700)`, command: archiveDirCommand(dir, owner) });
     }
     if (state.changes.length > 0) {
       const path = autoConfPath(ctx);
@@ -311,8 +312,8 @@ export const primarySettingsStep: Step = {
     const dir = ctx.settings.archiveDir;
     if (dir !== undefined && !state.archiveDirReady) {
       const existed = (await archiveDirState(ctx, dir)) !== 'missing';
-      await ctx.primary.host.run(archiveDirCommand(dir), { as: 'root' });
-      ctx.recordChange({ side: 'primary', what: `${existed ? 'set owner postgres, mode 0700 on' : 'created'} WAL archive directory ${dir}`, undo: existed ? undefined : `rmdir ${dir}` });
+      await ctx.primary.host.run(archiveDirCommand(dir, ctx.primary.host.serverUser), { as: 'root' });
+      ctx.recordChange({ side: 'primary', what: `${existed ? `set owner ${ctx.primary.host.serverUser}, mode 0700 on` : 'created'} WAL archive directory ${dir}`, undo: existed ? undefined : `rmdir ${dir}` });
       done.push(`archive directory ${dir} ready`);
     }
     if (state.changes.length > 0) {

@@ -1,6 +1,6 @@
 import type { Host } from '../remote/host.js';
 import type { Node } from '../../steps/contract.js';
-import { postgresHome, sourceAddressTowards } from '../setup/prepare.js';
+import { serverHome, sourceAddressTowards } from '../setup/prepare.js';
 import { autoConfValue } from '../../steps/lib/auto-conf.js';
 import { findPassfileEntry } from '../../steps/lib/passfile.js';
 import { runningAddress, settingsFromFiles } from '../../steps/lib/cluster-state.js';
@@ -272,7 +272,7 @@ async function probe(node: Node, relationship: Relationship): Promise<Probe> {
 export const replicationUser = (relationship: Pick<Relationship, 'params'>, owner: string) => relationship.params.user ?? owner;
 
 async function passfileFacts(standby: Host, read: Pick<Relationship, 'params'>, owner: string): Promise<Pick<Relationship, 'passfile' | 'passwordStored'>> {
-  const passfile = read.params.passfile ?? `${await postgresHome(standby)}/.pgpass`;
+  const passfile = read.params.passfile ?? `${await serverHome(standby)}/.pgpass`;
   const content = await standby.readFile(passfile, 'root');
   const { host = '', port = '5432' } = read.params;
   return { passfile, passwordStored: content !== null && findPassfileEntry(content, host, Number(port), replicationUser(read, owner)) !== undefined };

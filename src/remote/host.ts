@@ -4,7 +4,11 @@
  * a fake. Commands are argv arrays, never shell strings.
  */
 
-/** Which OS user runs a command: the SSH login user, root, or the postgres OS user. */
+/**
+ * Which OS user runs a command: the SSH login user, root, or the OS user that runs the
+ * chosen PostgreSQL server ('postgres' means that user: the owner of its data directory,
+ * `postgres` on packaged installs, any account on hand-installed ones).
+ */
 export type RunAs = 'login' | 'root' | 'postgres';
 
 export interface ExecOptions {
@@ -47,6 +51,12 @@ export interface Host {
   /** The address the SSH connection reached (after ~/.ssh/config HostName). */
   readonly address: string;
   readonly loginUser: string;
+  /**
+   * The OS user RunAs 'postgres' becomes and SQL connects as (peer authentication maps it to
+   * the role of the same name that initdb made): the owner of the chosen cluster's data
+   * directory, set once the cluster is chosen; `postgres` before that.
+   */
+  serverUser: string;
   /** Runs argv; resolves with the exit code, never rejects on a non-zero one. */
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   /** Runs argv; rejects with a WizardError naming the host and the command's stderr on failure. */
@@ -55,17 +65,17 @@ export interface Host {
   readFile(path: string, as?: RunAs): Promise<string | null>;
   /** Replaces a file atomically (temporary file in the same directory, then rename). */
   writeFile(path: string, content: string, options?: WriteFileOptions): Promise<void>;
-  /** Runs one statement as the postgres OS user over the cluster's Unix socket (peer auth). */
+  /** Runs one statement as the server's OS user over the cluster's Unix socket (peer auth). */
   sql<Row extends SqlRow = SqlRow>(cluster: ClusterAddress, text: string, params?: unknown[]): Promise<Row[]>;
   close(): Promise<void>;
 }
 
 /** Prefix that makes argv run as the wanted user, given who we logged in as. */
-export function privilegeWrapper(loginUser: string, as: RunAs): string[] {
-  if (as === 'login' || loginUser === (as === 'root' ? 'root' : 'postgres')) return [];
-  if (loginUser === 'root') return as === 'postgres' ? ['runuser', '-u', 'postgres', '--'] : [];
+export function privilegeWrapper(loginUser: string, as: RunAs, serverUser = 'postgres'): string[] {
+  if (as === 'login' || loginUser === (as === 'root' ? 'root' : serverUser)) return [];
+  if (loginUser === 'root') return as === 'postgres' ? ['runuser', '-u', serverUser, '--'] : [];
   // -n: fail at once instead of waiting for a password nobody will type.
-  return as === 'postgres' ? ['sudo', '-n', '-u', 'postgres', '--'] : ['sudo', '-n', '--'];
+  return as === 'postgres' ? ['sudo', '-n', '-u', serverUser, '--'] : ['sudo', '-n', '--'];
 }
 
 // sudo and runuser prefix their own messages with their name; the commands they run never do.

@@ -4,7 +4,7 @@ import pg from 'pg';
 /**
  * Relays bytes between the command's stdin/stdout and a PostgreSQL Unix socket. Perl is on
  * every Debian/RHEL PostgreSQL server (postgresql-common is written in it), so nothing has
- * to be installed; running it as the postgres OS user makes peer authentication work, and
+ * to be installed; running it as the server's OS user makes peer authentication work, and
  * the workstation needs neither the database port nor a password.
  */
 export const socketRelayScript = `
@@ -39,12 +39,24 @@ export function asPgStream(channel: Duplex): Duplex {
   return channel;
 }
 
-export async function connectPg(channel: Duplex, database = 'postgres'): Promise<pg.Client> {
+/** The server asked for a password on its Unix socket: peer/trust is not allowed for that user. */
+export class PasswordDemanded extends Error {}
+
+/**
+ * Connects as `user`, the server's OS user: initdb made a superuser role of the same name,
+ * and peer authentication maps one to the other. The database is `postgres`, which initdb
+ * creates in every version.
+ */
+export async function connectPg(channel: Duplex, user: string, database = 'postgres'): Promise<pg.Client> {
   const client = new pg.Client({
     stream: () => asPgStream(channel),
-    user: 'postgres',
+    user,
     database,
     application_name: 'pgrepl-wizard',
+    // Never guess a password (nor read ~/.pgpass on the workstation): say what works instead.
+    password: () => {
+      throw new PasswordDemanded('password requested');
+    },
   });
   await client.connect();
   return client;

@@ -15,13 +15,14 @@ import {
   splitWrapperStderr,
   writeFileScript,
 } from './host.js';
-import { connectPg, socketRelayScript } from './pg-bridge.js';
+import { PasswordDemanded, connectPg, socketRelayScript } from './pg-bridge.js';
 import { commandLine } from './quote.js';
 
 /** A Host over one ssh2 connection; every command and SQL session is a channel on it. */
 export class SshHost implements Host {
   private readonly pgClients = new Map<string, Promise<pg.Client>>();
   loginUser = '';
+  serverUser = 'postgres';
 
   constructor(
     readonly role: string,
@@ -36,7 +37,7 @@ export class SshHost implements Host {
   }
 
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const wrapper = privilegeWrapper(this.loginUser, options.as ?? 'login');
+    const wrapper = privilegeWrapper(this.loginUser, options.as ?? 'login', this.serverUser);
     const result = await this.openExec([...wrapper, ...argv], (channel) => collect(channel, options));
     // The wrapper's complaints (e.g. an unresolvable own host name) are not the command's output.
     return wrapper.length === 0 ? result : { ...result, ...splitWrapperStderr(result.stderr) };
@@ -75,7 +76,7 @@ export class SshHost implements Host {
       throw new WizardError(
         `PostgreSQL on port ${cluster.port} answered: ${message}`,
         `${this.role} ${this.label}`,
-        'see the server log of that cluster; the query was run as the postgres OS user',
+        `see the server log of that cluster; the query was run as the OS user ${this.serverUser}`,
       );
     }
   }
@@ -100,16 +101,24 @@ export class SshHost implements Host {
 
   private async openPg(socket: string): Promise<pg.Client> {
     let stderr = '';
-    const channel = await this.openExec([...privilegeWrapper(this.loginUser, 'postgres'), 'perl', '-e', socketRelayScript, socket], (opened) => {
+    const user = this.serverUser;
+    const channel = await this.openExec([...privilegeWrapper(this.loginUser, 'postgres', user), 'perl', '-e', socketRelayScript, socket], (opened) => {
       opened.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       return opened;
     });
     try {
-      const client = await connectPg(channel);
+      const client = await connectPg(channel, user);
       // A dropped relay must not crash the process; the next query reports it.
       client.on('error', () => this.pgClients.delete(socket));
       return client;
     } catch (error) {
+      if (error instanceof PasswordDemanded) {
+        throw new WizardError(
+          `PostgreSQL asks the OS user ${user} for a password on ${socket}: the wizard connects as role ${user} with peer authentication and has no password to give`,
+          `${this.role} ${this.label}`,
+          `allow peer (or trust) for ${user} on the Unix socket: put "local all ${user} peer" above the other "local" lines of that server's pg_hba.conf and reload it (pg_ctl reload -D <data directory>)`,
+        );
+      }
       const reason = stderr.trim() || (error instanceof Error ? error.message : String(error));
       throw new WizardError(
         `cannot open a PostgreSQL session on ${socket}: ${reason}`,
@@ -148,7 +157,7 @@ export class SshHost implements Host {
     const shown = argv.slice(0, 3).join(' ');
     if (/sudo: (a password is required|a terminal is required)/.test(wrapperStderr)) {
       return new WizardError(
-        `user ${this.loginUser} may not run commands as ${as === 'root' ? 'root' : 'postgres'} without a password (sudo -n refused)`,
+        `user ${this.loginUser} may not run commands as ${as === 'root' ? 'root' : this.serverUser} without a password (sudo -n refused)`,
         `${this.role} ${this.label}`,
         `log in as root, or add a NOPASSWD sudo rule for ${this.loginUser} (e.g. "${this.loginUser} ALL=(ALL) NOPASSWD: ALL" in /etc/sudoers.d/)`,
       );
@@ -158,7 +167,7 @@ export class SshHost implements Host {
       return new WizardError(
         `user ${this.loginUser} has no sudo rights (${(refusal.test(wrapperStderr) ? wrapperStderr : stderr).split('\n')[0]})`,
         `${this.role} ${this.label}`,
-        `log in as root or postgres, or give ${this.loginUser} sudo rights`,
+        `log in as root or ${this.serverUser}, or give ${this.loginUser} sudo rights`,
       );
     }
     return new WizardError(

@@ -41,10 +41,17 @@ export async function sourceAddressTowards(host: Host, destination: string, flag
   return source;
 }
 
-export async function postgresHome(host: Host): Promise<string> {
-  const entry = (await host.run(['getent', 'passwd', 'postgres'])).trim();
+/** The home directory of the server's OS user (where its ~/.pgpass lives). */
+export async function serverHome(host: Host): Promise<string> {
+  const entry = (await host.run(['getent', 'passwd', host.serverUser])).trim();
   const home = entry.split(':')[5];
-  if (!home) throw new WizardError('the postgres OS user has no home directory', `${host.role} ${host.label}`, 'create the postgres user as the PostgreSQL packages do');
+  if (!home) {
+    throw new WizardError(
+      `the OS user ${host.serverUser}, which runs PostgreSQL, has no home directory`,
+      `${host.role} ${host.label}`,
+      `give ${host.serverUser} a home directory (usermod -d DIR ${host.serverUser}): the replication password is kept in its ~/.pgpass`,
+    );
+  }
   return home;
 }
 
@@ -66,7 +73,7 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
   const primaryAddress = options.primaryAddress ?? pair.primary.address;
   const standbyAddress = options.standbyAddress ?? (await sourceAddressTowards(pair.standby, primaryAddress, '--standby-address'));
   const primaryListenAddress = await sourceAddressTowards(pair.primary, standbyAddress, '--primary-address');
-  const passfile = `${await postgresHome(pair.standby)}/.pgpass`;
+  const passfile = `${await serverHome(pair.standby)}/.pgpass`;
   const port = facts.primary.cluster!.ref.port;
 
   let password = process.env[passwordEnv] ?? '';

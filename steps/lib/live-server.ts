@@ -32,7 +32,7 @@ export async function livePasswordMethod(node: Node): Promise<PasswordMethod> {
 /** OS user that owns a file: config edits run as that user, so ownership and mode stay as they were. */
 export async function fileOwner(node: Node, path: string): Promise<RunAs> {
   const owner = (await node.host.run(['stat', '-c', '%U', '--', path], { as: 'root' })).trim();
-  return owner === 'postgres' ? 'postgres' : 'root';
+  return owner === node.host.serverUser ? 'postgres' : 'root';
 }
 
 /** Puts a backup taken with backupFile back in place. */

@@ -27,14 +27,14 @@ const unreachable: Fix = (e) =>
 const clientRules: [RegExp, Fix][] = [
   [/fe_sendauth: no password supplied/, (e) =>
     `${e.passfile} on the standby has no line for ${e.primaryAddress}:${e.primaryPort}:replication:${e.roleName} ` +
-    '(or libpq ignores the file: it must be owned by postgres with mode 0600); run setup again to write it'],
+    '(or libpq ignores the file: it must be owned by the OS user that runs the standby\'s PostgreSQL, mode 0600); run setup again to write it'],
   [/Connection refused/, refused],
   [/timeout expired|timed out|No route to host|Network is unreachable/, unreachable],
   [/could not translate host name/, (e) => `the standby cannot resolve ${e.primaryAddress}: use an IP address (--primary-address) or fix DNS or /etc/hosts on the standby`],
   [/directory "[^"]+" exists but is not empty/, () =>
     'a tablespace of the primary maps to a non-empty directory on the standby: empty it, or clone by hand with pg_basebackup --tablespace-mapping'],
   [/incompatible server version/, () => "install the primary's major version of the PostgreSQL client tools on the standby (pg_basebackup must be at least the server's version)"],
-  [/data directory "[^"]+" has (?:invalid permissions|group or world access|wrong ownership)/, () => 'chown -R postgres: the data directory and chmod 0700 it'],
+  [/data directory "[^"]+" has (?:invalid permissions|group or world access|wrong ownership)/, () => 'chown -R the data directory to the OS user that runs PostgreSQL and chmod 0700 it'],
 ];
 
 // Catalog findings whose fix can name this run's values.

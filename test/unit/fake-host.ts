@@ -7,6 +7,7 @@ export class FakeHost implements Host {
   readonly label = 'admin@fake';
   readonly address = 'db.example.invalid';
   readonly loginUser = 'admin';
+  serverUser = 'postgres';
   readonly commands: string[][] = [];
 
   constructor(private readonly rules: [test: (argv: readonly string[]) => boolean, answer: Partial<ExecResult>][]) {}

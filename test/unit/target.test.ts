@@ -29,4 +29,11 @@ describe('privilegeWrapper', () => {
     expect(privilegeWrapper('postgres', 'postgres')).toEqual([]);
     expect(privilegeWrapper('admin', 'login')).toEqual([]);
   });
+
+  it("becomes the data directory's owner for RunAs 'postgres' (a hand-installed server's account)", () => {
+    expect(privilegeWrapper('root', 'postgres', 'kimdubi')).toEqual(['runuser', '-u', 'kimdubi', '--']);
+    expect(privilegeWrapper('admin', 'postgres', 'kimdubi')).toEqual(['sudo', '-n', '-u', 'kimdubi', '--']);
+    expect(privilegeWrapper('kimdubi', 'postgres', 'kimdubi')).toEqual([]);
+    expect(privilegeWrapper('postgres', 'postgres', 'kimdubi')).toEqual(['sudo', '-n', '-u', 'kimdubi', '--']);
+  });
 });
