@@ -15,6 +15,8 @@ export const optionSpecs = {
   standby: { type: 'string', help: 'standby host as [user@]host[:port]' },
   'primary-cluster': { type: 'string', help: 'cluster on the primary: 15/main, its name, data directory or port (asked when several)' },
   'standby-cluster': { type: 'string', help: 'cluster on the standby, same forms' },
+  'primary-bindir': { type: 'string', help: "directory of the primary's server binaries (postgres, pg_ctl) when they are found nowhere else" },
+  'standby-bindir': { type: 'string', help: "same for the standby's" },
   identity: { type: 'string', short: 'i', help: 'SSH private key file (default: ~/.ssh/config IdentityFile, then ~/.ssh/id_*; ssh-agent is used when SSH_AUTH_SOCK is set)' },
   'known-hosts': { type: 'string', help: 'known_hosts file used to verify host keys (default ~/.ssh/known_hosts)' },
   'ssh-config': { type: 'string', help: 'ssh client config to read aliases from (default ~/.ssh/config)' },

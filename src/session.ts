@@ -3,7 +3,7 @@ import type { Io } from './io.js';
 import type { Options } from './options.js';
 import { connectHost } from './remote/connect.js';
 import type { Host } from './remote/host.js';
-import { chooseCluster, describeCluster, listClusters } from './discovery/clusters.js';
+import { chooseCluster, describeCluster, findClientBinDir, listClusters } from './discovery/clusters.js';
 import { inspectHost, type HostFacts } from './discovery/inspect.js';
 
 export type Role = 'primary' | 'standby';
@@ -54,7 +54,7 @@ export interface PairFacts {
 export async function discoverPair(pair: Pair, options: Options, io: Io): Promise<PairFacts> {
   const discover = async (role: Role): Promise<HostFacts> => {
     const host = pair[role];
-    const clusters = await listClusters(host);
+    const clusters = await listClusters(host, options[`${role}Cluster`], options[`${role}Bindir`]);
     const where = `${role} ${host.label}`;
     const chosen =
       chooseCluster(clusters, options[`${role}Cluster`], role, where) ??
@@ -65,6 +65,7 @@ export async function discoverPair(pair: Pair, options: Options, io: Io): Promis
       ));
     // Files, pg_ctl and SQL of this cluster run as the OS user that owns its data directory.
     host.serverUser = chosen.owner;
+    chosen.clientBinDir = await findClientBinDir(host, chosen);
     return inspectHost(host, clusters, chosen);
   };
   const [primary, standby] = await Promise.all([discover('primary'), discover('standby')]);

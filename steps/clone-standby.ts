@@ -1,3 +1,4 @@
+import { clientTool } from '../src/discovery/clusters.js';
 import { WizardError } from '../src/errors.js';
 import type { Host } from '../src/remote/host.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
@@ -29,7 +30,7 @@ function basebackupArgv(ctx: StepContext): string[] {
   return [
     'setsid', '-w', 'sh', '-c', 'echo "pgrepl-pgid $$" >&2; exec "$@"', 'sh',
     'env', `PGPASSFILE=${settings.passfile}`, 'PGAPPNAME=pgrepl-wizard-clone',
-    `${cluster.binDir}/pg_basebackup`,
+    clientTool(cluster, 'pg_basebackup'),
     '-h', settings.primaryAddress,
     '-p', String(ctx.primary.cluster.port),
     '-U', settings.roleName,
@@ -201,13 +202,13 @@ export const cloneStandbyStep: Step = {
     if (!(await passwordStored(ctx)).stored) {
       actions.push({
         side: 'standby',
-        summary: `Store the replication password in ${settings.passfile} (owner postgres, mode 0600; the content goes through stdin)`,
+        summary: `Store the replication password in ${settings.passfile} (owner ${ctx.standby.host.serverUser}, mode 0600; the content goes through stdin)`,
       });
     }
     actions.push({
       side: 'standby',
       summary: 'Open a replication connection to the primary (proves pg_hba, role, password, listen_addresses and firewall)',
-      command: replicationProbeArgv(cluster.binDir, settings, ctx.primary.cluster.port),
+      command: replicationProbeArgv(clientTool(cluster, 'psql'), settings, ctx.primary.cluster.port),
     });
     if (await isRunning(host, cluster)) {
       actions.push({ side: 'standby', summary: `Stop the standby's cluster ${cluster.id}`, command: serverControlCommand(cluster, 'stop') });

@@ -43,7 +43,7 @@ export interface SetupSettings {
   checkpoint: 'fast' | 'spread';
   /** Keep the standby's previous data directory, renamed, after the clone (default true). */
   keepOldData: boolean;
-  /** Where the standby keeps the replication password (0600, owner postgres). */
+  /** Where the standby keeps the replication password (0600, owner: the server's OS user). */
   passfile: string;
   /**
    * Clone even when the standby already is a copy of the primary: doctor's repair for a

@@ -18,14 +18,44 @@ export interface ClusterRef {
   /** Debian's per-cluster config directory (/etc/postgresql/15/main); absent elsewhere. */
   configDir?: string;
   logFile?: string;
+  /**
+   * Where the client tools used with it are (pg_basebackup, psql): the newest ones on the
+   * host of this major or later; set once the cluster is chosen (see findClientBinDir).
+   */
+  clientBinDir?: string;
   /** How to start/stop it: Debian's wrapper, or pg_ctl on the data directory. */
   manager: 'pg_ctlcluster' | 'pg_ctl';
 }
 
-export async function listClusters(host: Host): Promise<ClusterRef[]> {
+/**
+ * Every cluster on the host: Debian's pg_lsclusters (when installed), every running
+ * postmaster it does not list (hand-installed, PGDG), and a stopped one the operator named by
+ * its data directory (`wanted`). `binDir` is the operator's --*-bindir for a stopped cluster.
+ */
+export async function listClusters(host: Host, wanted?: string, binDir?: string): Promise<ClusterRef[]> {
   const lsclusters = await host.exec(['pg_lsclusters', '--no-header']);
-  if (lsclusters.code === 0) return parseLsClusters(lsclusters.stdout);
-  return runningPostmasters(host);
+  const clusters = lsclusters.code === 0 ? parseLsClusters(lsclusters.stdout) : [];
+  for (const found of await runningPostmasters(host)) {
+    if (!clusters.some((c) => c.dataDirectory === found.dataDirectory)) clusters.push(found);
+  }
+  const named = wanted?.startsWith('/') ? wanted.replace(/(.)\/+$/, '$1') : undefined;
+  if (named && !clusters.some((c) => c.dataDirectory === named)) {
+    const stopped = await stoppedCluster(host, named, binDir);
+    if (stopped) clusters.push(stopped);
+  }
+  if (clusters.length === 0) {
+    const hasServer = await host.exec(['sh', '-c', 'command -v postgres || command -v pg_ctl || ls /usr/lib/postgresql/*/bin/postgres /usr/pgsql-*/bin/postgres']);
+    throw new WizardError(
+      hasServer.code === 0
+        ? 'PostgreSQL is installed but no cluster was found (no pg_lsclusters, and no postmaster is running)'
+        : 'PostgreSQL is not installed (no pg_lsclusters, postgres or pg_ctl found)',
+      `${host.role} ${host.label}`,
+      hasServer.code === 0
+        ? `start the cluster, or name its data directory with --${host.role}-cluster /path/to/data`
+        : 'install the PostgreSQL server packages on this host first',
+    );
+  }
+  return clusters;
 }
 
 export function parseLsClusters(output: string): ClusterRef[] {
@@ -50,26 +80,29 @@ export function parseLsClusters(output: string): ClusterRef[] {
     });
 }
 
-/** Postmasters are the postgres processes whose parent is not a postgres process. */
+/**
+ * Postmasters are the postgres processes whose parent is not a postgres process: their
+ * working directory is the data directory, /proc/PID/exe the server binary, postmaster.pid
+ * the port. A postmaster.pid naming another pid belongs to a server this host cannot see
+ * (another container or mount namespace sharing the process table), so it is skipped.
+ */
 async function runningPostmasters(host: Host): Promise<ClusterRef[]> {
-  const ps = await host.run(['ps', '-eo', 'pid=,ppid=,user=,comm=']);
+  const ps = await host.run(['ps', '-eo', 'pid=,ppid=,comm=']);
   const rows = ps
     .split('\n')
     .map((line) => line.trim().split(/\s+/))
-    .filter((cols) => cols.length >= 4);
-  const postgresPids = new Set(rows.filter((r) => r[3] === 'postgres' || r[3] === 'postmaster').map((r) => r[0]));
-  const postmasters = rows.filter((r) => postgresPids.has(r[0]) && !postgresPids.has(r[1]));
+    .filter((cols) => cols.length >= 3);
+  const postgresPids = new Set(rows.filter((r) => r[2] === 'postgres' || r[2] === 'postmaster').map((r) => r[0]));
+  const postmasters = rows.filter((r) => postgresPids.has(r[0]) && !postgresPids.has(r[1])).map((r) => r[0]);
   const clusters: ClusterRef[] = [];
-  for (const [pid, , owner] of postmasters) {
-    const dataDirectory = (await host.run(['readlink', `/proc/${pid}/cwd`], { as: 'root' })).trim();
-    const binary = (await host.run(['readlink', `/proc/${pid}/exe`], { as: 'root' })).trim();
-    const pidFile = await host.readFile(`${dataDirectory}/postmaster.pid`, 'root');
-    const port = Number(pidFile?.split('\n')[3] ?? 5432);
-    const versionFile = await host.readFile(`${dataDirectory}/PG_VERSION`, 'root');
+  for (const pid of postmasters) {
+    const found = await host.exec(['sh', '-c', postmasterScript, 'sh', pid], { as: 'root' });
+    const [dataDirectory, binary, owner, version, ...pidFile] = found.stdout.split('\n');
+    if (found.code !== 0 || pidFile[0]?.trim() !== pid || clusters.some((c) => c.dataDirectory === dataDirectory)) continue;
     clusters.push({
       id: dataDirectory,
-      major: Number(versionFile?.trim()),
-      port,
+      major: Number(version.trim()),
+      port: Number(pidFile[3]) || 5432,
       running: true,
       dataDirectory,
       owner,
@@ -77,19 +110,123 @@ async function runningPostmasters(host: Host): Promise<ClusterRef[]> {
       manager: 'pg_ctl',
     });
   }
-  if (clusters.length === 0) {
-    const hasServer = await host.exec(['sh', '-c', 'command -v postgres || command -v pg_ctl || ls /usr/lib/postgresql/*/bin/postgres /usr/pgsql-*/bin/postgres']);
+  return clusters;
+}
+
+/** Data directory, server binary, owner, PG_VERSION, then postmaster.pid of one postmaster, in one round trip. */
+const postmasterScript = [
+  'd=$(readlink "/proc/$1/cwd") && exe=$(readlink "/proc/$1/exe") || exit 3',
+  '[ -f "$d/PG_VERSION" ] && [ -f "$d/postmaster.pid" ] || exit 3',
+  'printf "%s\\n%s\\n" "$d" "${exe% (deleted)}"; stat -c %U -- "$d"; cat -- "$d/PG_VERSION" "$d/postmaster.pid"',
+].join('\n');
+
+/**
+ * A cluster that is not running, named by its data directory: PG_VERSION gives the major,
+ * the directory's owner the OS user, and its binaries are looked for where they can be
+ * (see findBinDir). Undefined when the directory holds no cluster.
+ */
+async function stoppedCluster(host: Host, dataDirectory: string, binDirFlag: string | undefined): Promise<ClusterRef | undefined> {
+  const found = await host.exec(['sh', '-c', 'stat -c %U -- "$1" && cat -- "$1/PG_VERSION"', 'sh', dataDirectory], { as: 'root' });
+  const [owner, version] = found.stdout.split('\n').map((line) => line.trim());
+  if (found.code !== 0 || !/^\d+$/.test(version ?? '')) return undefined;
+  const major = Number(version);
+  const where = `${host.role} ${host.label}`;
+  const binDir = await findBinDir(host, dataDirectory, owner, major, binDirFlag);
+  if (!binDir) {
     throw new WizardError(
-      hasServer.code === 0
-        ? 'PostgreSQL is installed but no cluster was found (no pg_lsclusters, and no postmaster is running)'
-        : 'PostgreSQL is not installed (no pg_lsclusters, postgres or pg_ctl found)',
-      `${host.role} ${host.label}`,
-      hasServer.code === 0
-        ? `start the cluster, or name its data directory with --${host.role}-cluster /path/to/data`
-        : 'install the PostgreSQL server packages on this host first',
+      `found no PostgreSQL ${major} server binaries for ${dataDirectory} (looked at postmaster.opts, ${owner}'s PATH, /usr/lib/postgresql/${major}/bin, /usr/pgsql-${major}/bin)`,
+      where,
+      `pass --${host.role}-bindir with the directory that holds its postgres and pg_ctl`,
     );
   }
-  return clusters;
+  const port = Number((await configuredSettingsWith(host, `${binDir}/postgres`, dataDirectory, `${dataDirectory}/postgresql.conf`, ['port'], owner)).port) || 5432;
+  return { id: dataDirectory, major, port, running: false, dataDirectory, owner, binDir, manager: 'pg_ctl' };
+}
+
+/**
+ * Where the server binaries of a stopped cluster are: the operator's --*-bindir, the path
+ * its last start recorded in postmaster.opts, its owner's login PATH, then the Debian and
+ * PGDG package paths; the first whose `postgres --version` is the cluster's major wins.
+ */
+export async function findBinDir(host: Host, dataDirectory: string, owner: string, major: number, binDirFlag?: string): Promise<string | undefined> {
+  const candidates: string[] = [];
+  if (binDirFlag) candidates.push(binDirFlag.replace(/\/+$/, ''));
+  const opts = await host.readFile(`${dataDirectory}/postmaster.opts`, 'root');
+  const recorded = opts ? /^"?([^"\s]+)\/postgres"?/.exec(opts.trim())?.[1] : undefined;
+  if (recorded) candidates.push(recorded);
+  const shell = (await host.exec(['getent', 'passwd', owner])).stdout.trim().split(':')[6];
+  if (shell && !/nologin|false$/.test(shell)) {
+    const onPath = await host.exec(['runuser', '-u', owner, '--', shell, '-lc', 'command -v postgres'], { as: 'root' });
+    const path = onPath.stdout.trim().split('\n').pop();
+    if (onPath.code === 0 && path?.startsWith('/')) candidates.push(path.replace(/\/[^/]+$/, ''));
+  }
+  candidates.push(`/usr/lib/postgresql/${major}/bin`, `/usr/pgsql-${major}/bin`);
+  const script = 'want="$1"; shift; for d; do v=$("$d/postgres" --version 2>/dev/null) || continue; case "$v" in *" $want."*|*" $want"[!0-9.]*) echo "$d"; exit 0;; esac; done; exit 3';
+  const result = await host.exec(['sh', '-c', script, 'sh', String(major), ...candidates], { as: 'root' });
+  return result.code === 0 ? result.stdout.trim() : undefined;
+}
+
+/**
+ * The newest pg_basebackup + psql on the host whose major is at least the server's (both
+ * work with servers of their own or an older major): Debian's /usr/lib/postgresql/N/bin,
+ * PGDG's /usr/pgsql-N/bin, the cluster's own bindir and PATH. Undefined when none is.
+ */
+export async function findClientBinDir(host: Host, cluster: ClusterRef): Promise<string | undefined> {
+  const script = [
+    'for d in /usr/lib/postgresql/*/bin /usr/pgsql-*/bin "$1" "$(dirname "$(readlink -f "$(command -v pg_basebackup)" 2>/dev/null)")"; do',
+    '  [ -x "$d/pg_basebackup" ] && [ -x "$d/psql" ] || continue',
+    '  v=$("$d/pg_basebackup" --version 2>/dev/null) && printf "%s\\t%s\\n" "$d" "$v"',
+    'done; exit 0',
+  ].join('\n');
+  const result = await host.exec(['sh', '-c', script, 'sh', cluster.binDir]);
+  return newestClientBinDir(result.stdout, cluster.major);
+}
+
+/** From "dir<TAB>pg_basebackup (PostgreSQL) 17.2" lines: the newest directory of `major` or later. */
+export function newestClientBinDir(listing: string, major: number): string | undefined {
+  let best: { dir: string; major: number } | undefined;
+  for (const line of listing.split('\n')) {
+    const [dir, version] = line.split('\t');
+    const found = Number(/\)\s*(\d+)/.exec(version ?? '')?.[1]);
+    if (dir && found >= major && (!best || found > best.major)) best = { dir, major: found };
+  }
+  return best?.dir;
+}
+
+/** A client program (pg_basebackup, psql) to use with this cluster. */
+export const clientTool = (cluster: ClusterRef, name: 'pg_basebackup' | 'psql') => `${cluster.clientBinDir ?? cluster.binDir}/${name}`;
+
+/** The package that brings client tools of `major` on the usual distributions. */
+export const clientPackageHint = (major: number) => `install postgresql-client-${major} (Debian/Ubuntu, apt.postgresql.org) or postgresql${major} (PGDG on RHEL)`;
+
+/** pg_controldata's words for pg_control's DBState, the same numbers in 10–18. */
+const controlStates = ['starting up', 'shut down', 'shut down in recovery', 'shutting down', 'in crash recovery', 'in archive recovery', 'in production'];
+
+export interface ControlFile {
+  systemIdentifier: string;
+  /** As pg_controldata words it, e.g. "in archive recovery". */
+  state: string;
+  /** The timeline of the latest checkpoint. */
+  timeline: number;
+}
+
+/**
+ * What pg_controldata would say, read from global/pg_control itself so that no
+ * pg_controldata of the cluster's major is needed (hand-installed servers often lack it):
+ * system_identifier is the first 8 bytes, state the uint32 at 16, and the latest checkpoint's
+ * TimeLineID follows its redo pointer (at 48; at 56 in PG 10, which still kept
+ * prevCheckPoint). Host byte order, as the server wrote it. Undefined without a control file.
+ */
+export async function readControlFile(host: Host, cluster: Pick<ClusterRef, 'dataDirectory' | 'major'>): Promise<ControlFile | undefined> {
+  const script = 'f="$1/global/pg_control"; od -An -t u8 -N 8 -- "$f" && od -An -t u4 -j 16 -N 4 -- "$f" && od -An -t u4 -j "$2" -N 4 -- "$f"';
+  const result = await host.exec(['sh', '-c', script, 'sh', cluster.dataDirectory, cluster.major <= 10 ? '56' : '48'], { as: 'root' });
+  return parseControlFile(result.code === 0 ? result.stdout : '');
+}
+
+export function parseControlFile(odOutput: string): ControlFile | undefined {
+  const [systemIdentifier, state, timeline] = odOutput.split('\n').map((line) => line.trim()).filter(Boolean);
+  if (!/^\d+$/.test(systemIdentifier ?? '') || systemIdentifier === '0') return undefined;
+  return { systemIdentifier, state: controlStates[Number(state)] ?? `unknown state ${state}`, timeline: Number(timeline) };
 }
 
 /** Picks the cluster the operator meant: by id ("15/main"), by name ("main"), by data directory or by port. */
@@ -149,10 +286,16 @@ export async function clusterAddress(host: Host, cluster: ClusterRef): Promise<C
  */
 export async function configuredSettings(host: Host, cluster: ClusterRef, names: readonly string[]): Promise<Record<string, string>> {
   const configFile = cluster.configDir ? `${cluster.configDir}/postgresql.conf` : `${cluster.dataDirectory}/postgresql.conf`;
+  return configuredSettingsWith(host, `${cluster.binDir}/postgres`, cluster.dataDirectory, configFile, names);
+}
+
+/** `postgres -C` as the server's OS user, or as `owner` for a cluster not chosen yet (postgres refuses root). */
+async function configuredSettingsWith(host: Host, postgres: string, dataDirectory: string, configFile: string, names: readonly string[], owner?: string): Promise<Record<string, string>> {
   const script =
     'postgres="$1"; data="$2"; conf="$3"; shift 3; for name; do ' +
     '(v=$("$postgres" -D "$data" -c "config_file=$conf" -C "$name" 2>/dev/null) && printf "%s\\t%s\\n" "$name" "$v") & done; wait';
-  const output = await host.run(['sh', '-c', script, 'sh', `${cluster.binDir}/postgres`, cluster.dataDirectory, configFile, ...names], { as: 'postgres' });
+  const argv = ['sh', '-c', script, 'sh', postgres, dataDirectory, configFile, ...names];
+  const output = owner ? await host.run(['runuser', '-u', owner, '--', ...argv], { as: 'root' }) : await host.run(argv, { as: 'postgres' });
   const settings: Record<string, string> = {};
   for (const line of output.split('\n')) {
     const tab = line.indexOf('\t');

@@ -1,6 +1,6 @@
 import type { ClusterAddress, Host } from '../remote/host.js';
 import { readClusterIdentity, type ClusterIdentity } from '../facts/identity.js';
-import { clusterAddress, configuredSettings, type ClusterRef } from './clusters.js';
+import { clientTool, clusterAddress, configuredSettings, readControlFile, type ClusterRef } from './clusters.js';
 
 /** The settings replication depends on; each is reported with the file that set it. */
 export const replicationSettings = [
@@ -135,10 +135,10 @@ function withUnit(setting: string, unit: string | null): string {
   return `${Number(setting) * factor}${match[2]}`;
 }
 
-/** A stopped cluster still answers from its files: pg_controldata and `postgres -C`. */
+/** A stopped cluster still answers from its files: global/pg_control and `postgres -C`. */
 async function stoppedClusterFacts(host: Host, ref: ClusterRef): Promise<ClusterFacts> {
   const configFile = ref.configDir ? `${ref.configDir}/postgresql.conf` : `${ref.dataDirectory}/postgresql.conf`;
-  const controlData = await host.run([`${ref.binDir}/pg_controldata`, '-D', ref.dataDirectory], { as: 'postgres' });
+  const control = await readControlFile(host, ref);
   const configured = await configuredSettings(host, ref, replicationSettings);
   const settings: Record<string, SettingFact> = Object.fromEntries(
     Object.entries(configured).map(([name, value]) => [name, { value, source: 'files (server stopped)' }]),
@@ -150,8 +150,8 @@ async function stoppedClusterFacts(host: Host, ref: ClusterRef): Promise<Cluster
     dataDirectory: ref.dataDirectory,
     configFile,
     hbaFile,
-    systemIdentifier: /Database system identifier:\s+(\d+)/.exec(controlData)?.[1],
-    inRecovery: /Database cluster state:\s+in archive recovery/.test(controlData),
+    systemIdentifier: control?.systemIdentifier,
+    inRecovery: control?.state === 'in archive recovery',
     dataSizeBytes: Number(size.split(/\s/)[0]),
     settings,
   };
@@ -164,7 +164,8 @@ async function freeBytes(host: Host, path: string): Promise<number | undefined> 
 }
 
 async function basebackupTool(host: Host, ref: ClusterRef): Promise<HostFacts['pgBasebackup']> {
-  const path = `${ref.binDir}/pg_basebackup`;
+  if (!ref.clientBinDir) return undefined;
+  const path = clientTool(ref, 'pg_basebackup');
   const result = await host.exec([path, '--version']);
   if (result.code !== 0) return undefined;
   return { path, version: result.stdout.trim().replace(/^pg_basebackup \(PostgreSQL\) /, '') };

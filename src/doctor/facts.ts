@@ -1,3 +1,4 @@
+import { clientTool, readControlFile } from '../discovery/clusters.js';
 import type { Host } from '../remote/host.js';
 import type { Node } from '../../steps/contract.js';
 import { serverHome, sourceAddressTowards } from '../setup/prepare.js';
@@ -131,13 +132,8 @@ async function hostAddresses(host: Host): Promise<string[]> {
 }
 
 async function controlData(node: Node): Promise<Pick<ServerFacts, 'systemIdentifier' | 'timeline' | 'controlState'>> {
-  const result = await node.host.exec([`${node.cluster.binDir}/pg_controldata`, '-D', node.cluster.dataDirectory], { as: 'postgres' });
-  const field = (name: string) => new RegExp(`^${name}:\\s+(.*)$`, 'm').exec(result.stdout)?.[1].trim();
-  return {
-    systemIdentifier: field('Database system identifier'),
-    timeline: numeric(field("Latest checkpoint's TimeLineID")),
-    controlState: field('Database cluster state') ?? (result.stderr.trim() || undefined),
-  };
+  const control = await readControlFile(node.host, node.cluster);
+  return { systemIdentifier: control?.systemIdentifier, timeline: control?.timeline, controlState: control?.state };
 }
 
 async function settingRows(node: Node, names: string[]): Promise<Record<string, string>> {
@@ -262,7 +258,7 @@ const probeScript = 'IFS= read -r PGPASSWORD; if [ -n "$PGPASSWORD" ]; then expo
 async function probe(node: Node, relationship: Relationship): Promise<Probe> {
   const { password, ...rest } = relationship.params;
   const target = conninfo([...Object.entries(rest), ['dbname', 'replication'], ['replication', 'true'], ['connect_timeout', '10']]);
-  const argv = ['sh', '-c', probeScript, 'sh', `${node.cluster.binDir}/psql`, '-X', '-w', '-A', '-t', '-c', 'IDENTIFY_SYSTEM', target];
+  const argv = ['sh', '-c', probeScript, 'sh', clientTool(node.cluster, 'psql'), '-X', '-w', '-A', '-t', '-c', 'IDENTIFY_SYSTEM', target];
   const [result, now] = await Promise.all([node.host.exec(argv, { as: 'postgres', stdin: `${password ?? ''}\n` }), clock(node.host)]);
   const output = (result.code === 0 ? result.stdout : result.stderr).trim().replace(/^psql: error: /, '');
   return { ok: result.code === 0, output, clock: now };

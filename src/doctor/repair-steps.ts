@@ -25,7 +25,7 @@ export const passfileStep: Step = {
     return { done: stored, detail: `${ctx.settings.passfile} ${stored ? 'holds' : 'does not hold'} the password for ${ctx.settings.primaryAddress}:${ctx.primary.cluster.port}:replication:${ctx.settings.roleName}` };
   },
   async plan(ctx) {
-    return [{ side: 'standby', summary: `store the replication password in ${ctx.settings.passfile} (owner postgres, mode 0600; the content goes through stdin)` }];
+    return [{ side: 'standby', summary: `store the replication password in ${ctx.settings.passfile} (owner ${ctx.standby.host.serverUser}, mode 0600; the content goes through stdin)` }];
   },
   async apply(ctx) {
     await storePassword(ctx);

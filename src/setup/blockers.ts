@@ -1,4 +1,5 @@
 import { sameCluster } from '../facts/identity.js';
+import { clientPackageHint } from '../discovery/clusters.js';
 import type { PairFacts } from '../session.js';
 
 /** Problems visible from discovery alone that would stop a setup; shown in red before any choice. */
@@ -15,6 +16,8 @@ export function blockingProblems({ primary, standby }: PairFacts): string[] {
   if (p.ref.major !== s.ref.major) {
     problems.push(`major versions differ: primary ${p.ref.major}, standby ${s.ref.major}; install PostgreSQL ${p.ref.major} on the standby`);
   }
-  if (!standby.pgBasebackup) problems.push(`pg_basebackup not found on the standby in ${s.ref.binDir}`);
+  if (!standby.pgBasebackup) {
+    problems.push(`no pg_basebackup and psql of PostgreSQL ${p.ref.major} or later on the standby (looked in /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, ${s.ref.binDir} and PATH): ${clientPackageHint(p.ref.major)}`);
+  }
   return problems;
 }

@@ -1,3 +1,4 @@
+import { clientTool } from '../../src/discovery/clusters.js';
 import { WizardError } from '../../src/errors.js';
 import { readClusterIdentity, sameCluster, type ClusterIdentity } from '../../src/facts/identity.js';
 import type { SetupSettings, Side, StepContext } from '../contract.js';
@@ -80,7 +81,7 @@ export interface Finding {
 export const sideDirectory = (dataDirectory: string) => `${dataDirectory}.pgrepl-new`;
 
 /** The IDENTIFY_SYSTEM probe: a real replication connection, as the walreceiver will open it. */
-export function replicationProbeArgv(binDir: string, settings: SetupSettings, primaryPort: number): string[] {
+export function replicationProbeArgv(psql: string, settings: SetupSettings, primaryPort: number): string[] {
   const target = conninfo([
     ['host', settings.primaryAddress],
     ['port', String(primaryPort)],
@@ -90,7 +91,7 @@ export function replicationProbeArgv(binDir: string, settings: SetupSettings, pr
     ['passfile', settings.passfile],
     ['connect_timeout', '10'],
   ]);
-  return [`${binDir}/psql`, '-X', '-w', '-A', '-t', '-c', 'IDENTIFY_SYSTEM', target];
+  return [psql, '-X', '-w', '-A', '-t', '-c', 'IDENTIFY_SYSTEM', target];
 }
 
 async function primaryFacts(ctx: StepContext): Promise<CloneFacts['primary']> {
@@ -141,7 +142,7 @@ async function standbyFacts(ctx: StepContext): Promise<StandbyFacts> {
   const side = sideDirectory(cluster.dataDirectory);
   const parent = cluster.dataDirectory.replace(/\/[^/]+\/?$/, '') || '/';
   const [basebackup, df, leftover, mountPoint, sysid, address] = await Promise.all([
-    host.exec([`${cluster.binDir}/pg_basebackup`, '--version']),
+    host.exec([clientTool(cluster, 'pg_basebackup'), '--version']),
     host.exec(['df', '-P', '-B1', parent], { as: 'root' }),
     host.exec(['du', '-sb', side], { as: 'root' }),
     host.exec(['mountpoint', '-q', cluster.dataDirectory], { as: 'root' }),
@@ -181,7 +182,7 @@ async function connectionTest(ctx: StepContext): Promise<ConnectionTest> {
   if (!(await passwordStored(ctx)).stored) {
     return { ran: false, reason: `${settings.passfile} does not hold the password yet; it is written, and this connection tried, right before the clone` };
   }
-  const argv = replicationProbeArgv(cluster.binDir, settings, ctx.primary.cluster.port);
+  const argv = replicationProbeArgv(clientTool(cluster, 'psql'), settings, ctx.primary.cluster.port);
   return { ran: true, argv, ...(await host.exec(argv, { as: 'postgres' })) };
 }
 

@@ -1,5 +1,5 @@
 import type { ClusterAddress } from '../../src/remote/host.js';
-import { configuredSettings, liveClusterAddress } from '../../src/discovery/clusters.js';
+import { configuredSettings, liveClusterAddress, readControlFile } from '../../src/discovery/clusters.js';
 import type { Node } from '../contract.js';
 
 /**
@@ -20,8 +20,7 @@ export async function systemIdentifier(node: Node): Promise<string | undefined> 
     const [row] = await node.host.sql<{ id: string }>(address, 'SELECT system_identifier::text AS id FROM pg_control_system()');
     return row.id;
   }
-  const control = await node.host.exec([`${node.cluster.binDir}/pg_controldata`, '-D', node.cluster.dataDirectory], { as: 'postgres' });
-  return control.code === 0 ? /Database system identifier:\s+(\d+)/.exec(control.stdout)?.[1] : undefined;
+  return (await readControlFile(node.host, node.cluster))?.systemIdentifier;
 }
 
 /** Settings as the next start will take them from the cluster's files. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseCluster, listClusters, parseLsClusters } from '../../src/discovery/clusters.js';
+import { chooseCluster, listClusters, newestClientBinDir, parseControlFile, parseLsClusters } from '../../src/discovery/clusters.js';
 import { FakeHost } from './fake-host.js';
 
 const lsclusters = [
@@ -26,23 +26,62 @@ describe('clusters', () => {
 });
 
 describe('listClusters without pg_lsclusters', () => {
-  const psOutput = '  1     0 root     init\n 812     1 postgres postgres\n 813   812 postgres postgres\n';
+  const psOutput = '  1     0 init\n 812     1 postgres\n 813   812 postgres\n 900     1 postgres\n';
+  const postmaster = (pid: string, pidFilePid = pid) => ({
+    stdout: `/home1/dbadmin/psql/engn/PGSQL\n/home1/dbadmin/psql/bin/postgres\ndbadmin\n11\n${pidFilePid}\n/home1/dbadmin/psql/engn/PGSQL\n1700000000\n3000\n/tmp\n*\n`,
+  });
 
-  it('finds running postmasters by their working directory and postmaster.pid', async () => {
+  it("finds a running postmaster by its working directory, binary, data directory's owner and postmaster.pid", async () => {
     const host = new FakeHost([
       [(argv) => argv[0] === 'ps', { stdout: psOutput }],
-      [(argv) => argv[1] === '/proc/812/cwd', { stdout: '/srv/pgdata\n' }],
-      [(argv) => argv[1] === '/proc/812/exe', { stdout: '/usr/pgsql-16/bin/postgres\n' }],
+      [(argv) => argv[0] === 'sh' && argv[4] === '812', postmaster('812')],
+      // Another host's postmaster seen through a shared process table: its pid file names another pid here.
+      [(argv) => argv[0] === 'sh' && argv[4] === '900', postmaster('900', '812')],
     ]);
-    host.readFile = async (path) =>
-      path === '/srv/pgdata/postmaster.pid' ? '812\n/srv/pgdata\n1700000000\n5544\n/tmp\n*\n' : path === '/srv/pgdata/PG_VERSION' ? '16\n' : null;
     expect(await listClusters(host)).toEqual([
-      { id: '/srv/pgdata', major: 16, port: 5544, running: true, dataDirectory: '/srv/pgdata', owner: 'postgres', binDir: '/usr/pgsql-16/bin', manager: 'pg_ctl' },
+      {
+        id: '/home1/dbadmin/psql/engn/PGSQL',
+        major: 11,
+        port: 3000,
+        running: true,
+        dataDirectory: '/home1/dbadmin/psql/engn/PGSQL',
+        owner: 'dbadmin',
+        binDir: '/home1/dbadmin/psql/bin',
+        manager: 'pg_ctl',
+      },
     ]);
   });
 
+  it('finds a stopped cluster named by its data directory, with the binaries recorded in postmaster.opts', async () => {
+    const host = new FakeHost([
+      [(argv) => argv[0] === 'ps', { stdout: '  1     0 init\n' }],
+      [(argv) => argv[2]?.startsWith('stat -c %U') === true, { stdout: 'dbadmin\n11\n' }],
+      [(argv) => argv[0] === 'getent', { stdout: 'dbadmin:x:1001:1001::/home1/dbadmin:/usr/sbin/nologin\n' }],
+      [(argv) => argv[2]?.startsWith('want=') === true, { stdout: '/home1/dbadmin/psql/bin\n' }],
+      [(argv) => argv[0] === 'runuser' && argv.includes('port'), { stdout: 'port\t3000\n' }],
+    ]);
+    host.readFile = async (path) => (path === '/home1/dbadmin/psql/engn/PGSQL/postmaster.opts' ? '/home1/dbadmin/psql/bin/postgres "-D" "/home1/dbadmin/psql/engn/PGSQL"\n' : null);
+    expect(await listClusters(host, '/home1/dbadmin/psql/engn/PGSQL/')).toEqual([
+      { id: '/home1/dbadmin/psql/engn/PGSQL', major: 11, port: 3000, running: false, dataDirectory: '/home1/dbadmin/psql/engn/PGSQL', owner: 'dbadmin', binDir: '/home1/dbadmin/psql/bin', manager: 'pg_ctl' },
+    ]);
+    const probe = host.commands.find((argv) => argv[2]?.startsWith('want='))!;
+    expect(probe.slice(4)).toEqual(['11', '/home1/dbadmin/psql/bin', '/usr/lib/postgresql/11/bin', '/usr/pgsql-11/bin']);
+  });
+
+  it('names --standby-bindir when the binaries of a stopped cluster are nowhere', async () => {
+    const host = new FakeHost([
+      [(argv) => argv[0] === 'ps', { stdout: '  1     0 init\n' }],
+      [(argv) => argv[2]?.startsWith('stat -c %U') === true, { stdout: 'dbadmin\n12\n' }],
+      [(argv) => argv[2]?.startsWith('want=') === true, { code: 3 }],
+    ]);
+    await expect(listClusters(host, '/data/pg12')).rejects.toMatchObject({
+      message: expect.stringMatching(/found no PostgreSQL 12 server binaries for \/data\/pg12/),
+      fix: 'pass --standby-bindir with the directory that holds its postgres and pg_ctl',
+    });
+  });
+
   it('says PostgreSQL is not installed when there is neither a cluster nor a server binary', async () => {
-    const host = new FakeHost([[(argv) => argv[0] === 'ps', { stdout: '  1     0 root     init\n' }]]);
+    const host = new FakeHost([[(argv) => argv[0] === 'ps', { stdout: '  1     0 init\n' }]]);
     await expect(listClusters(host)).rejects.toMatchObject({
       message: 'PostgreSQL is not installed (no pg_lsclusters, postgres or pg_ctl found)',
       where: 'standby admin@fake',
@@ -52,9 +91,38 @@ describe('listClusters without pg_lsclusters', () => {
 
   it('says no cluster was found when the server is installed but nothing runs', async () => {
     const host = new FakeHost([
-      [(argv) => argv[0] === 'ps', { stdout: '  1     0 root     init\n' }],
+      [(argv) => argv[0] === 'ps', { stdout: '  1     0 init\n' }],
       [(argv) => argv[0] === 'sh', { stdout: '/usr/pgsql-16/bin/postgres\n' }],
     ]);
     await expect(listClusters(host)).rejects.toThrow(/PostgreSQL is installed but no cluster was found/);
+  });
+});
+
+describe('client tools', () => {
+  const listing = [
+    '/usr/lib/postgresql/15/bin\tpg_basebackup (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)',
+    '/usr/lib/postgresql/13/bin\tpg_basebackup (PostgreSQL) 13.22',
+    '/usr/pgsql-18/bin\tpg_basebackup (PostgreSQL) 18.1',
+  ].join('\n');
+
+  it('picks the newest pg_basebackup of the server major or later', () => {
+    expect(newestClientBinDir(listing, 11)).toBe('/usr/pgsql-18/bin');
+    expect(newestClientBinDir(listing.split('\n').slice(0, 2).join('\n'), 11)).toBe('/usr/lib/postgresql/15/bin');
+  });
+
+  it('finds none when every pg_basebackup is older than the server', () => {
+    expect(newestClientBinDir(listing.split('\n').slice(0, 2).join('\n'), 16)).toBeUndefined();
+    expect(newestClientBinDir('', 10)).toBeUndefined();
+  });
+});
+
+describe('global/pg_control', () => {
+  it('gives the system identifier, the state in pg_controldata words and the timeline', () => {
+    expect(parseControlFile('  7713311076101909273\n          5\n          3\n')).toEqual({
+      systemIdentifier: '7713311076101909273',
+      state: 'in archive recovery',
+      timeline: 3,
+    });
+    expect(parseControlFile('')).toBeUndefined();
   });
 });
