@@ -1,6 +1,7 @@
 import { WizardError } from '../src/errors.js';
 import type { RunAs } from '../src/remote/host.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
+import { sharedWithCheck } from './lib/checked-state.js';
 import { rewriteConfigFile, unifiedDiff } from './lib/config-files.js';
 import {
   firstMatchingRule,
@@ -50,18 +51,19 @@ async function readState(ctx: StepContext): Promise<HbaState> {
   const { roleName, standbyAddress, slotName } = ctx.settings;
   // Re-read live: the file discovery saw may have been moved since (hba_file can be changed).
   const hbaFile = await liveSetting(ctx.primary, 'hba_file');
-  const owner = await fileOwner(ctx.primary, hbaFile);
-  const text = await ctx.primary.host.readFile(hbaFile, owner);
+  // Independent reads, asked together: one round trip's wait instead of five.
+  const [fileState, rules, ssl, serverNetworksNow, passwordMethod] = await Promise.all([
+    fileOwner(ctx.primary, hbaFile).then(async (owner) => ({ owner, text: await ctx.primary.host.readFile(hbaFile, owner) })),
+    hbaRules(ctx),
+    liveSetting(ctx.primary, 'ssl'),
+    serverNetworks(ctx),
+    livePasswordMethod(ctx.primary),
+  ]);
+  const { owner, text } = fileState;
   if (text === null) {
     throw new WizardError(`hba_file ${hbaFile} does not exist`, where(ctx.primary), 'restore it (the server runs with the rules it loaded before) and run again');
   }
-  const rules = await hbaRules(ctx);
-  const client: ReplicationClient = {
-    address: standbyAddress,
-    role: roleName,
-    ssl: (await liveSetting(ctx.primary, 'ssl')) === 'on',
-    serverNetworks: await serverNetworks(ctx),
-  };
+  const client: ReplicationClient = { address: standbyAddress, role: roleName, ssl: ssl === 'on', serverNetworks: serverNetworksNow };
   return {
     hbaFile,
     owner,
@@ -70,7 +72,7 @@ async function readState(ctx: StepContext): Promise<HbaState> {
     client,
     firstMatch: firstMatchingRule(rules, client),
     errors: errorLines(rules),
-    line: hbaLine(roleName, standbyAddress, await livePasswordMethod(ctx.primary), slotName),
+    line: hbaLine(roleName, standbyAddress, passwordMethod, slotName),
   };
 }
 
@@ -97,12 +99,14 @@ function refuseBrokenFile(ctx: StepContext, state: HbaState): void {
 
 const connection = (ctx: StepContext) => `a replication connection from ${ctx.settings.standbyAddress} as ${ctx.settings.roleName}`;
 
+const hbaState = sharedWithCheck(readState);
+
 export const pgHbaStep: Step = {
   id: 'pg-hba',
   title: 'pg_hba.conf rule for the standby',
 
   async check(ctx): Promise<CheckResult> {
-    const state = await readState(ctx);
+    const state = await hbaState.forCheck(ctx);
     if (state.errors.length > 0) return { done: false, detail: `${state.hbaFile} has errors: ${state.errors.join('; ')}` };
     const match = state.firstMatch;
     if (letsIn(match)) {
@@ -115,7 +119,7 @@ export const pgHbaStep: Step = {
   },
 
   async plan(ctx): Promise<PlannedAction[]> {
-    const state = await readState(ctx);
+    const state = await hbaState.afterCheck(ctx);
     refuseBrokenFile(ctx, state);
     const before = insertBefore(state);
     const after = placeHbaLine(state.text, state.line, ctx.settings.slotName, before);
@@ -131,7 +135,7 @@ export const pgHbaStep: Step = {
   },
 
   async apply(ctx): Promise<string> {
-    const state = await readState(ctx);
+    const state = await hbaState.afterCheck(ctx);
     refuseBrokenFile(ctx, state);
     if (letsIn(state.firstMatch)) return `${state.hbaFile} already lets the standby in`;
     const before = insertBefore(state);
@@ -152,7 +156,7 @@ export const pgHbaStep: Step = {
   },
 
   async verify(ctx): Promise<string> {
-    const state = await readState(ctx);
+    const state = await hbaState.fresh(ctx);
     const match = state.firstMatch;
     const ours = taggedLineNumbers(state.text, ctx.settings.slotName);
     const fromInclude = !!match?.file_name && match.file_name !== state.hbaFile;

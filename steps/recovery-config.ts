@@ -1,6 +1,7 @@
 import { WizardError } from '../src/errors.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
 import { afterAlterSystem, autoConfValue, type AutoConfEntry } from './lib/auto-conf.js';
+import { sharedWithCheck } from './lib/checked-state.js';
 import { runningAddress, servesAsPrimary, settingsFromFiles, systemIdentifier } from './lib/cluster-state.js';
 import { rewriteConfigFile, unifiedDiff } from './lib/config-files.js';
 import { controlServer, serverControlCommand } from './lib/server-control.js';
@@ -54,13 +55,16 @@ async function desiredConfig(ctx: StepContext): Promise<Desired> {
   const [primaryId, standbyId] = await Promise.all([systemIdentifier(ctx.primary), systemIdentifier(ctx.standby)]);
   const cloned = standbyId !== undefined && standbyId === primaryId;
   const autoPath = `${dir}/postgresql.auto.conf`;
-  const autoBefore = cloned
-    ? await host.readFile(autoPath, 'postgres')
-    : await ctx.primary.host.readFile(`${ctx.primary.cluster.dataDirectory}/postgresql.auto.conf`, 'postgres');
-  const autoText = autoBefore ?? '';
-
+  const signal = `${dir}/standby.signal`;
   const minimums = hotStandbyMinimums(cluster.major);
-  const [fromPrimary, fromFiles] = await Promise.all([primaryValues(ctx, minimums), settingsFromFiles(ctx.standby, [...minimums, 'hot_standby'])]);
+  // Independent reads, asked together.
+  const [autoBefore, fromPrimary, fromFiles, signalExists] = await Promise.all([
+    cloned ? host.readFile(autoPath, 'postgres') : ctx.primary.host.readFile(`${ctx.primary.cluster.dataDirectory}/postgresql.auto.conf`, 'postgres'),
+    primaryValues(ctx, minimums),
+    settingsFromFiles(ctx.standby, [...minimums, 'hot_standby']),
+    cloned && usesStandbySignal(cluster.major) ? host.exec(['test', '-e', signal], { as: 'root' }).then((result) => result.code === 0) : false,
+  ]);
+  const autoText = autoBefore ?? '';
   const unread = minimums.filter((name) => fromFiles[name] === undefined);
   if (unread.length > 0) {
     throw new WizardError(
@@ -90,8 +94,7 @@ async function desiredConfig(ctx: StepContext): Promise<Desired> {
     edits.push({ path: autoPath, before: autoBefore, after: afterAlterSystem(autoBefore, changes, cluster.major), why: `set ${changes.map((c) => c.name).join(', ')}` });
   }
   if (usesStandbySignal(cluster.major)) {
-    const signal = `${dir}/standby.signal`;
-    if (!cloned || (await host.exec(['test', '-e', signal], { as: 'root' })).code !== 0) {
+    if (!signalExists) {
       edits.push({ path: signal, before: null, after: '', why: 'start in standby mode' });
     }
   } else {
@@ -104,19 +107,21 @@ async function desiredConfig(ctx: StepContext): Promise<Desired> {
   return { cloned, edits };
 }
 
+const desired = sharedWithCheck(desiredConfig);
+
 export const recoveryConfigStep: Step = {
   id: 'recovery-config',
   title: 'Configure the standby to follow the primary',
 
   async check(ctx): Promise<CheckResult> {
-    const { cloned, edits } = await desiredConfig(ctx);
+    const { cloned, edits } = await desired.forCheck(ctx);
     if (!cloned) return { done: false, detail: 'the standby is not a copy of the primary yet; its recovery settings are written after the clone' };
     if (edits.length === 0) return { done: true, detail: `the standby's recovery settings already point at ${ctx.settings.primaryAddress} with slot ${ctx.settings.slotName}` };
     return { done: false, detail: `to change: ${edits.map((e) => e.path).join(', ')}` };
   },
 
   async plan(ctx) {
-    const { cloned, edits } = await desiredConfig(ctx);
+    const { cloned, edits } = await desired.afterCheck(ctx);
     const actions: PlannedAction[] = [];
     if (!cloned) ctx.note("recovery-config: the diffs below start from the primary's postgresql.auto.conf, which the clone copies; they are computed again after the clone");
     if (cloned && (await runningAddress(ctx.standby))) {
@@ -130,7 +135,7 @@ export const recoveryConfigStep: Step = {
 
   async apply(ctx) {
     const { host, cluster } = ctx.standby;
-    const { cloned, edits } = await desiredConfig(ctx);
+    const { cloned, edits } = await desired.afterCheck(ctx);
     if (!cloned) {
       throw new WizardError(`${cluster.dataDirectory} is not a copy of the primary`, where(ctx.standby), 'run the clone step first (setup runs it before this one)');
     }
@@ -146,7 +151,7 @@ export const recoveryConfigStep: Step = {
   },
 
   async verify(ctx) {
-    const { edits } = await desiredConfig(ctx);
+    const { edits } = await desired.fresh(ctx);
     if (edits.length > 0) {
       throw new WizardError(
         `the standby's recovery settings are still not as written: ${edits.map((e) => `${e.path} (${e.why})`).join(', ')}`,

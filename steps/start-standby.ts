@@ -82,7 +82,7 @@ export const startStandbyStep: Step = {
         if (current) return current;
         return (await isRunning(host, cluster)) ? undefined : ({ stopped: true } as const);
       },
-      { timeoutMs: startTimeoutMs, intervalMs: 1000, signal: ctx.signal },
+      { timeoutMs: startTimeoutMs, intervalMs: 200, signal: ctx.signal },
     );
     if (!state) throw await startFailure(ctx, mark, `did not accept connections within ${startTimeoutMs / 1000} s`);
     if ('stopped' in state) throw await startFailure(ctx, mark, 'stopped while starting');

@@ -88,7 +88,7 @@ export const verifyStreamingStep: Step = {
         last = await streamingState(ctx);
         return isStreaming(last) ? last : undefined;
       },
-      { timeoutMs: streamingTimeoutMs, intervalMs: 1000, signal: ctx.signal },
+      { timeoutMs: streamingTimeoutMs, intervalMs: 100, signal: ctx.signal },
     );
     if (!streaming) throw await notStreaming(ctx, last!, `the standby did not stream within ${streamingTimeoutMs / 1000} s`);
 

@@ -7,10 +7,26 @@ import type { Node } from '../contract.js';
  * as a step stops or starts a server). All of them only read.
  */
 
-/** Where the cluster listens now (also refreshed on the node), or undefined when it is stopped. */
+/**
+ * Where the cluster listens now (also refreshed on the node), or undefined when it is stopped.
+ * The server itself answers first, on the session already open to the address found last
+ * time (a query, no remote command); only when it does not say it serves this data
+ * directory are pg_ctl status and postmaster.pid asked.
+ */
 export async function runningAddress(node: Node): Promise<ClusterAddress | undefined> {
+  if (node.address && (await servesDataDirectory(node, node.address))) return node.address;
   node.address = await liveClusterAddress(node.host, node.cluster);
   return node.address;
+}
+
+async function servesDataDirectory(node: Node, address: ClusterAddress): Promise<boolean> {
+  try {
+    const [row] = await node.host.sql<{ dir: string }>(address, "SELECT current_setting('data_directory') AS dir");
+    return row?.dir === node.cluster.dataDirectory;
+  } catch {
+    // Stopped, restarted elsewhere, or not accepting connections yet: the files tell.
+    return false;
+  }
 }
 
 /** The system identifier of the cluster's data directory, or undefined when there is none. */

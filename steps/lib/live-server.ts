@@ -54,7 +54,7 @@ export async function reloadAndWait(node: Node): Promise<void> {
   const deadline = Date.now() + reloadTimeoutMs;
   while (Date.now() < deadline) {
     if ((await loadTime()) !== before) return;
-    await sleep(100);
+    await sleep(10);
   }
   throw new WizardError(
     `cluster ${node.cluster.id} did not re-read its configuration within ${reloadTimeoutMs / 1000} s of pg_reload_conf()`,

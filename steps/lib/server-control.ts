@@ -36,6 +36,7 @@ export async function controlServer(node: Node, action: ServerAction): Promise<v
   }
   // A restart may move the socket (e.g. a changed unix_socket_directories): read it again.
   if (action === 'start' || action === 'restart') node.address = await clusterAddress(host, cluster);
+  if (action === 'stop') node.address = undefined;
 }
 
 export async function isRunning(host: Host, cluster: ClusterRef): Promise<boolean> {

@@ -1,9 +1,11 @@
 /**
  * npm run bench (as root): the wizard's headless setup against the same eight steps done by
- * a plain shell script (bare-setup.sh, same pg_basebackup options), on the lab's small
- * primary and on a bigger one (pgbench). Prints figures; asserts nothing.
- * BENCH_SCALE sets the pgbench scale of the big run (default 100, about 1.5 GB); BENCH_RUNS
- * how many runs of each are made (default 3; medians are printed).
+ * a plain shell script (bare-setup.sh, same pg_basebackup options), both over one SSH
+ * connection per host (the fair floor) and with a new connection per command, on the lab's
+ * small primary and on a bigger one (pgbench). Prints wall times, the per-step split of both
+ * and the ratios; asserts nothing.
+ * BENCH_SCALE sets the pgbench scale of the big run (default 100, about 1.5 GB; 0 skips it);
+ * BENCH_RUNS how many runs of each are made (default 3; medians are printed).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -28,7 +30,16 @@ interface Figures {
   wallSeconds: number;
   cloneSeconds: number;
   cloneKb: number;
+  /** Seconds per step, by the wizard's step ids. */
+  steps: Record<string, number>;
 }
+
+type Contender = 'wizard' | 'multiplexed' | 'perCommand';
+const contenders: Record<Contender, { label: string; run: () => Figures }> = {
+  wizard: { label: 'wizard setup', run: wizardRun },
+  multiplexed: { label: 'bare script, one SSH connection per host', run: () => bareRun('multiplexed') },
+  perCommand: { label: 'bare script, one SSH connection per command', run: () => bareRun('per-command') },
+};
 
 function timed<T>(run: () => T): [T, number] {
   const started = performance.now();
@@ -50,14 +61,18 @@ function wizardRun(): Figures {
   // pg_basebackup's own run inside the clone step, as the bare script times it.
   const copied = clone.notes.map((note: string) => /pg_basebackup copied (\d+) kB in ([\d.]+) s/.exec(note)).find(Boolean);
   if (!copied) throw new Error(`the clone step reported no pg_basebackup figures: ${clone.notes.join(' | ')}`);
-  return { wallSeconds, cloneSeconds: Number(copied[2]), cloneKb: Number(copied[1]) };
+  const steps = Object.fromEntries(outcome.steps.map((s: { id: string; durationMs: number }) => [s.id, s.durationMs / 1000]));
+  return { wallSeconds, cloneSeconds: Number(copied[2]), cloneKb: Number(copied[1]), steps };
 }
 
-function bareRun(): Figures {
-  const [output, wallSeconds] = timed(() => execFileSync('bash', [join(root, 'test', 'bench', 'bare-setup.sh')], { encoding: 'utf8' }));
+function bareRun(ssh: 'multiplexed' | 'per-command'): Figures {
+  const [output, wallSeconds] = timed(() =>
+    execFileSync('bash', [join(root, 'test', 'bench', 'bare-setup.sh')], { encoding: 'utf8', env: { ...process.env, BARE_SSH: ssh } }),
+  );
   const match = /clone_seconds=([\d.]+) clone_kb=(\d+)/.exec(output);
   if (!match) throw new Error(`bare setup printed no figures:\n${output}`);
-  return { wallSeconds, cloneSeconds: Number(match[1]), cloneKb: Number(match[2]) };
+  const steps = Object.fromEntries([...output.matchAll(/^step=(\S+) seconds=([\d.]+)$/gm)].map(([, id, seconds]) => [id, Number(seconds)]));
+  return { wallSeconds, cloneSeconds: Number(match[1]), cloneKb: Number(match[2]), steps };
 }
 
 function fresh(pgbenchScale: number): void {
@@ -69,32 +84,43 @@ function fresh(pgbenchScale: number): void {
 
 const mbps = (f: Figures) => f.cloneKb / 1024 / f.cloneSeconds;
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
+const seconds = (value: number) => `${value.toFixed(2)} s`.padStart(9);
 
-/** Runs wizard and bare alternately on fresh pairs; medians tame the noise of a 2-core box. */
+/** Runs the three in turn on fresh pairs; medians tame the noise of a 2-core box. */
 function compare(label: string, pgbenchScale: number): void {
-  const wizard: Figures[] = [];
-  const bare: Figures[] = [];
+  const figures: Record<Contender, Figures[]> = { wizard: [], multiplexed: [], perCommand: [] };
   for (let run = 0; run < runs; run++) {
-    fresh(pgbenchScale);
-    wizard.push(wizardRun());
-    fresh(pgbenchScale);
-    bare.push(bareRun());
+    for (const contender of Object.keys(contenders) as Contender[]) {
+      fresh(pgbenchScale);
+      figures[contender].push(contenders[contender].run());
+    }
   }
-  const summary = (figures: Figures[]) => {
-    const wall = median(figures.map((f) => f.wallSeconds));
-    const rate = median(figures.map(mbps));
-    return { wall, rate, text: `${wall.toFixed(1)} s wall, clone ${(figures[0].cloneKb / 1024).toFixed(0)} MB at ${rate.toFixed(1)} MB/s` };
-  };
-  const w = summary(wizard);
-  const b = summary(bare);
+  const wall = (contender: Contender) => median(figures[contender].map((f) => f.wallSeconds));
+  const rate = (contender: Contender) => median(figures[contender].map(mbps));
   console.log(`\n${label}: median of ${runs} runs each`);
-  console.log(`  wizard setup: ${w.text} (walls: ${wizard.map((f) => f.wallSeconds.toFixed(1)).join(', ')})`);
-  console.log(`  bare script:  ${b.text} (walls: ${bare.map((f) => f.wallSeconds.toFixed(1)).join(', ')})`);
-  console.log(`  wizard / bare wall time: ${(w.wall / b.wall).toFixed(2)}x (target <= 1.20x)`);
-  console.log(`  wizard clone throughput: ${((w.rate / b.rate) * 100).toFixed(0)}% of bare pg_basebackup (target >= 95%)`);
+  for (const contender of Object.keys(contenders) as Contender[]) {
+    const f = figures[contender];
+    console.log(
+      `  ${contenders[contender].label.padEnd(44)} ${seconds(wall(contender))} wall, clone ${(f[0].cloneKb / 1024).toFixed(0)} MB at ${rate(contender).toFixed(1)} MB/s (walls: ${f.map((x) => x.wallSeconds.toFixed(1)).join(', ')})`,
+    );
+  }
+  console.log(`  wizard / bare, one connection per host:    ${(wall('wizard') / wall('multiplexed')).toFixed(2)}x (target <= 1.10x)`);
+  console.log(`  wizard / bare, one connection per command: ${(wall('wizard') / wall('perCommand')).toFixed(2)}x`);
+  console.log(`  wizard clone throughput: ${((rate('wizard') / rate('multiplexed')) * 100).toFixed(0)}% of bare pg_basebackup (target >= 95%)`);
+
+  // The part of each wall outside the eight steps: connecting, inspecting, settling the
+  // settings and prechecks for the wizard; the masters' set-up and the lab lookup for the script.
+  const stepIds = Object.keys(figures.wizard[0].steps);
+  const stepSeconds = (contender: Contender, id: string) => median(figures[contender].map((f) => f.steps[id] ?? 0));
+  const outside = (contender: Contender) => median(figures[contender].map((f) => f.wallSeconds - Object.values(f.steps).reduce((sum, s) => sum + s, 0)));
+  console.log(`  per step (medians)        wizard    bare, per host   ratio`);
+  const row = (name: string, wizard: number, bare: number) =>
+    console.log(`    ${name.padEnd(22)}${seconds(wizard)}   ${seconds(bare)}   ${bare > 0 ? `${(wizard / bare).toFixed(2)}x` : '-'}`);
+  for (const id of stepIds) row(id, stepSeconds('wizard', id), stepSeconds('multiplexed', id));
+  row('outside the steps', outside('wizard'), outside('multiplexed'));
 }
 
 lab('up');
 compare('small primary (lab default)', 0);
-compare(`bigger primary (pgbench scale ${scale})`, scale);
+if (scale > 0) compare(`bigger primary (pgbench scale ${scale})`, scale);
 lab('reset');

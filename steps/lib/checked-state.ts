@@ -1,0 +1,23 @@
+import type { StepContext } from '../contract.js';
+
+/**
+ * A step's read of the hosts, shared by check() and the plan() or apply() the runner calls
+ * right after it on the same context, so that apply does not read everything again a moment
+ * later. `afterCheck` takes the read once; verify() and any later call use `fresh`.
+ */
+export function sharedWithCheck<T>(read: (ctx: StepContext) => Promise<T>) {
+  const fromCheck = new WeakMap<StepContext, Promise<T>>();
+  return {
+    forCheck(ctx: StepContext): Promise<T> {
+      const state = read(ctx);
+      fromCheck.set(ctx, state);
+      return state;
+    },
+    afterCheck(ctx: StepContext): Promise<T> {
+      const state = fromCheck.get(ctx);
+      fromCheck.delete(ctx);
+      return state ?? read(ctx);
+    },
+    fresh: read,
+  };
+}
