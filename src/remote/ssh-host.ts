@@ -21,6 +21,7 @@ import { commandLine } from './quote.js';
 /** A Host over one ssh2 connection; every command and SQL session is a channel on it. */
 export class SshHost implements Host {
   private readonly pgClients = new Map<string, Promise<pg.Client>>();
+  private readonly pgTurns = new WeakMap<pg.Client, Promise<unknown>>();
   loginUser = '';
   serverUser = 'postgres';
 
@@ -68,8 +69,12 @@ export class SshHost implements Host {
 
   async sql<Row extends SqlRow = SqlRow>(cluster: ClusterAddress, text: string, params: unknown[] = []): Promise<Row[]> {
     const client = await this.pgClient(cluster);
+    // One query at a time per session (steps ask several things at once): queued here rather
+    // than by pg's own queueing, which it deprecates.
+    const turn = (this.pgTurns.get(client) ?? Promise.resolve()).catch(() => undefined).then(() => client.query(text, params));
+    this.pgTurns.set(client, turn);
     try {
-      const result = await client.query(text, params);
+      const result = await turn;
       return result.rows as Row[];
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
