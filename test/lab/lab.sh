@@ -166,13 +166,29 @@ host_name() { printf '%s-%s' "$PFX" "$1"; }
 netns_file() { printf '/run/netns/%s' "$(netns_name "$1")"; }
 mntns_file() { printf '%s/%s.mnt' "$NSDIR" "$1"; }
 utsns_file() { printf '%s/%s.uts' "$NSDIR" "$1"; }
-sshd_pidfile() { printf '%s/sshd-%s.pid' "$RUN" "$1"; }
+pidns_file() { printf '%s/%s.pid' "$NSDIR" "$1"; }
+sshd_pidfile() { printf '%s/sshd-%s.pid' "$RUN" "$1"; }   # sshd's PID inside the host
+init_pidfile() { printf '%s/init-%s.pid' "$RUN" "$1"; }   # the host's PID 1, as this machine sees it
 
 is_mounted() { findmnt -rn -M "$1" >/dev/null 2>&1; }
 
 host_ns_ok() {
-  [[ -e $(netns_file "$1") ]] && is_mounted "$(mntns_file "$1")" && is_mounted "$(utsns_file "$1")"
+  [[ -e $(netns_file "$1") ]] && is_mounted "$(mntns_file "$1")" && is_mounted "$(utsns_file "$1")" &&
+    is_mounted "$(pidns_file "$1")" && host_init_pid "$1" >/dev/null
 }
+
+# Each host has its own PID namespace (ps shows only its own processes); its
+# PID 1 reaps orphans (daemonized sshd and postmasters). When it dies, so does
+# everything in the host.
+host_init_pid() {
+  local f pid
+  f=$(init_pidfile "$1")
+  [[ -s $f ]] || return 1
+  pid=$(<"$f")
+  [[ $pid =~ ^[0-9]+$ ]] && [[ $(cat "/proc/$pid/stat" 2>/dev/null) == "$pid (perl) "[!Z]* ]] || return 1
+  printf '%s' "$pid"
+}
+
 
 # Run a command with every fd above 2 closed, so daemons it starts (sshd,
 # postmaster) never hold our lock or a caller's pipe open.
@@ -190,20 +206,25 @@ closefds() {
 # Run a command inside HOST (mount + uts + net namespaces) as root; cwd is /.
 in_host() {
   local h=$1; shift
-  closefds nsenter --mount="$(mntns_file "$h")" --uts="$(utsns_file "$h")" --net="$(netns_file "$h")" -- "$@"
+  closefds nsenter --mount="$(mntns_file "$h")" --uts="$(utsns_file "$h")" --net="$(netns_file "$h")" --pid="$(pidns_file "$h")" -- "$@"
 }
 
+# The listening sshd of HOST as this machine sees it: the child of the host's
+# PID 1 whose PID inside the host is the one in sshd's pid file.
 sshd_pid() {
-  local f pid
+  local f pid init p stat
   f=$(sshd_pidfile "$1")
   [[ -s $f ]] || return 1
   pid=$(<"$f")
-  [[ $pid =~ ^[0-9]+$ ]] && [[ -d /proc/$pid ]] || return 1
-  # comm must be sshd and the process must not be a zombie (PID 1 may not reap)
-  local stat
-  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-  [[ $stat == "$pid (sshd) "[!Z]* ]] || return 1
-  printf '%s' "$pid"
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  init=$(host_init_pid "$1") || return 1
+  for p in $(cat "/proc/$init/task/$init/children" 2>/dev/null); do
+    # comm must be sshd and the process must not be a zombie
+    stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    [[ $stat == "$p (sshd) "[!Z]* ]] || continue
+    if [[ $(awk '/^NSpid:/ {print $NF}' "/proc/$p/status" 2>/dev/null) == "$pid" ]]; then printf '%s' "$p"; return 0; fi
+  done
+  return 1
 }
 
 # PIDs of every process living in HOST's mount or network namespace.
@@ -220,13 +241,14 @@ host_pids() {
 }
 
 # kill_host_procs HOST keep_sshd(0|1): SIGKILL everything in the host
-# (optionally sparing sshd processes), wait until gone.
+# (optionally sparing sshd processes and the host's PID 1), wait until gone.
 kill_host_procs() {
-  local h=$1 keep_sshd=$2 pids=() p i
+  local h=$1 keep_sshd=$2 pids=() p i init
+  init=$(host_init_pid "$h" || true)
   for i in $(seq 1 50); do
     pids=()
     for p in $(host_pids "$h"); do
-      if [[ $keep_sshd == 1 && $(cat "/proc/$p/comm" 2>/dev/null) == sshd ]]; then continue; fi
+      if [[ $keep_sshd == 1 && ( $p == "$init" || $(cat "/proc/$p/comm" 2>/dev/null) == sshd ) ]]; then continue; fi
       pids+=("$p")
     done
     [[ ${#pids[@]} -eq 0 ]] && return 0
@@ -601,13 +623,20 @@ ensure_nsdir() {
   mount --make-private "$NSDIR"
 }
 
-# Runs as PID-to-be-sshd inside the fresh mount+uts namespaces of a host on
+# The host's PID 1: reaps every child, its own and orphans (perl is on every root).
+export REAPER='while (1) { waitpid(-1, 0) > 0 or sleep 1 }'
+
+# Runs as the host's PID 1 inside the fresh mount+uts+pid namespaces of a host on
 # this machine's root. Extra arguments: DIR=MOUNTPOINT private bind mounts.
 # shellcheck disable=SC2016
 readonly HOST_INIT='
 set -eu
-h=$1 d=$2 cfg=$3 sshlog=$4 hn=$5
-shift 5
+h=$1 d=$2 cfg=$3 sshlog=$4 hn=$5 initpid=$6
+shift 6
+# this process is PID 1 of the host; /proc still shows the machine'"'"'s numbers
+read -r pid _ </proc/self/stat
+echo "$pid" >"$initpid"
+mount -t proc proc /proc
 echo "$hn" >/proc/sys/kernel/hostname
 for private in "$@"; do
   mkdir -p "${private#*=}"
@@ -624,7 +653,8 @@ findmnt -rn -o TARGET | sort -r | while read -r m; do
       umount -l "$m" 2>/dev/null || true ;;
   esac
 done
-exec /usr/sbin/sshd -f "$cfg" -E "$sshlog"
+/usr/sbin/sshd -f "$cfg" -E "$sshlog"
+exec perl -e "$REAPER"
 '
 
 # The same for a host on its own root filesystem: an overlay of the cached
@@ -634,7 +664,9 @@ exec /usr/sbin/sshd -f "$cfg" -E "$sshlog"
 # shellcheck disable=SC2016
 readonly HOST_INIT_ROOTFS='
 set -eu
-h=$1 d=$2 cfg=$3 sshlog=$4 hn=$5 lower=$6 lab=$7 run=$8 dists=$9
+h=$1 d=$2 cfg=$3 sshlog=$4 hn=$5 initpid=$6 lower=$7 lab=$8 run=$9 dists=${10}
+read -r pid _ </proc/self/stat
+echo "$pid" >"$initpid"
 echo "$hn" >/proc/sys/kernel/hostname
 r=$d/root
 mount -t overlay pgw-root -o "lowerdir=$lower,upperdir=$d/upper,workdir=$d/work" "$r"
@@ -653,7 +685,8 @@ pivot_root . .pgw-oldroot
 cd /
 umount -l /.pgw-oldroot
 rmdir /.pgw-oldroot
-exec /usr/sbin/sshd -f "$cfg" -E "$sshlog"
+/usr/sbin/sshd -f "$cfg" -E "$sshlog"
+exec perl -e "$REAPER"
 '
 
 start_sshd_in_host() {
@@ -664,10 +697,11 @@ start_sshd_in_host() {
     in_host "$h" /usr/sbin/sshd -f "$d/ssh/sshd_config" -E "$d/sshd.log" </dev/null >>"$d/init.log" 2>&1 ||
       die "sshd failed to start in $h (see $d/init.log, $d/sshd.log)"
   else
-    local m u init args=() sub
-    m=$(mntns_file "$h"); u=$(utsns_file "$h")
-    is_mounted "$m" && umount "$m"; is_mounted "$u" && umount "$u"
-    : >"$m"; : >"$u"
+    local m u p init args=() sub
+    m=$(mntns_file "$h"); u=$(utsns_file "$h"); p=$(pidns_file "$h")
+    is_mounted "$m" && umount "$m"; is_mounted "$u" && umount "$u"; is_mounted "$p" && umount "$p"
+    : >"$m"; : >"$u"; : >"$p"
+    rm -f "$(init_pidfile "$h")"
     if on_machine_root "$h"; then
       init=$HOST_INIT
       for sub in etc lib run log tmp home1; do [[ -d $d/$sub ]] && args+=("$sub=${PRIVATE_DIRS[$sub]}"); done
@@ -676,14 +710,15 @@ start_sshd_in_host() {
       mkdir -p "$CACHE/pg"
       args=("${ROOT_DIR[${ROOT[$h]}]}" "$LAB" "$RUN" "$CACHE/pg")
     fi
-    closefds nsenter --net="$(netns_file "$h")" -- \
-      unshare --mount="$m" --uts="$u" --propagation private \
-      /bin/bash -c "$init" pgw-init "$h" "$d" "$d/ssh/sshd_config" "$d/sshd.log" "$(host_name "$h")" "${args[@]}" \
-      </dev/null >>"$d/init.log" 2>&1 9>&- ||
-      die "could not start host $h (see $d/init.log, $d/sshd.log)"
+    # unshare waits for the host's PID 1, which runs as long as the host: setsid -f
+    # leaves it running on its own (no job of ours holds the lock or a caller's pipe)
+    closefds setsid -f nsenter --net="$(netns_file "$h")" -- \
+      unshare --mount="$m" --uts="$u" --pid="$p" --fork --propagation private \
+      /bin/bash -c "$init" pgw-init "$h" "$d" "$d/ssh/sshd_config" "$d/sshd.log" "$(host_name "$h")" "$(init_pidfile "$h")" "${args[@]}" \
+      </dev/null >>"$d/init.log" 2>&1
   fi
-  for i in $(seq 1 50); do sshd_pid "$h" >/dev/null && return 0; sleep 0.1; done
-  die "sshd in $h did not come up (see $d/sshd.log)"
+  for i in $(seq 1 300); do sshd_pid "$h" >/dev/null && return 0; sleep 0.1; done
+  die "sshd in $h did not come up (see $d/init.log, $d/sshd.log)"
 }
 
 # What a host was built as: its host kind and root filesystem directory.
@@ -726,11 +761,11 @@ teardown_host() {
     stop_servers "$h"
   fi
   kill_host_procs "$h" 0
-  for f in "$(mntns_file "$h")" "$(utsns_file "$h")"; do
+  for f in "$(mntns_file "$h")" "$(utsns_file "$h")" "$(pidns_file "$h")"; do
     is_mounted "$f" && umount "$f"
     rm -f "$f"
   done
-  rm -f "$(sshd_pidfile "$h")"
+  rm -f "$(sshd_pidfile "$h")" "$(init_pidfile "$h")"
   if [[ -e $(netns_file "$h") ]]; then ip netns del "$(netns_name "$h")" 2>/dev/null || true; fi
   ip link del "$(veth_name "$h")" >/dev/null 2>&1 || true
 }
@@ -740,7 +775,7 @@ teardown_host() {
 # in_host_quiet HOST CMD...: in_host with a deadline, output dropped (stopping things)
 in_host_quiet() {
   local h=$1; shift
-  timeout 30 nsenter --mount="$(mntns_file "$h")" --uts="$(utsns_file "$h")" --net="$(netns_file "$h")" -- \
+  timeout 30 nsenter --mount="$(mntns_file "$h")" --uts="$(utsns_file "$h")" --net="$(netns_file "$h")" --pid="$(pidns_file "$h")" -- \
     "$@" </dev/null >/dev/null 2>&1 9>&- || true
 }
 
@@ -1060,7 +1095,7 @@ cmd_exec() {
   local h=$1; shift
   valid_host "$h" || { warn "unknown host '$h' (primary|standby)"; exit 125; }
   host_ns_ok "$h" || { warn "host $h is not up (run: lab.sh up)"; exit 125; }
-  exec nsenter --mount="$(mntns_file "$h")" --uts="$(utsns_file "$h")" --net="$(netns_file "$h")" -- "$@"
+  exec nsenter --mount="$(mntns_file "$h")" --uts="$(utsns_file "$h")" --net="$(netns_file "$h")" --pid="$(pidns_file "$h")" -- "$@"
 }
 
 cmd_env() {
