@@ -21,6 +21,7 @@ export const optionSpecs = {
   'known-hosts': { type: 'string', help: 'known_hosts file used to verify host keys (default ~/.ssh/known_hosts)' },
   'ssh-config': { type: 'string', help: 'ssh client config to read aliases from (default ~/.ssh/config)' },
   role: { type: 'string', help: 'setup: replication role to create on the primary (default repl); its password comes from PGREPL_PASSWORD, the prompt, or is generated' },
+  'rotate-password': { type: 'boolean', help: "setup: change the replication role's password on both ends (the primary's role, the standby's passfile) to PGREPL_PASSWORD (or the prompt's, or a generated one); without it a working password is kept" },
   slot: { type: 'string', help: 'setup: physical replication slot name (default pgrepl_<standby host>)' },
   'primary-address': { type: 'string', help: 'setup: address the standby uses to reach the primary (default: the primary SSH address)' },
   'standby-address': { type: 'string', help: 'setup: address the primary sees the standby connect from (default: detected with ip route get)' },

@@ -4,9 +4,10 @@ import type { Host } from '../src/remote/host.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
 import { lineSplitter, parseProgressLine, progressMeter } from './lib/basebackup-progress.js';
 import { systemIdentifier } from './lib/cluster-state.js';
-import { passwordStored, replicationProbeArgv, runClonePrechecks, sideDirectory } from './lib/clone-prechecks.js';
+import { passwordStored, runClonePrechecks, sideDirectory } from './lib/clone-prechecks.js';
 import { timestampSuffix } from './lib/config-files.js';
 import { upsertPassfileEntry } from './lib/passfile.js';
+import { passfileParams, replicationProbeArgv } from './lib/replication-probe.js';
 import { errorLines, replicationFix } from './lib/replication-errors.js';
 import { controlServer, isRunning, serverControlCommand } from './lib/server-control.js';
 
@@ -68,23 +69,33 @@ function replaceAction(ctx: StepContext): PlannedAction {
   };
 }
 
-/** The walreceiver's and pg_basebackup's password: one passfile line, content via stdin. */
-export async function storePassword(ctx: StepContext): Promise<void> {
+/** Replaces the standby's passfile with `content` (through stdin), owned by the server's OS user, mode 0600. */
+export async function writePassfile(ctx: StepContext, content: string): Promise<void> {
   const { host } = ctx.standby;
+  await host.writeFile(ctx.settings.passfile, content, { as: 'postgres', mode: '600' });
+  await securePassfile(host, ctx.settings.passfile);
+}
+
+// libpq ignores a passfile that others can read.
+const securePassfile = (host: Host, passfile: string) =>
+  host.run(['sh', '-c', 'chown "$2": -- "$1" && chmod 0600 -- "$1"', 'sh', passfile, host.serverUser], { as: 'root' });
+
+/** The walreceiver's and pg_basebackup's password: one passfile line for this primary and role. */
+export async function storePassword(ctx: StepContext): Promise<void> {
   const { settings } = ctx;
   const port = ctx.primary.cluster.port;
   const { current, stored } = await passwordStored(ctx);
-  if (!stored) {
-    const content = upsertPassfileEntry(current ?? '', settings.primaryAddress, port, settings.roleName, settings.password);
-    await host.writeFile(settings.passfile, content, { as: 'postgres', mode: '600' });
-    ctx.recordChange({
-      side: 'standby',
-      what: `${current === null ? 'created' : 'updated'} ${settings.passfile} with the password for ${settings.primaryAddress}:${port}:replication:${settings.roleName}`,
-      undo: current === null ? `rm ${settings.passfile}` : `delete the line starting ${settings.primaryAddress}:${port}:replication:${settings.roleName}: in ${settings.passfile}`,
-    });
+  if (stored) {
+    // Owner and mode are set even on an existing file.
+    await securePassfile(ctx.standby.host, settings.passfile);
+    return;
   }
-  // libpq ignores a passfile that others can read: owner and mode are set even on an existing file.
-  await host.run(['sh', '-c', 'chown "$2": -- "$1" && chmod 0600 -- "$1"', 'sh', settings.passfile, host.serverUser], { as: 'root' });
+  await writePassfile(ctx, upsertPassfileEntry(current ?? '', settings.primaryAddress, port, settings.roleName, settings.password));
+  ctx.recordChange({
+    side: 'standby',
+    what: `${current === null ? 'created' : 'updated'} ${settings.passfile} with the password for ${settings.primaryAddress}:${port}:replication:${settings.roleName}`,
+    undo: current === null ? `rm ${settings.passfile}` : `delete the line starting ${settings.primaryAddress}:${port}:replication:${settings.roleName}: in ${settings.passfile}`,
+  });
 }
 
 /**
@@ -208,7 +219,7 @@ export const cloneStandbyStep: Step = {
     actions.push({
       side: 'standby',
       summary: 'Open a replication connection to the primary (proves pg_hba, role, password, listen_addresses and firewall)',
-      command: replicationProbeArgv(clientTool(cluster, 'psql'), settings, ctx.primary.cluster.port),
+      command: replicationProbeArgv(clientTool(cluster, 'psql'), passfileParams(settings, ctx.primary.cluster.port)),
     });
     if (await isRunning(host, cluster)) {
       actions.push({ side: 'standby', summary: `Stop the standby's cluster ${cluster.id}`, command: serverControlCommand(cluster, 'stop') });

@@ -29,8 +29,15 @@ export interface SetupSettings {
   roleName: string;
   /** Its password; never printed, never in argv. */
   password: string;
-  /** True when the password was generated for a role that does not exist yet. */
+  /** True when nobody gave a password and none was stored: this one was generated. */
   passwordGenerated: boolean;
+  /**
+   * Set when the standby's passfile already held the role's working password and it was kept:
+   * how that was proven, and whether PGREPL_PASSWORD named another one (ignored).
+   */
+  keptPassword?: { proof: string; givenIgnored: boolean };
+  /** --rotate-password: `password` is a new one, set on the primary and in the standby's passfile. */
+  rotatePassword?: boolean;
   slotName: string;
   /** Address the standby uses to reach the primary (default: the primary's SSH address). */
   primaryAddress: string;

@@ -1,8 +1,12 @@
 import pg from 'pg';
+import { clientTool } from '../src/discovery/clusters.js';
 import { WizardError } from '../src/errors.js';
 import { passwordEnv } from '../src/setup/prepare.js';
-import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
+import { writePassfile } from './clone-standby.js';
+import { where, type CheckResult, type Node, type PlannedAction, type SetupSettings, type Step, type StepContext } from './contract.js';
 import { livePasswordMethod, query } from './lib/live-server.js';
+import { findPassfileEntry, upsertPassfileEntry } from './lib/passfile.js';
+import { passfileParams, probeReplication, replicationProbeArgv } from './lib/replication-probe.js';
 import { verifierAccepts, verifierFor, verifierMethod, type PasswordMethod } from './lib/password-verifier.js';
 
 type RoleRow = {
@@ -21,19 +25,39 @@ interface RoleState {
   otherPassword: boolean;
   /** What is missing, in the operator's words; empty when the role is ready. */
   missing: string[];
+  /** The standby's passfile as it is (null: no file). */
+  passfile: string | null;
+  /**
+   * The passfile has a line for this primary and role with another password: the standby
+   * logs in with it at its next connection, so it changes together with the role's.
+   */
+  standbyStale: boolean;
 }
 
-async function roleState(ctx: StepContext): Promise<RoleState> {
-  const { roleName, password } = ctx.settings;
+async function readRole(primary: Node, roleName: string): Promise<RoleRow | undefined> {
   const [role] = await query<RoleRow>(
-    ctx.primary,
+    primary,
     `SELECT rolcanlogin, rolreplication, rolpassword,
             coalesce(rolvaliduntil < now(), false) AS expired
        FROM pg_authid WHERE rolname = $1`,
     [roleName],
   );
-  const method = await livePasswordMethod(ctx.primary);
-  if (!role) return { method, passwordOk: false, otherPassword: false, missing: ['does not exist'] };
+  return role;
+}
+
+const standbyEntry = (ctx: StepContext, passfile: string | null) =>
+  passfile === null ? undefined : findPassfileEntry(passfile, ctx.settings.primaryAddress, ctx.primary.cluster.port, ctx.settings.roleName);
+
+async function roleState(ctx: StepContext): Promise<RoleState> {
+  const { roleName, password } = ctx.settings;
+  const [role, method, passfile] = await Promise.all([
+    readRole(ctx.primary, roleName),
+    livePasswordMethod(ctx.primary),
+    ctx.standby.host.readFile(ctx.settings.passfile, 'root'),
+  ]);
+  const entry = standbyEntry(ctx, passfile);
+  const standbyStale = entry !== undefined && entry !== password;
+  if (!role) return { method, passwordOk: false, otherPassword: false, missing: ['does not exist'], passfile, standbyStale };
   const accepts = verifierAccepts(role.rolpassword, password, roleName);
   const stored = verifierMethod(role.rolpassword);
   // A scram-sha-256 line in pg_hba.conf cannot use an md5 verifier; an md5 line can use either.
@@ -45,15 +69,45 @@ async function roleState(ctx: StepContext): Promise<RoleState> {
     ...(role.expired ? ['has an expired password (VALID UNTIL)'] : []),
     ...(passwordOk ? [] : [role.rolpassword === null ? 'has no password' : otherPassword ? 'has a different password' : `stores its password as ${stored}, ${method} is needed`]),
   ];
-  return { role, method, passwordOk, otherPassword, missing };
+  return { role, method, passwordOk, otherPassword, missing, passfile, standbyStale };
 }
 
 /**
- * A generated password was not asked for: replacing an existing role's password with it would
- * lock out whatever uses the role today (another standby, a backup tool).
+ * How the standby's stored password is known to be the role's current one, or undefined: a
+ * new replication connection from the standby authenticates with it, or, while none can be
+ * made yet (pg_hba, listen_addresses), the role's verifier on the primary accepts it.
+ */
+export async function storedPasswordProof(
+  primary: Node,
+  standby: Node,
+  settings: Pick<SetupSettings, 'primaryAddress' | 'roleName' | 'passfile'>,
+  stored: string,
+): Promise<string | undefined> {
+  if (!primary.address) return undefined;
+  const role = await readRole(primary, settings.roleName);
+  if (!role) return undefined;
+  const probe = await probeReplication(standby, passfileParams(settings, primary.cluster.port));
+  if (probe.ok) return 'a new replication connection from the standby authenticated with it';
+  if (verifierAccepts(role.rolpassword, stored, settings.roleName)) return "the role's verifier on the primary accepts it";
+  return undefined;
+}
+
+/** What the operator should know about the password this run uses (never the password). */
+function passwordNote(ctx: StepContext): string {
+  const kept = ctx.settings.keptPassword;
+  if (!kept) return '';
+  const ignored = kept.givenIgnored
+    ? `; ${passwordEnv} was ignored (the standby's password works): pass --rotate-password to change the password on both ends`
+    : '';
+  return `; that password in ${ctx.settings.passfile} is kept (${kept.proof})${ignored}`;
+}
+
+/**
+ * A generated password was not asked for (no --rotate-password): replacing an existing role's
+ * password with it would lock out whatever uses the role today (another standby, a backup tool).
  */
 function refuseGeneratedReplacement(ctx: StepContext, state: RoleState): void {
-  if (!ctx.settings.passwordGenerated || !state.otherPassword) return;
+  if (!ctx.settings.passwordGenerated || ctx.settings.rotatePassword || !state.otherPassword) return;
   throw new WizardError(
     `role ${ctx.settings.roleName} already exists with a password, and no password was given for it`,
     where(ctx.primary),
@@ -71,6 +125,48 @@ function roleStatement(ctx: StepContext, state: RoleState, passwordLiteral: stri
   return `${state.role ? 'ALTER' : 'CREATE'} ROLE ${role} WITH LOGIN REPLICATION${password}${validity}`;
 }
 
+/**
+ * The standby's half of a password change, right after ALTER ROLE. A walsender that already
+ * streams keeps its authenticated connection; the walreceiver's next one (after any restart or
+ * network blip) reads the passfile, which must then hold the role's new password. The file is
+ * replaced atomically; when that fails, or when the standby authenticated before and a new
+ * replication connection no longer does, both ends get their old passwords back.
+ */
+async function updateStandby(ctx: StepContext, state: RoleState, authenticatedBefore: boolean): Promise<string> {
+  const { settings } = ctx;
+  const port = ctx.primary.cluster.port;
+  const rollBack = async (failure: string, restorePassfile: boolean): Promise<never> => {
+    const problems: string[] = [];
+    if (state.role) {
+      // A stored verifier is taken as it is: the old password comes back without being known.
+      const previous = state.role.rolpassword === null ? 'NULL' : pg.escapeLiteral(state.role.rolpassword);
+      await query(ctx.primary, `ALTER ROLE ${pg.escapeIdentifier(settings.roleName)} PASSWORD ${previous}`).catch((error: Error) =>
+        problems.push(`role ${settings.roleName} on the primary keeps the new password (${error.message})`),
+      );
+    }
+    if (restorePassfile && state.passfile !== null) {
+      await writePassfile(ctx, state.passfile).catch((error: Error) => problems.push(`${settings.passfile} on the standby keeps the new password (${error.message})`));
+    }
+    if (problems.length === 0) {
+      throw new WizardError(`${failure}; both ends were set back to the password they had, the pair is as it was`, where(ctx.standby), 'fix the cause above and run again');
+    }
+    throw new WizardError(
+      `${failure}; setting the old password back failed: ${problems.join('; ')}. The standby cannot log in at its next connection`,
+      where(ctx.standby),
+      `run setup --yes again with ${passwordEnv} set to the new password and --rotate-password (it writes the missing end), or unset ${passwordEnv} and run setup --yes: it sets the standby's stored password on the primary`,
+    );
+  };
+  try {
+    await writePassfile(ctx, upsertPassfileEntry(state.passfile ?? '', settings.primaryAddress, port, settings.roleName, settings.password));
+  } catch (error) {
+    return rollBack(`the new password is set on the primary but could not be written to ${settings.passfile} on the standby: ${(error as Error).message}`, false);
+  }
+  const probe = authenticatedBefore ? await probeReplication(ctx.standby, passfileParams(settings, port)) : undefined;
+  if (probe && !probe.ok) return rollBack(`a new replication connection from the standby with the new password failed: ${probe.output}`, true);
+  ctx.recordChange({ side: 'standby', what: `wrote the new password for ${settings.primaryAddress}:${port}:replication:${settings.roleName} into ${settings.passfile} (mode 0600)` });
+  return `${settings.passfile} holds the new password${probe ? '; a new replication connection from the standby authenticated with it' : ''}`;
+}
+
 export const replicationRoleStep: Step = {
   id: 'replication-role',
   title: 'Replication role on the primary',
@@ -78,50 +174,76 @@ export const replicationRoleStep: Step = {
   async check(ctx): Promise<CheckResult> {
     const state = await roleState(ctx);
     const name = ctx.settings.roleName;
-    return state.missing.length === 0
-      ? { done: true, detail: `role ${name} exists with LOGIN REPLICATION and the given password (${state.method})` }
-      : { done: false, detail: `role ${name} ${state.missing.join(', ')}` };
+    if (state.missing.length > 0) return { done: false, detail: `role ${name} ${state.missing.join(', ')}${passwordNote(ctx)}` };
+    if (state.standbyStale) return { done: false, detail: `${ctx.settings.passfile} on the standby holds another password than role ${name}` };
+    return { done: true, detail: `role ${name} exists with LOGIN REPLICATION and ${ctx.settings.keptPassword ? "the standby's stored" : 'the given'} password (${state.method})${passwordNote(ctx)}` };
   },
 
   async plan(ctx): Promise<PlannedAction[]> {
     const state = await roleState(ctx);
     refuseGeneratedReplacement(ctx, state);
     const name = ctx.settings.roleName;
-    const fixes = [
-      'LOGIN REPLICATION',
-      ...(state.passwordOk ? [] : [`the given password as a ${state.method} verifier`]),
-      ...(state.otherPassword ? [`replacing its current password (update anything else that logs in as ${name})`] : []),
-      ...(state.role?.expired ? ['no expiry (VALID UNTIL infinity)'] : []),
-    ];
-    const summary = state.role
-      ? `role ${name} ${state.missing.join(', ')}: set ${fixes.join(', ')}`
-      : `create role ${name} with ${fixes.join(', ')}`;
-    return [{ side: 'primary', summary, sql: roleStatement(ctx, state, placeholder(state.method)) }];
+    const actions: PlannedAction[] = [];
+    if (state.missing.length > 0) {
+      const fixes = [
+        'LOGIN REPLICATION',
+        ...(state.passwordOk ? [] : [`the given password as a ${state.method} verifier`]),
+        ...(state.otherPassword ? [`replacing its current password (update anything else that logs in as ${name})`] : []),
+        ...(state.role?.expired ? ['no expiry (VALID UNTIL infinity)'] : []),
+      ];
+      const summary = state.role
+        ? `role ${name} ${state.missing.join(', ')}: set ${fixes.join(', ')}`
+        : `create role ${name} with ${fixes.join(', ')}`;
+      actions.push({ side: 'primary', summary, sql: roleStatement(ctx, state, placeholder(state.method)) });
+    }
+    if (state.standbyStale) {
+      actions.push({
+        side: 'standby',
+        summary:
+          `right after that, write the same password into ${ctx.settings.passfile} (atomic replace, owner postgres, mode 0600, content through stdin); ` +
+          'the streaming connection stays, the next one logs in with it. When the standby could log in before, a new replication connection must then authenticate, else both ends get their old passwords back',
+        command: replicationProbeArgv(clientTool(ctx.standby.cluster, 'psql'), passfileParams(ctx.settings, ctx.primary.cluster.port)),
+      });
+    }
+    return actions;
   },
 
   async apply(ctx): Promise<string> {
     const state = await roleState(ctx);
-    if (state.missing.length === 0) return `role ${ctx.settings.roleName} was already ready`;
+    const name = ctx.settings.roleName;
+    if (state.missing.length === 0 && !state.standbyStale) return `role ${name} was already ready`;
     refuseGeneratedReplacement(ctx, state);
-    const verifier = verifierFor(state.method, ctx.settings.password, ctx.settings.roleName);
-    await query(ctx.primary, roleStatement(ctx, state, pg.escapeLiteral(verifier)));
-    ctx.recordChange({
-      side: 'primary',
-      what: `${state.role ? 'altered' : 'created'} role ${ctx.settings.roleName} (LOGIN REPLICATION${state.passwordOk ? '' : ', new password'})`,
-      undo: state.role ? undefined : `DROP ROLE ${pg.escapeIdentifier(ctx.settings.roleName)}`,
-    });
-    return `${state.role ? 'updated' : 'created'} role ${ctx.settings.roleName}`;
+    // Asked before anything changes: a pair that logs in now must still log in afterwards.
+    const authenticatedBefore = state.standbyStale && (await probeReplication(ctx.standby, passfileParams(ctx.settings, ctx.primary.cluster.port))).ok;
+    const done: string[] = [];
+    if (state.missing.length > 0) {
+      const verifier = verifierFor(state.method, ctx.settings.password, name);
+      await query(ctx.primary, roleStatement(ctx, state, pg.escapeLiteral(verifier)));
+      done.push(`${state.role ? 'updated' : 'created'} role ${name}`);
+    }
+    // Throws after setting the role back when the standby's half fails: then nothing changed.
+    if (state.standbyStale) done.push(await updateStandby(ctx, state, authenticatedBefore));
+    if (state.missing.length > 0) {
+      ctx.recordChange({
+        side: 'primary',
+        what: `${state.role ? 'altered' : 'created'} role ${name} (LOGIN REPLICATION${state.passwordOk ? '' : ', new password'})`,
+        undo: state.role ? undefined : `DROP ROLE ${pg.escapeIdentifier(name)}`,
+      });
+    }
+    return `${done.join('; ')}${passwordNote(ctx)}`;
   },
 
   async verify(ctx): Promise<string> {
     const state = await roleState(ctx);
-    if (state.missing.length > 0) {
+    const problems = [...state.missing.map((m) => `role ${ctx.settings.roleName} ${m}`), ...(state.standbyStale ? [`${ctx.settings.passfile} holds another password`] : [])];
+    if (problems.length > 0) {
       throw new WizardError(
-        `role ${ctx.settings.roleName} ${state.missing.join(', ')} after it was set up`,
+        `${problems.join(', ')} after it was set up`,
         where(ctx.primary),
-        'something changed the role at the same time (another tool or session); run again',
+        'something changed the role or the passfile at the same time (another tool or session); run again',
       );
     }
-    return `pg_authid: ${ctx.settings.roleName} can log in, may replicate, and its stored ${state.method} verifier accepts the password`;
+    const standby = state.passfile !== null && standbyEntry(ctx, state.passfile) !== undefined ? `; ${ctx.settings.passfile} on the standby holds the same password` : '';
+    return `pg_authid: ${ctx.settings.roleName} can log in, may replicate, and its stored ${state.method} verifier accepts the password${standby}`;
   },
 };

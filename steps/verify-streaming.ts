@@ -1,14 +1,17 @@
+import { clientTool } from '../src/discovery/clusters.js';
 import { WizardError } from '../src/errors.js';
 import { where, type CheckResult, type Node, type Step, type StepContext } from './contract.js';
 import { runningAddress } from './lib/cluster-state.js';
 import { pollUntil } from './lib/poll.js';
 import { replicationFix } from './lib/replication-errors.js';
+import { passfileParams, probeReplication, replicationProbeArgv, walreceiverParams } from './lib/replication-probe.js';
 import { problemLines, recentLog } from './lib/server-log.js';
 
 /**
  * Step 8: proof from both servers' own views that the standby streams: the primary's
- * pg_stat_replication and slot, the standby's WAL receiver, and an end-to-end canary (a WAL
- * message, no user data) whose replay on the standby is timed.
+ * pg_stat_replication and slot, the standby's WAL receiver, an end-to-end canary (a WAL
+ * message, no user data) whose replay on the standby is timed, and a new replication
+ * connection made with the standby's own primary_conninfo.
  */
 
 const streamingTimeoutMs = 60_000;
@@ -63,6 +66,26 @@ async function notStreaming(ctx: StepContext, state: Streaming, failure: string)
   );
 }
 
+/**
+ * The walsender that streams now authenticated when it connected, years ago perhaps; the
+ * standby's next connection (after a restart or a network blip) logs in anew with its
+ * primary_conninfo and passfile. That one is tried here.
+ */
+async function newConnectionProof(ctx: StepContext): Promise<string> {
+  const params = await walreceiverParams(ctx.standby);
+  const endpoints = { ...ctx.settings, primaryPort: ctx.primary.cluster.port };
+  if (!params) throw new WizardError('the standby has no primary_conninfo', where(ctx.standby), 'run setup again: the recovery-config step writes it');
+  const probe = await probeReplication(ctx.standby, params);
+  if (!probe.ok) {
+    throw new WizardError(
+      `the standby streams on its current connection, but a new replication connection with its primary_conninfo fails, so streaming stops at its next reconnect: ${probe.output}`,
+      where(ctx.standby),
+      replicationFix(probe.output, endpoints) ?? "read the message above; it is PostgreSQL's own",
+    );
+  }
+  return `a new replication connection from the standby with its primary_conninfo logs in (IDENTIFY_SYSTEM: system ${probe.output.split('|')[0]})`;
+}
+
 export const verifyStreamingStep: Step = {
   id: 'verify-streaming',
   title: 'Verify that the standby streams',
@@ -78,6 +101,11 @@ export const verifyStreamingStep: Step = {
       { side: 'standby', summary: "Read the standby's WAL receiver status and apply lag", sql: standbySql },
       { side: 'primary', summary: 'Write a canary into the WAL (a logical message: no table, no user data)', sql: canarySql },
       { side: 'standby', summary: 'Time until the standby has replayed the canary', sql: replayedSql },
+      {
+        side: 'standby',
+        summary: "Open a new replication connection with the standby's primary_conninfo (the streaming one logged in when it connected; the next one must log in too)",
+        command: replicationProbeArgv(clientTool(ctx.standby.cluster, 'psql'), passfileParams(settings, ctx.primary.cluster.port)),
+      },
     ];
   },
 
@@ -100,7 +128,7 @@ export const verifyStreamingStep: Step = {
     );
     if (!replayed) throw await notStreaming(ctx, await streamingState(ctx), `the standby did not replay a canary written at ${lsn} within ${canaryTimeoutMs / 1000} s`);
     const latencyMs = Math.round(performance.now() - started);
-    return `the standby streams; a canary written at ${lsn} on the primary was replayed on the standby after ${latencyMs} ms`;
+    return `the standby streams; a canary written at ${lsn} on the primary was replayed on the standby after ${latencyMs} ms; ${await newConnectionProof(ctx)}`;
   },
 
   async verify(ctx) {

@@ -6,6 +6,7 @@ import type { Host } from '../remote/host.js';
 import type { Pair, PairFacts } from '../session.js';
 import type { Node, SetupSettings } from '../../steps/contract.js';
 import { findPassfileEntry } from '../../steps/lib/passfile.js';
+import { storedPasswordProof } from '../../steps/replication-role.js';
 
 export const passwordEnv = 'PGREPL_PASSWORD';
 
@@ -76,15 +77,25 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
   const passfile = `${await serverHome(pair.standby)}/.pgpass`;
   const port = facts.primary.cluster!.ref.port;
 
-  let password = process.env[passwordEnv] ?? '';
+  const given = process.env[passwordEnv] ?? '';
+  const rotate = Boolean(options.rotatePassword);
+  const existing = await pair.standby.readFile(passfile, 'root');
+  const stored = existing === null ? undefined : findPassfileEntry(existing, primaryAddress, port, roleName);
+  let password = '';
   let passwordGenerated = false;
-  if (!password) {
-    // A previous run (or the operator) already stored it for the walreceiver: reuse it.
-    const existing = await pair.standby.readFile(passfile, 'root');
-    password = (existing && findPassfileEntry(existing, primaryAddress, port, roleName)) ?? '';
+  let keptPassword: SetupSettings['keptPassword'];
+  if (stored !== undefined && !rotate) {
+    // The standby logs in with it today: changing it here would break the pair at its next connection.
+    const proof = await storedPasswordProof(toNode(pair.primary, facts.primary), toNode(pair.standby, facts.standby), { primaryAddress, roleName, passfile }, stored);
+    if (proof) {
+      password = stored;
+      keptPassword = { proof, givenIgnored: given !== '' && given !== stored };
+    }
   }
+  // A previous run (or the operator) stored it for the walreceiver: reused unless a rotation was asked for.
+  password ||= given || (rotate ? '' : (stored ?? ''));
   if (!password && io.interactive && !options.yes && !options.plan) {
-    password = await io.askSecret(`Password for replication role ${roleName} (empty: generate a strong one):`, passwordEnv);
+    password = await io.askSecret(`${rotate ? 'New password' : 'Password'} for replication role ${roleName} (empty: generate a strong one):`, passwordEnv);
   }
   if (!password) {
     password = randomBytes(24).toString('base64url');
@@ -94,6 +105,8 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
     roleName,
     password,
     passwordGenerated,
+    keptPassword,
+    rotatePassword: rotate,
     slotName,
     primaryAddress,
     standbyAddress,

@@ -5,7 +5,7 @@ import type { SetupSettings, Side, StepContext } from '../contract.js';
 import { where } from '../contract.js';
 import { runningAddress, servesAsPrimary, systemIdentifier } from './cluster-state.js';
 import { findPassfileEntry } from './passfile.js';
-import { conninfo } from './standby-config.js';
+import { passfileParams, replicationProbeArgv } from './replication-probe.js';
 import { errorLines, replicationFix } from './replication-errors.js';
 
 /**
@@ -79,20 +79,6 @@ export interface Finding {
 }
 
 export const sideDirectory = (dataDirectory: string) => `${dataDirectory}.pgrepl-new`;
-
-/** The IDENTIFY_SYSTEM probe: a real replication connection, as the walreceiver will open it. */
-export function replicationProbeArgv(psql: string, settings: SetupSettings, primaryPort: number): string[] {
-  const target = conninfo([
-    ['host', settings.primaryAddress],
-    ['port', String(primaryPort)],
-    ['user', settings.roleName],
-    ['dbname', 'replication'],
-    ['replication', 'true'],
-    ['passfile', settings.passfile],
-    ['connect_timeout', '10'],
-  ]);
-  return [psql, '-X', '-w', '-A', '-t', '-c', 'IDENTIFY_SYSTEM', target];
-}
 
 async function primaryFacts(ctx: StepContext): Promise<CloneFacts['primary']> {
   const address = await runningAddress(ctx.primary);
@@ -182,7 +168,7 @@ async function connectionTest(ctx: StepContext): Promise<ConnectionTest> {
   if (!(await passwordStored(ctx)).stored) {
     return { ran: false, reason: `${settings.passfile} does not hold the password yet; it is written, and this connection tried, right before the clone` };
   }
-  const argv = replicationProbeArgv(clientTool(cluster, 'psql'), settings, ctx.primary.cluster.port);
+  const argv = replicationProbeArgv(clientTool(cluster, 'psql'), passfileParams(settings, ctx.primary.cluster.port));
   return { ran: true, argv, ...(await host.exec(argv, { as: 'postgres' })) };
 }
 

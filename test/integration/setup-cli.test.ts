@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inHost, lab, labFlags, labReset, psqlIn, runCli } from './lab.js';
+import { findPassfileEntry } from '../../steps/lib/passfile.js';
+import { reconnectStandby } from './doctor-lab.js';
+import { inHost, lab, labFlags, labReset, psqlIn, runCli, type CliResult } from './lab.js';
 
 /** Everything setup could change on a host, as text: config files, roles, slots, files, server start. */
 function hostSnapshot(host: 'primary' | 'standby'): string {
@@ -18,6 +20,35 @@ function hostSnapshot(host: 'primary' | 'standby'): string {
 
 const password = "p@ss:w'rd\\with spaces";
 const secretEnv = { PGREPL_PASSWORD: password };
+const otherPassword = 'another:pass\\word';
+
+/** Neither password in anything the run printed (text, JSON, stderr). */
+function expectNoSecrets(result: CliResult): void {
+  for (const secret of [password, otherPassword]) expect(result.stdout + result.stderr).not.toContain(secret);
+}
+
+/** A new replication connection from the standby with this password (not the passfile): 'ok' or PostgreSQL's error. */
+function replicationLoginWith(secret: string): string {
+  const target = `host=${lab.primaryIp} port=5433 user=repl dbname=replication replication=true passfile=/dev/null connect_timeout=10`;
+  try {
+    inHost('standby', ['runuser', '-u', 'postgres', '--', 'psql', '-X', '-w', '-At', '-c', 'IDENTIFY_SYSTEM', target], { PGPASSWORD: secret });
+    return 'ok';
+  } catch (error) {
+    return String((error as { stderr?: string }).stderr);
+  }
+}
+
+/** Ends the standby's walsender on the primary; the walreceiver's next connection must stream again. */
+async function expectStreamingAfterReconnect(): Promise<void> {
+  const walsender = () => psqlIn('primary', `SELECT pid, state FROM pg_stat_replication WHERE client_addr = '${lab.standbyIp}'`);
+  const [oldPid] = walsender().split('|');
+  expect(oldPid).not.toBe('');
+  reconnectStandby();
+  await until(() => {
+    const [pid, state] = walsender().split('|');
+    return pid !== oldPid && state === 'streaming';
+  }, 30_000);
+}
 
 interface JsonStep {
   id: string;
@@ -107,6 +138,51 @@ describe('setup from the command line', () => {
     expect(outcome.steps.map((s: JsonStep) => s.status)).toEqual([...Array(7).fill('already-done'), 'done']);
     expect(outcome.changes).toEqual([]);
     expect(inHost('primary', ['sh', '-c', 'ls /etc/postgresql/15/prod /var/lib/postgresql/15/prod | grep -c pgrepl-backup || true'])).toBe(before);
+  });
+
+  it('a re-run with another PGREPL_PASSWORD keeps the working password, names the ignored one, and the standby reconnects', async () => {
+    const result = await runCli(['setup', '--yes', '--json', ...labFlags()], { PGREPL_PASSWORD: otherPassword });
+    const outcome = JSON.parse(result.stdout);
+    expect(outcome.ok).toBe(true);
+    const role = outcome.steps.find((s: JsonStep) => s.id === 'replication-role');
+    expect(role.detail).toContain('PGREPL_PASSWORD was ignored');
+    expect(role.detail).toContain('--rotate-password');
+    expectNoSecrets(result);
+    expect(replicationLoginWith(password)).toBe('ok');
+    await expectStreamingAfterReconnect();
+  });
+
+  it('--rotate-password sets the new password on both ends (0600 passfile), the old one no longer logs in, and the standby reconnects', async () => {
+    const result = await runCli(['setup', '--yes', '--rotate-password', '--json', ...labFlags()], { PGREPL_PASSWORD: otherPassword });
+    const outcome = JSON.parse(result.stdout);
+    expect(outcome.ok, result.stdout).toBe(true);
+    expectNoSecrets(result);
+    const passfile = inHost('standby', ['cat', '/var/lib/postgresql/.pgpass']);
+    expect(findPassfileEntry(passfile, lab.primaryIp, 5433, 'repl')).toBe(otherPassword);
+    expect(inHost('standby', ['stat', '-c', '%U %a', '/var/lib/postgresql/.pgpass']).trim()).toBe('postgres 600');
+    expect(replicationLoginWith(otherPassword)).toBe('ok');
+    expect(replicationLoginWith(password)).toContain('password authentication failed for user "repl"');
+    await expectStreamingAfterReconnect();
+  });
+
+  it('a rotation whose passfile cannot be written sets the role back: exit 1, both ends keep the old password, the standby reconnects', async () => {
+    const thirdPassword = 'third password';
+    // postgres can no longer create the passfile's temporary file next to it.
+    inHost('standby', ['chmod', '0555', '/var/lib/postgresql']);
+    let result: CliResult;
+    try {
+      result = await runCli(['setup', '--yes', '--rotate-password', ...labFlags()], { PGREPL_PASSWORD: thirdPassword });
+    } finally {
+      inHost('standby', ['chmod', '0755', '/var/lib/postgresql']);
+    }
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('[FAILED] Replication role on the primary: the new password is set on the primary but could not be written to /var/lib/postgresql/.pgpass');
+    expect(result.stdout).toContain('both ends were set back to the password they had');
+    expect(result.stdout + result.stderr).not.toContain(thirdPassword);
+    expect(findPassfileEntry(inHost('standby', ['cat', '/var/lib/postgresql/.pgpass']), lab.primaryIp, 5433, 'repl')).toBe(otherPassword);
+    expect(replicationLoginWith(otherPassword)).toBe('ok');
+    expect(replicationLoginWith(thirdPassword)).toContain('password authentication failed for user "repl"');
+    await expectStreamingAfterReconnect();
   });
 });
 
