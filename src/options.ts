@@ -17,6 +17,7 @@ export const optionSpecs = {
   'standby-cluster': { type: 'string', help: 'cluster on the standby, same forms' },
   'primary-bindir': { type: 'string', help: "directory of the primary's server binaries (postgres, pg_ctl) when they are found nowhere else" },
   'standby-bindir': { type: 'string', help: "same for the standby's" },
+  'tablespace-map': { type: 'string', help: "setup, doctor --fix: OLD=NEW[,OLD=NEW]: clone the primary's tablespace at OLD into NEW on the standby (default: the same path)" },
   identity: { type: 'string', short: 'i', help: 'SSH private key file (default: ~/.ssh/config IdentityFile, then ~/.ssh/id_*; ssh-agent is used when SSH_AUTH_SOCK is set)' },
   'known-hosts': { type: 'string', help: 'known_hosts file used to verify host keys (default ~/.ssh/known_hosts)' },
   'ssh-config': { type: 'string', help: 'ssh client config to read aliases from (default ~/.ssh/config)' },

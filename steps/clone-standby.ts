@@ -10,6 +10,8 @@ import { upsertPassfileEntry } from './lib/passfile.js';
 import { passfileParams, replicationProbeArgv } from './lib/replication-probe.js';
 import { errorLines, replicationFix } from './lib/replication-errors.js';
 import { controlServer, isRunning, serverControlCommand } from './lib/server-control.js';
+import { query } from './lib/live-server.js';
+import { keptTablespace, mappingOption, tablespaceSide, tablespacesSql, withTargets, type Tablespace } from './lib/tablespaces.js';
 
 /**
  * Step 5: a fresh copy of the primary on the standby. pg_basebackup writes into a side
@@ -25,7 +27,7 @@ const pgidMarker = /^pgrepl-pgid (\d+)$/;
  * group, announced on stderr, so an interruption can end it together with its WAL-streaming
  * child. The password comes from the passfile, never from argv.
  */
-function basebackupArgv(ctx: StepContext): string[] {
+function basebackupArgv(ctx: StepContext, tablespaces: Tablespace[]): string[] {
   const { settings } = ctx;
   const { cluster } = ctx.standby;
   return [
@@ -40,6 +42,7 @@ function basebackupArgv(ctx: StepContext): string[] {
     '-S', settings.slotName,
     `--checkpoint=${settings.checkpoint}`,
     '-P', '-v', '-w',
+    ...tablespaces.map(mappingOption),
   ];
 }
 
@@ -57,14 +60,15 @@ const swapScript = [
 
 const swapArgv = (dataDirectory: string, kept: string) => ['sh', '-c', swapScript, 'sh', sideDirectory(dataDirectory), dataDirectory, kept];
 
-function replaceAction(ctx: StepContext): PlannedAction {
+function replaceAction(ctx: StepContext, tablespaces: Tablespace[]): PlannedAction {
   const dir = ctx.standby.cluster.dataDirectory;
+  const spaces = tablespaces.map((t) => `${t.target} (into ${tablespaceSide(t.target)})`).join(', ');
   return {
     side: 'standby',
     summary:
-      `Replace the standby's data directory ${dir} with a copy of the primary: pg_basebackup into ${sideDirectory(dir)}, ` +
-      `then ${ctx.settings.keepOldData ? `keep the old one as ${keptDirectory(dir, '<time>')}` : 'delete the old one'} and move the copy in`,
-    command: basebackupArgv(ctx),
+      `Replace the standby's data directory ${dir}${spaces ? ` and its ${tablespaces.length} tablespaces ${spaces}` : ''} with a copy of the primary: pg_basebackup into ${sideDirectory(dir)}, ` +
+      `then ${ctx.settings.keepOldData ? `keep the old ones as <path>.pgrepl-old-<time>` : 'delete the old ones'} and move the copy in`,
+    command: basebackupArgv(ctx, tablespaces),
     destructive: 'replace-standby-data',
   };
 }
@@ -135,7 +139,7 @@ async function endOrphanedClones(ctx: StepContext): Promise<void> {
   }
 }
 
-async function runBasebackup(ctx: StepContext): Promise<void> {
+async function runBasebackup(ctx: StepContext, tablespaces: Tablespace[]): Promise<void> {
   const { host } = ctx.standby;
   // exec only listens for an abort that happens while it runs.
   ctx.signal.throwIfAborted();
@@ -155,7 +159,7 @@ async function runBasebackup(ctx: StepContext): Promise<void> {
   });
   let result;
   try {
-    result = await host.exec(basebackupArgv(ctx), { as: 'postgres', onStderr: (chunk) => lines.push(chunk), signal: ctx.signal });
+    result = await host.exec(basebackupArgv(ctx, tablespaces), { as: 'postgres', onStderr: (chunk) => lines.push(chunk), signal: ctx.signal });
   } catch (error) {
     if (!ctx.signal.aborted) throw error;
     if (pgid) await endProcessGroup(host, pgid);
@@ -179,12 +183,72 @@ async function runBasebackup(ctx: StepContext): Promise<void> {
 }
 
 /** After a failed or interrupted clone: no side directory, and the cluster running again if it was. */
-async function discardClone(ctx: StepContext, wasRunning: boolean): Promise<void> {
-  await ctx.standby.host.run(['rm', '-rf', '--', sideDirectory(ctx.standby.cluster.dataDirectory)], { as: 'root' });
+async function discardClone(ctx: StepContext, wasRunning: boolean, tablespaces: Tablespace[]): Promise<void> {
+  const sides = [sideDirectory(ctx.standby.cluster.dataDirectory), ...tablespaces.map((t) => tablespaceSide(t.target))];
+  await ctx.standby.host.run(['rm', '-rf', '--', ...sides], { as: 'root' });
   if (wasRunning) {
     ctx.note(`starting the standby's cluster ${ctx.standby.cluster.id} again, as it was before`);
     await controlServer(ctx.standby, 'start');
   }
+}
+
+/**
+ * A standby whose configuration lives in its data directory (hand-installed, PGDG) keeps its
+ * own files: port, socket directory, logging and access rules are this server's, and the
+ * primary's copies (or none, from a Debian primary that keeps them in /etc) must not replace
+ * them. postgresql.auto.conf comes from the primary; the next step adjusts it.
+ */
+async function keepStandbyConfig(ctx: StepContext, kept: string): Promise<void> {
+  const { host, cluster } = ctx.standby;
+  if (cluster.configDir) return;
+  const script = 'kept=$1 data=$2; shift 2; for f; do if [ -f "$kept/$f" ]; then cp -p -- "$kept/$f" "$data/$f" && echo "$f" || exit 1; fi; done';
+  const copied = (await host.run(['sh', '-c', script, 'sh', kept, cluster.dataDirectory, ...standbyOwnConfig], { as: 'root' })).split('\n').filter(Boolean);
+  if (copied.length > 0) {
+    ctx.note(`kept the standby's own ${copied.join(', ')} (from ${kept})`);
+    ctx.recordChange({ side: 'standby', what: `kept the standby's own ${copied.join(', ')} in ${cluster.dataDirectory} instead of the primary's copies` });
+  }
+}
+
+const standbyOwnConfig = ['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'];
+
+async function primaryTablespaces(ctx: StepContext): Promise<Tablespace[]> {
+  const [row] = await query<{ tablespaces: Parameters<typeof withTargets>[0] }>(ctx.primary, `SELECT ${tablespacesSql} AS tablespaces`);
+  return withTargets(row.tablespaces, ctx.settings);
+}
+
+/**
+ * Moves a tablespace's complete copy to its standby path (the directory there, if any, is
+ * kept renamed) and points the new cluster's pg_tblspc link at it, as root.
+ */
+const tablespaceSwapScript = [
+  'set -e',
+  'side=$1 target=$2 kept=$3 link=$4',
+  'chmod 0700 "$side"',
+  'if [ -e "$target" ]; then mv -T -- "$target" "$kept"; fi',
+  'mv -T -- "$side" "$target"',
+  'ln -sfn -- "$target" "$link"',
+].join('\n');
+
+const tablespaceSwapArgv = (t: Tablespace, kept: string, dataDirectory: string) => [
+  'sh', '-c', tablespaceSwapScript, 'sh', tablespaceSide(t.target), t.target, kept, `${dataDirectory}/pg_tblspc/${t.oid}`,
+];
+
+/** Swaps every tablespace in after the data directory; returns the kept old directories. */
+async function swapTablespaces(ctx: StepContext, tablespaces: Tablespace[], suffix: string): Promise<string[]> {
+  const { host, cluster } = ctx.standby;
+  const kept: string[] = [];
+  for (const t of tablespaces) {
+    const old = keptTablespace(t.target, suffix);
+    const existed = (await host.exec(['test', '-e', t.target], { as: 'root' })).code === 0;
+    await host.run(tablespaceSwapArgv(t, old, cluster.dataDirectory), { as: 'root' });
+    if (existed) kept.push(old);
+    ctx.recordChange({
+      side: 'standby',
+      what: `cloned tablespace ${t.name} into ${t.target}${existed ? `; the old directory is kept as ${old}` : ''}`,
+      ...(existed ? { backup: old, undo: `stop the cluster, then: mv ${t.target} ${t.target}.pgrepl-clone && mv ${old} ${t.target}` } : {}),
+    });
+  }
+  return kept;
 }
 
 export const cloneStandbyStep: Step = {
@@ -227,7 +291,11 @@ export const cloneStandbyStep: Step = {
     if ((await host.exec(['test', '-e', sideDirectory(dir)], { as: 'root' })).code === 0) {
       actions.push({ side: 'standby', summary: 'Remove the side directory an interrupted clone left', command: ['rm', '-rf', '--', sideDirectory(dir)] });
     }
-    actions.push(replaceAction(ctx));
+    const tablespaces = await primaryTablespaces(ctx);
+    actions.push(replaceAction(ctx, tablespaces));
+    for (const t of tablespaces) {
+      actions.push({ side: 'standby', summary: `Swap tablespace ${t.name}'s copy in at ${t.target}`, command: tablespaceSwapArgv(t, keptTablespace(t.target, '<time>'), dir) });
+    }
     actions.push({ side: 'standby', summary: 'Swap the complete copy in (mode 0700)', command: swapArgv(dir, keptDirectory(dir, '<time>')) });
     if (!settings.keepOldData) {
       actions.push({ side: 'standby', summary: 'Delete the old data directory (--discard-old-data)', command: ['rm', '-rf', '--', keptDirectory(dir, '<time>')] });
@@ -243,7 +311,8 @@ export const cloneStandbyStep: Step = {
     // Before the prechecks: a leftover clone still holds the slot and would fail them.
     await endOrphanedClones(ctx);
     await runClonePrechecks(ctx, 'apply');
-    if (!(await ctx.confirm(replaceAction(ctx)))) {
+    const tablespaces = await primaryTablespaces(ctx);
+    if (!(await ctx.confirm(replaceAction(ctx, tablespaces)))) {
       throw new WizardError('stopped before touching the standby', where(ctx.standby), "run again and confirm replacing the standby's data directory (headless: --yes)");
     }
     if (ctx.settings.checkpoint === 'spread') ctx.note('warning: waiting for a spread checkpoint on the primary; this can take minutes');
@@ -254,15 +323,19 @@ export const cloneStandbyStep: Step = {
     }
     try {
       // A side directory still here is from an interrupted earlier run: it is ours to remove.
-      const prepare = 'rm -rf -- "$1" && mkdir -m 0700 -- "$1" && chown "$2": -- "$1"';
-      await host.run(['sh', '-c', prepare, 'sh', sideDirectory(dir), host.serverUser], { as: 'root' });
-      await runBasebackup(ctx);
+      const prepare = 'owner=$1; shift; for d; do rm -rf -- "$d" && mkdir -p -m 0700 -- "$d" && chown "$owner": -- "$d" || exit 1; done';
+      const sides = [sideDirectory(dir), ...tablespaces.map((t) => tablespaceSide(t.target))];
+      await host.run(['sh', '-c', prepare, 'sh', host.serverUser, ...sides], { as: 'root' });
+      await runBasebackup(ctx, tablespaces);
     } catch (error) {
-      await discardClone(ctx, wasRunning);
+      await discardClone(ctx, wasRunning, tablespaces);
       throw error;
     }
-    const kept = keptDirectory(dir, timestampSuffix());
+    const suffix = timestampSuffix();
+    const kept = keptDirectory(dir, suffix);
     await host.run(swapArgv(dir, kept), { as: 'root' });
+    await keepStandbyConfig(ctx, kept);
+    const keptSpaces = await swapTablespaces(ctx, tablespaces, suffix);
     if (ctx.settings.keepOldData) {
       ctx.recordChange({
         side: 'standby',
@@ -272,7 +345,7 @@ export const cloneStandbyStep: Step = {
       });
       return `cloned the primary into ${dir}; the old data directory is kept as ${kept}`;
     }
-    await host.run(['rm', '-rf', '--', kept], { as: 'root' });
+    await host.run(['rm', '-rf', '--', kept, ...keptSpaces], { as: 'root' });
     ctx.recordChange({ side: 'standby', what: `replaced ${dir} with a copy of the primary and deleted the old data directory (--discard-old-data)` });
     return `cloned the primary into ${dir}; the old data directory was deleted`;
   },

@@ -49,6 +49,11 @@ export interface SetupSettings {
   archiveDir?: string;
   checkpoint: 'fast' | 'spread';
   /** Keep the standby's previous data directory, renamed, after the clone (default true). */
+  /**
+   * Where the standby keeps each of the primary's tablespaces (primary location → standby
+   * path); a location not named here keeps the primary's path (--tablespace-map).
+   */
+  tablespaceMap?: Record<string, string>;
   keepOldData: boolean;
   /** Where the standby keeps the replication password (0600, owner: the server's OS user). */
   passfile: string;

@@ -70,7 +70,7 @@ async function desiredConfig(ctx: StepContext): Promise<Desired> {
     throw new WizardError(
       `cannot read ${unread.join(', ')} from the standby's configuration files (postgres -C failed)`,
       where(ctx.standby),
-      `run ${cluster.binDir}/postgres -D ${dir} -C max_connections as postgres on the standby to see why`,
+      `run ${cluster.binDir}/postgres -D ${dir} -C max_connections as ${ctx.standby.host.serverUser} on the standby to see why`,
     );
   }
   // postgresql.auto.conf wins over postgresql.conf; before the clone it is not in place yet.

@@ -2,7 +2,7 @@ import { UsageError, WizardError } from '../errors.js';
 import type { Io } from '../io.js';
 import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
-import { passwordEnv, slotNameFor, sourceAddressTowards } from '../setup/prepare.js';
+import { parseTablespaceMap, passwordEnv, slotNameFor, sourceAddressTowards } from '../setup/prepare.js';
 import { runSteps, type RunnerEvent, type StepResult } from '../setup/runner.js';
 import { confirmDestructive } from '../setup/setup.js';
 import type { ChangeRecord, SetupSettings, Step, StepContext } from '../../steps/contract.js';
@@ -141,6 +141,7 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
     primaryListenAddress: await sourceAddressTowards(pair.primary, standbyAddress, '--primary-address'),
     checkpoint: 'fast',
     keepOldData: !options.discardOldData,
+    tablespaceMap: parseTablespaceMap(options.tablespaceMap),
     passfile: relationship.passfile,
     reclone: ids.has(cloneStandbyStep.id),
   };

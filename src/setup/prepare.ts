@@ -42,6 +42,20 @@ export async function sourceAddressTowards(host: Host, destination: string, flag
   return source;
 }
 
+/** --tablespace-map OLD=NEW[,OLD=NEW]: absolute paths only (pg_basebackup --tablespace-mapping requires them). */
+export function parseTablespaceMap(value: string | undefined): Record<string, string> | undefined {
+  if (value === undefined) return undefined;
+  const map: Record<string, string> = {};
+  for (const entry of value.split(',').filter(Boolean)) {
+    const [from, to, extra] = entry.split('=');
+    if (extra !== undefined || !from?.startsWith('/') || !to?.startsWith('/')) {
+      throw new UsageError(`--tablespace-map "${entry}" is not OLD=NEW with two absolute paths`, 'e.g. --tablespace-map /data/ts1=/srv/ts1,/data/ts2=/srv/ts2');
+    }
+    map[from.replace(/(.)\/+$/, '$1')] = to.replace(/(.)\/+$/, '$1');
+  }
+  return map;
+}
+
 /** The home directory of the server's OS user (where its ~/.pgpass lives). */
 export async function serverHome(host: Host): Promise<string> {
   const entry = (await host.run(['getent', 'passwd', host.serverUser])).trim();
@@ -114,6 +128,7 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
     archiveDir: options.archiveDir,
     checkpoint,
     keepOldData: !options.discardOldData,
+    tablespaceMap: parseTablespaceMap(options.tablespaceMap),
     passfile,
   };
 }

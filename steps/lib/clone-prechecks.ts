@@ -1,4 +1,5 @@
 import { clientTool } from '../../src/discovery/clusters.js';
+import { parseSpace, spaceNeeded, spaceScript, tablespacesSql, unmatchedMappings, withTargets, type PathSpace, type Tablespace } from './tablespaces.js';
 import { WizardError } from '../../src/errors.js';
 import { readClusterIdentity, sameCluster, type ClusterIdentity } from '../../src/facts/identity.js';
 import type { SetupSettings, Side, StepContext } from '../contract.js';
@@ -33,7 +34,7 @@ export interface PrimaryFacts {
   systemIdentifier: string;
   dataDirectory: string;
   dataBytes: number;
-  tablespaces: string | null;
+  tablespaces: Tablespace[];
   slot: { slot_type: string; active: boolean; active_pid: number | null; wal_status?: string } | null;
 }
 
@@ -54,6 +55,8 @@ export interface StandbyFacts {
   /** A side directory left by an interrupted clone: removed (and its space freed) first. */
   leftoverBytes: number;
   dataDirIsMountPoint: boolean;
+  /** Free space and emptiness of the data directory's parent and of each tablespace's standby path. */
+  spaces: PathSpace[];
 }
 
 export type ConnectionTest = { ran: false; reason: string } | { ran: true; code: number; stdout: string; stderr: string; argv: string[] };
@@ -84,7 +87,7 @@ async function primaryFacts(ctx: StepContext): Promise<CloneFacts['primary']> {
   const address = await runningAddress(ctx.primary);
   if (!address) return { unreachable: `cluster ${ctx.primary.cluster.id} is not running` };
   try {
-    const [row] = await ctx.primary.host.sql<Omit<PrimaryFacts, 'slot' | 'dataBytes'> & { dataBytes: string }>(
+    const [row] = await ctx.primary.host.sql<Omit<PrimaryFacts, 'slot' | 'dataBytes' | 'tablespaces'> & { dataBytes: string; tablespaces: Parameters<typeof withTargets>[0] }>(
       address,
       `SELECT current_setting('server_version_num')::int AS "versionNum",
               current_setting('server_version') AS version,
@@ -103,15 +106,14 @@ async function primaryFacts(ctx: StepContext): Promise<CloneFacts['primary']> {
               (SELECT system_identifier::text FROM pg_control_system()) AS "systemIdentifier",
               current_setting('data_directory') AS "dataDirectory",
               ((SELECT sum(pg_database_size(oid)) FROM pg_database) + (SELECT coalesce(sum(size), 0) FROM pg_ls_waldir()))::text AS "dataBytes",
-              (SELECT string_agg(spcname || ' at ' || pg_tablespace_location(oid), ', ') FROM pg_tablespace
-                WHERE spcname NOT IN ('pg_default', 'pg_global')) AS tablespaces`,
+              ${tablespacesSql} AS tablespaces`,
     );
     const [slot] = await ctx.primary.host.sql<{ slot: PrimaryFacts['slot'] }>(
       address,
       'SELECT to_jsonb(s) AS slot FROM pg_replication_slots s WHERE slot_name = $1',
       [ctx.settings.slotName],
     );
-    return { ...row, dataBytes: Number(row.dataBytes), slot: slot?.slot ?? null };
+    return { ...row, dataBytes: Number(row.dataBytes), tablespaces: withTargets(row.tablespaces, ctx.settings), slot: slot?.slot ?? null };
   } catch (error) {
     return { unreachable: error instanceof Error ? error.message : String(error) };
   }
@@ -123,17 +125,20 @@ async function identity(ctx: StepContext, side: Side, running: boolean): Promise
   return { hostname: hostname.trim(), cluster: clusterIdentity };
 }
 
-async function standbyFacts(ctx: StepContext): Promise<StandbyFacts> {
+const dataParent = (dataDirectory: string) => dataDirectory.replace(/\/[^/]+\/?$/, '') || '/';
+
+async function standbyFacts(ctx: StepContext, tablespaces: Tablespace[]): Promise<StandbyFacts> {
   const { host, cluster } = ctx.standby;
   const side = sideDirectory(cluster.dataDirectory);
-  const parent = cluster.dataDirectory.replace(/\/[^/]+\/?$/, '') || '/';
-  const [basebackup, df, leftover, mountPoint, sysid, address] = await Promise.all([
+  const parent = dataParent(cluster.dataDirectory);
+  const [basebackup, df, leftover, mountPoint, sysid, address, spaces] = await Promise.all([
     host.exec([clientTool(cluster, 'pg_basebackup'), '--version']),
     host.exec(['df', '-P', '-B1', parent], { as: 'root' }),
     host.exec(['du', '-sb', side], { as: 'root' }),
     host.exec(['mountpoint', '-q', cluster.dataDirectory], { as: 'root' }),
     systemIdentifier(ctx.standby),
     runningAddress(ctx.standby),
+    host.exec(['sh', '-c', spaceScript, 'sh', parent, ...tablespaces.map((t) => t.target)], { as: 'root' }),
   ]);
   const available = df.stdout.split('\n')[1]?.trim().split(/\s+/)[3];
   return {
@@ -147,6 +152,7 @@ async function standbyFacts(ctx: StepContext): Promise<StandbyFacts> {
     freeBytes: available ? Number(available) : undefined,
     leftoverBytes: leftover.code === 0 ? Number(leftover.stdout.split(/\s/)[0]) : 0,
     dataDirIsMountPoint: mountPoint.code === 0,
+    spaces: parseSpace(spaces.stdout),
   };
 }
 
@@ -173,7 +179,8 @@ async function connectionTest(ctx: StepContext): Promise<ConnectionTest> {
 }
 
 async function gatherCloneFacts(ctx: StepContext): Promise<CloneFacts> {
-  const [primary, standby, connection] = await Promise.all([primaryFacts(ctx), standbyFacts(ctx), connectionTest(ctx)]);
+  const [primary, connection] = await Promise.all([primaryFacts(ctx), connectionTest(ctx)]);
+  const standby = await standbyFacts(ctx, 'unreachable' in primary ? [] : primary.tablespaces);
   const [primaryHost, standbyHost] = await Promise.all([identity(ctx, 'primary', !('unreachable' in primary)), identity(ctx, 'standby', standby.running)]);
   return { primary, primaryHost, primaryPort: ctx.primary.cluster.port, standby, standbyHost, connection };
 }
@@ -251,13 +258,17 @@ export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Fin
       enabled(p.dataChecksums) || enabled(p.walLogHints)
         ? ok(enabled(p.dataChecksums) ? 'data checksums on' : 'wal_log_hints = on')
         : { status: 'warn', detail: 'neither data checksums nor wal_log_hints: pg_rewind cannot rejoin a former primary later (wal_log_hints = on needs a restart)' });
-    add('tablespaces', 'primary', false,
-      p.tablespaces === null
-        ? ok('no tablespaces besides pg_default and pg_global')
-        : { status: 'fail', detail: `the primary has tablespaces (${p.tablespaces}) that a swap of the data directory cannot cover`, fix: 'clone this standby by hand with pg_basebackup --tablespace-mapping' });
+    add('tablespaces', 'standby', false, judgeTablespaces(p.tablespaces, standby, settings));
+    const short = spaceNeeded(p.dataBytes, dataParent(standby.dataDirectory), p.tablespaces, standby.spaces).filter((fs) => fs.needed > fs.available);
+    if (p.tablespaces.length > 0) {
+      add('free-disk', 'standby', false,
+        short.length === 0
+          ? ok(`enough free space on every filesystem the copy goes to (${p.tablespaces.length + 1} directories; the old ones stay until the copy is complete)`)
+          : { status: 'fail', detail: short.map((fs) => `${size(fs.available)} free on ${fs.mount}, ${fs.what.join(' and ')} need ${size(fs.needed)} (+10%)`).join('; '), fix: `free disk space on ${short.map((fs) => fs.mount).join(', ')} on the standby, or put the tablespaces elsewhere with --tablespace-map OLD=NEW` });
+    }
     const needed = Math.ceil(p.dataBytes * 1.1);
     const available = standby.freeBytes === undefined ? undefined : standby.freeBytes + standby.leftoverBytes;
-    add('free-disk', 'standby', false,
+    if (p.tablespaces.length === 0) add('free-disk', 'standby', false,
       available !== undefined && available >= needed
         ? ok(`${size(available)} free for a ${size(p.dataBytes)} copy (the old data directory stays until the copy is complete)`)
         : { status: 'fail', detail: available === undefined ? `cannot read the free space next to ${standby.dataDirectory}` : `${size(available)} free next to ${standby.dataDirectory}, the copy needs ${size(needed)} (primary ${size(p.dataBytes)} + 10%) while the old data directory stays`, fix: `free disk space next to ${standby.dataDirectory} on the standby (copies kept by earlier runs, ${standby.dataDirectory}.pgrepl-old-*, can go once the standby works)` });
@@ -297,6 +308,33 @@ export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Fin
         : ok(`the standby reached the primary as ${settings.roleName} over a replication connection (IDENTIFY_SYSTEM: system ${reached})`));
   }
   return findings;
+}
+
+/**
+ * Tablespaces are cloned next to their standby paths and swapped in with the data directory;
+ * refused are a --tablespace-map entry that names no tablespace, two tablespaces on one
+ * path, and a path inside the data directory (the swap would move it).
+ */
+function judgeTablespaces(tablespaces: Tablespace[], standby: StandbyFacts, settings: SetupSettings): Pick<Finding, 'status' | 'detail' | 'fix'> {
+  const unmatched = unmatchedMappings(tablespaces, settings);
+  const listed = tablespaces.map((t) => `${t.name} at ${t.location}`).join(', ') || 'none';
+  if (unmatched.length > 0) {
+    return { status: 'fail', detail: `--tablespace-map names ${unmatched.join(', ')}, which is no tablespace location of the primary (it has: ${listed})`, fix: "use the primary's locations (SELECT spcname, pg_tablespace_location(oid) FROM pg_tablespace) on the left of OLD=NEW" };
+  }
+  if (tablespaces.length === 0) return { status: 'ok', detail: 'no tablespaces besides pg_default and pg_global' };
+  const targets = tablespaces.map((t) => t.target);
+  const clash = tablespaces.find((t, i) => targets.indexOf(t.target) !== i || t.target === standby.dataDirectory || t.target.startsWith(`${standby.dataDirectory}/`));
+  if (clash) {
+    return { status: 'fail', detail: `tablespace ${clash.name} would go to ${clash.target}, which is another tablespace's path or inside the standby's data directory ${standby.dataDirectory}`, fix: 'give each tablespace its own path outside the data directory with --tablespace-map OLD=NEW' };
+  }
+  const stale = tablespaces.filter((t) => standby.spaces.find((s) => s.path === t.target)?.nonEmpty);
+  return {
+    status: 'ok',
+    detail:
+      `${tablespaces.length} tablespaces, each cloned into <path>.pgrepl-new and swapped in with the data directory: ` +
+      tablespaces.map((t) => (t.target === t.location ? `${t.name} at ${t.target}` : `${t.name} ${t.location} -> ${t.target}`)).join(', ') +
+      (stale.length ? `; not empty now, kept renamed as <path>.pgrepl-old-<time>: ${stale.map((t) => t.target).join(', ')}` : ''),
+  };
 }
 
 const summary = (f: Finding) => `${f.name}: ${f.detail}`;

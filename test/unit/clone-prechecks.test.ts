@@ -22,7 +22,7 @@ const primary: PrimaryFacts = {
   systemIdentifier: '7300000000000000001',
   dataDirectory: '/var/lib/postgresql/15/prod',
   dataBytes: 10 * 1024 ** 3,
-  tablespaces: null,
+  tablespaces: [],
   slot: { slot_type: 'physical', active: false, active_pid: null, wal_status: 'reserved' },
 };
 
@@ -41,6 +41,7 @@ const healthy: CloneFacts = {
     freeBytes: 20 * 1024 ** 3,
     leftoverBytes: 0,
     dataDirIsMountPoint: false,
+    spaces: [{ path: '/var/lib/postgresql/15', mount: '/', available: 20 * 1024 ** 3, nonEmpty: true }],
   },
   standbyHost: { hostname: 'pgw-standby', cluster: { bootId: 'd5a12016-cfc6-4a2f-9d41-a7e7ea94cda8', directory: '2049:1442051' } },
   connection: { ran: true, code: 0, stdout: '7300000000000000001|1|0/3000148|\n', stderr: '', argv: [] },
@@ -82,6 +83,42 @@ describe('clone prechecks', () => {
     const tight = { ...healthy.standby, freeBytes: 10 * 1024 ** 3 };
     expect(verdict({ ...healthy, standby: tight }, 'free-disk').status).toBe('fail');
     expect(verdict({ ...healthy, standby: { ...tight, leftoverBytes: 2 * 1024 ** 3 } }, 'free-disk').status).toBe('ok');
+  });
+
+  describe('tablespaces', () => {
+    const ts = (name: string, location: string, target = location) => ({ oid: String(16000 + Number(name.slice(2))), name, location, bytes: 3 * 1024 ** 3, target });
+    const withSpaces = (tablespaces: PrimaryFacts['tablespaces'], spaces: CloneFacts['standby']['spaces']) => ({
+      ...healthy,
+      primary: { ...primary, tablespaces },
+      standby: { ...healthy.standby, spaces: [...healthy.standby.spaces, ...spaces] },
+    });
+
+    it('clones each into a side directory, keeping a non-empty one renamed', () => {
+      const facts = withSpaces([ts('ts1', '/srv/ts1'), ts('ts2', '/srv/ts2', '/mnt/ts2')], [
+        { path: '/srv/ts1', mount: '/srv', available: 5 * 1024 ** 3, nonEmpty: true },
+        { path: '/mnt/ts2', mount: '/mnt', available: 5 * 1024 ** 3, nonEmpty: false },
+      ]);
+      expect(verdict(facts, 'tablespaces')).toMatchObject({
+        status: 'ok',
+        detail: expect.stringMatching(/2 tablespaces, .*ts1 at \/srv\/ts1, ts2 \/srv\/ts2 -> \/mnt\/ts2; not empty now, kept renamed .*: \/srv\/ts1$/),
+      });
+      expect(verdict(facts, 'free-disk').status).toBe('ok');
+    });
+
+    it('checks free space per filesystem: two tablespaces on one that holds only one', () => {
+      const facts = withSpaces([ts('ts1', '/srv/ts1'), ts('ts2', '/srv/ts2')], [
+        { path: '/srv/ts1', mount: '/srv', available: 5 * 1024 ** 3, nonEmpty: false },
+        { path: '/srv/ts2', mount: '/srv', available: 5 * 1024 ** 3, nonEmpty: false },
+      ]);
+      expect(verdict(facts, 'free-disk')).toMatchObject({ status: 'fail', detail: '5.0 GB free on /srv, tablespace ts1 and tablespace ts2 need 6.6 GB (+10%)' });
+    });
+
+    it('refuses a --tablespace-map entry that names no tablespace, and two tablespaces on one path', () => {
+      const typo = judgeCloneFacts(withSpaces([ts('ts1', '/srv/ts1')], []), { ...settings, tablespaceMap: { '/srv/tsl': '/mnt/ts1' } }).find((f) => f.name === 'tablespaces')!;
+      expect(typo).toMatchObject({ status: 'fail', detail: expect.stringContaining('--tablespace-map names /srv/tsl, which is no tablespace location of the primary (it has: ts1 at /srv/ts1)') });
+      const clash = verdict(withSpaces([ts('ts1', '/srv/ts1', '/mnt/x'), ts('ts2', '/srv/ts2', '/mnt/x')], []), 'tablespaces');
+      expect(clash).toMatchObject({ status: 'fail', detail: expect.stringContaining('tablespace ts2 would go to /mnt/x') });
+    });
   });
 
   it("refuses the primary's own cluster and a standby cluster that serves standbys itself", () => {
