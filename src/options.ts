@@ -3,6 +3,9 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from './errors.js';
 
+/** The replication role's password: from the environment, never from a flag or the config file. */
+export const passwordEnv = 'PGREPL_PASSWORD';
+
 export const commands = ['wizard', 'inspect', 'setup', 'doctor'] as const;
 export type Command = (typeof commands)[number];
 

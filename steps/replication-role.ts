@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { clientTool } from '../src/discovery/clusters.js';
 import { WizardError } from '../src/errors.js';
-import { passwordEnv } from '../src/setup/prepare.js';
+import { passwordEnv } from '../src/options.js';
 import { writePassfile } from './clone-standby.js';
 import { where, type CheckResult, type Node, type PlannedAction, type SetupSettings, type Step, type StepContext } from './contract.js';
 import { livePasswordMethod, query } from './lib/live-server.js';

@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { UsageError, WizardError } from '../errors.js';
 import type { Io } from '../io.js';
-import type { Options } from '../options.js';
+import { passwordEnv, type Options } from '../options.js';
 import type { Host } from '../remote/host.js';
 import type { Pair, PairFacts } from '../session.js';
 import type { Node, SetupSettings } from '../../steps/contract.js';
 import { findPassfileEntry } from '../../steps/lib/passfile.js';
 import { storedPasswordProof } from '../../steps/replication-role.js';
-
-export const passwordEnv = 'PGREPL_PASSWORD';
 
 /** The chosen cluster of a host as steps see it. */
 export function toNode(host: Host, facts: PairFacts['primary']): Node {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WizardError } from '../../src/errors.js';
 import { terminalIo } from '../../src/io.js';
-import { parseOptions } from '../../src/options.js';
-import { passwordEnv, resolveSettings, slotNameFor, toNode } from '../../src/setup/prepare.js';
+import { parseOptions, passwordEnv } from '../../src/options.js';
+import { resolveSettings, slotNameFor, toNode } from '../../src/setup/prepare.js';
 import { runSteps } from '../../src/setup/runner.js';
 import { connectPair, discoverPair, type Pair } from '../../src/session.js';
 import type { ChangeRecord, PlannedAction, Progress, StepContext } from '../../steps/contract.js';
