@@ -47,7 +47,14 @@ type Specs = typeof optionSpecs;
 type OptionName = keyof Specs;
 type ValueOf<K extends OptionName> = Specs[K]['type'] extends 'string' ? string : boolean;
 type CamelCase<S extends string> = S extends `${infer A}-${infer B}` ? `${A}${Capitalize<CamelCase<B>>}` : S;
-export type Options = { command: Command } & { [K in OptionName as CamelCase<K>]?: ValueOf<K> };
+/** What the environment contributes, read once by parseOptions and carried down; never from the config file. */
+export interface FromEnvironment {
+  /** PGREPL_PASSWORD: the replication role's password. */
+  password?: string;
+  /** SSH_AUTH_SOCK: the ssh-agent to try first. */
+  sshAgentSocket?: string;
+}
+export type Options = { command: Command } & { [K in OptionName as CamelCase<K>]?: ValueOf<K> } & FromEnvironment;
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 const fileKeys = new Map(
@@ -70,7 +77,8 @@ export async function parseOptions(argv: string[], env = process.env): Promise<O
   const fromFile = parsed.values.config ? await readConfigFile(parsed.values.config) : {};
   const fromFlags = Object.fromEntries(Object.entries(parsed.values).map(([flag, value]) => [camel(flag), value]));
   const fromEnv = env.PGREPL_CONFIG && !parsed.values.config ? await readConfigFile(env.PGREPL_CONFIG) : {};
-  return { ...fromEnv, ...fromFile, ...fromFlags, command: command as Command } as Options;
+  const environment: FromEnvironment = { password: env[passwordEnv] || undefined, sshAgentSocket: env.SSH_AUTH_SOCK || undefined };
+  return { ...fromEnv, ...fromFile, ...fromFlags, ...environment, command: command as Command } as Options;
 }
 
 async function readConfigFile(path: string): Promise<Record<string, unknown>> {

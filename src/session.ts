@@ -29,6 +29,7 @@ export async function connectPair(options: Options, io: Io): Promise<Pair> {
       identity: options.identity,
       knownHostsFile: options.knownHosts,
       sshConfigFile: options.sshConfig,
+      agentSocket: options.sshAgentSocket,
       confirmHostKey: io.interactive ? (key) => io.confirmHostKey(key) : undefined,
     });
   const [primary, standby] = await Promise.allSettled([connect('primary'), connect('standby')]);

@@ -28,7 +28,7 @@ export async function doctorCommand(options: Options): Promise<number> {
   try {
     const pairFacts = await discoverPair(pair, options, io);
     const nodes = doctorNodes(pair, pairFacts);
-    const before = await examine(nodes);
+    const before = await examine(nodes, options);
     if (!options.fix) {
       console.log(options.json ? JSON.stringify(before.diagnosis, null, 2) : diagnosisText(before.diagnosis, before.facts.relationship));
       return before.diagnosis.healthy ? 0 : 1;
@@ -48,7 +48,7 @@ export async function doctorCommand(options: Options): Promise<number> {
       return before.diagnosis.healthy ? 0 : 1;
     }
     const repairs = await runRepairs({ nodes, facts: pairFacts, plan, options, io, emit, signal: controller.signal, planOnly: false });
-    const after = await examine(nodes);
+    const after = await examine(nodes, options);
     if (options.json) console.log(JSON.stringify({ ...after.diagnosis, before: before.diagnosis, repairs }, null, 2));
     else console.log(['', ...repairLines(repairs), '', 'After the repairs:', diagnosisText(after.diagnosis, after.facts.relationship)].join('\n'));
     return after.diagnosis.healthy ? 0 : 1;

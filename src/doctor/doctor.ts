@@ -1,5 +1,5 @@
 import type { Pair, PairFacts } from '../session.js';
-import { passwordEnv } from '../options.js';
+import type { Options } from '../options.js';
 import { toNode } from '../setup/prepare.js';
 import type { Node } from '../../steps/contract.js';
 import { diagnose, type Diagnosis } from './diagnose.js';
@@ -19,7 +19,7 @@ export interface Examination {
 }
 
 /** Reads both hosts afresh and judges what it read. */
-export async function examine(nodes: DoctorNodes): Promise<Examination> {
+export async function examine(nodes: DoctorNodes, options: Options): Promise<Examination> {
   const facts = await gatherFacts(nodes.primary, nodes.standby);
-  return { facts, diagnosis: diagnose(facts, Boolean(process.env[passwordEnv])) };
+  return { facts, diagnosis: diagnose(facts, Boolean(options.password)) };
 }

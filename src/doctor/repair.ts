@@ -96,10 +96,10 @@ async function confirmSlotDrops(findings: readonly Finding[], options: Options, 
 }
 
 /** The password the repairs set and store: PGREPL_PASSWORD, primary_conninfo's, the passfile's; asked for when none. */
-async function repairPassword(pair: Pair, facts: DoctorFacts, primaryAddress: string, port: number, role: string, needed: boolean, io: Io): Promise<string> {
+async function repairPassword(pair: Pair, facts: DoctorFacts, primaryAddress: string, port: number, role: string, needed: boolean, options: Options, io: Io): Promise<string> {
   const fromConninfo = facts.relationship.params.password;
   const stored = await pair.standby.readFile(facts.relationship.passfile, 'root');
-  const known = process.env[passwordEnv] || fromConninfo || (stored !== null ? findPassfileEntry(stored, primaryAddress, port, role) : undefined) || '';
+  const known = options.password || fromConninfo || (stored !== null ? findPassfileEntry(stored, primaryAddress, port, role) : undefined) || '';
   if (known || !needed) return known;
   if (io.interactive) {
     const asked = await io.askSecret(`Password for replication role ${role} (it is set on the primary and stored on the standby):`, passwordEnv);
@@ -134,7 +134,7 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
   const needed = steps.some((step) => needsPassword.has(step.id));
   const settings: SetupSettings = {
     roleName,
-    password: await repairPassword(pair, facts, primaryAddress, nodes.primary.cluster.port, roleName, needed, io),
+    password: await repairPassword(pair, facts, primaryAddress, nodes.primary.cluster.port, roleName, needed, options, io),
     passwordGenerated: false,
     slotName: relationship.slotName ?? slotNameFor(pair.standby.address),
     primaryAddress,

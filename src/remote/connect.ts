@@ -37,6 +37,8 @@ export interface ConnectOptions {
   /** Absent when nobody can be asked (no TTY): unknown keys are then refused. */
   confirmHostKey?: (key: UnknownHostKey) => Promise<HostKeyDecision>;
   readyTimeoutMs?: number;
+  /** ssh-agent socket (SSH_AUTH_SOCK, read by the options layer), tried before key files. */
+  agentSocket?: string;
 }
 
 export const defaultKnownHostsFile = () => join(homedir(), '.ssh', 'known_hosts');
@@ -134,7 +136,7 @@ function forwardTo(jump: Client, next: ResolvedTarget, where: string): Promise<D
 async function openClient(target: ResolvedTarget, options: ConnectOptions, where: string, sock?: Duplex): Promise<Client> {
   const knownHostsFile = options.knownHostsFile ?? defaultKnownHostsFile();
   const knownEntries = await loadKnownHosts(knownHostsFile);
-  const authMethods = await authenticationMethods(target);
+  const authMethods = await authenticationMethods(target, options.agentSocket);
   let hostKeyProblem: WizardError | undefined;
 
   const config: ConnectConfig = {
@@ -217,11 +219,11 @@ interface AuthMethods {
   notes: string[];
 }
 
-async function authenticationMethods(target: ResolvedTarget): Promise<AuthMethods> {
+async function authenticationMethods(target: ResolvedTarget, agentSocket: string | undefined): Promise<AuthMethods> {
   const methods: object[] = [];
   const notes: string[] = [];
-  if (process.env.SSH_AUTH_SOCK) {
-    methods.push({ type: 'agent', username: target.user, agent: process.env.SSH_AUTH_SOCK });
+  if (agentSocket) {
+    methods.push({ type: 'agent', username: target.user, agent: agentSocket });
     notes.push('ssh-agent');
   }
   for (const file of target.identityFiles) {

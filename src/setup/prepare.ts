@@ -89,7 +89,7 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
   const passfile = `${await serverHome(pair.standby)}/.pgpass`;
   const port = facts.primary.cluster!.ref.port;
 
-  const given = process.env[passwordEnv] ?? '';
+  const given = options.password ?? '';
   const rotate = Boolean(options.rotatePassword);
   const existing = await pair.standby.readFile(passfile, 'root');
   const stored = existing === null ? undefined : findPassfileEntry(existing, primaryAddress, port, roleName);

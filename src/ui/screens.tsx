@@ -236,7 +236,7 @@ export function DoctorFlow({ pair, facts, options, io, signal, track, onExit }: 
   useEffect(() => {
     const current = screen;
     const fail = (error: unknown) => setScreen({ kind: 'failed', error });
-    if (current.kind === 'examining') track((async () => setScreen({ kind: 'findings', examination: await examine(nodes) }))().catch(fail));
+    if (current.kind === 'examining') track((async () => setScreen({ kind: 'findings', examination: await examine(nodes, options) }))().catch(fail));
     if (current.kind === 'planning') {
       track(
         (async () => {
@@ -250,7 +250,7 @@ export function DoctorFlow({ pair, facts, options, io, signal, track, onExit }: 
       track(
         (async () => {
           const repairs = await runRepairs({ nodes, facts, plan: current.plan, options: repairOptions, io, emit: dispatch, signal, planOnly: false });
-          setScreen({ kind: 'findings', examination: await examine(nodes), repairs });
+          setScreen({ kind: 'findings', examination: await examine(nodes, options), repairs });
         })().catch(fail),
       );
     }

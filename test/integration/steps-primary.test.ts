@@ -57,9 +57,9 @@ describe('primary-side steps against the lab', () => {
     labReset();
     // Every statement our sessions send is logged: proves below what reached the server.
     psqlIn('primary', "ALTER ROLE postgres SET log_statement = 'all'");
-    const options = await parseOptions(['setup', '--config', lab.config]);
+    // The password arrives the way PGREPL_PASSWORD does: through the options.
+    const options = await parseOptions(['setup', '--config', lab.config], { ...process.env, [passwordEnv]: password });
     const io = terminalIo();
-    process.env[passwordEnv] = password;
     pair = await connectPair(options, io);
     const facts = await discoverPair(pair, options, io);
     const settings = await resolveSettings(pair, facts, options, io);
@@ -78,7 +78,6 @@ describe('primary-side steps against the lab', () => {
   });
 
   afterAll(async () => {
-    delete process.env[passwordEnv];
     await pair?.close();
   });
 

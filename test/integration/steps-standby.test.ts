@@ -49,8 +49,7 @@ const sessions: Pair[] = [];
 
 /** A fresh connection, discovery and settings, as one `pgrepl-wizard setup` run has them. */
 async function openSession(overrides: Partial<Pick<StepContext, 'signal' | 'confirm'>> & { onProgress?: (p: Progress) => void } = {}): Promise<Session> {
-  process.env[passwordEnv] = password;
-  const options = await parseOptions(['setup', '--config', lab.config]);
+  const options = await parseOptions(['setup', '--config', lab.config], { ...process.env, [passwordEnv]: password });
   const io = terminalIo();
   const pair = await connectPair(options, io);
   sessions.push(pair);

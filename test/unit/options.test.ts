@@ -32,6 +32,13 @@ describe('parseOptions', () => {
     await expect(parseOptions(['--primery', 'x'], {})).rejects.toMatchObject({ exitCode: 2 });
   });
 
+  it('carries PGREPL_PASSWORD and SSH_AUTH_SOCK from the environment, never from the config file', async () => {
+    const options = await parseOptions(['setup'], { PGREPL_PASSWORD: 's3cret', SSH_AUTH_SOCK: '/run/agent.sock' });
+    expect(options).toMatchObject({ password: 's3cret', sshAgentSocket: '/run/agent.sock' });
+    await expect(parseOptions(['--config', configFile('password: s3cret\n')], {})).rejects.toThrow(/unknown key "password"/);
+    expect((await parseOptions(['setup'], { PGREPL_PASSWORD: '' })).password).toBeUndefined();
+  });
+
   it('names the missing config file', async () => {
     await expect(parseOptions(['--config', '/nonexistent/w.yaml'], {})).rejects.toThrow(/cannot read config file \/nonexistent\/w.yaml: ENOENT/);
   });
