@@ -224,7 +224,7 @@ async function configErrors(ctx: StepContext): Promise<string[]> {
 
 /** The command an operator types to restart the primary themselves. */
 function manualRestart(ctx: StepContext): string {
-  const sudo = ctx.primary.cluster.manager === 'pg_ctlcluster' ? 'sudo' : `sudo -u ${ctx.primary.host.serverUser}`;
+  const sudo = ctx.primary.cluster.manager === 'pg_ctl' ? `sudo -u ${ctx.primary.host.serverUser}` : 'sudo';
   return `${sudo} ${commandLine(serverControlCommand(ctx.primary.cluster, 'restart'))}`;
 }
 

@@ -23,8 +23,10 @@ export interface ClusterRef {
    * host of this major or later; set once the cluster is chosen (see findClientBinDir).
    */
   clientBinDir?: string;
-  /** How to start/stop it: Debian's wrapper, or pg_ctl on the data directory. */
-  manager: 'pg_ctlcluster' | 'pg_ctl';
+  /** How to start/stop it: Debian's wrapper, the systemd unit that started it (PGDG's postgresql-N), or pg_ctl. */
+  manager: 'pg_ctlcluster' | 'pg_ctl' | 'systemctl';
+  /** The systemd unit, when manager is systemctl. */
+  unit?: string;
 }
 
 /**
@@ -97,8 +99,9 @@ async function runningPostmasters(host: Host): Promise<ClusterRef[]> {
   const clusters: ClusterRef[] = [];
   for (const pid of postmasters) {
     const found = await host.exec(['sh', '-c', postmasterScript, 'sh', pid], { as: 'root' });
-    const [dataDirectory, binary, owner, version, ...pidFile] = found.stdout.split('\n');
+    const [dataDirectory, binary, owner, cgroup, version, ...pidFile] = found.stdout.split('\n');
     if (found.code !== 0 || pidFile[0]?.trim() !== pid || clusters.some((c) => c.dataDirectory === dataDirectory)) continue;
+    const unit = systemdUnit(cgroup);
     clusters.push({
       id: dataDirectory,
       major: Number(version.trim()),
@@ -107,18 +110,27 @@ async function runningPostmasters(host: Host): Promise<ClusterRef[]> {
       dataDirectory,
       owner,
       binDir: binary.replace(/\/[^/]+$/, ''),
-      manager: 'pg_ctl',
+      ...(unit ? { manager: 'systemctl' as const, unit } : { manager: 'pg_ctl' as const }),
     });
   }
   return clusters;
 }
 
-/** Data directory, server binary, owner, PG_VERSION, then postmaster.pid of one postmaster, in one round trip. */
+/** Data directory, server binary, owner, systemd cgroup, PG_VERSION, then postmaster.pid of one postmaster, in one round trip. */
 const postmasterScript = [
   'd=$(readlink "/proc/$1/cwd") && exe=$(readlink "/proc/$1/exe") || exit 3',
   '[ -f "$d/PG_VERSION" ] && [ -f "$d/postmaster.pid" ] || exit 3',
-  'printf "%s\\n%s\\n" "$d" "${exe% (deleted)}"; stat -c %U -- "$d"; cat -- "$d/PG_VERSION" "$d/postmaster.pid"',
+  'printf "%s\\n%s\\n" "$d" "${exe% (deleted)}"; stat -c %U -- "$d"',
+  'u=; [ -d /run/systemd/system ] && u=$(grep -o "system\\.slice/[^/]*\\.service" "/proc/$1/cgroup" 2>/dev/null | head -n 1); printf "%s\\n" "$u"',
+  'cat -- "$d/PG_VERSION" "$d/postmaster.pid"',
 ].join('\n');
+
+/**
+ * The unit systemd started a postmaster from ("system.slice/postgresql-16.service" in its
+ * cgroup): such a server is stopped and started with systemctl, or systemd would restart it
+ * or report it failed. Undefined for one started by hand (pg_ctl).
+ */
+export const systemdUnit = (cgroup: string | undefined) => /^system\.slice\/(.+\.service)$/.exec(cgroup?.trim() ?? '')?.[1];
 
 /**
  * A cluster that is not running, named by its data directory: PG_VERSION gives the major,

@@ -3,6 +3,8 @@ import { WizardError } from '../../src/errors.js';
 import type { ClusterAddress, RunAs, SqlRow } from '../../src/remote/host.js';
 import { where, type Node } from '../contract.js';
 import { passwordMethodFor, type PasswordMethod } from './password-verifier.js';
+import { serverControlCommand } from './server-control.js';
+import { commandLine } from '../../src/remote/quote.js';
 
 /** Live state is always read from the server itself, over the cluster's Unix socket. */
 export function liveAddress(node: Node): ClusterAddress {
@@ -10,7 +12,7 @@ export function liveAddress(node: Node): ClusterAddress {
     throw new WizardError(
       `cluster ${node.cluster.id} was not running when the hosts were inspected`,
       where(node),
-      `start it (${node.cluster.manager === 'pg_ctlcluster' ? `pg_ctlcluster ${node.cluster.id.replace('/', ' ')} start` : `pg_ctl start -D ${node.cluster.dataDirectory}`}) and run again`,
+      `start it (${commandLine(serverControlCommand(node.cluster, 'start'))}) and run again`,
     );
   }
   return node.address;

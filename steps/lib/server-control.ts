@@ -16,6 +16,8 @@ export function serverControlCommand(cluster: ClusterRef, action: ServerAction):
     const mode = action === 'stop' || action === 'restart' ? ['-m', 'fast'] : [];
     return ['pg_ctlcluster', ...mode, version, name, action];
   }
+  // systemd waits for the server itself (PGDG's units run pg_ctl -w or use notify).
+  if (cluster.manager === 'systemctl' && cluster.unit) return ['systemctl', action, cluster.unit];
   const mode = action === 'stop' || action === 'restart' ? ['-m', 'fast'] : [];
   const wait = action === 'reload' ? [] : ['-w', '-t', '300'];
   const log = action === 'start' || action === 'restart' ? ['-l', `${cluster.dataDirectory}/pgrepl-startup.log`] : [];
@@ -25,7 +27,7 @@ export function serverControlCommand(cluster: ClusterRef, action: ServerAction):
 export async function controlServer(node: Node, action: ServerAction): Promise<void> {
   const { host, cluster } = node;
   // pg_ctlcluster must run as root to manage a cluster owned by postgres on systemd hosts.
-  const as = cluster.manager === 'pg_ctlcluster' ? 'root' : 'postgres';
+  const as = cluster.manager === 'pg_ctl' ? 'postgres' : 'root';
   const result = await host.exec(serverControlCommand(cluster, action), { as });
   if (result.code !== 0) {
     throw new WizardError(

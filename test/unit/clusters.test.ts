@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseCluster, listClusters, newestClientBinDir, parseControlFile, parseLsClusters } from '../../src/discovery/clusters.js';
+import { chooseCluster, listClusters, newestClientBinDir, parseControlFile, parseLsClusters, systemdUnit } from '../../src/discovery/clusters.js';
+import { serverControlCommand } from '../../steps/lib/server-control.js';
 import { FakeHost } from './fake-host.js';
 
 const lsclusters = [
@@ -28,7 +29,7 @@ describe('clusters', () => {
 describe('listClusters without pg_lsclusters', () => {
   const psOutput = '  1     0 init\n 812     1 postgres\n 813   812 postgres\n 900     1 postgres\n';
   const postmaster = (pid: string, pidFilePid = pid) => ({
-    stdout: `/home1/dbadmin/psql/engn/PGSQL\n/home1/dbadmin/psql/bin/postgres\ndbadmin\n11\n${pidFilePid}\n/home1/dbadmin/psql/engn/PGSQL\n1700000000\n3000\n/tmp\n*\n`,
+    stdout: `/home1/dbadmin/psql/engn/PGSQL\n/home1/dbadmin/psql/bin/postgres\ndbadmin\n\n11\n${pidFilePid}\n/home1/dbadmin/psql/engn/PGSQL\n1700000000\n3000\n/tmp\n*\n`,
   });
 
   it("finds a running postmaster by its working directory, binary, data directory's owner and postmaster.pid", async () => {
@@ -124,5 +125,17 @@ describe('global/pg_control', () => {
       timeline: 3,
     });
     expect(parseControlFile('')).toBeUndefined();
+  });
+});
+
+describe('a server systemd started (PGDG on RHEL)', () => {
+  it('is found by its cgroup and driven with systemctl; one started by hand keeps pg_ctl', () => {
+    expect(systemdUnit('system.slice/postgresql-16.service')).toBe('postgresql-16.service');
+    expect(systemdUnit('')).toBeUndefined();
+    const base = { id: '/var/lib/pgsql/16/data', major: 16, port: 5432, running: true, dataDirectory: '/var/lib/pgsql/16/data', owner: 'postgres', binDir: '/usr/pgsql-16/bin' };
+    expect(serverControlCommand({ ...base, manager: 'systemctl', unit: 'postgresql-16.service' }, 'restart')).toEqual(['systemctl', 'restart', 'postgresql-16.service']);
+    expect(serverControlCommand({ ...base, manager: 'pg_ctl' }, 'start')).toEqual([
+      '/usr/pgsql-16/bin/pg_ctl', 'start', '-D', '/var/lib/pgsql/16/data', '-w', '-t', '300', '-l', '/var/lib/pgsql/16/data/pgrepl-startup.log',
+    ]);
   });
 });
