@@ -360,8 +360,9 @@ echo "labadmin ALL=(ALL) NOPASSWD: ALL" >"$r/etc/sudoers.d/pgw-lab"
 chmod 0440 "$r/etc/sudoers.d/pgw-lab"
 '
 
-declare -A ROOT_SUITE=() ROOT_DIR=()
-# rootfs_info NAME: sets ROOT_SUITE[NAME], ROOT_DIR[NAME] and the mmdebstrap arguments in ROOTFS_ARGS
+declare -A ROOT_SUITE=() ROOT_DIR=() ROOT_MIRROR=()
+# rootfs_info NAME: sets ROOT_SUITE[NAME], ROOT_DIR[NAME], ROOT_MIRROR[NAME] and
+# mmdebstrap's options and suite for it in ROOTFS_ARGS
 ROOTFS_ARGS=()
 rootfs_info() {
   local name=$1 out line suite='' mirror='' pkgs=() opts=() hash
@@ -377,28 +378,27 @@ rootfs_info() {
   hash=$(printf '%s\n' "$suite" "$mirror" "${opts[@]}" "${pkgs[@]}" "$ROOTFS_HOOK" | sha256sum | cut -c1-12)
   ROOT_SUITE[$name]=$suite
   ROOT_DIR[$name]=$CACHE/rootfs/$suite-$hash
+  ROOT_MIRROR[$name]=$mirror
   local IFS=,
   ROOTFS_ARGS=(--variant=minbase "--include=${pkgs[*]}" "${opts[@]}" "--customize-hook=$ROOTFS_HOOK" "$suite")
-  ROOTFS_ARGS+=("@DIR@" "$mirror")
 }
 
 ensure_rootfs() {
-  local name=$1 dir tmp args=() a
+  local name=$1 dir tmp
   rootfs_info "$name"
   dir=${ROOT_DIR[$name]}
   [[ -x $dir/usr/sbin/sshd ]] && return 0
+  mkdir -p "$CACHE/rootfs"
   command -v mmdebstrap >/dev/null 2>&1 || {
     log "installing mmdebstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap </dev/null >"$RUN/apt-mmdebstrap.log" 2>&1 7>&- 8>&- 9>&- ||
-      { tail -n 20 "$RUN/apt-mmdebstrap.log" >&2; die "could not install mmdebstrap"; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap </dev/null >"$CACHE/apt-mmdebstrap.log" 2>&1 7>&- 8>&- 9>&- ||
+      { tail -n 20 "$CACHE/apt-mmdebstrap.log" >&2; die "could not install mmdebstrap"; }
   }
-  mkdir -p "$CACHE/rootfs"
   tmp=$dir.building
   rm -rf "$tmp"
-  for a in "${ROOTFS_ARGS[@]}"; do [[ $a == @DIR@ ]] && args+=("$tmp") || args+=("$a"); done
   log "building the ${ROOT_SUITE[$name]} root filesystem (mmdebstrap, once per machine): $dir"
   local started=$SECONDS
-  mmdebstrap "${args[@]}" </dev/null >"$dir.log" 2>&1 7>&- 8>&- 9>&- ||
+  mmdebstrap "${ROOTFS_ARGS[@]}" "$tmp" "${ROOT_MIRROR[$name]}" </dev/null >"$dir.log" 2>&1 7>&- 8>&- 9>&- ||
     { tail -n 30 "$dir.log" >&2; rm -rf "$tmp"; die "mmdebstrap ${ROOT_SUITE[$name]} failed (log: $dir.log)"; }
   mv "$tmp" "$dir"
   log "built ${ROOT_SUITE[$name]} in $((SECONDS - started)) s ($(du -sh "$dir" | cut -f1))"
@@ -1107,6 +1107,7 @@ LAB_KEY=$KEY
 LAB_KNOWN_HOSTS=$KNOWN
 LAB_CONFIG=$CONFIG
 LAB_DIR=$LAB
+LAB_SSH_USER=labadmin
 LAB_KIND=$KIND
 LAB_TABLESPACES=$TABLESPACES
 END
