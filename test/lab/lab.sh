@@ -587,7 +587,7 @@ ensure_connectivity() {
 # $LAB/<host>/<dir>. (A host on its own root filesystem keeps everything
 # private in its overlay's upper directory.)
 declare -rA PRIVATE_DIRS=([etc]=/etc/postgresql [lib]=/var/lib/postgresql [run]=/run/postgresql
-  [log]=/var/log/postgresql [tmp]=/tmp [home1]=/home1)
+  [log]=/var/log/postgresql [tmp]=/tmp [home1]=/home1 [roothome]=/root)
 on_machine_root() { [[ ${ROOT[$1]} == machine ]]; }
 
 write_hosts_file() {
@@ -608,7 +608,10 @@ prepare_host_dirs() {
     write_hosts_file "$d/hosts"
     return 0
   fi
-  mkdir -p "$d"/{etc,lib,run,log,tmp}
+  mkdir -p "$d"/{etc,lib,run,log,tmp,roothome}
+  # root's own home, as on a server: not this machine's, whose ~/.bashrc (pyenv init) costs
+  # seconds on every command a root SSH session runs
+  chown root:root "$d/roothome"; chmod 700 "$d/roothome"
   chown postgres:postgres "$d/etc" "$d/lib" "$d/run"; chmod 755 "$d/etc" "$d/lib"; chmod 2775 "$d/run"
   chown root:postgres "$d/log"; chmod 1775 "$d/log"
   chown root:root "$d/tmp"; chmod 1777 "$d/tmp"
@@ -704,7 +707,7 @@ start_sshd_in_host() {
     rm -f "$(init_pidfile "$h")"
     if on_machine_root "$h"; then
       init=$HOST_INIT
-      for sub in etc lib run log tmp home1; do [[ -d $d/$sub ]] && args+=("$sub=${PRIVATE_DIRS[$sub]}"); done
+      for sub in etc lib run log tmp home1 roothome; do [[ -d $d/$sub ]] && args+=("$sub=${PRIVATE_DIRS[$sub]}"); done
     else
       init=$HOST_INIT_ROOTFS
       mkdir -p "$CACHE/pg"
