@@ -35,6 +35,8 @@ export interface PrimaryFacts {
   dataDirectory: string;
   dataBytes: number;
   tablespaces: Tablespace[];
+  /** The standby's server OS user and whether the primary has a login role of that name (peer authentication needs it after the clone). */
+  standbyUser: { name: string; canLogin: boolean | null };
   slot: { slot_type: string; active: boolean; active_pid: number | null; wal_status?: string } | null;
 }
 
@@ -113,7 +115,15 @@ async function primaryFacts(ctx: StepContext): Promise<CloneFacts['primary']> {
       'SELECT to_jsonb(s) AS slot FROM pg_replication_slots s WHERE slot_name = $1',
       [ctx.settings.slotName],
     );
-    return { ...row, dataBytes: Number(row.dataBytes), tablespaces: withTargets(row.tablespaces, ctx.settings), slot: slot?.slot ?? null };
+    const standbyUser = ctx.standby.host.serverUser;
+    const [role] = await ctx.primary.host.sql<{ can_login: boolean }>(address, 'SELECT rolcanlogin AS can_login FROM pg_roles WHERE rolname = $1', [standbyUser]);
+    return {
+      ...row,
+      dataBytes: Number(row.dataBytes),
+      tablespaces: withTargets(row.tablespaces, ctx.settings),
+      standbyUser: { name: standbyUser, canLogin: role ? role.can_login : null },
+      slot: slot?.slot ?? null,
+    };
   } catch (error) {
     return { unreachable: error instanceof Error ? error.message : String(error) };
   }
@@ -259,6 +269,16 @@ export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Fin
         ? ok(enabled(p.dataChecksums) ? 'data checksums on' : 'wal_log_hints = on')
         : { status: 'warn', detail: 'neither data checksums nor wal_log_hints: pg_rewind cannot rejoin a former primary later (wal_log_hints = on needs a restart)' });
     add('tablespaces', 'standby', false, judgeTablespaces(p.tablespaces, standby, settings));
+    // After the clone the standby has the primary's roles; the wizard reaches it as the role named like its OS user.
+    const user = p.standbyUser.name;
+    add('standby-os-user-role', 'standby', false,
+      p.standbyUser.canLogin
+        ? ok(`the standby's server runs as OS user ${user}, and role ${user} exists on the primary (peer authentication keeps working after the clone)`)
+        : {
+            status: 'fail',
+            detail: `the standby's server runs as OS user ${user}, and the primary has no role ${user} that can log in: after the clone the standby has only the primary's roles, so nothing could connect to it as ${user} over its socket (peer authentication)`,
+            fix: `on the primary: CREATE ROLE ${user} LOGIN SUPERUSER (it replicates to the standby); or run the standby's server as an OS user with a role on the primary (e.g. postgres)`,
+          });
     const short = spaceNeeded(p.dataBytes, dataParent(standby.dataDirectory), p.tablespaces, standby.spaces).filter((fs) => fs.needed > fs.available);
     if (p.tablespaces.length > 0) {
       add('free-disk', 'standby', false,

@@ -23,6 +23,7 @@ const primary: PrimaryFacts = {
   dataDirectory: '/var/lib/postgresql/15/prod',
   dataBytes: 10 * 1024 ** 3,
   tablespaces: [],
+  standbyUser: { name: 'postgres', canLogin: true },
   slot: { slot_type: 'physical', active: false, active_pid: null, wal_status: 'reserved' },
 };
 
@@ -83,6 +84,16 @@ describe('clone prechecks', () => {
     const tight = { ...healthy.standby, freeBytes: 10 * 1024 ** 3 };
     expect(verdict({ ...healthy, standby: tight }, 'free-disk').status).toBe('fail');
     expect(verdict({ ...healthy, standby: { ...tight, leftoverBytes: 2 * 1024 ** 3 } }, 'free-disk').status).toBe('ok');
+  });
+
+  it("refuses a standby run by an OS user the primary has no role for (cross-layout), naming the role to create", () => {
+    const facts = { ...healthy, primary: { ...primary, standbyUser: { name: 'dbadmin', canLogin: null } } };
+    expect(verdict(facts, 'standby-os-user-role')).toMatchObject({
+      status: 'fail',
+      side: 'standby',
+      earlierSteps: false,
+      fix: expect.stringContaining('on the primary: CREATE ROLE dbadmin LOGIN SUPERUSER'),
+    });
   });
 
   describe('tablespaces', () => {
