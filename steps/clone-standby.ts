@@ -118,15 +118,21 @@ async function endProcessGroup(host: Host, pgid: string): Promise<void> {
 /**
  * Process groups of pg_basebackup runs still writing into the side directory: left behind
  * when an earlier run's SSH connection dropped mid-clone (its WAL-streaming child outlives
- * the parent and keeps the slot busy). Only this mount namespace's, so a container next door
+ * the parent and keeps the slot busy). A process counts only by its executable (this
+ * script's own command line names pg_basebackup and the directory too), never in this
+ * script's own process group, and only in this mount namespace, so a container next door
  * is never touched.
  */
 const orphanedClonesScript = [
   'own=$(readlink /proc/self/ns/mnt)',
+  'self=$(ps -o pgid= -p $$ | tr -d " ")',
   'for d in /proc/[0-9]*; do',
   '  [ "$(readlink "$d/ns/mnt" 2>/dev/null)" = "$own" ] || continue',
-  '  args=$(tr "\\0" "\\n" < "$d/cmdline" 2>/dev/null) || continue',
-  '  case "$args" in *pg_basebackup*) printf "%s\\n" "$args" | grep -qxF -- "$1" && ps -o pgid= -p "${d#/proc/}" ;; esac',
+  '  exe=$(readlink "$d/exe" 2>/dev/null) || continue',
+  '  case "${exe##*/}" in pg_basebackup | "pg_basebackup (deleted)") ;; *) continue ;; esac',
+  '  tr "\\0" "\\n" < "$d/cmdline" 2>/dev/null | grep -qxF -- "$1" || continue',
+  '  pgid=$(ps -o pgid= -p "${d#/proc/}" | tr -d " ")',
+  '  [ -z "$pgid" ] || [ "$pgid" = "$self" ] || echo "$pgid"',
   'done | sort -u',
 ].join('\n');
 

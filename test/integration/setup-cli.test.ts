@@ -109,6 +109,8 @@ describe('setup from the command line', () => {
     const statuses = Object.fromEntries(outcome.steps.map((s: JsonStep) => [s.id, s.status]));
     expect(statuses['replication-role']).toBe('already-done'); // created by the run that stopped before the restart
     expect(statuses['clone-standby']).toBe('done');
+    // Nothing was left running by an earlier run: the cleanup must not mistake itself for one.
+    expect(outcome.steps.find((s: JsonStep) => s.id === 'clone-standby').notes.join('\n')).not.toContain('ending pg_basebackup');
     expect(outcome.steps.find((s: JsonStep) => s.id === 'verify-streaming').detail).toMatch(/canary written at \S+ on the primary was replayed on the standby after \d+ ms/);
     expect(psqlIn('primary', "SELECT state FROM pg_stat_replication WHERE client_addr = '" + lab.standbyIp + "'")).toBe('streaming');
     psqlIn('primary', "INSERT INTO t VALUES (1001, 'arrives on the standby')", 'appdb');
@@ -211,6 +213,7 @@ describe('a setup that dies during the clone (killed, as when the SSH connection
     const clone = outcome.steps.find((s: JsonStep) => s.id === 'clone-standby');
     expect(clone.status).toBe('done');
     expect(clone.notes.join('\n')).toMatch(/ending pg_basebackup \(process group \d+\) left running by an interrupted earlier run/);
+    expect(inHost('standby', ['sh', '-c', 'pgrep -x pg_basebackup || true']).trim()).toBe('');
     expect(psqlIn('standby', 'SELECT count(*) FROM pgbench_branches', 'appdb')).toBe('100');
     expect(sideDirectoryMb()).toBe(0);
   });
