@@ -8,7 +8,7 @@ import { passwordStored, runClonePrechecks, sideDirectory } from './lib/clone-pr
 import { timestampSuffix } from './lib/config-files.js';
 import { upsertPassfileEntry } from './lib/passfile.js';
 import { passfileParams, replicationProbeArgv } from './lib/replication-probe.js';
-import { errorLines, replicationFix } from './lib/replication-errors.js';
+import { errorLines, replicationFix } from '../src/catalog/replication-errors.js';
 import { controlServer, isRunning, serverControlCommand } from './lib/server-control.js';
 import { query } from './lib/live-server.js';
 import { keptTablespace, mappingOption, tablespaceSide, tablespacesSql, withTargets, type Tablespace } from './lib/tablespaces.js';

@@ -1,4 +1,4 @@
-import type { ClusterAddress, Host } from '../src/remote/host.js';
+import type { ClusterAddress, Host, Side } from '../src/remote/host.js';
 import type { ClusterFacts } from '../src/discovery/inspect.js';
 import type { ClusterRef } from '../src/discovery/clusters.js';
 
@@ -12,7 +12,7 @@ import type { ClusterRef } from '../src/discovery/clusters.js';
  * Steps import no ink/react and never print: they talk through the context.
  */
 
-export type Side = 'primary' | 'standby';
+export type { Side };
 
 /** One side of the pair as the steps see it: the connection and the chosen cluster. */
 export interface Node {

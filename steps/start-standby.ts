@@ -2,7 +2,7 @@ import { WizardError } from '../src/errors.js';
 import { where, type CheckResult, type Step, type StepContext } from './contract.js';
 import { runningAddress, systemIdentifier } from './lib/cluster-state.js';
 import { pollUntil } from './lib/poll.js';
-import { replicationFix } from './lib/replication-errors.js';
+import { replicationFix } from '../src/catalog/replication-errors.js';
 import { controlServer, isRunning, serverControlCommand } from './lib/server-control.js';
 import { logSince, markLog, problemLines, type LogMark } from './lib/server-log.js';
 

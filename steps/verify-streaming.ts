@@ -3,7 +3,7 @@ import { WizardError } from '../src/errors.js';
 import { where, type CheckResult, type Node, type Step, type StepContext } from './contract.js';
 import { runningAddress } from './lib/cluster-state.js';
 import { pollUntil } from './lib/poll.js';
-import { replicationFix } from './lib/replication-errors.js';
+import { replicationFix } from '../src/catalog/replication-errors.js';
 import { passfileParams, probeReplication, replicationProbeArgv, walreceiverParams } from './lib/replication-probe.js';
 import { problemLines, recentLog } from './lib/server-log.js';
 

@@ -1,9 +1,9 @@
 import type { Side } from '../../steps/contract.js';
 import { listenAddressesCovering } from '../../steps/primary-settings.js';
-import { findingFix, type ReplicationEndpoints } from '../../steps/lib/replication-errors.js';
+import { findingFix, type ReplicationEndpoints } from '../catalog/replication-errors.js';
 import { hotStandbyMinimums } from '../../steps/lib/standby-config.js';
 import { formatBytes } from '../report.js';
-import { catalog, matchConnectionError, type FindingId, type Severity } from './catalog.js';
+import { catalog, matchConnectionError, type FindingId, type Severity } from '../catalog/catalog.js';
 import { replicationUser, type DoctorFacts, type SlotFact, type WalSenderFact } from './facts.js';
 import {
   currentStandbyWindow,

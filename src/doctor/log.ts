@@ -1,6 +1,6 @@
 import type { Node, Side } from '../../steps/contract.js';
 import { newestLogTail } from '../../steps/lib/server-log.js';
-import { matchLogLine, type FindingId } from './catalog.js';
+import { matchLogLine, type FindingId } from '../catalog/catalog.js';
 
 /**
  * A server's recent log, split into messages, and the part of it that describes the server

@@ -1,13 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { catalog, findingIds } from './catalog.js';
+import { catalog, findingIds } from '../catalog/catalog.js';
 
 /**
  * README's doctor section, written from the catalog so ids, texts and fixes have one source.
  * `npm run docs` rewrites it between the markers; a unit test fails when it is stale.
  */
 
-export const beginMarker = '<!-- doctor-findings:begin (generated from src/doctor/catalog.ts by `npm run docs`; edit the catalog, not this) -->';
+export const beginMarker = '<!-- doctor-findings:begin (generated from src/catalog/catalog.ts by `npm run docs`; edit the catalog, not this) -->';
 export const endMarker = '<!-- doctor-findings:end -->';
 
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');

@@ -1,6 +1,6 @@
 import { stepLines } from '../setup/render.js';
 import type { StepResult } from '../setup/runner.js';
-import type { Severity } from './catalog.js';
+import type { Severity } from '../catalog/catalog.js';
 import type { Diagnosis, Finding } from './diagnose.js';
 import type { Relationship } from './facts.js';
 import type { RepairOutcome, RepairPlan } from './repair.js';

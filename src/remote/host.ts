@@ -4,6 +4,9 @@
  * a fake. Commands are argv arrays, never shell strings.
  */
 
+/** Which end of the replication pair a host or a finding is on. */
+export type Side = 'primary' | 'standby';
+
 /**
  * Which OS user runs a command: the SSH login user, root, or the OS user that runs the
  * chosen PostgreSQL server ('postgres' means that user: the owner of its data directory,

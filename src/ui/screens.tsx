@@ -4,7 +4,7 @@ import Spinner from 'ink-spinner';
 import type { Io } from '../io.js';
 import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
-import type { Severity } from '../doctor/catalog.js';
+import type { Severity } from '../catalog/catalog.js';
 import { doctorNodes, examine, type Examination } from '../doctor/doctor.js';
 import { findingBody, findingHeadline, planLines, relationshipLine, repairSummaryLines, severityGroups, severityHeadings, verdictLine } from '../doctor/render.js';
 import { planRepairs, runRepairs, type RepairOutcome, type RepairPlan } from '../doctor/repair.js';

@@ -7,7 +7,7 @@ import { where } from '../contract.js';
 import { runningAddress, servesAsPrimary, systemIdentifier } from './cluster-state.js';
 import { findPassfileEntry } from './passfile.js';
 import { passfileParams, replicationProbeArgv } from './replication-probe.js';
-import { errorLines, replicationFix } from './replication-errors.js';
+import { errorLines, replicationFix } from '../../src/catalog/replication-errors.js';
 
 /**
  * Everything checked before the standby's data is touched: what repmgr checks before

@@ -2,7 +2,7 @@ import { clientTool } from '../../src/discovery/clusters.js';
 import type { Node, SetupSettings } from '../contract.js';
 import { autoConfValue } from './auto-conf.js';
 import { runningAddress } from './cluster-state.js';
-import { errorLines } from './replication-errors.js';
+import { errorLines } from '../../src/catalog/replication-errors.js';
 import { conninfo, parseConninfo, usesStandbySignal } from './standby-config.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { catalog, findingIds, matchConnectionError, matchLogLine } from '../../src/doctor/catalog.js';
+import { catalog, findingIds, matchConnectionError, matchLogLine } from '../../src/catalog/catalog.js';
 
 /** Real log lines, as PostgreSQL 10–18 write them (texts from shared/reference/postgres-facts.md). */
 const samples: [string, string][] = [

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { catalog, findingIds } from '../../src/doctor/catalog.js';
+import { catalog, findingIds } from '../../src/catalog/catalog.js';
 import { readableMessage, withTroubleshootingSection } from '../../src/doctor/readme-section.js';
 
 const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorLines, replicationFix } from '../../steps/lib/replication-errors.js';
+import { errorLines, replicationFix } from '../../src/catalog/replication-errors.js';
 import { problemLines } from '../../steps/lib/server-log.js';
 
 const endpoints = {

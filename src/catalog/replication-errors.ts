@@ -1,4 +1,4 @@
-import { catalog, matchLogLine, type FindingId } from '../../src/doctor/catalog.js';
+import { catalog, matchLogLine, type FindingId } from './catalog.js';
 
 /**
  * The fix for PostgreSQL's own text of a failing replication connection, clone or standby

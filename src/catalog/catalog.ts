@@ -5,7 +5,7 @@
  * troubleshooting table is generated from this list (`npm run docs`).
  */
 
-import type { Side } from '../../steps/contract.js';
+import type { Side } from '../remote/host.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 
