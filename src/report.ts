@@ -1,4 +1,4 @@
-import type { HostFacts } from './discovery/inspect.js';
+import type { HostFacts } from './facts/host.js';
 import { describeCluster } from './discovery/clusters.js';
 
 export function formatBytes(bytes: number | undefined): string {

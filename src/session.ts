@@ -4,7 +4,7 @@ import type { Options } from './options.js';
 import { connectHost } from './remote/connect.js';
 import type { Host } from './remote/host.js';
 import { chooseCluster, describeCluster, findClientBinDir, listClusters } from './discovery/clusters.js';
-import { inspectHost, type HostFacts } from './discovery/inspect.js';
+import { inspectHost, type HostFacts } from './facts/host.js';
 
 export type Role = 'primary' | 'standby';
 export const roles: readonly Role[] = ['primary', 'standby'];

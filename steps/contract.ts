@@ -1,5 +1,6 @@
 import type { ClusterAddress, Host, Side } from '../src/remote/host.js';
-import type { ClusterFacts } from '../src/discovery/inspect.js';
+import { WizardError } from '../src/errors.js';
+import type { ClusterFacts, HostFacts } from '../src/facts/host.js';
 import type { ClusterRef } from '../src/discovery/clusters.js';
 
 /**
@@ -22,6 +23,12 @@ export interface Node {
   facts: ClusterFacts;
   /** How to reach the cluster over its Unix socket (absent when it was stopped at discovery). */
   address?: ClusterAddress;
+}
+
+/** The chosen cluster of a discovered host as steps see it. */
+export function toNode(host: Host, facts: HostFacts): Node {
+  if (!facts.cluster) throw new WizardError('no cluster was chosen', `${host.role} ${host.label}`, `pass --${host.role}-cluster`);
+  return { host, cluster: facts.cluster.ref, facts: facts.cluster, address: facts.cluster.address };
 }
 
 export interface SetupSettings {

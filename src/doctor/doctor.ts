@@ -1,7 +1,6 @@
 import type { Pair, PairFacts } from '../session.js';
 import type { Options } from '../options.js';
-import { toNode } from '../setup/prepare.js';
-import type { Node } from '../../steps/contract.js';
+import { toNode, type Node } from '../../steps/contract.js';
 import { diagnose, type Diagnosis } from './diagnose.js';
 import { gatherFacts, type DoctorFacts } from './facts.js';
 

@@ -1,7 +1,7 @@
 import { clientTool, readControlFile } from '../discovery/clusters.js';
 import type { Host } from '../remote/host.js';
 import type { Node } from '../../steps/contract.js';
-import { serverHome, sourceAddressTowards } from '../setup/prepare.js';
+import { serverHome, sourceAddressTowards } from '../facts/host.js';
 import { autoConfValue } from '../../steps/lib/auto-conf.js';
 import { findPassfileEntry } from '../../steps/lib/passfile.js';
 import { runningAddress, settingsFromFiles } from '../../steps/lib/cluster-state.js';

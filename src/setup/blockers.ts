@@ -8,7 +8,7 @@ export function blockingProblems({ primary, standby }: PairFacts): string[] {
   const p = primary.cluster;
   const s = standby.cluster;
   if (!p || !s) return ['no cluster chosen on one of the hosts'];
-  if (p.identity && s.identity && sameCluster(p.identity, s.identity)) {
+  if (sameCluster(p.identity, s.identity)) {
     problems.push(`the standby ${standby.label} cluster ${s.ref.id} is the primary's own cluster (same running kernel, same data directory ${s.dataDirectory}): point --standby at the other server`);
   }
   if (!p.ref.running) problems.push(`the primary cluster ${p.ref.id} is not running: start it first`);

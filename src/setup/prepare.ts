@@ -1,18 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { UsageError, WizardError } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { serverHome, sourceAddressTowards } from '../facts/host.js';
 import type { Io } from '../io.js';
 import { passwordEnv, type Options } from '../options.js';
-import type { Host } from '../remote/host.js';
 import type { Pair, PairFacts } from '../session.js';
-import type { Node, SetupSettings } from '../../steps/contract.js';
+import { toNode, type SetupSettings } from '../../steps/contract.js';
 import { findPassfileEntry } from '../../steps/lib/passfile.js';
 import { storedPasswordProof } from '../../steps/replication-role.js';
-
-/** The chosen cluster of a host as steps see it. */
-export function toNode(host: Host, facts: PairFacts['primary']): Node {
-  if (!facts.cluster) throw new WizardError('no cluster was chosen', `${host.role} ${host.label}`, `pass --${host.role}-cluster`);
-  return { host, cluster: facts.cluster.ref, facts: facts.cluster, address: facts.cluster.address };
-}
 
 /** A replication slot name PostgreSQL accepts: lower-case letters, digits, underscores, ≤ 63. */
 export function slotNameFor(standbyHost: string): string {
@@ -26,20 +20,6 @@ export const roleNameProblem = (name: string) =>
 export const slotNameProblem = (name: string) =>
   /^[a-z0-9_]{1,63}$/.test(name) ? undefined : `"${name}" is not a valid replication slot name (lower-case letters, digits, underscores, at most 63)`;
 
-/** The local address a host uses to reach `destination`, as `ip route get` reports it. */
-export async function sourceAddressTowards(host: Host, destination: string, flag: string): Promise<string> {
-  const result = await host.exec(['ip', 'route', 'get', destination]);
-  const source = /\bsrc\s+(\S+)/.exec(result.stdout)?.[1];
-  if (result.code !== 0 || !source) {
-    throw new WizardError(
-      `cannot tell which address ${host.role} uses to reach ${destination}${result.stderr ? `: ${result.stderr.trim()}` : ''}`,
-      `${host.role} ${host.label}`,
-      `pass ${flag} with that address`,
-    );
-  }
-  return source;
-}
-
 /** --tablespace-map OLD=NEW[,OLD=NEW]: absolute paths only (pg_basebackup --tablespace-mapping requires them). */
 export function parseTablespaceMap(value: string | undefined): Record<string, string> | undefined {
   if (value === undefined) return undefined;
@@ -52,20 +32,6 @@ export function parseTablespaceMap(value: string | undefined): Record<string, st
     map[from.replace(/(.)\/+$/, '$1')] = to.replace(/(.)\/+$/, '$1');
   }
   return map;
-}
-
-/** The home directory of the server's OS user (where its ~/.pgpass lives). */
-export async function serverHome(host: Host): Promise<string> {
-  const entry = (await host.run(['getent', 'passwd', host.serverUser])).trim();
-  const home = entry.split(':')[5];
-  if (!home) {
-    throw new WizardError(
-      `the OS user ${host.serverUser}, which runs PostgreSQL, has no home directory`,
-      `${host.role} ${host.label}`,
-      `give ${host.serverUser} a home directory (usermod -d DIR ${host.serverUser}): the replication password is kept in its ~/.pgpass`,
-    );
-  }
-  return home;
 }
 
 /**

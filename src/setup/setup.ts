@@ -1,4 +1,4 @@
-import type { ChangeRecord, PlannedAction, SetupSettings, StepContext } from '../../steps/contract.js';
+import { toNode, type ChangeRecord, type PlannedAction, type SetupSettings, type StepContext } from '../../steps/contract.js';
 import { setupSteps } from '../../steps/index.js';
 import { cloneStandbyStep } from '../../steps/clone-standby.js';
 import { runClonePrechecks } from '../../steps/lib/clone-prechecks.js';
@@ -6,7 +6,7 @@ import type { Io } from '../io.js';
 import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
 import { blockingProblems } from './blockers.js';
-import { resolveSettings, toNode } from './prepare.js';
+import { resolveSettings } from './prepare.js';
 import { errorDetail, runSteps, type RunnerEvent, type StepResult } from './runner.js';
 
 export interface SetupOutcome {

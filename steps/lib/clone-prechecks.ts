@@ -1,7 +1,7 @@
 import { clientTool } from '../../src/discovery/clusters.js';
 import { parseSpace, spaceNeeded, spaceScript, tablespacesSql, unmatchedMappings, withTargets, type PathSpace, type Tablespace } from './tablespaces.js';
 import { WizardError } from '../../src/errors.js';
-import { readClusterIdentity, sameCluster, type ClusterIdentity } from '../../src/facts/identity.js';
+import { sameCluster, type ClusterIdentity } from '../../src/facts/identity.js';
 import type { SetupSettings, Side, StepContext } from '../contract.js';
 import { where } from '../contract.js';
 import { runningAddress, servesAsPrimary, systemIdentifier } from './cluster-state.js';
@@ -16,7 +16,7 @@ import { errorLines, replicationFix } from '../../src/catalog/replication-errors
  * Gathering reads both hosts and changes nothing; judging is a pure function.
  */
 
-export interface PrimaryFacts {
+export interface PrimaryCloneFacts {
   versionNum: number;
   version: string;
   inRecovery: boolean;
@@ -40,12 +40,13 @@ export interface PrimaryFacts {
   slot: { slot_type: string; active: boolean; active_pid: number | null; wal_status?: string } | null;
 }
 
+/** Which host (as the operator named it) and which cluster, as discovery proved it. */
 export interface HostIdentity {
-  hostname: string;
+  label: string;
   cluster: ClusterIdentity;
 }
 
-export interface StandbyFacts {
+export interface StandbyCloneFacts {
   major: number;
   port: number;
   dataDirectory: string;
@@ -64,10 +65,10 @@ export interface StandbyFacts {
 export type ConnectionTest = { ran: false; reason: string } | { ran: true; code: number; stdout: string; stderr: string; argv: string[] };
 
 export interface CloneFacts {
-  primary: PrimaryFacts | { unreachable: string };
+  primary: PrimaryCloneFacts | { unreachable: string };
   primaryHost: HostIdentity;
   primaryPort: number;
-  standby: StandbyFacts;
+  standby: StandbyCloneFacts;
   standbyHost: HostIdentity;
   connection: ConnectionTest;
 }
@@ -89,7 +90,7 @@ async function primaryFacts(ctx: StepContext): Promise<CloneFacts['primary']> {
   const address = await runningAddress(ctx.primary);
   if (!address) return { unreachable: `cluster ${ctx.primary.cluster.id} is not running` };
   try {
-    const [row] = await ctx.primary.host.sql<Omit<PrimaryFacts, 'slot' | 'dataBytes' | 'tablespaces'> & { dataBytes: string; tablespaces: Parameters<typeof withTargets>[0] }>(
+    const [row] = await ctx.primary.host.sql<Omit<PrimaryCloneFacts, 'slot' | 'dataBytes' | 'tablespaces'> & { dataBytes: string; tablespaces: Parameters<typeof withTargets>[0] }>(
       address,
       `SELECT current_setting('server_version_num')::int AS "versionNum",
               current_setting('server_version') AS version,
@@ -110,7 +111,7 @@ async function primaryFacts(ctx: StepContext): Promise<CloneFacts['primary']> {
               ((SELECT sum(pg_database_size(oid)) FROM pg_database) + (SELECT coalesce(sum(size), 0) FROM pg_ls_waldir()))::text AS "dataBytes",
               ${tablespacesSql} AS tablespaces`,
     );
-    const [slot] = await ctx.primary.host.sql<{ slot: PrimaryFacts['slot'] }>(
+    const [slot] = await ctx.primary.host.sql<{ slot: PrimaryCloneFacts['slot'] }>(
       address,
       'SELECT to_jsonb(s) AS slot FROM pg_replication_slots s WHERE slot_name = $1',
       [ctx.settings.slotName],
@@ -129,15 +130,12 @@ async function primaryFacts(ctx: StepContext): Promise<CloneFacts['primary']> {
   }
 }
 
-async function identity(ctx: StepContext, side: Side, running: boolean): Promise<HostIdentity> {
-  const { host, cluster } = ctx[side];
-  const [hostname, clusterIdentity] = await Promise.all([host.run(['uname', '-n']), readClusterIdentity(host, cluster.dataDirectory, running)]);
-  return { hostname: hostname.trim(), cluster: clusterIdentity };
-}
+/** Read once, at discovery: neither the kernel nor the data directories change before the clone. */
+const identity = (ctx: StepContext, side: Side): HostIdentity => ({ label: ctx[side].host.label, cluster: ctx[side].facts.identity });
 
 const dataParent = (dataDirectory: string) => dataDirectory.replace(/\/[^/]+\/?$/, '') || '/';
 
-async function standbyFacts(ctx: StepContext, tablespaces: Tablespace[]): Promise<StandbyFacts> {
+async function standbyFacts(ctx: StepContext, tablespaces: Tablespace[]): Promise<StandbyCloneFacts> {
   const { host, cluster } = ctx.standby;
   const side = sideDirectory(cluster.dataDirectory);
   const parent = dataParent(cluster.dataDirectory);
@@ -191,8 +189,7 @@ async function connectionTest(ctx: StepContext): Promise<ConnectionTest> {
 async function gatherCloneFacts(ctx: StepContext): Promise<CloneFacts> {
   const [primary, connection] = await Promise.all([primaryFacts(ctx), connectionTest(ctx)]);
   const standby = await standbyFacts(ctx, 'unreachable' in primary ? [] : primary.tablespaces);
-  const [primaryHost, standbyHost] = await Promise.all([identity(ctx, 'primary', !('unreachable' in primary)), identity(ctx, 'standby', standby.running)]);
-  return { primary, primaryHost, primaryPort: ctx.primary.cluster.port, standby, standbyHost, connection };
+  return { primary, primaryHost: identity(ctx, 'primary'), primaryPort: ctx.primary.cluster.port, standby, standbyHost: identity(ctx, 'standby'), connection };
 }
 
 const major = (versionNum: number) => (versionNum >= 100000 ? Math.floor(versionNum / 10000) : Math.floor(versionNum / 100) / 100);
@@ -296,12 +293,12 @@ export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Fin
     const standbyId = facts.standbyHost.cluster;
     add('not-the-primary', 'standby', false,
       sameCluster(primaryId, standbyId)
-        ? { status: 'fail', detail: `the standby's cluster is the primary itself (${standby.dataDirectory} on ${facts.standbyHost.hostname}: same running kernel, same data directory)`, fix: 'choose a different standby host or cluster (--standby, --standby-cluster)' }
+        ? { status: 'fail', detail: `the standby's cluster is the primary itself (${standby.dataDirectory} on ${facts.standbyHost.label}: same running kernel, same data directory)`, fix: 'choose a different standby host or cluster (--standby, --standby-cluster)' }
         : standby.servesAsPrimary
           ? { status: 'fail', detail: `${standby.servesAsPrimary}: it is somebody's primary`, fix: 'choose another cluster with --standby-cluster, or move its standbys away and stop it first' }
           : ok(primaryId.bootId === standbyId.bootId
             ? `same running kernel, different data directory (${standby.dataDirectory} is not the primary's ${p.dataDirectory})`
-            : `different machine (kernel boot ids differ; standby ${facts.standbyHost.hostname}, primary ${facts.primaryHost.hostname})`));
+            : `different machine (kernel boot ids differ; standby ${facts.standbyHost.label}, primary ${facts.primaryHost.label})`));
   }
   add('data-directory', 'standby', false,
     standby.dataDirIsMountPoint
@@ -335,7 +332,7 @@ export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Fin
  * refused are a --tablespace-map entry that names no tablespace, two tablespaces on one
  * path, and a path inside the data directory (the swap would move it).
  */
-function judgeTablespaces(tablespaces: Tablespace[], standby: StandbyFacts, settings: SetupSettings): Pick<Finding, 'status' | 'detail' | 'fix'> {
+function judgeTablespaces(tablespaces: Tablespace[], standby: StandbyCloneFacts, settings: SetupSettings): Pick<Finding, 'status' | 'detail' | 'fix'> {
   const unmatched = unmatchedMappings(tablespaces, settings);
   const listed = tablespaces.map((t) => `${t.name} at ${t.location}`).join(', ') || 'none';
   if (unmatched.length > 0) {

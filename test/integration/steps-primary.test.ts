@@ -1,6 +1,6 @@
 import { applyPatch } from 'diff';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChangeRecord, PlannedAction, Step, StepContext } from '../../steps/contract.js';
+import { toNode, type ChangeRecord, type PlannedAction, type Step, type StepContext } from '../../steps/contract.js';
 import { pgHbaStep } from '../../steps/pg-hba.js';
 import { primarySettingsStep } from '../../steps/primary-settings.js';
 import { replicationRoleStep } from '../../steps/replication-role.js';
@@ -8,7 +8,7 @@ import { replicationSlotStep } from '../../steps/replication-slot.js';
 import { WizardError } from '../../src/errors.js';
 import { terminalIo } from '../../src/io.js';
 import { parseOptions, passwordEnv } from '../../src/options.js';
-import { resolveSettings, toNode } from '../../src/setup/prepare.js';
+import { resolveSettings } from '../../src/setup/prepare.js';
 import { runSteps, type StepResult } from '../../src/setup/runner.js';
 import { connectPair, discoverPair, type Pair } from '../../src/session.js';
 import { inHost, lab, labReset, psqlIn } from './lab.js';

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { sampleSettings } from './fixtures.js';
-import { judgeCloneFacts, type CloneFacts, type PrimaryFacts } from '../../steps/lib/clone-prechecks.js';
+import { judgeCloneFacts, type CloneFacts, type PrimaryCloneFacts } from '../../steps/lib/clone-prechecks.js';
 
 const settings = sampleSettings;
 
-const primary: PrimaryFacts = {
+const primary: PrimaryCloneFacts = {
   versionNum: 150015,
   version: '15.15',
   inRecovery: false,
@@ -30,7 +30,7 @@ const primary: PrimaryFacts = {
 // The lab: two hosts on one machine share the running kernel, not the data directory.
 const healthy: CloneFacts = {
   primary,
-  primaryHost: { hostname: 'pgw-primary', cluster: { bootId: 'd5a12016-cfc6-4a2f-9d41-a7e7ea94cda8', directory: '2049:1310722' } },
+  primaryHost: { label: 'labadmin@10.77.0.11', cluster: { bootId: 'd5a12016-cfc6-4a2f-9d41-a7e7ea94cda8', directory: '2049:1310722' } },
   primaryPort: 5433,
   standby: {
     major: 15,
@@ -44,7 +44,7 @@ const healthy: CloneFacts = {
     dataDirIsMountPoint: false,
     spaces: [{ path: '/var/lib/postgresql/15', mount: '/', available: 20 * 1024 ** 3, nonEmpty: true }],
   },
-  standbyHost: { hostname: 'pgw-standby', cluster: { bootId: 'd5a12016-cfc6-4a2f-9d41-a7e7ea94cda8', directory: '2049:1442051' } },
+  standbyHost: { label: 'labadmin@10.77.0.12', cluster: { bootId: 'd5a12016-cfc6-4a2f-9d41-a7e7ea94cda8', directory: '2049:1442051' } },
   connection: { ran: true, code: 0, stdout: '7300000000000000001|1|0/3000148|\n', stderr: '', argv: [] },
 };
 
@@ -61,7 +61,7 @@ describe('clone prechecks', () => {
   it('accepts two servers cloned from one image: same host name, data directory path and port, another kernel', () => {
     const twin = {
       ...healthy,
-      standbyHost: { hostname: 'pgw-primary', cluster: { bootId: '0f0e7a51-2b7c-4c1e-9a51-1d2f3c4b5a69', directory: '2049:1310722' } },
+      standbyHost: { label: 'admin@image-twin', cluster: { bootId: '0f0e7a51-2b7c-4c1e-9a51-1d2f3c4b5a69', directory: '2049:1310722' } },
       standby: { ...healthy.standby, dataDirectory: primary.dataDirectory, port: 5433 },
     };
     expect(verdict(twin, 'not-the-primary')).toMatchObject({ status: 'ok', detail: expect.stringContaining('different machine') });

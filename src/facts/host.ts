@@ -1,6 +1,7 @@
 import type { ClusterAddress, Host } from '../remote/host.js';
-import { readClusterIdentity, type ClusterIdentity } from '../facts/identity.js';
-import { clientTool, clusterAddress, configuredSettings, readControlFile, type ClusterRef } from './clusters.js';
+import { WizardError } from '../errors.js';
+import { clientTool, clusterAddress, configuredSettings, readControlFile, type ClusterRef } from '../discovery/clusters.js';
+import { readClusterIdentity, type ClusterIdentity } from './identity.js';
 
 /** The settings replication depends on; each is reported with the file that set it. */
 export const replicationSettings = [
@@ -49,7 +50,7 @@ export interface ClusterFacts {
   freeBytes?: number;
   settings: Record<string, SettingFact>;
   /** Kernel and data directory: proves whether the other host's cluster is this very one. */
-  identity?: ClusterIdentity;
+  identity: ClusterIdentity;
 }
 
 export interface HostFacts {
@@ -71,14 +72,14 @@ export async function inspectHost(host: Host, clusters: ClusterRef[], chosen: Cl
   const identity = { hostname: (await host.run(['uname', '-n'])).trim() };
   const facts: HostFacts = { role: host.role, label: host.label, address: host.address, loginUser: host.loginUser, os, identity, clusters };
   if (!chosen) return facts;
-  facts.cluster = chosen.running ? await runningClusterFacts(host, chosen) : await stoppedClusterFacts(host, chosen);
-  facts.cluster.freeBytes = await freeBytes(host, chosen.dataDirectory);
-  facts.cluster.identity = await readClusterIdentity(host, facts.cluster.dataDirectory, chosen.running);
+  const cluster = chosen.running ? await runningClusterFacts(host, chosen) : await stoppedClusterFacts(host, chosen);
+  const [free, clusterIdentity] = await Promise.all([freeBytes(host, chosen.dataDirectory), readClusterIdentity(host, cluster.dataDirectory, chosen.running)]);
+  facts.cluster = { ...cluster, freeBytes: free, identity: clusterIdentity };
   facts.pgBasebackup = await basebackupTool(host, chosen);
   return facts;
 }
 
-async function runningClusterFacts(host: Host, ref: ClusterRef): Promise<ClusterFacts> {
+async function runningClusterFacts(host: Host, ref: ClusterRef): Promise<Omit<ClusterFacts, 'identity'>> {
   const address = await clusterAddress(host, ref);
   const [info] = await host.sql<{
     server_version: string;
@@ -136,7 +137,7 @@ function withUnit(setting: string, unit: string | null): string {
 }
 
 /** A stopped cluster still answers from its files: global/pg_control and `postgres -C`. */
-async function stoppedClusterFacts(host: Host, ref: ClusterRef): Promise<ClusterFacts> {
+async function stoppedClusterFacts(host: Host, ref: ClusterRef): Promise<Omit<ClusterFacts, 'identity'>> {
   const configFile = ref.configDir ? `${ref.configDir}/postgresql.conf` : `${ref.dataDirectory}/postgresql.conf`;
   const control = await readControlFile(host, ref);
   const configured = await configuredSettings(host, ref, replicationSettings);
@@ -169,4 +170,32 @@ async function basebackupTool(host: Host, ref: ClusterRef): Promise<HostFacts['p
   const result = await host.exec([path, '--version']);
   if (result.code !== 0) return undefined;
   return { path, version: result.stdout.trim().replace(/^pg_basebackup \(PostgreSQL\) /, '') };
+}
+
+/** The local address a host uses to reach `destination`, as `ip route get` reports it. */
+export async function sourceAddressTowards(host: Host, destination: string, flag: string): Promise<string> {
+  const result = await host.exec(['ip', 'route', 'get', destination]);
+  const source = /\bsrc\s+(\S+)/.exec(result.stdout)?.[1];
+  if (result.code !== 0 || !source) {
+    throw new WizardError(
+      `cannot tell which address ${host.role} uses to reach ${destination}${result.stderr ? `: ${result.stderr.trim()}` : ''}`,
+      `${host.role} ${host.label}`,
+      `pass ${flag} with that address`,
+    );
+  }
+  return source;
+}
+
+/** The home directory of the server's OS user (where its ~/.pgpass lives). */
+export async function serverHome(host: Host): Promise<string> {
+  const entry = (await host.run(['getent', 'passwd', host.serverUser])).trim();
+  const home = entry.split(':')[5];
+  if (!home) {
+    throw new WizardError(
+      `the OS user ${host.serverUser}, which runs PostgreSQL, has no home directory`,
+      `${host.role} ${host.label}`,
+      `give ${host.serverUser} a home directory (usermod -d DIR ${host.serverUser}): the replication password is kept in its ~/.pgpass`,
+    );
+  }
+  return home;
 }
