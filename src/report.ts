@@ -1,5 +1,5 @@
 import type { HostFacts } from './facts/host.js';
-import { describeCluster } from './discovery/clusters.js';
+import { describeCluster } from './facts/clusters.js';
 
 export function formatBytes(bytes: number | undefined): string {
   if (bytes === undefined || Number.isNaN(bytes)) return 'unknown';

@@ -3,7 +3,7 @@ import type { Io } from './io.js';
 import type { Options } from './options.js';
 import { connectHost } from './remote/connect.js';
 import type { Host } from './remote/host.js';
-import { chooseCluster, describeCluster, findClientBinDir, listClusters } from './discovery/clusters.js';
+import { chooseCluster, describeCluster, findClientBinDir, listClusters } from './facts/clusters.js';
 import { inspectHost, type HostFacts } from './facts/host.js';
 
 export type Role = 'primary' | 'standby';

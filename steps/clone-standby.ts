@@ -1,4 +1,4 @@
-import { clientTool } from '../src/discovery/clusters.js';
+import { clientTool } from '../src/facts/clusters.js';
 import { WizardError } from '../src/errors.js';
 import type { Host } from '../src/remote/host.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';

@@ -1,7 +1,7 @@
 import type { ClusterAddress, Host, Side } from '../src/remote/host.js';
 import { WizardError } from '../src/errors.js';
 import type { ClusterFacts, HostFacts } from '../src/facts/host.js';
-import type { ClusterRef } from '../src/discovery/clusters.js';
+import type { ClusterRef } from '../src/facts/clusters.js';
 
 /**
  * The contract every setup step follows, so the Ink screens, the headless command and

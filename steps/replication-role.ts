@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { clientTool } from '../src/discovery/clusters.js';
+import { clientTool } from '../src/facts/clusters.js';
 import { WizardError } from '../src/errors.js';
 import { passwordEnv } from '../src/options.js';
 import { writePassfile } from './clone-standby.js';

@@ -1,4 +1,4 @@
-import { clientTool, readControlFile } from '../discovery/clusters.js';
+import { clientTool, readControlFile } from '../facts/clusters.js';
 import type { Host } from '../remote/host.js';
 import type { Node } from '../../steps/contract.js';
 import { serverHome, sourceAddressTowards } from '../facts/host.js';

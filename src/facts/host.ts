@@ -1,6 +1,6 @@
 import type { ClusterAddress, Host } from '../remote/host.js';
 import { WizardError } from '../errors.js';
-import { clientTool, clusterAddress, configuredSettings, readControlFile, type ClusterRef } from '../discovery/clusters.js';
+import { clientTool, clusterAddress, configuredSettings, readControlFile, type ClusterRef } from './clusters.js';
 import { readClusterIdentity, type ClusterIdentity } from './identity.js';
 
 /** The settings replication depends on; each is reported with the file that set it. */

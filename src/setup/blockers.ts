@@ -1,5 +1,5 @@
 import { sameCluster } from '../facts/identity.js';
-import { clientPackageHint } from '../discovery/clusters.js';
+import { clientPackageHint } from '../facts/clusters.js';
 import type { PairFacts } from '../session.js';
 
 /** Problems visible from discovery alone that would stop a setup; shown in red before any choice. */

@@ -1,4 +1,4 @@
-import { clientTool } from '../../src/discovery/clusters.js';
+import { clientTool } from '../../src/facts/clusters.js';
 import { parseSpace, spaceNeeded, spaceScript, tablespacesSql, unmatchedMappings, withTargets, type PathSpace, type Tablespace } from './tablespaces.js';
 import { WizardError } from '../../src/errors.js';
 import { sameCluster, type ClusterIdentity } from '../../src/facts/identity.js';

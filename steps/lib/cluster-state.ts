@@ -1,5 +1,5 @@
 import type { ClusterAddress } from '../../src/remote/host.js';
-import { configuredSettings, liveClusterAddress, readControlFile } from '../../src/discovery/clusters.js';
+import { configuredSettings, liveClusterAddress, readControlFile } from '../../src/facts/clusters.js';
 import type { Node } from '../contract.js';
 
 /**

@@ -1,4 +1,4 @@
-import { clientTool } from '../../src/discovery/clusters.js';
+import { clientTool } from '../../src/facts/clusters.js';
 import type { Node, SetupSettings } from '../contract.js';
 import { autoConfValue } from './auto-conf.js';
 import { runningAddress } from './cluster-state.js';

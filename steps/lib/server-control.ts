@@ -1,7 +1,7 @@
 import { WizardError } from '../../src/errors.js';
 import type { Host } from '../../src/remote/host.js';
-import type { ClusterRef } from '../../src/discovery/clusters.js';
-import { clusterAddress } from '../../src/discovery/clusters.js';
+import type { ClusterRef } from '../../src/facts/clusters.js';
+import { clusterAddress } from '../../src/facts/clusters.js';
 import type { Node } from '../contract.js';
 
 export type ServerAction = 'start' | 'stop' | 'restart' | 'reload';

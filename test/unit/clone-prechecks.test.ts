@@ -98,7 +98,7 @@ describe('clone prechecks', () => {
 
   describe('tablespaces', () => {
     const ts = (name: string, location: string, target = location) => ({ oid: String(16000 + Number(name.slice(2))), name, location, bytes: 3 * 1024 ** 3, target });
-    const withSpaces = (tablespaces: PrimaryFacts['tablespaces'], spaces: CloneFacts['standby']['spaces']) => ({
+    const withSpaces = (tablespaces: PrimaryCloneFacts['tablespaces'], spaces: CloneFacts['standby']['spaces']) => ({
       ...healthy,
       primary: { ...primary, tablespaces },
       standby: { ...healthy.standby, spaces: [...healthy.standby.spaces, ...spaces] },

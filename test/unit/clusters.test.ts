@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseCluster, listClusters, newestClientBinDir, parseControlFile, parseLsClusters, systemdUnit } from '../../src/discovery/clusters.js';
+import { chooseCluster, listClusters, newestClientBinDir, parseControlFile, parseLsClusters, systemdUnit } from '../../src/facts/clusters.js';
 import { serverControlCommand } from '../../steps/lib/server-control.js';
 import { FakeHost } from './fake-host.js';
 
