@@ -72,6 +72,27 @@ export interface Finding {
 export interface Diagnosis {
   healthy: boolean;
   findings: Finding[];
+  /** The live facts that show how replication stands, healthy or not. */
+  replication: ReplicationState;
+}
+
+export interface ServerState {
+  clusterId: string;
+  running: boolean;
+  inRecovery?: boolean;
+}
+
+/** What proves a pair healthy (or shows how far it is from it), read from both servers' views. */
+export interface ReplicationState {
+  primary: ServerState;
+  standby: ServerState & { receiverStatus?: string };
+  /** The primary's pg_stat_replication for this standby: WAL not yet replayed, and replay_lag. */
+  replayBytes?: number;
+  replayLagSeconds?: number | null;
+  slot?: { name: string; active: boolean; retainedBytes: number | null; walStatus: string | null };
+  /** pg_stat_wal_receiver.last_msg_receipt_time on the standby, and its age at the check. */
+  lastMessageAt?: string;
+  lastMessageAgeSeconds?: number;
 }
 
 /** A standby this far behind is worth a warning. */
@@ -488,5 +509,20 @@ export function diagnose(facts: DoctorFacts, passwordKnown: boolean): Diagnosis 
   // Causes first; a stopped standby is often their consequence.
   const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyDown, lag, elsewhere].flatMap((detect) => detect(ctx));
   const findings = [...current, ...resolved(ctx, current)].sort((a, b) => severityOrder.indexOf(a.severity) - severityOrder.indexOf(b.severity));
-  return { healthy: !findings.some((f) => f.severity === 'error'), findings };
+  return { healthy: !findings.some((f) => f.severity === 'error'), findings, replication: replicationState(ctx) };
+}
+
+function replicationState(ctx: Context): ReplicationState {
+  const { primary, standby } = ctx.facts;
+  const server = (facts: typeof primary | typeof standby): ServerState => ({ clusterId: facts.clusterId, running: facts.running, inRecovery: facts.inRecovery });
+  const slot = ctx.ownSlot;
+  return {
+    primary: server(primary),
+    standby: { ...server(standby), receiverStatus: standby.receiverStatus },
+    replayBytes: ctx.ownSender?.replayBytes ?? standby.applyBytes,
+    replayLagSeconds: ctx.ownSender ? ctx.ownSender.replayLagSeconds : undefined,
+    slot: slot && { name: slot.name, active: slot.active, retainedBytes: slot.retainedBytes, walStatus: slot.walStatus },
+    lastMessageAt: standby.lastMessageAt,
+    lastMessageAgeSeconds: standby.lastMessageAgeSeconds,
+  };
 }

@@ -77,6 +77,9 @@ export interface StandbyFacts extends ServerFacts {
   applyBytes?: number;
   /** now() − pg_last_xact_replay_timestamp(). */
   replayAgeSeconds?: number;
+  /** pg_stat_wal_receiver.last_msg_receipt_time, and how long before the check it was. */
+  lastMessageAt?: string;
+  lastMessageAgeSeconds?: number;
   recoveryConf: string | null;
   standbySignal: boolean;
   recoverySignal: boolean;
@@ -209,7 +212,7 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
   const [recoveryConf, standbySignal, recoverySignal] = await Promise.all([host.readFile(`${dir}/recovery.conf`, 'root'), exists('standby.signal'), exists('recovery.signal')]);
   const names = [...recoveryNames, ...hotStandbyMinimums(cluster.major), 'hot_standby'];
   const { live, ...facts } = await serverFacts(node, names, async () => {
-    const [row] = await host.sql<{ in_recovery: boolean; system_identifier: string; timeline: number; replay_paused: boolean | null; apply_bytes: string | null; replay_age: number | null; receiver: string | null }>(
+    const [row] = await host.sql<{ in_recovery: boolean; system_identifier: string; timeline: number; replay_paused: boolean | null; apply_bytes: string | null; replay_age: number | null; receiver: string | null; last_message_at: string | null; last_message_age: number | null }>(
       node.address!,
       `SELECT pg_is_in_recovery() AS in_recovery,
               (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
@@ -217,7 +220,9 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
               CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS replay_paused,
               CASE WHEN pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint::text END AS apply_bytes,
               CASE WHEN pg_is_in_recovery() THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS replay_age,
-              (SELECT status FROM pg_stat_wal_receiver) AS receiver`,
+              (SELECT status FROM pg_stat_wal_receiver) AS receiver,
+              (SELECT to_char(last_msg_receipt_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"') FROM pg_stat_wal_receiver) AS last_message_at,
+              (SELECT extract(epoch FROM now() - last_msg_receipt_time)::float8 FROM pg_stat_wal_receiver) AS last_message_age`,
     );
     return {
       inRecovery: row.in_recovery,
@@ -227,6 +232,8 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
       applyBytes: numeric(row.apply_bytes),
       replayAgeSeconds: row.replay_age ?? undefined,
       receiverStatus: row.receiver ?? undefined,
+      lastMessageAt: row.last_message_at ?? undefined,
+      lastMessageAgeSeconds: row.last_message_age ?? undefined,
     };
   });
   return { ...facts, ...live, recoveryConf, standbySignal, recoverySignal };

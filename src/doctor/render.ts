@@ -1,7 +1,8 @@
 import { stepLines } from '../setup/render.js';
 import type { StepResult } from '../setup/runner.js';
 import type { Severity } from '../catalog/catalog.js';
-import type { Diagnosis, Finding } from './diagnose.js';
+import { formatBytes } from '../report.js';
+import type { Diagnosis, Finding, ReplicationState, ServerState } from './diagnose.js';
 import type { Relationship } from './facts.js';
 import type { RepairOutcome, RepairPlan } from './repair.js';
 
@@ -56,8 +57,32 @@ export function verdictLine(diagnosis: Diagnosis): string {
   return `Result: ${plural(errors, 'error')}${warnings ? `, ${plural(warnings, 'warning')}` : ''}.${hint}`;
 }
 
+const serverLine = (role: string, server: ServerState) =>
+  `${role} ${server.clusterId}: ${server.running ? 'running' : 'stopped'}${server.inRecovery === undefined ? '' : server.inRecovery ? ', in recovery' : ', not in recovery'}`;
+
+const seconds = (value: number) => (value < 1 ? `${Math.round(value * 1000)} ms` : `${value.toFixed(1)} s`);
+
+/** The facts that show how replication stands: state, lag, slot, the last message received. */
+export function replicationLines(state: ReplicationState): string[] {
+  const lines = ['Replication now:', `  ${serverLine('primary', state.primary)}`, `  ${serverLine('standby', state.standby)}${state.standby.receiverStatus ? `, walreceiver ${state.standby.receiverStatus}` : ''}`];
+  if (state.replayBytes !== undefined) {
+    // replay_lag is NULL once the standby has replayed everything the primary sent.
+    const lag = state.replayLagSeconds === undefined ? '' : `, replay_lag ${state.replayLagSeconds === null ? 'none (caught up)' : seconds(state.replayLagSeconds)}`;
+    lines.push(`  lag: ${formatBytes(state.replayBytes)} not yet replayed on the standby${lag}`);
+  }
+  if (state.slot) {
+    const status = state.slot.walStatus ? ` (wal_status ${state.slot.walStatus})` : '';
+    lines.push(`  slot ${state.slot.name}: ${state.slot.active ? 'active' : 'inactive'}, ${formatBytes(state.slot.retainedBytes ?? undefined)} of WAL retained on the primary${status}`);
+  }
+  if (state.lastMessageAt) {
+    const age = state.lastMessageAgeSeconds === undefined ? '' : ` (${seconds(Math.max(0, state.lastMessageAgeSeconds))} before this check)`;
+    lines.push(`  last message from the primary received ${state.lastMessageAt}${age}`);
+  }
+  return lines;
+}
+
 export function diagnosisText(diagnosis: Diagnosis, relationship: Relationship): string {
-  const lines = [relationshipLine(relationship), ''];
+  const lines = [relationshipLine(relationship), '', ...replicationLines(diagnosis.replication), ''];
   for (const group of severityGroups(diagnosis.findings)) {
     lines.push(`${severityHeadings[group.severity]} (${group.findings.length})`);
     for (const f of group.findings) lines.push(`  ${findingHeadline(f)}`, ...findingBody(f));

@@ -12,8 +12,13 @@ const statusMark: Record<StepResult['status'], string> = {
   skipped: '[skipped]',
 };
 
+export const statusLabel = (status: StepResult['status']) => statusMark[status];
+
+/** How the runbook flags an action that restarts the primary or replaces the standby's data. */
+export const destructiveMark = (kind: NonNullable<PlannedAction['destructive']>) => `!! ${kind === 'restart-primary' ? 'RESTARTS THE PRIMARY' : 'REPLACES STANDBY DATA'}`;
+
 export function actionLines(action: PlannedAction): string[] {
-  const mark = action.destructive ? `  !! ${action.destructive === 'restart-primary' ? 'RESTARTS THE PRIMARY' : 'REPLACES STANDBY DATA'}` : '';
+  const mark = action.destructive ? `  ${destructiveMark(action.destructive)}` : '';
   const lines = [`  - on ${action.side}: ${action.summary}${mark}`];
   if (action.command) lines.push(`      $ ${commandLine(action.command)}`);
   if (action.sql) lines.push(...action.sql.trim().split('\n').map((l) => `      sql> ${l}`));
@@ -32,12 +37,15 @@ export function stepLines(step: StepResult): string[] {
   return lines;
 }
 
+/** The choices the whole plan follows, in one line. */
+export const settingsLine = (s: SetupOutcome['settings']) =>
+  `role ${s.roleName}, slot ${s.slotName}, standby connects from ${s.standbyAddress} to ${s.primaryAddress}, checkpoint ${s.checkpoint}`;
+
 /** `setup --plan`: a runbook an operator can review before anything changes. */
 export function planText(outcome: SetupOutcome): string {
-  const s = outcome.settings;
   return [
     '# pgrepl-wizard setup plan (nothing has been changed)',
-    `# role ${s.roleName}, slot ${s.slotName}, standby connects from ${s.standbyAddress} to ${s.primaryAddress}, checkpoint ${s.checkpoint}`,
+    `# ${settingsLine(outcome.settings)}`,
     '',
     ...outcome.steps.flatMap((step) => [...stepLines(step), '']),
   ].join('\n');

@@ -4,13 +4,15 @@ import Spinner from 'ink-spinner';
 import type { Options } from '../options.js';
 import { connectPair, discoverPair, roles, type Pair, type PairFacts, type Role } from '../session.js';
 import { slotNameFor } from '../setup/prepare.js';
-import { closingText, planText } from '../setup/render.js';
+import { closingText, settingsLine } from '../setup/render.js';
 import { prepareSetup, runSetup, type SetupOutcome } from '../setup/setup.js';
 import type { SetupSettings } from '../../steps/contract.js';
 import { ErrorBanner, Menu, Prompt } from './components.js';
 import { inkIo, type PendingQuestion } from './ink-io.js';
 import { emptyRun, reduceRun } from './run-state.js';
-import { ChoicesForm, DoctorFlow, Overview, PlanReview, QuestionBox, RunView, type SetupChoices } from './screens.js';
+import { Overview } from './overview.js';
+import { ChoicesForm, DoctorFlow, QuestionBox, RunView, type SetupChoices } from './screens.js';
+import { StepsReview } from './steps-review.js';
 
 type Screen =
   | { kind: 'ask-host'; role: Role }
@@ -160,8 +162,9 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
         </Text>
       )}
       {screen.kind === 'review' && (
-        <PlanReview
-          lines={planText(screen.plan).split('\n')}
+        <StepsReview
+          heading={['The plan, one line per step (nothing has been changed yet):', settingsLine(screen.plan.settings)]}
+          steps={screen.plan.steps}
           question="Run this plan?"
           labels={['Run it', 'Quit without changing anything']}
           onSelect={(go) => (go ? setScreen({ kind: 'running', options: screen.options, settings: screen.settings }) : finish(0))}

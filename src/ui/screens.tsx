@@ -6,10 +6,8 @@ import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
 import type { Severity } from '../catalog/catalog.js';
 import { doctorNodes, examine, type Examination } from '../doctor/doctor.js';
-import { findingBody, findingHeadline, planLines, relationshipLine, repairSummaryLines, severityGroups, severityHeadings, verdictLine } from '../doctor/render.js';
+import { findingBody, findingHeadline, planLines, relationshipLine, repairSummaryLines, replicationLines, severityGroups, severityHeadings, verdictLine } from '../doctor/render.js';
 import { planRepairs, runRepairs, type RepairOutcome, type RepairPlan } from '../doctor/repair.js';
-import { hostReport } from '../report.js';
-import { blockingProblems } from '../setup/blockers.js';
 import { roleNameProblem, slotNameProblem } from '../setup/prepare.js';
 import { progressLine, stepLines } from '../setup/render.js';
 import { ErrorBanner, Menu, Prompt } from './components.js';
@@ -27,22 +25,6 @@ export function QuestionBox({ question }: { question: PendingQuestion }) {
       ) : (
         <Prompt label={question.title} mask={question.mask} onSubmit={question.answer} />
       )}
-    </Box>
-  );
-}
-
-export function Overview({ facts }: { facts: PairFacts }) {
-  const problems = blockingProblems(facts);
-  return (
-    <Box flexDirection="column">
-      {[...hostReport(facts.primary), '', ...hostReport(facts.standby)].map((line, index) => (
-        <Text key={index}>{line}</Text>
-      ))}
-      {problems.map((problem) => (
-        <Text key={problem} color="red" bold>
-          ✗ {problem}
-        </Text>
-      ))}
     </Box>
   );
 }
@@ -182,6 +164,13 @@ export function FindingsView({ examination }: { examination: Examination }) {
   return (
     <Box flexDirection="column">
       <Text>{relationshipLine(facts.relationship)}</Text>
+      <Box flexDirection="column" marginTop={1}>
+        {replicationLines(diagnosis.replication).map((line, index) => (
+          <Text key={index} bold={index === 0}>
+            {line}
+          </Text>
+        ))}
+      </Box>
       {severityGroups(diagnosis.findings).map((group) => (
         <Box key={group.severity} flexDirection="column" marginTop={1}>
           <Text bold color={severityColors[group.severity]}>

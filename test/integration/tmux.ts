@@ -15,8 +15,14 @@ export class TerminalSession {
     execFileSync('tmux', ['new-session', '-d', '-s', this.name, '-x', '160', '-y', '60', 'sh', '-c', script]);
   }
 
+  /** Everything the terminal showed, scrollback included. */
   screen(): string {
     return execFileSync('tmux', ['capture-pane', '-p', '-J', '-t', this.name, '-S', '-2000'], { encoding: 'utf8' });
+  }
+
+  /** What the terminal shows now (no scrollback); with `colors`, the SGR escapes too (31m is red). */
+  visible(colors = false): string {
+    return execFileSync('tmux', ['capture-pane', '-p', '-J', ...(colors ? ['-e'] : []), '-t', this.name], { encoding: 'utf8' });
   }
 
   /** Waits until the screen shows the text (or the condition holds); returns the screen. */
