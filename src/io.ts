@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from './errors.js';
 import type { HostKeyDecision, UnknownHostKey } from './remote/connect.js';
+import type { StepResult } from './setup/runner.js';
 
 /**
  * How the core asks questions. The Ink app answers them on screen; headless commands answer
@@ -9,6 +10,15 @@ import type { HostKeyDecision, UnknownHostKey } from './remote/connect.js';
 export interface Choice<T> {
   label: string;
   value: T;
+}
+
+/** A whole plan, built without changing anything, to approve before it runs. */
+export interface PlanReview {
+  /** Setup's plan (long: read one line per step) or doctor's repairs (short: read whole). */
+  kind: 'setup' | 'repairs';
+  heading: string[];
+  steps: StepResult[];
+  footer: string[];
 }
 
 export interface Io {
@@ -23,6 +33,8 @@ export interface Io {
    * before anything destructive happens.
    */
   confirm(question: string, flag: string, typed?: string): Promise<boolean>;
+  /** Go or not, for a plan the operator has in front of them. */
+  reviewPlan(review: PlanReview): Promise<boolean>;
 }
 
 /** Prompts one at a time on stderr, so stdout stays clean for --json; none without a TTY. */
@@ -80,6 +92,10 @@ export function terminalIo(input = process.stdin, output = process.stderr): Io {
       if (!interactive) throw new UsageError(`${question} (no terminal to ask in)`, `pass ${flag} to confirm it`);
       const answer = (await ask(typed ? `${question}\nType ${typed} to confirm: ` : `${question} [y/N] `)).trim();
       return typed ? answer === typed : /^y(es)?$/i.test(answer);
+    },
+    // The headless reporter has printed the plan already: only the question is left.
+    reviewPlan(review) {
+      return this.confirm(review.kind === 'setup' ? 'Run this plan?' : 'Apply these repairs?', '--yes');
     },
   };
 }

@@ -2,9 +2,10 @@ import { UsageError, WizardError } from '../errors.js';
 import { terminalIo } from '../io.js';
 import type { Options } from '../options.js';
 import { connectPair, discoverPair } from '../session.js';
-import { doctorNodes, examine } from '../doctor/doctor.js';
 import { diagnosisText, planLines, repairLines } from '../doctor/render.js';
-import { planRepairs, runRepairs } from '../doctor/repair.js';
+import { diagnoseJob, doctorNodes } from '../jobs/diagnose.js';
+import type { Emit } from '../jobs/events.js';
+import { repairJob } from '../jobs/repair.js';
 import { stderrReporter } from './setup.js';
 
 /**
@@ -28,27 +29,26 @@ export async function doctorCommand(options: Options): Promise<number> {
   try {
     const pairFacts = await discoverPair(pair, options, io);
     const nodes = doctorNodes(pair, pairFacts);
-    const before = await examine(nodes, options);
+    const before = await diagnoseJob(nodes, options, () => undefined);
     if (!options.fix) {
       console.log(options.json ? JSON.stringify(before.diagnosis, null, 2) : diagnosisText(before.diagnosis, before.facts.relationship));
       return before.diagnosis.healthy ? 0 : 1;
     }
     if (!options.json) console.log(diagnosisText(before.diagnosis, before.facts.relationship));
-    const plan = await planRepairs(pair, nodes, before, options, io);
-    if (plan.steps.length === 0) {
+    const steps = stderrReporter();
+    // The repair plan goes to stdout with the diagnoses; the steps' progress to stderr.
+    const emit: Emit = options.json ? () => undefined : (event) => (event.type === 'repairs-planned' ? console.log(['', ...planLines(event.planned, event.plan)].join('\n')) : steps(event));
+    const result = await repairJob({ pair, facts: pairFacts, nodes, examination: before, options, io, emit, signal: controller.signal, review: !options.yes });
+    if (result.kind === 'nothing-to-repair') {
       if (options.json) console.log(JSON.stringify({ ...before.diagnosis, repairs: null }, null, 2));
       else console.log('\nNothing here that --fix can repair.');
       return before.diagnosis.healthy ? 0 : 1;
     }
-    const emit = options.json ? () => undefined : stderrReporter();
-    const planned = await runRepairs({ nodes, facts: pairFacts, plan, options, io, emit: () => undefined, signal: controller.signal, planOnly: true });
-    if (!options.json) console.log(['', ...planLines(planned, plan)].join('\n'));
-    if (!options.yes && !(await io.confirm('Apply these repairs?', '--yes'))) {
+    if (result.kind === 'declined') {
       console.log('Nothing was changed.');
       return before.diagnosis.healthy ? 0 : 1;
     }
-    const repairs = await runRepairs({ nodes, facts: pairFacts, plan, options, io, emit, signal: controller.signal, planOnly: false });
-    const after = await examine(nodes, options);
+    const { repairs, after } = result;
     if (options.json) console.log(JSON.stringify({ ...after.diagnosis, before: before.diagnosis, repairs }, null, 2));
     else console.log(['', ...repairLines(repairs), '', 'After the repairs:', diagnosisText(after.diagnosis, after.facts.relationship)].join('\n'));
     return after.diagnosis.healthy ? 0 : 1;

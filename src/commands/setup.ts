@@ -2,12 +2,12 @@ import { UsageError, WizardError } from '../errors.js';
 import { terminalIo } from '../io.js';
 import type { Options } from '../options.js';
 import { connectPair, discoverPair } from '../session.js';
+import type { JobEvent } from '../jobs/events.js';
+import { setupJob } from '../jobs/setup.js';
 import { planText, progressLine, stepLines, summaryText } from '../setup/render.js';
-import type { RunnerEvent } from '../setup/runner.js';
-import { prepareSetup, runSetup } from '../setup/setup.js';
 
-/** Live events on stderr, so stdout carries only the summary (or the JSON document). */
-export function stderrReporter(): (event: RunnerEvent) => void {
+/** The headless reporter: a job's live events on stderr, so stdout carries only the summary (or the JSON document). */
+export function stderrReporter(): (event: JobEvent) => void {
   const tty = Boolean(process.stderr.isTTY);
   let lastDecile = -1;
   return (event) => {
@@ -30,7 +30,12 @@ export function stderrReporter(): (event: RunnerEvent) => void {
         if (tty && lastDecile >= 0) process.stderr.write('\n');
         process.stderr.write(`${stepLines(event.result).map((l) => `    ${l}`).join('\n')}\n`);
         break;
+      // The phases and doctor's milestones are printed by the command from the job's result.
       case 'step-phase':
+      case 'phase':
+      case 'diagnosed':
+      case 'repairs-planned':
+      case 'repairs-done':
         break;
     }
   };
@@ -53,17 +58,9 @@ export async function setupCommand(options: Options): Promise<number> {
   try {
     const facts = await discoverPair(pair, options, io);
     const quiet = options.json || options.plan;
-    const settings = await prepareSetup(pair, facts, options, io);
-    const outcome = await runSetup({
-      pair,
-      facts,
-      settings,
-      options,
-      io,
-      emit: quiet ? () => undefined : stderrReporter(),
-      signal: controller.signal,
-      planOnly: Boolean(options.plan),
-    });
+    // Headless, the plan is not reviewed as a whole (each destructive action asks, or needs its
+    // flag), so there is always an outcome: only a declined review has none.
+    const outcome = (await setupJob({ pair, facts, options, io, emit: quiet ? () => undefined : stderrReporter(), signal: controller.signal, review: false }))!;
     if (options.json) console.log(JSON.stringify(outcome, null, 2));
     else console.log(outcome.planOnly ? planText(outcome) : summaryText(outcome));
     if (controller.signal.aborted) return 130;

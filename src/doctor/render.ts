@@ -1,6 +1,7 @@
 import { stepLines } from '../setup/render.js';
 import type { StepResult } from '../setup/runner.js';
 import type { Severity } from '../catalog/catalog.js';
+import type { PlanReview } from '../io.js';
 import { formatBytes } from '../report.js';
 import type { Diagnosis, Finding, ReplicationState, ServerState } from './diagnose.js';
 import type { Relationship } from './facts.js';
@@ -99,12 +100,17 @@ export function diagnosisText(diagnosis: Diagnosis, relationship: Relationship):
 const plannedLater = (step: StepResult): StepResult =>
   step.status === 'failed' ? { id: step.id, title: step.title, status: 'planned', detail: `planned once the steps above have run (now: ${step.detail})`, actions: [] } : step;
 
-/** The repairs as a runbook, before anything changes. */
-export function planLines(planned: RepairOutcome, plan: RepairPlan): string[] {
-  const lines = ['Repairs (nothing has been changed yet):', ...planned.steps.map(plannedLater).flatMap(stepLines)];
-  if (plan.leftAlone.length > 0) lines.push('', `Left for you: ${plan.leftAlone.map((f) => `${f.id}${f.slot ? ` (${f.slot})` : ''}`).join(', ')} (see their fix above).`);
-  return lines;
+/** The repairs to review before anything changes: their steps, and what is left to the operator. */
+export function repairReview(planned: RepairOutcome, plan: RepairPlan): PlanReview {
+  const footer = plan.leftAlone.length > 0 ? ['', `Left for you: ${plan.leftAlone.map((f) => `${f.id}${f.slot ? ` (${f.slot})` : ''}`).join(', ')} (see their fix above).`] : [];
+  return { kind: 'repairs', heading: ['Repairs (nothing has been changed yet):'], steps: planned.steps.map(plannedLater), footer };
 }
+
+/** A reviewed plan as a runbook, every step with its commands. */
+export const reviewLines = (review: PlanReview): string[] => [...review.heading, ...review.steps.flatMap(stepLines), ...review.footer];
+
+/** The repairs as a runbook, before anything changes. */
+export const planLines = (planned: RepairOutcome, plan: RepairPlan): string[] => reviewLines(repairReview(planned, plan));
 
 /** What the repairs did, what changed where and how to undo it. */
 export const repairLines = (outcome: RepairOutcome): string[] => [...outcome.steps.flatMap(stepLines), ...repairSummaryLines(outcome)];

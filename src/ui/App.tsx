@@ -1,34 +1,31 @@
 import React, { useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { Box, Text, useApp, useInput } from 'ink';
 import Spinner from 'ink-spinner';
+import { setupJob } from '../jobs/setup.js';
 import type { Options } from '../options.js';
 import { connectPair, discoverPair, roles, type Pair, type PairFacts, type Role } from '../session.js';
 import { slotNameFor } from '../setup/prepare.js';
-import { closingText, settingsLine } from '../setup/render.js';
-import { prepareSetup, runSetup, type SetupOutcome } from '../setup/setup.js';
-import type { SetupSettings } from '../../steps/contract.js';
+import { closingText } from '../setup/render.js';
+import type { SetupOutcome } from '../setup/setup.js';
 import { ErrorBanner, Menu, Prompt } from './components.js';
 import { inkIo, type PendingQuestion } from './ink-io.js';
 import { emptyRun, reduceRun } from './run-state.js';
 import { Overview } from './overview.js';
 import { ChoicesForm, DoctorFlow, QuestionBox, RunView, type SetupChoices } from './screens.js';
-import { StepsReview } from './steps-review.js';
 
 type Screen =
   | { kind: 'ask-host'; role: Role }
   | { kind: 'connecting' }
   | { kind: 'overview' }
   | { kind: 'choices' }
-  | { kind: 'planning'; options: Options }
-  | { kind: 'review'; options: Options; settings: SetupSettings; plan: SetupOutcome }
-  | { kind: 'running'; options: Options; settings: SetupSettings }
+  | { kind: 'setup'; options: Options }
   | { kind: 'result'; outcome: SetupOutcome }
   | { kind: 'doctor' }
   | { kind: 'failed'; error: unknown };
 
 /**
- * The interactive wizard. It only renders state and collects answers; connecting,
- * discovery, planning and applying are the same core calls the headless commands make.
+ * The interactive wizard. It renders the jobs' events and answers their questions; the
+ * workflow itself is the jobs (src/jobs), the same ones the headless commands run.
  */
 export function App({ options, onExit }: { options: Options; onExit: (code: number) => void }) {
   const { exit } = useApp();
@@ -42,11 +39,14 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
   const abort = useRef(new AbortController());
 
   const work = useRef<Promise<unknown>>(Promise.resolve());
-  // Whether core work is in flight: only then is there a step to wait for on the way out.
+  // Whether a job is in flight: only then is there a step to wait for on the way out.
   const busy = useRef(false);
-  const track = (promise: Promise<unknown>) => {
+  /** Marks a job in flight; what is chained on the result runs once it no longer is. */
+  const track = <T,>(promise: Promise<T>): Promise<T> => {
     busy.current = true;
-    work.current = promise.finally(() => (busy.current = false));
+    const settled = promise.finally(() => (busy.current = false));
+    work.current = settled.catch(() => undefined);
+    return settled;
   };
   const finishing = useRef(false);
   const [stopping, setStopping] = useState(false);
@@ -84,24 +84,12 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
         })().catch(fail),
       );
     }
-    if (current.kind === 'planning') {
-      track(
-        (async () => {
-          const { pair, facts } = session.current!;
-          const settings = await prepareSetup(pair, facts, current.options, io);
-          const plan = await runSetup({ pair, facts, settings, options: current.options, io, emit: () => undefined, signal: abort.current.signal, planOnly: true });
-          setScreen({ kind: 'review', options: current.options, settings, plan });
-        })().catch(fail),
-      );
-    }
-    if (current.kind === 'running') {
-      track(
-        (async () => {
-          const { pair, facts } = session.current!;
-          const outcome = await runSetup({ pair, facts, settings: current.settings, options: current.options, io, emit: dispatch, signal: abort.current.signal, planOnly: false });
-          setScreen({ kind: 'result', outcome });
-        })().catch(fail),
-      );
+    if (current.kind === 'setup') {
+      const { pair, facts } = session.current!;
+      track(setupJob({ pair, facts, options: current.options, io, emit: dispatch, signal: abort.current.signal, review: true }))
+        // Declined at the review: nothing was changed.
+        .then((outcome) => (outcome ? setScreen({ kind: 'result', outcome }) : finish(0)))
+        .catch(fail);
     }
   }, [screen]);
 
@@ -151,37 +139,17 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
         </Box>
       )}
       {screen.kind === 'choices' && (
-        <ChoicesForm
-          defaults={defaults}
-          onDone={(choices) => setScreen({ kind: 'planning', options: { ...options, ...targets, ...choices, plan: false } })}
-        />
+        <ChoicesForm defaults={defaults} onDone={(choices) => setScreen({ kind: 'setup', options: { ...options, ...targets, ...choices, plan: false } })} />
       )}
-      {screen.kind === 'planning' && !question && (
+      {screen.kind === 'setup' && run.phase === 'planning' && !question && (
         <Text>
           <Spinner /> Checking both hosts and building the plan (nothing is changed yet)…
         </Text>
       )}
-      {screen.kind === 'review' && (
-        <StepsReview
-          heading={['The plan, one line per step (nothing has been changed yet):', settingsLine(screen.plan.settings)]}
-          steps={screen.plan.steps}
-          question="Run this plan?"
-          labels={['Run it', 'Quit without changing anything']}
-          onSelect={(go) => (go ? setScreen({ kind: 'running', options: screen.options, settings: screen.settings }) : finish(0))}
-        />
-      )}
       {screen.kind === 'doctor' && session.current && (
-        <DoctorFlow
-          pair={session.current.pair}
-          facts={session.current.facts}
-          options={{ ...options, ...targets }}
-          io={io}
-          signal={abort.current.signal}
-          track={track}
-          onExit={finish}
-        />
+        <DoctorFlow pair={session.current.pair} facts={session.current.facts} options={{ ...options, ...targets }} io={io} signal={abort.current.signal} track={track} onExit={finish} />
       )}
-      {(screen.kind === 'running' || screen.kind === 'result') && <RunView run={run} />}
+      {((screen.kind === 'setup' && run.phase === 'applying') || screen.kind === 'result') && <RunView run={run} />}
       {screen.kind === 'result' && (
         <Box flexDirection="column">
           {closingText(screen.outcome)

@@ -1,10 +1,11 @@
-import type { Choice, Io } from '../io.js';
+import type { Choice, Io, PlanReview } from '../io.js';
 import type { HostKeyDecision, UnknownHostKey } from '../remote/connect.js';
 
 /** A question the core is waiting on, shown by the app until the operator answers. */
 export type PendingQuestion =
   | { kind: 'choice'; title: string; details: string[]; choices: Choice<unknown>[]; answer: (value: unknown) => void }
-  | { kind: 'text'; title: string; details: string[]; mask?: string; answer: (value: string) => void };
+  | { kind: 'text'; title: string; details: string[]; mask?: string; answer: (value: string) => void }
+  | { kind: 'review'; title: string; details: string[]; review: PlanReview; answer: (go: boolean) => void };
 
 type Question = PendingQuestion extends infer Q ? (Q extends PendingQuestion ? Omit<Q, 'answer'> : never) : never;
 
@@ -58,5 +59,6 @@ export function inkIo(show: (question: PendingQuestion | undefined) => void): Io
       typed
         ? (await ask<string>({ kind: 'text', title: `Type ${typed} to confirm:`, details: [title] })).trim() === typed
         : ask<boolean>({ kind: 'choice', title, details: [], choices: yesNo }),
+    reviewPlan: (review: PlanReview) => ask<boolean>({ kind: 'review', title: review.kind === 'setup' ? 'Run this plan?' : 'Run these repairs?', details: [], review }),
   };
 }

@@ -5,16 +5,37 @@ import type { Io } from '../io.js';
 import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
 import type { Severity } from '../catalog/catalog.js';
-import { doctorNodes, examine, type Examination } from '../doctor/doctor.js';
-import { findingBody, findingHeadline, planLines, relationshipLine, repairSummaryLines, replicationLines, severityGroups, severityHeadings, verdictLine } from '../doctor/render.js';
-import { planRepairs, runRepairs, type RepairOutcome, type RepairPlan } from '../doctor/repair.js';
+import type { Examination } from '../doctor/doctor.js';
+import { findingBody, findingHeadline, relationshipLine, repairSummaryLines, replicationLines, reviewLines, severityGroups, severityHeadings, verdictLine } from '../doctor/render.js';
+import type { RepairOutcome } from '../doctor/repair.js';
+import { diagnoseJob, doctorNodes } from '../jobs/diagnose.js';
+import { repairJob } from '../jobs/repair.js';
 import { roleNameProblem, slotNameProblem } from '../setup/prepare.js';
 import { progressLine, stepLines } from '../setup/render.js';
 import { ErrorBanner, Menu, Prompt } from './components.js';
 import type { PendingQuestion } from './ink-io.js';
 import { emptyRun, reduceRun, type RunState, type StepView } from './run-state.js';
+import { StepsReview } from './steps-review.js';
+
+/** A plan the job asks about: setup's as one line per step, the repairs' whole. */
+function ReviewQuestion({ question }: { question: Extract<PendingQuestion, { kind: 'review' }> }) {
+  const { review } = question;
+  if (review.kind === 'setup') {
+    return (
+      <StepsReview
+        heading={['The plan, one line per step (nothing has been changed yet):', ...review.heading]}
+        steps={review.steps}
+        question={question.title}
+        labels={['Run it', 'Quit without changing anything']}
+        onSelect={question.answer}
+      />
+    );
+  }
+  return <PlanReview lines={reviewLines(review)} question={question.title} labels={['Run them', 'Back to the findings without changing anything']} onSelect={question.answer} />;
+}
 
 export function QuestionBox({ question }: { question: PendingQuestion }) {
+  if (question.kind === 'review') return <ReviewQuestion question={question} />;
   return (
     <Box flexDirection="column" borderStyle="round" borderColor="yellow" paddingX={1}>
       {question.details.map((line) => (
@@ -196,9 +217,7 @@ export function FindingsView({ examination }: { examination: Examination }) {
 type DoctorScreen =
   | { kind: 'examining' }
   | { kind: 'findings'; examination: Examination; repairs?: RepairOutcome }
-  | { kind: 'planning'; examination: Examination }
-  | { kind: 'review'; plan: RepairPlan; planned: RepairOutcome }
-  | { kind: 'repairing'; plan: RepairPlan }
+  | { kind: 'repairing'; examination: Examination }
   | { kind: 'failed'; error: unknown };
 
 export interface DoctorFlowProps {
@@ -207,41 +226,42 @@ export interface DoctorFlowProps {
   options: Options;
   io: Io;
   signal: AbortSignal;
-  /** Lets the app wait for a running repair before it closes the connections. */
-  track: (work: Promise<unknown>) => void;
+  /** Lets the app wait for a running job before it closes the connections. */
+  track: <T>(job: Promise<T>) => Promise<T>;
   onExit: (code: number) => void;
 }
 
 /**
- * "Troubleshoot a standby": diagnose, show the findings, and on "Fix it" the repair plan,
- * a confirmation, the repairs and a fresh diagnosis. The work is doctor's core functions.
+ * "Troubleshoot a standby": the diagnose job's findings, and on "Fix it" the repair job
+ * (its plan reviewed as the job's question, its steps, a fresh diagnosis). This view only
+ * renders what the jobs emit and return, and offers what to do next.
  */
 export function DoctorFlow({ pair, facts, options, io, signal, track, onExit }: DoctorFlowProps) {
   const nodes = useMemo(() => doctorNodes(pair, facts), [pair, facts]);
   const [screen, setScreen] = useState<DoctorScreen>({ kind: 'examining' });
   const [run, dispatch] = useReducer(reduceRun, emptyRun);
-  const repairOptions = { ...options, fix: true };
 
   useEffect(() => {
     const current = screen;
     const fail = (error: unknown) => setScreen({ kind: 'failed', error });
-    if (current.kind === 'examining') track((async () => setScreen({ kind: 'findings', examination: await examine(nodes, options) }))().catch(fail));
-    if (current.kind === 'planning') {
-      track(
-        (async () => {
-          const plan = await planRepairs(pair, nodes, current.examination, repairOptions, io);
-          const planned = await runRepairs({ nodes, facts, plan, options: repairOptions, io, emit: () => undefined, signal, planOnly: true });
-          setScreen({ kind: 'review', plan, planned });
-        })().catch(fail),
-      );
+    if (current.kind === 'examining') {
+      track(diagnoseJob(nodes, options, dispatch))
+        .then((examination) => setScreen({ kind: 'findings', examination }))
+        .catch(fail);
     }
     if (current.kind === 'repairing') {
-      track(
-        (async () => {
-          const repairs = await runRepairs({ nodes, facts, plan: current.plan, options: repairOptions, io, emit: dispatch, signal, planOnly: false });
-          setScreen({ kind: 'findings', examination: await examine(nodes, options), repairs });
-        })().catch(fail),
-      );
+      track(repairJob({ pair, facts, nodes, examination: current.examination, options, io, emit: dispatch, signal, review: true }))
+        .then((result) =>
+          setScreen(
+            result.kind === 'repaired'
+              ? { kind: 'findings', examination: result.after, repairs: result.repairs }
+              : // Declined: back to a fresh diagnosis; nothing to repair: the findings as they were.
+                result.kind === 'declined'
+                ? { kind: 'examining' }
+                : { kind: 'findings', examination: current.examination },
+          ),
+        )
+        .catch(fail);
     }
   }, [screen]);
 
@@ -252,12 +272,6 @@ export function DoctorFlow({ pair, facts, options, io, signal, track, onExit }: 
           <Spinner /> Reading both servers' state, views and logs…
         </Text>
       );
-    case 'planning':
-      return (
-        <Text>
-          <Spinner /> Planning the repairs (nothing is changed yet)…
-        </Text>
-      );
     case 'failed':
       return (
         <Box flexDirection="column">
@@ -265,17 +279,14 @@ export function DoctorFlow({ pair, facts, options, io, signal, track, onExit }: 
           <Menu title="What next?" items={[{ label: 'Diagnose again', value: true }, { label: 'Quit', value: false }]} onSelect={(again) => (again ? setScreen({ kind: 'examining' }) : onExit(1))} />
         </Box>
       );
-    case 'review':
-      return (
-        <PlanReview
-          lines={planLines(screen.planned, screen.plan)}
-          question="Run these repairs?"
-          labels={['Run them', 'Back to the findings without changing anything']}
-          onSelect={(go) => setScreen(go ? { kind: 'repairing', plan: screen.plan } : { kind: 'examining' })}
-        />
-      );
     case 'repairing':
-      return <RunView run={run} />;
+      return run.phase === 'applying' ? (
+        <RunView run={run} />
+      ) : (
+        <Text>
+          <Spinner /> Planning the repairs (nothing is changed yet)…
+        </Text>
+      );
     case 'findings': {
       const { diagnosis } = screen.examination;
       const fixable = diagnosis.findings.some((f) => f.fix.fixable && !f.resolved);
@@ -291,7 +302,7 @@ export function DoctorFlow({ pair, facts, options, io, signal, track, onExit }: 
               { label: 'Diagnose again', value: 'again' as const },
               { label: 'Quit', value: 'quit' as const },
             ]}
-            onSelect={(choice) => (choice === 'quit' ? onExit(diagnosis.healthy ? 0 : 1) : setScreen(choice === 'fix' ? { kind: 'planning', examination: screen.examination } : { kind: 'examining' }))}
+            onSelect={(choice) => (choice === 'quit' ? onExit(diagnosis.healthy ? 0 : 1) : setScreen(choice === 'fix' ? { kind: 'repairing', examination: screen.examination } : { kind: 'examining' }))}
           />
         </Box>
       );

@@ -1,0 +1,50 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The layers as README's layout states them: cli/ui → commands → jobs → the core below.
+ * A view holds no workflow and the core no UI: no ink/react outside src/ui, and neither the
+ * jobs nor the core import a command or a view.
+ */
+
+const root = join(import.meta.dirname, '..', '..');
+
+function sources(dir: string): string[] {
+  return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sources(path);
+    return /\.tsx?$/.test(entry.name) ? [path] : [];
+  });
+}
+
+const importsOf = (file: string) => [...readFileSync(join(root, file), 'utf8').matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)].map((match) => match[1]);
+
+/** The folder (relative to the root) an import of `file` resolves into, or the package name. */
+function target(file: string, specifier: string): string {
+  if (!specifier.startsWith('.')) return specifier;
+  return relative(root, join(root, file, '..', specifier));
+}
+
+const all = [...sources('src'), ...sources('steps')];
+
+describe('layers', () => {
+  it('ink and react are imported only by src/ui', () => {
+    const outside = all.filter((file) => !file.startsWith('src/ui/')).filter((file) => importsOf(file).some((spec) => /^(ink|react)(-|\/|$)|^@inkjs\//.test(spec)));
+    expect(outside).toEqual([]);
+  });
+
+  it.each([
+    ['src/jobs', ['src/ui', 'src/commands', 'src/cli']],
+    ['src/commands', ['src/ui']],
+    ['src/setup', ['src/ui', 'src/commands', 'src/jobs', 'src/cli']],
+    ['src/doctor', ['src/ui', 'src/commands', 'src/jobs', 'src/cli']],
+    ['steps', ['src/ui', 'src/commands', 'src/jobs', 'src/cli']],
+  ])('%s imports nothing from %j', (layer, above) => {
+    const upward = all
+      .filter((file) => file.startsWith(`${layer}/`))
+      .flatMap((file) => importsOf(file).map((spec) => [file, target(file, spec)]))
+      .filter(([, to]) => above.some((folder) => to === folder || to.startsWith(`${folder}/`) || to === `${folder}.js`));
+    expect(upward).toEqual([]);
+  });
+});
