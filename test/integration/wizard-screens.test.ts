@@ -93,9 +93,17 @@ describe('the wizard in a real terminal', () => {
     expect(psqlIn('primary', "SELECT count(*) FROM pg_roles WHERE rolname = 'repl'")).toBe('0');
   });
 
-  it('a healthy doctor shows the facts that prove it, on the command line and in the app', async () => {
+});
+
+describe('doctor on a streaming pair', () => {
+  let terminal: TerminalSession | undefined;
+  beforeAll(async () => {
     const setup = await runCli(['setup', '--yes', '--restart-primary', ...labFlags()], { PGREPL_PASSWORD: password });
     expect(setup.code, setup.stderr).toBe(0);
+  });
+  afterEach(() => terminal?.close());
+
+  it('a healthy doctor shows the facts that prove it, on the command line and in the app', async () => {
     const proof = [
       /^ {2}primary 15\/prod: running, not in recovery$/m,
       /^ {2}standby 15\/main: running, in recovery, walreceiver streaming$/m,
