@@ -1,6 +1,7 @@
 import { clientTool } from '../src/facts/clusters.js';
 import { WizardError } from '../src/errors.js';
 import type { Host } from '../src/remote/host.js';
+import { commandLine } from '../src/remote/quote.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
 import { lineSplitter, parseProgressLine, progressMeter } from './lib/basebackup-progress.js';
 import { systemIdentifier } from './lib/cluster-state.js';
@@ -76,8 +77,8 @@ function replaceAction(ctx: StepContext, tablespaces: Tablespace[]): PlannedActi
 /** Replaces the standby's passfile with `content` (through stdin), owned by the server's OS user, mode 0600. */
 export async function writePassfile(ctx: StepContext, content: string): Promise<void> {
   const { host } = ctx.standby;
-  await host.writeFile(ctx.settings.passfile, content, { as: 'postgres', mode: '600' });
-  await securePassfile(host, ctx.settings.passfile);
+  // 0600 and the server user's alone from the first byte, even over a world-readable file.
+  await host.writeFile(ctx.settings.passfile, content, { as: 'postgres', secretOwner: host.serverUser });
 }
 
 // libpq ignores a passfile that others can read.
@@ -98,7 +99,7 @@ export async function storePassword(ctx: StepContext): Promise<void> {
   ctx.recordChange({
     side: 'standby',
     what: `${current === null ? 'created' : 'updated'} ${settings.passfile} with the password for ${settings.primaryAddress}:${port}:replication:${settings.roleName}`,
-    undo: current === null ? `rm ${settings.passfile}` : `delete the line starting ${settings.primaryAddress}:${port}:replication:${settings.roleName}: in ${settings.passfile}`,
+    undo: current === null ? commandLine(['rm', '--', settings.passfile]) : `delete the line starting ${settings.primaryAddress}:${port}:replication:${settings.roleName}: in ${settings.passfile}`,
   });
 }
 
@@ -347,7 +348,7 @@ export const cloneStandbyStep: Step = {
         side: 'standby',
         what: `replaced ${dir} with a copy of the primary; the old data directory is kept as ${kept}`,
         backup: kept,
-        undo: `stop the cluster, then: mv ${dir} ${dir}.pgrepl-clone && mv ${kept} ${dir}`,
+        undo: `stop the cluster, then: ${commandLine(['mv', '-T', '--', dir, `${dir}.pgrepl-clone`])} && ${commandLine(['mv', '-T', '--', kept, dir])}`,
       });
       return `cloned the primary into ${dir}; the old data directory is kept as ${kept}`;
     }

@@ -261,7 +261,7 @@ async function writeSettings(ctx: StepContext, changes: readonly AutoConfEntry[]
     side: 'primary',
     what: `ALTER SYSTEM SET ${changes.map((change) => `${change.name} = '${change.value}'`).join(', ')} (in ${path})`,
     backup,
-    undo: `cp -p ${backup} ${path}, then ${manualRestart(ctx)}`,
+    undo: `${commandLine(['cp', '-p', '--', backup, path])} && ${manualRestart(ctx)}`,
   });
 }
 
@@ -313,7 +313,7 @@ export const primarySettingsStep: Step = {
     if (dir !== undefined && !state.archiveDirReady) {
       const existed = (await archiveDirState(ctx, dir)) !== 'missing';
       await ctx.primary.host.run(archiveDirCommand(dir, ctx.primary.host.serverUser), { as: 'root' });
-      ctx.recordChange({ side: 'primary', what: `${existed ? `set owner ${ctx.primary.host.serverUser}, mode 0700 on` : 'created'} WAL archive directory ${dir}`, undo: existed ? undefined : `rmdir ${dir}` });
+      ctx.recordChange({ side: 'primary', what: `${existed ? `set owner ${ctx.primary.host.serverUser}, mode 0700 on` : 'created'} WAL archive directory ${dir}`, undo: existed ? undefined : commandLine(['rmdir', '--', dir]) });
       done.push(`archive directory ${dir} ready`);
     }
     if (state.changes.length > 0) {

@@ -10,6 +10,7 @@ import { query } from '../../steps/lib/live-server.js';
 import { pollUntil } from '../../steps/lib/poll.js';
 import { controlServer, isRunning, serverControlCommand } from '../../steps/lib/server-control.js';
 import { hotStandbyMinimums, settingsToRaise } from '../../steps/lib/standby-config.js';
+import { commandLine } from '../remote/quote.js';
 
 /**
  * Repairs no setup step makes: they follow the same Step contract and run through the same
@@ -211,7 +212,7 @@ export const convertRecoveryConfStep: Step = {
     await host.writeFile(`${cluster.dataDirectory}/${found.signal}`, '', { as: 'postgres', mode: '600' });
     const backup = keptAs(found.path, timestampSuffix());
     await host.run(['mv', '--', found.path, backup], { as: 'postgres' });
-    ctx.recordChange({ side: 'standby', what: `converted ${found.path} into ${found.autoPath} and ${found.signal}`, backup, undo: `mv ${backup} ${found.path}; rm ${cluster.dataDirectory}/${found.signal}` });
+    ctx.recordChange({ side: 'standby', what: `converted ${found.path} into ${found.autoPath} and ${found.signal}`, backup, undo: `${commandLine(['mv', '--', backup, found.path])} && ${commandLine(['rm', '--', `${cluster.dataDirectory}/${found.signal}`])}` });
     return `moved recovery.conf's settings into postgresql.auto.conf, created ${found.signal}, recovery.conf kept as ${backup}`;
   },
   async verify(ctx) {

@@ -36,6 +36,12 @@ export interface WriteFileOptions {
   as?: RunAs;
   /** Octal mode for a new file, e.g. '600'. An existing file keeps its mode and owner. */
   mode?: string;
+  /**
+   * Secret content (a password): the file is this OS user's alone, mode 0600 from its first
+   * byte, whatever mode and owner an existing file had. Changing the owner needs `as: 'root'`
+   * unless it is the user the write runs as.
+   */
+  secretOwner?: string;
 }
 
 /** Where a PostgreSQL cluster listens on its own host: its Unix socket directory and port. */
@@ -95,12 +101,16 @@ export function splitWrapperStderr(stderr: string): { stderr: string; wrapperStd
 
 /** Shell snippets run with `sh -c SCRIPT sh ARG...`: the script is constant, paths arrive as $1, $2. */
 export const readFileScript = 'if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi';
+// $1 path, $2 mode of a new file, $3 the owner of a secret (empty otherwise). mktemp: an
+// unpredictable name, created 0600, so nobody else can read or replace it while it fills.
 export const writeFileScript = [
   'set -e',
-  'tmp="$1.pgrepl-tmp.$$"',
-  'trap \'rm -f "$tmp"\' EXIT',
-  '(umask 077; cat > "$tmp")',
-  'if [ -e "$1" ]; then chmod --reference="$1" "$tmp"; chown --reference="$1" "$tmp" 2>/dev/null || true; else chmod "$2" "$tmp"; fi',
+  'tmp=$(mktemp -- "$1.pgrepl-tmp.XXXXXX")',
+  'trap \'rm -f -- "$tmp"\' EXIT',
+  'cat > "$tmp"',
+  'if [ -n "$3" ]; then chown -- "$3:" "$tmp"',
+  'elif [ -e "$1" ]; then chmod --reference="$1" -- "$tmp"; chown --reference="$1" -- "$tmp" 2>/dev/null || true',
+  'else chmod -- "$2" "$tmp"; fi',
   'mv -f -- "$tmp" "$1"',
   'trap - EXIT',
 ].join('\n');

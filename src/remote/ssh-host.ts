@@ -60,7 +60,7 @@ export class SshHost implements Host {
 
   async writeFile(path: string, content: string, options: WriteFileOptions = {}): Promise<void> {
     const as = options.as ?? 'login';
-    const result = await this.exec(['sh', '-c', writeFileScript, 'sh', path, options.mode ?? '600'], {
+    const result = await this.exec(['sh', '-c', writeFileScript, 'sh', path, options.mode ?? '600', options.secretOwner ?? ''], {
       as,
       stdin: content,
     });

@@ -1,6 +1,7 @@
 import { createTwoFilesPatch } from 'diff';
 import type { Host, RunAs } from '../../src/remote/host.js';
 import type { ChangeRecord, Side } from '../contract.js';
+import { commandLine } from '../../src/remote/quote.js';
 
 /** A sortable, collision-safe suffix for backups and kept data directories. */
 export const timestampSuffix = (now = new Date()) => now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -38,7 +39,7 @@ export async function rewriteConfigFile(
     side,
     what: `rewrote ${path}`,
     backup,
-    undo: backup ? `cp -p ${backup} ${path}` : `rm ${path}`,
+    undo: commandLine(backup ? ['cp', '-p', '--', backup, path] : ['rm', '--', path]),
   });
   return backup;
 }

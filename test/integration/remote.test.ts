@@ -35,6 +35,16 @@ describe.each(['labadmin', 'root'])('remote access over real SSH as %s', (user) 
     await host.run(['rm', '-f', path], { as: 'postgres' });
   });
 
+  it('writes a secret 0600 and owned by its user over a world-readable file, leaving no temporary file', async () => {
+    const path = `/tmp/pgrepl ${user} secret.pgpass`;
+    await host.writeFile(path, 'db1:5432:replication:repl:old\n', { as: 'postgres', mode: '644' });
+    await host.writeFile(path, 'db1:5432:replication:repl:new\n', { as: 'root', secretOwner: 'postgres' });
+    expect((await host.run(['stat', '-c', '%U %a', path])).trim()).toBe('postgres 600');
+    expect(await host.readFile(path, 'root')).toBe('db1:5432:replication:repl:new\n');
+    expect((await host.run(['sh', '-c', 'ls -a /tmp | grep -c pgrepl-tmp || true'])).trim()).toBe('0');
+    await host.run(['rm', '-f', path], { as: 'root' });
+  });
+
   it('runs parameterised SQL as postgres over the Unix socket, with the value never in argv', async () => {
     const rows = await host.sql<{ echoed: string; who: string }>({ port: 5432, socketDir: '/var/run/postgresql' }, 'SELECT $1::text AS echoed, current_user AS who', [hostile[1]]);
     expect(rows).toEqual([{ echoed: hostile[1], who: 'postgres' }]);

@@ -60,6 +60,8 @@ interface JsonStep {
 describe('setup from the command line', () => {
   beforeAll(() => {
     labReset();
+    // A passfile someone made world-readable: the new password must never be readable in it.
+    inHost('standby', ['sh', '-c', 'umask 022; echo "otherhost:5432:*:bob:not-ours" > /var/lib/postgresql/.pgpass; chown postgres: /var/lib/postgresql/.pgpass']);
   });
 
   it('without a terminal and without --yes, names the flags to pass and changes nothing', async () => {
@@ -129,6 +131,7 @@ describe('setup from the command line', () => {
       expect(found.trim()).toBe('');
     }
     expect(inHost('standby', ['stat', '-c', '%U %a', '/var/lib/postgresql/.pgpass']).trim()).toBe('postgres 600');
+    expect(inHost('standby', ['cat', '/var/lib/postgresql/.pgpass'])).toContain('otherhost:5432:*:bob:not-ours');
     expect(psqlIn('standby', 'SHOW primary_conninfo')).not.toContain('password');
   });
 
