@@ -1,0 +1,257 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import matrix from '../lab/matrix.json' with { type: 'json' };
+import { runCli } from './lab.js';
+
+interface LabPair {
+  id: string;
+  primary: string;
+  standby: string;
+  tablespaces?: number;
+  /** `refused`: the wizard must stop before any change (mixed majors). */
+  expect?: string;
+}
+const hostKinds: Record<string, { layout: string; major: number }> = matrix.hostKinds;
+const labPairs: LabPair[] = matrix.pairs;
+/** A pair's whole run waits on servers (restarts, clones, the walreceiver's 5 s retries): minutes on a busy 2-core machine. */
+const slow = 300_000;
+
+/**
+ * Every PostgreSQL major and layout the lab runs (test/lab/matrix.json), on real servers:
+ * headless setup streams (canary replayed, a row written on the primary read on the
+ * standby), a second run is all already-done, doctor is healthy, and doctor finds
+ * hba-missing and sysid-mismatch quoting that version's log lines, and --fix repairs them.
+ * A pair the matrix marks `refused` (mixed majors) is refused before any change.
+ *
+ * The pairs run one after another in this file's lab instance (PGW_LAB), each rebuilt as its
+ * kind; the runbook pairs carry four tablespaces on the primary.
+ */
+
+const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
+type Side = 'primary' | 'standby';
+
+/** One lab pair as `lab.sh env` describes it after `lab.sh up KIND`. */
+class MatrixLab {
+  env: Record<string, string> = {};
+
+  constructor(readonly pair: LabPair) {}
+
+  private sh(args: string[]): string {
+    return execFileSync('bash', [labScript, ...args], { encoding: 'utf8', env: { ...process.env, PGW_LAB_KIND: this.pair.id }, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  up(): void {
+    this.sh(['up', this.pair.id]);
+    this.env = Object.fromEntries(
+      this.sh(['env'])
+        .split('\n')
+        .filter((line) => line.includes('='))
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+  }
+
+  get(side: Side, name: string): string {
+    const value = this.env[`LAB_${side.toUpperCase()}_${name}`];
+    if (value === undefined) throw new Error(`lab.sh env printed no LAB_${side.toUpperCase()}_${name}`);
+    return value;
+  }
+
+  ip = (side: Side) => this.env[side === 'primary' ? 'LAB_PRIMARY_IP' : 'LAB_STANDBY_IP'];
+  flags = (extra: string[] = []) => ['--config', this.env.LAB_CONFIG, ...extra];
+  inHost = (side: Side, argv: string[]) => this.sh(['exec', side, ...argv]);
+
+  /** psql as the server's OS user over its own socket, with that host's client. */
+  psql(side: Side, sql: string, database = 'postgres'): string {
+    const psql = `${this.get(side, 'CLIENT_BINDIR')}/psql`;
+    return this.inHost(side, ['runuser', '-u', this.get(side, 'OS_USER'), '--', psql, '-X', '-At', '-h', this.get(side, 'SOCKET_DIR'), '-p', this.get(side, 'PORT'), '-d', database, '-c', sql]).trim();
+  }
+
+  /** pg_ctlcluster for a Debian cluster, pg_ctl as the data directory's owner otherwise. */
+  control(side: Side, action: 'start' | 'stop'): string {
+    if (this.get(side, 'LAYOUT') === 'debian') return `pg_ctlcluster ${this.get(side, 'CLUSTER').replace('/', ' ')} ${action}`;
+    const log = `${this.get(side, 'LOG_DIR')}/../pg_ctl.log`;
+    return `runuser -u ${this.get(side, 'OS_USER')} -- ${this.get(side, 'BINDIR')}/pg_ctl -D ${this.get(side, 'PGDATA')} -w -l ${log} ${action}`;
+  }
+}
+
+interface Evidence {
+  host: string;
+  source: string;
+  lines: string[];
+}
+interface Finding {
+  id: string;
+  severity: string;
+  host: string;
+  evidence: Evidence[];
+  resolved?: boolean;
+}
+interface Report {
+  code: number;
+  healthy: boolean;
+  findings: Finding[];
+}
+
+async function doctor(lab: MatrixLab, extra: string[] = []): Promise<Report> {
+  const result = await runCli(['doctor', '--json', ...lab.flags(extra)]);
+  try {
+    return { code: result.code, ...JSON.parse(result.stdout) };
+  } catch {
+    throw new Error(`doctor printed no JSON (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
+  }
+}
+
+/** Log lines a finding quotes from that host's log files (not query results). */
+const logLines = (finding: Finding | undefined, host: Side) =>
+  (finding?.evidence ?? []).filter((e) => e.host === host && e.source.startsWith('/')).flatMap((e) => e.lines);
+
+/** Runs doctor until `done` holds (the walreceiver retries every 5 s) or the deadline passes. */
+async function doctorUntil(lab: MatrixLab, done: (report: Report) => boolean, timeoutMs = 60_000): Promise<Report> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const report = await doctor(lab);
+    if (done(report) || Date.now() > deadline) return report;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+const quotedError = (id: string, host: Side) => (report: Report) =>
+  report.findings.some((f) => f.id === id && f.severity === 'error' && logLines(f, host).length > 0);
+
+let nextRow = 20_000;
+
+/** The primary sees the standby streaming, and a row written on the primary is read on the standby. */
+async function expectRowArrives(lab: MatrixLab): Promise<void> {
+  expect(lab.psql('primary', `SELECT state FROM pg_stat_replication WHERE client_addr = '${lab.ip('standby')}'`)).toBe('streaming');
+  const id = nextRow++;
+  lab.psql('primary', `INSERT INTO t VALUES (${id}, 'row ${id}')`, 'appdb');
+  const deadline = Date.now() + 30_000;
+  let note = '';
+  while (!note && Date.now() < deadline) {
+    note = lab.psql('standby', `SELECT note FROM t WHERE id = ${id}`, 'appdb');
+    if (!note) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  expect(note).toBe(`row ${id}`);
+}
+
+const systemId = (lab: MatrixLab, side: Side) => lab.psql(side, 'SELECT system_identifier FROM pg_control_system()');
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+const streaming = labPairs.filter((pair) => pair.expect !== 'refused');
+const refused = labPairs.filter((pair) => pair.expect === 'refused');
+
+describe.each(streaming.map((pair) => [pair.id, pair] as const))('%s', (_id, pair) => {
+  const lab = new MatrixLab(pair);
+  const major = hostKinds[pair.primary].major;
+  let setupOutput = '';
+
+  beforeAll(() => lab.up(), slow);
+
+  it(`PostgreSQL ${major}: headless setup streams, the canary is replayed, a row written on the primary is read on the standby`, async () => {
+    const standbyUser = lab.get('standby', 'OS_USER');
+    if (standbyUser !== lab.get('primary', 'OS_USER')) {
+      // Cross-layout: after the clone the standby has the primary's roles only; refused before any change, naming what works.
+      const refusal = await runCli(['setup', '--yes', '--restart-primary', ...lab.flags()], { PGREPL_PASSWORD: 'matrix-password' });
+      expect(refusal.code).toBe(1);
+      expect(refusal.stdout + refusal.stderr).toContain(`on the primary: CREATE ROLE ${standbyUser} LOGIN SUPERUSER`);
+      expect(lab.psql('primary', "SELECT count(*) FROM pg_roles WHERE rolname = 'repl'")).toBe('0');
+      lab.psql('primary', `CREATE ROLE ${standbyUser} LOGIN SUPERUSER`);
+    }
+    const result = await runCli(['setup', '--yes', '--restart-primary', '--json', ...lab.flags()], { PGREPL_PASSWORD: 'matrix-password' });
+    setupOutput = result.stdout + result.stderr;
+    expect(result.code, setupOutput).toBe(0);
+    const outcome = JSON.parse(result.stdout) as { steps: { id: string; status: string; detail: string }[] };
+    expect(outcome.steps.find((s) => s.id === 'verify-streaming')?.detail).toMatch(/canary written at \S+ on the primary was replayed on the standby/);
+    expect(systemId(lab, 'standby')).toBe(systemId(lab, 'primary'));
+    expect(lab.psql('standby', 'SELECT pg_is_in_recovery()')).toBe('t');
+    if (major <= 11) expect(lab.inHost('standby', ['ls', lab.get('standby', 'PGDATA')])).toMatch(/^recovery\.conf$/m);
+    await expectRowArrives(lab);
+  }, slow);
+
+  if (pair.tablespaces) {
+    it(`clones all ${pair.tablespaces} tablespaces to the same paths on the standby`, async () => {
+      const locations = lab.psql('standby', "SELECT string_agg(pg_tablespace_location(oid), ' ' ORDER BY spcname) FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global')");
+      expect(locations).toBe(lab.get('primary', 'TABLESPACE_DIRS'));
+      const counts = lab.psql('standby', "SELECT string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_class c JOIN pg_tablespace s ON s.oid = c.reltablespace WHERE c.relkind = 'r' AND s.spcname NOT IN ('pg_default', 'pg_global')", 'appdb');
+      expect(counts.split(' ')).toHaveLength(pair.tablespaces!);
+    }, slow);
+  }
+
+  it('a second run finds every step already done', async () => {
+    const result = await runCli(['setup', '--yes', '--json', ...lab.flags()]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const outcome = JSON.parse(result.stdout) as { steps: { status: string }[] };
+    expect(outcome.steps.map((s) => s.status)).toEqual([...Array(7).fill('already-done'), 'done']);
+  }, slow);
+
+  it('doctor finds the pair healthy', async () => {
+    const report = await doctor(lab);
+    expect(report.findings.filter((f) => f.severity === 'error'), JSON.stringify(report.findings)).toEqual([]);
+    expect(report.healthy).toBe(true);
+    expect(report.code).toBe(0);
+  }, slow);
+
+  it(`hba-missing: doctor quotes PostgreSQL ${major}'s log lines, --fix restores streaming`, async () => {
+    const hba = lab.psql('primary', 'SHOW hba_file');
+    lab.inHost('primary', ['sed', '-i', '/pgrepl-wizard/d', hba]);
+    lab.psql('primary', 'SELECT pg_reload_conf()');
+    lab.psql('primary', `SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE client_addr = '${lab.ip('standby')}'`);
+    const report = await doctorUntil(lab, quotedError('hba-missing', 'standby'));
+    const finding = report.findings.find((f) => f.id === 'hba-missing' && f.severity === 'error');
+    const message = `no pg_hba\\.conf entry for replication connection from host "${escape(lab.ip('standby'))}", user "repl"`;
+    // The walreceiver wraps libpq's text (PG 18 names itself, postgres-facts.md); libpq built with
+    // SSL tries twice and puts the second attempt on a continuation line of its own.
+    const wrapper = major >= 18 ? 'streaming replication receiver "[^"]+" could not connect to the primary server' : 'could not connect to the primary server';
+    expect(logLines(finding, 'standby'), JSON.stringify(report.findings)).toContainEqual(expect.stringMatching(new RegExp(`(FATAL:\\s+${wrapper}: |^\\s).*${message}`)));
+    expect(logLines(finding, 'primary')).toContainEqual(expect.stringMatching(new RegExp(`FATAL:\\s+${message}`)));
+
+    const after = await doctor(lab, ['--fix', '--yes']);
+    expect(after.findings.filter((f) => f.severity === 'error'), JSON.stringify(after)).toEqual([]);
+    await expectRowArrives(lab);
+  }, slow);
+
+  it(`sysid-mismatch: a standby initialised afresh is found with PostgreSQL ${major}'s wording, --fix clones it again`, async () => {
+    const cloned = systemId(lab, 'primary');
+    const data = lab.get('standby', 'PGDATA');
+    const owner = lab.get('standby', 'OS_USER');
+    // A fresh initdb keeping the standby's own configuration (and its standby.signal / recovery.conf).
+    lab.inHost('standby', [
+      'sh',
+      '-c',
+      `set -e; ${lab.control('standby', 'stop')}; rm -rf /tmp/keep && mkdir /tmp/keep && cp -p ${data}/*.conf /tmp/keep/;
+       cp -p ${data}/standby.signal /tmp/keep/ 2>/dev/null || true; rm -rf ${data};
+       runuser -u ${owner} -- ${lab.get('standby', 'BINDIR')}/initdb -D ${data} >/dev/null 2>&1;
+       cp -p /tmp/keep/* ${data}/; ${lab.control('standby', 'start')} >/dev/null`,
+    ]);
+    expect(systemId(lab, 'standby')).not.toBe(cloned);
+    const report = await doctorUntil(lab, quotedError('sysid-mismatch', 'standby'));
+    const finding = report.findings.find((f) => f.id === 'sysid-mismatch' && f.severity === 'error');
+    expect(logLines(finding, 'standby'), JSON.stringify(report.findings)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/FATAL:\s+database system identifier differs between the primary and standby/),
+        expect.stringMatching(new RegExp(`DETAIL:\\s+The primary's identifier is ${cloned}, the standby's identifier is \\d+\\.`)),
+      ]),
+    );
+
+    const after = await doctor(lab, ['--fix', '--yes']);
+    expect(after.findings.filter((f) => f.severity === 'error'), JSON.stringify(after)).toEqual([]);
+    expect(systemId(lab, 'standby')).toBe(cloned);
+    await expectRowArrives(lab);
+  }, slow);
+});
+
+describe.each(refused.map((pair) => [pair.id, pair] as const))('%s', (_id, pair) => {
+  const lab = new MatrixLab(pair);
+  beforeAll(() => lab.up(), slow);
+
+  it('is refused before any change, naming both major versions', async () => {
+    const before = [lab.psql('primary', 'SELECT rolname FROM pg_roles ORDER BY 1'), systemId(lab, 'standby')];
+    const result = await runCli(['setup', '--yes', '--restart-primary', ...lab.flags()], { PGREPL_PASSWORD: 'matrix-password' });
+    expect(result.code).not.toBe(0);
+    const primaryMajor = hostKinds[pair.primary].major;
+    const standbyMajor = hostKinds[pair.standby].major;
+    expect(result.stdout + result.stderr).toMatch(new RegExp(`primary ${primaryMajor}\\D.*standby ${standbyMajor}\\D|PostgreSQL ${primaryMajor}\\D.*PostgreSQL ${standbyMajor}\\D`));
+    expect([lab.psql('primary', 'SELECT rolname FROM pg_roles ORDER BY 1'), systemId(lab, 'standby')]).toEqual(before);
+  }, slow);
+});
