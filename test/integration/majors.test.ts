@@ -24,7 +24,8 @@ const slow = 300_000;
  * hba-missing and sysid-mismatch quoting that version's log lines, and --fix repairs them.
  * A pair the matrix marks `refused` (mixed majors) is refused before any change.
  *
- * The pairs run one after another in this file's lab instance (PGW_LAB), each rebuilt as its
+ * The pairs run one after another in a lab instance of their own (test/suites.sh runs this
+ * file beside the rest of the suite, with PGW_LAB set to that instance), each rebuilt as its
  * kind; the runbook pairs carry four tablespaces on the primary.
  */
 
@@ -39,6 +40,20 @@ class MatrixLab {
 
   private sh(args: string[]): string {
     return execFileSync('bash', [labScript, ...args], { encoding: 'utf8', env: { ...process.env, PGW_LAB_KIND: this.pair.id }, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  /** Each host is the server `lab.sh env` describes: its major, data directory, config file and OS user; port 3000 and the own log directory when hand-installed. */
+  expectDescribed(): void {
+    for (const side of ['primary', 'standby'] as const) {
+      expect(this.psql(side, 'SELECT version()'), side).toMatch(new RegExp(`^PostgreSQL ${this.get(side, 'MAJOR')}\\.\\d+ `));
+      expect(this.psql(side, 'SHOW data_directory'), side).toBe(this.get(side, 'PGDATA'));
+      expect(this.psql(side, 'SHOW config_file'), side).toBe(this.get(side, 'CONFIG_FILE'));
+      expect(this.psql(side, 'SELECT current_user'), side).toBe(this.get(side, 'OS_USER'));
+      if (this.get(side, 'LAYOUT') === 'hand') {
+        expect(this.psql(side, 'SHOW port'), side).toBe('3000');
+        expect(this.psql(side, 'SHOW log_directory'), side).toBe(this.get(side, 'LOG_DIR'));
+      }
+    }
   }
 
   up(): void {
@@ -147,6 +162,8 @@ describe.each(streaming.map((pair) => [pair.id, pair] as const))('%s', (_id, pai
   let setupOutput = '';
 
   beforeAll(() => lab.up(), slow);
+
+  it('the lab built the servers its matrix entry describes', () => lab.expectDescribed());
 
   it(`PostgreSQL ${major}: headless setup streams, the canary is replayed, a row written on the primary is read on the standby`, async () => {
     const standbyUser = lab.get('standby', 'OS_USER');
