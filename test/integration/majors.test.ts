@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import matrix from '../lab/matrix.json' with { type: 'json' };
 import { runCli } from './lab.js';
+import { TerminalSession } from './tmux.js';
 
 interface LabPair {
   id: string;
@@ -150,6 +151,34 @@ async function expectRowArrives(lab: MatrixLab): Promise<void> {
   expect(note).toBe(`row ${id}`);
 }
 
+const cli = join(import.meta.dirname, '..', '..', 'bin', 'pgrepl-wizard.js');
+
+/** The interactive wizard in a real terminal (tmux), as an operator walks it: every default, the restart and the wipe confirmed. */
+async function walkInteractiveSetup(lab: MatrixLab): Promise<string> {
+  const terminal = new TerminalSession();
+  try {
+    terminal.start(['node', cli, ...lab.flags(['--restart-primary'])], { PGREPL_PASSWORD: 'matrix-password' });
+    await terminal.waitFor('What next?', slow);
+    await terminal.send(['Enter']); // Set up a standby
+    for (const prompt of ['Replication role name:', 'Replication slot name:', 'WAL archiving on the primary?', 'Checkpoint before the clone', "The standby's current data directory"]) {
+      await terminal.waitFor(prompt);
+      await terminal.send(['Enter']);
+    }
+    await terminal.waitFor('Run this plan?');
+    await terminal.send(['Enter']); // Run it
+    const hostname = lab.inHost('standby', ['uname', '-n']).trim();
+    await terminal.waitFor(`Type ${hostname} to confirm:`, slow);
+    await terminal.send([hostname], true);
+    await terminal.send(['Enter']);
+    const result = await terminal.waitFor(/Result: the standby is set up\.|Result: setup stopped/, slow);
+    await terminal.send(['Enter']);
+    await terminal.waitFor('EXIT=');
+    return result;
+  } finally {
+    terminal.close();
+  }
+}
+
 const systemId = (lab: MatrixLab, side: Side) => lab.psql(side, 'SELECT system_identifier FROM pg_control_system()');
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -159,7 +188,6 @@ const refused = labPairs.filter((pair) => pair.expect === 'refused');
 describe.each(streaming.map((pair) => [pair.id, pair] as const))('%s', (_id, pair) => {
   const lab = new MatrixLab(pair);
   const major = hostKinds[pair.primary].major;
-  let setupOutput = '';
 
   beforeAll(() => lab.up(), slow);
 
@@ -175,11 +203,17 @@ describe.each(streaming.map((pair) => [pair.id, pair] as const))('%s', (_id, pai
       expect(lab.psql('primary', "SELECT count(*) FROM pg_roles WHERE rolname = 'repl'")).toBe('0');
       lab.psql('primary', `CREATE ROLE ${standbyUser} LOGIN SUPERUSER`);
     }
-    const result = await runCli(['setup', '--yes', '--restart-primary', '--json', ...lab.flags()], { PGREPL_PASSWORD: 'matrix-password' });
-    setupOutput = result.stdout + result.stderr;
-    expect(result.code, setupOutput).toBe(0);
-    const outcome = JSON.parse(result.stdout) as { steps: { id: string; status: string; detail: string }[] };
-    expect(outcome.steps.find((s) => s.id === 'verify-streaming')?.detail).toMatch(/canary written at \S+ on the primary was replayed on the standby/);
+    if (pair.tablespaces) {
+      // The runbook's own shape: an operator at the interactive wizard, every default taken.
+      const result = await walkInteractiveSetup(lab);
+      expect(result).toContain('Result: the standby is set up.');
+      expect(result).toMatch(/canary written at \S+ on the primary was replayed on the standby/);
+    } else {
+      const result = await runCli(['setup', '--yes', '--restart-primary', '--json', ...lab.flags()], { PGREPL_PASSWORD: 'matrix-password' });
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      const outcome = JSON.parse(result.stdout) as { steps: { id: string; status: string; detail: string }[] };
+      expect(outcome.steps.find((s) => s.id === 'verify-streaming')?.detail).toMatch(/canary written at \S+ on the primary was replayed on the standby/);
+    }
     expect(systemId(lab, 'standby')).toBe(systemId(lab, 'primary'));
     expect(lab.psql('standby', 'SELECT pg_is_in_recovery()')).toBe('t');
     if (major <= 11) expect(lab.inHost('standby', ['ls', lab.get('standby', 'PGDATA')])).toMatch(/^recovery\.conf$/m);
