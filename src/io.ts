@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from './errors.js';
 import type { HostKeyDecision, UnknownHostKey } from './remote/connect.js';
-import type { StepResult } from './setup/runner.js';
+import type { StepResult } from '../steps/contract.js';
 
 /**
  * How the core asks questions. The Ink app answers them on screen; headless commands answer

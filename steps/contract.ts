@@ -137,3 +137,19 @@ export interface Step {
 }
 
 export const where = (node: Node) => `${node.host.role} ${node.host.label}`;
+
+/** What became of a step in a run (the runner's report, drawn by the views and the headless reporter). */
+export type StepStatus = 'done' | 'already-done' | 'failed' | 'skipped' | 'planned';
+
+export interface StepResult {
+  id: string;
+  title: string;
+  status: StepStatus;
+  detail: string;
+  /** What the step told the operator on the way (precheck outcomes, warnings). */
+  notes?: string[];
+  /** Wall time of the step, for the summary and the benchmark. */
+  durationMs?: number;
+  actions?: PlannedAction[];
+  error?: { message: string; where?: string; fix?: string };
+}

@@ -1,20 +1,7 @@
-import type { PlannedAction, Progress, Step, StepContext } from '../../steps/contract.js';
+import type { Progress, Step, StepContext, StepResult } from '../../steps/contract.js';
+
+export type { StepResult, StepStatus } from '../../steps/contract.js';
 import { WizardError } from '../errors.js';
-
-export type StepStatus = 'done' | 'already-done' | 'failed' | 'skipped' | 'planned';
-
-export interface StepResult {
-  id: string;
-  title: string;
-  status: StepStatus;
-  detail: string;
-  /** What the step told the operator on the way (precheck outcomes, warnings). */
-  notes?: string[];
-  /** Wall time of the step, for the summary and the benchmark. */
-  durationMs?: number;
-  actions?: PlannedAction[];
-  error?: { message: string; where?: string; fix?: string };
-}
 
 export type RunnerEvent =
   | { type: 'step-start'; id: string; title: string }
