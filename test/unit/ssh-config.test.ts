@@ -6,6 +6,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WizardError } from '../../src/errors.js';
 import { loadSshConfig, parseSshConfig, resolveSshHost, type SshConfigContext } from '../../src/remote/ssh-config.js';
 
+/** What `ssh -G` (OpenSSH itself) resolves for a target under HOME=home: each keyword's values. */
+function sshG(home: string, target: string): (keyword: string) => string[] {
+  const output = execFileSync('ssh', ['-G', '-F', join(home, '.ssh', 'config'), target], {
+    encoding: 'utf8',
+    env: { ...process.env, HOME: home },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  return (keyword) =>
+    output
+      .split('\n')
+      .filter((line) => line.startsWith(`${keyword} `))
+      .map((line) => line.slice(keyword.length + 1));
+}
+
+
 const alice: SshConfigContext = { homeDir: '/home/alice', localUser: 'alice' };
 
 function resolve(text: string, alias: string) {
@@ -225,16 +240,7 @@ describe('loadSshConfig', () => {
     const config = await loadSshConfig(undefined, home);
     const context = { homeDir: home, localUser: userInfo().username };
     for (const alias of ['db1', 'db2', 'db3']) {
-      const output = execFileSync('ssh', ['-G', '-F', join(home, '.ssh', 'config'), alias], {
-        encoding: 'utf8',
-        env: { ...process.env, HOME: home },
-        stdio: ['ignore', 'pipe', 'ignore'],
-      });
-      const values = (keyword: string) =>
-        output
-          .split('\n')
-          .filter((line) => line.startsWith(`${keyword} `))
-          .map((line) => line.slice(keyword.length + 1));
+      const values = sshG(home, alias);
       const resolved = resolveSshHost(config, alias, context);
       expect([resolved.hostName]).toEqual(values('hostname'));
       expect([String(resolved.port ?? 22)]).toEqual(values('port'));
@@ -290,16 +296,7 @@ describe('Match and ProxyJump agree with ssh -G', () => {
   it.each(['web1', 'web9', 'db1', 'db2', 'db3', 'ops@db1', 'admin@db2', 'other'])('%s', async (target) => {
     const config = await loadSshConfig(undefined, home);
     const [user, alias] = target.includes('@') ? target.split('@') : [undefined, target];
-    const output = execFileSync('ssh', ['-G', '-F', join(home, '.ssh', 'config'), target], {
-      encoding: 'utf8',
-      env: { ...process.env, HOME: home },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    const values = (keyword: string) =>
-      output
-        .split('\n')
-        .filter((line) => line.startsWith(`${keyword} `))
-        .map((line) => line.slice(keyword.length + 1));
+    const values = sshG(home, target);
     const resolved = resolveSshHost(config, alias, { homeDir: home, localUser }, { user });
     expect([resolved.hostName]).toEqual(values('hostname'));
     expect([String(resolved.port ?? 22)]).toEqual(values('port'));
