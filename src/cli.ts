@@ -26,6 +26,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./commands/setup.js')).setupCommand(options);
       case 'doctor':
         return await (await import('./commands/doctor.js')).doctorCommand(options);
+      case 'status':
+        return await (await import('./commands/status.js')).statusCommand(options);
       case 'wizard':
         return await wizardCommand(options);
     }

@@ -6,7 +6,7 @@ import { UsageError } from './errors.js';
 /** The replication role's password: from the environment, never from a flag or the config file. */
 export const passwordEnv = 'PGREPL_PASSWORD';
 
-export const commands = ['wizard', 'inspect', 'setup', 'doctor'] as const;
+export const commands = ['wizard', 'inspect', 'setup', 'doctor', 'status'] as const;
 export type Command = (typeof commands)[number];
 
 /**
@@ -36,6 +36,9 @@ export const optionSpecs = {
   plan: { type: 'boolean', help: 'setup: print the whole plan as a runbook and change nothing' },
   fix: { type: 'boolean', help: 'doctor: repair what it found (shows the plan, asks; headless needs --yes), then diagnose again' },
   'drop-slot': { type: 'string', help: 'doctor --fix: drop these inactive replication slots (comma-separated names), which it never drops unasked' },
+  watch: { type: 'boolean', help: 'status: refresh every second (with a chart of the lag) until Ctrl-C' },
+  'max-lag': { type: 'string', help: 'status: a standby needs attention above this replay_lag and/or unreplayed WAL, e.g. 30s, 64MB or 30s,64MB (default 30s,64MB)' },
+  'max-retained': { type: 'string', help: 'status: a slot needs attention when it retains more WAL than this, e.g. 10GB (default 10GB)' },
   config: { type: 'string', help: 'YAML file with any of these options (flags win over it)' },
   json: { type: 'boolean', help: 'print one JSON document on stdout instead of text' },
   yes: { type: 'boolean', short: 'y', help: 'answer yes to confirmations (headless runs)' },
@@ -130,6 +133,7 @@ export function helpText(): string {
     '  inspect    report what was found on both hosts',
     '  setup      build a streaming standby (headless; --plan to only print the plan)',
     '  doctor     diagnose the pair from both servers\' state and logs (--fix to repair; exit 1 on errors)',
+    '  status     how replication stands: lag, replay paused, slots, pg_wal (--watch, --json; exit 1 when it needs attention)',
     '',
     'Options:',
     ...lines,

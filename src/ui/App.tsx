@@ -12,6 +12,7 @@ import { inkIo, type PendingQuestion } from './ink-io.js';
 import { emptyRun, reduceRun } from './run-state.js';
 import { Overview } from './overview.js';
 import { ChoicesForm, DoctorFlow, QuestionBox, RunView, type SetupChoices } from './screens.js';
+import { StatusScreen } from './status.js';
 
 type Screen =
   | { kind: 'ask-host'; role: Role }
@@ -21,6 +22,7 @@ type Screen =
   | { kind: 'setup'; options: Options }
   | { kind: 'result'; outcome: SetupOutcome }
   | { kind: 'doctor' }
+  | { kind: 'status' }
   | { kind: 'failed'; error: unknown };
 
 /**
@@ -132,9 +134,10 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
             items={[
               { label: 'Set up a standby', value: 'setup' },
               { label: 'Troubleshoot a standby', value: 'doctor' },
+              { label: 'Watch replication status', value: 'status' },
               { label: 'Quit', value: 'quit' },
             ]}
-            onSelect={(choice) => (choice === 'quit' ? finish(0) : setScreen({ kind: choice === 'setup' ? 'choices' : 'doctor' }))}
+            onSelect={(choice) => (choice === 'quit' ? finish(0) : setScreen({ kind: choice === 'setup' ? 'choices' : choice === 'status' ? 'status' : 'doctor' }))}
           />
         </Box>
       )}
@@ -148,6 +151,9 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
       )}
       {screen.kind === 'doctor' && session.current && (
         <DoctorFlow pair={session.current.pair} facts={session.current.facts} options={{ ...options, ...targets }} io={io} signal={abort.current.signal} track={track} onExit={finish} />
+      )}
+      {screen.kind === 'status' && session.current && !stopping && (
+        <StatusScreen pair={session.current.pair} facts={session.current.facts} options={{ ...options, ...targets }} signal={abort.current.signal} track={track} />
       )}
       {((screen.kind === 'setup' && run.phase === 'applying') || screen.kind === 'result') && <RunView run={run} />}
       {screen.kind === 'result' && (

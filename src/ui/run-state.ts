@@ -40,10 +40,11 @@ export function reduceRun(state: RunState, event: JobEvent): RunState {
         : [...state.steps, { id: event.result.id, title: event.result.title, notes: [], result: event.result }];
       return { ...state, steps, progress: event.result.id === state.progress?.stepId ? undefined : state.progress };
     }
-    // Diagnoses and repair plans are the doctor screen's, not the run's.
+    // Diagnoses and repair plans are the doctor screen's, status the status screen's.
     case 'diagnosed':
     case 'repairs-planned':
     case 'repairs-done':
+    case 'status':
       return state;
   }
 }

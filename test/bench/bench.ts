@@ -6,8 +6,12 @@
  * and the ratios; asserts nothing.
  * BENCH_SCALE sets the pgbench scale of the big run (default 100, about 1.5 GB; 0 skips it);
  * BENCH_RUNS how many runs of each are made (default 3; medians are printed).
+ * It also prints how long one refresh of `status` takes (BENCH_STATUS_RUNS runs, default 10;
+ * goal <= 50 ms); BENCH_PART=status measures only that, on a pair set up by the wizard.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -15,6 +19,7 @@ const labScript = join(root, 'test', 'lab', 'lab.sh');
 const cli = join(root, 'bin', 'pgrepl-wizard.js');
 const scale = Number(process.env.BENCH_SCALE ?? 100);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
+const statusRuns = Number(process.env.BENCH_STATUS_RUNS ?? 10);
 
 // The lab instance is chosen by PGW_LAB (inherited by every lab.sh call and by bare-setup.sh).
 const lab = (...args: string[]) => execFileSync('bash', [labScript, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -120,7 +125,30 @@ function compare(label: string, pgbenchScale: number): void {
   row('outside the steps', outside('wizard'), outside('multiplexed'));
 }
 
+/**
+ * `status --json` on the streaming pair the runs above left: each run reports the time of its
+ * last refresh (one SQL statement per host, both in parallel).
+ */
+function measureStatus(): void {
+  const stateHome = mkdtempSync(join(tmpdir(), 'pgrepl-bench-state-'));
+  const refreshes = Array.from({ length: statusRuns }, () => {
+    // Exit 1 (needs attention) still reports its refresh time.
+    const run = spawnSync('node', [cli, 'status', '--json', '--config', config], { encoding: 'utf8', env: { ...process.env, XDG_STATE_HOME: stateHome } });
+    const status = JSON.parse(run.stdout);
+    if (typeof status.refreshMilliseconds !== 'number') throw new Error(`status printed no refresh time:\n${run.stdout}\n${run.stderr}`);
+    return status.refreshMilliseconds as number;
+  });
+  console.log(`\nstatus: one refresh (one SQL statement per host, in parallel): median ${median(refreshes).toFixed(1)} ms over ${statusRuns} runs (goal <= 50 ms; all: ${refreshes.map((ms) => ms.toFixed(1)).join(', ')})`);
+}
+
 lab('up');
-compare('small primary (lab default)', 0);
-if (scale > 0) compare(`bigger primary (pgbench scale ${scale})`, scale);
+if (process.env.BENCH_PART === 'status') {
+  fresh(0);
+  wizardRun();
+  measureStatus();
+} else {
+  compare('small primary (lab default)', 0);
+  measureStatus();
+  if (scale > 0) compare(`bigger primary (pgbench scale ${scale})`, scale);
+}
 lab('reset');

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import matrix from '../lab/matrix.json' with { type: 'json' };
-import { runCli } from './lab.js';
+import { runCli, tempDir } from './lab.js';
 import { TerminalSession } from './tmux.js';
 
 interface LabPair {
@@ -236,11 +236,19 @@ describe.each(streaming.map((pair) => [pair.id, pair] as const))('%s', (_id, pai
     expect(outcome.steps.map((s) => s.status)).toEqual([...Array(7).fill('already-done'), 'done']);
   }, slow);
 
-  it('doctor finds the pair healthy', async () => {
+  it('doctor and status find the pair healthy', async () => {
     const report = await doctor(lab);
     expect(report.findings.filter((f) => f.severity === 'error'), JSON.stringify(report.findings)).toEqual([]);
     expect(report.healthy).toBe(true);
     expect(report.code).toBe(0);
+    // status reads each major's own columns and functions (pause state, sender_host, wal_status, inactive_since).
+    const status = await runCli(['status', '--json', ...lab.flags()], { XDG_STATE_HOME: tempDir('pgrepl-matrix-state-') });
+    expect(status.code, status.stdout + status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      healthy: true,
+      standby: { replayPauseState: 'not paused', receiverStatus: 'streaming', senderHost: lab.ip('primary') },
+      standbys: [expect.objectContaining({ clientAddr: lab.ip('standby'), state: 'streaming', thisStandby: true })],
+    });
   }, slow);
 
   it(`hba-missing: doctor quotes PostgreSQL ${major}'s log lines, --fix restores streaming`, async () => {

@@ -39,6 +39,7 @@ describe('layers', () => {
     ['src/commands', ['src/ui']],
     ['src/setup', ['src/ui', 'src/commands', 'src/jobs', 'src/cli']],
     ['src/doctor', ['src/ui', 'src/commands', 'src/jobs', 'src/cli']],
+    ['src/status', ['src/ui', 'src/commands', 'src/jobs', 'src/cli']],
     ['steps', ['src/ui', 'src/commands', 'src/jobs', 'src/cli']],
   ])('%s imports nothing from %j', (layer, above) => {
     const upward = all
