@@ -40,6 +40,7 @@ export const optionSpecs = {
   'max-lag': { type: 'string', help: 'status: a standby needs attention above this replay_lag and/or unreplayed WAL, e.g. 30s, 64MB or 30s,64MB (default 30s,64MB)' },
   'max-retained': { type: 'string', help: 'status: a slot needs attention when it retains more WAL than this, e.g. 10GB (default 10GB)' },
   config: { type: 'string', help: 'YAML file with any of these options (flags win over it)' },
+  'sudoers-for': { type: 'string', help: 'inspect: print the sudo rules for this login user instead of the one logged in (to grant them to an operator account)' },
   json: { type: 'boolean', help: 'print one JSON document on stdout instead of text' },
   yes: { type: 'boolean', short: 'y', help: 'answer yes to confirmations (headless runs)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },

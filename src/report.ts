@@ -1,5 +1,6 @@
 import type { HostFacts } from './facts/host.js';
 import { describeCluster } from './facts/clusters.js';
+import { sudoersLines } from './remote/sudoers.js';
 
 export function formatBytes(bytes: number | undefined): string {
   if (bytes === undefined || Number.isNaN(bytes)) return 'unknown';
@@ -14,7 +15,7 @@ export function formatBytes(bytes: number | undefined): string {
 }
 
 /** The plain-text inspect report: what an operator would check by hand, host by host. */
-export function hostReport(facts: HostFacts): string[] {
+export function hostReport(facts: HostFacts, sudoersFor = facts.loginUser): string[] {
   const lines = [`${facts.role}: ${facts.label} (${facts.address}), logged in as ${facts.loginUser}`, `  OS: ${facts.os}`];
   lines.push(`  clusters: ${facts.clusters.map(describeCluster).join('; ')}`);
   const cluster = facts.cluster;
@@ -33,5 +34,8 @@ export function hostReport(facts: HostFacts): string[] {
     const pending = setting.pendingRestart ? ' (changed, waits for a restart)' : '';
     lines.push(`    ${name} = ${setting.value || "''"}  [${setting.source}]${pending}`);
   }
+  const { owner, manager, systemd } = cluster.ref;
+  lines.push(`  sudo rules enough for the wizard here for ${sudoersFor} (instead of ALL), for /etc/sudoers.d/:`);
+  lines.push(...sudoersLines({ loginUser: sudoersFor, serverUser: owner, manager, systemd: systemd ?? manager === 'systemctl' }).map((line) => `    ${line}`));
   return lines;
 }

@@ -1,18 +1,20 @@
 import { clientTool } from '../src/facts/clusters.js';
 import { WizardError } from '../src/errors.js';
 import type { Host } from '../src/remote/host.js';
+import * as privileged from '../src/remote/commands.js';
+import type { Privilege } from '../src/remote/commands.js';
 import { commandLine } from '../src/remote/quote.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
 import { lineSplitter, parseProgressLine, progressMeter } from './lib/basebackup-progress.js';
 import { systemIdentifier } from './lib/cluster-state.js';
 import { passwordStored, runClonePrechecks, sideDirectory } from './lib/clone-prechecks.js';
 import { timestampSuffix } from './lib/config-files.js';
+import { directoryUser } from './lib/privilege.js';
 import { upsertPassfileEntry } from './lib/passfile.js';
 import { passfileParams, replicationProbeArgv } from './lib/replication-probe.js';
 import { errorLines, replicationFix } from '../src/catalog/replication-errors.js';
 import { controlServer, isRunning, serverControlCommand } from './lib/server-control.js';
-import { query } from './lib/live-server.js';
-import { keptTablespace, mappingOption, tablespaceSide, tablespacesSql, withTargets, type Tablespace } from './lib/tablespaces.js';
+import { keptTablespace, mappingOption, primaryTablespaces, tablespaceSide, type Tablespace } from './lib/tablespaces.js';
 
 /**
  * Step 5: a fresh copy of the primary on the standby. pg_basebackup writes into a side
@@ -23,18 +25,11 @@ import { keptTablespace, mappingOption, tablespaceSide, tablespacesSql, withTarg
 const stepId = 'clone-standby';
 const pgidMarker = /^pgrepl-pgid (\d+)$/;
 
-/**
- * pg_basebackup as it runs on the standby (as postgres). setsid gives it its own process
- * group, announced on stderr, so an interruption can end it together with its WAL-streaming
- * child. The password comes from the passfile, never from argv.
- */
-function basebackupArgv(ctx: StepContext, tablespaces: Tablespace[]): string[] {
+/** pg_basebackup as it runs on the standby, as the server's OS user, into the side directory. */
+function basebackupArgv(ctx: StepContext, tablespaces: Tablespace[]) {
   const { settings } = ctx;
   const { cluster } = ctx.standby;
-  return [
-    'setsid', '-w', 'sh', '-c', 'echo "pgrepl-pgid $$" >&2; exec "$@"', 'sh',
-    'env', `PGPASSFILE=${settings.passfile}`, 'PGAPPNAME=pgrepl-wizard-clone',
-    clientTool(cluster, 'pg_basebackup'),
+  return privileged.basebackup(clientTool(cluster, 'pg_basebackup'), settings.passfile, [
     '-h', settings.primaryAddress,
     '-p', String(ctx.primary.cluster.port),
     '-U', settings.roleName,
@@ -44,22 +39,24 @@ function basebackupArgv(ctx: StepContext, tablespaces: Tablespace[]): string[] {
     `--checkpoint=${settings.checkpoint}`,
     '-P', '-v', '-w',
     ...tablespaces.map(mappingOption),
-  ];
+  ]);
 }
 
 const keptDirectory = (dataDirectory: string, suffix: string) => `${dataDirectory}.pgrepl-old-${suffix}`;
 
-// Renames as root (the parent directory need not be writable by postgres); a failed second
-// rename puts the old directory back.
-const swapScript = [
-  'set -e',
-  'side=$1 data=$2 kept=$3',
-  'chmod 0700 "$side"',
-  'if [ -e "$data" ]; then mv -T -- "$data" "$kept"; fi',
-  'mv -T -- "$side" "$data" || { if [ -e "$kept" ]; then mv -T -- "$kept" "$data"; fi; exit 1; }',
-].join('\n');
-
-const swapArgv = (dataDirectory: string, kept: string) => ['sh', '-c', swapScript, 'sh', sideDirectory(dataDirectory), dataDirectory, kept];
+/** Moves a complete copy (mode 0700) to `target`, the old `target` (if any) to `kept`; a failed second rename puts the old one back. Returns whether there was an old one. */
+async function swapIn(host: Host, as: Privilege, side: string, target: string, kept: string): Promise<boolean> {
+  await host.run(privileged.setMode('0700', side), { as: 'postgres' });
+  const existed = (await host.exec(privileged.pathExists(target), { as: 'postgres' })).code === 0;
+  if (existed) await host.run(privileged.movePath(target, kept), { as });
+  try {
+    await host.run(privileged.movePath(side, target), { as });
+  } catch (error) {
+    if (existed) await host.exec(privileged.movePath(kept, target), { as });
+    throw error;
+  }
+  return existed;
+}
 
 function replaceAction(ctx: StepContext, tablespaces: Tablespace[]): PlannedAction {
   const dir = ctx.standby.cluster.dataDirectory;
@@ -81,9 +78,12 @@ export async function writePassfile(ctx: StepContext, content: string): Promise<
   await host.writeFile(ctx.settings.passfile, content, { as: 'postgres', secretOwner: host.serverUser });
 }
 
-// libpq ignores a passfile that others can read.
-const securePassfile = (host: Host, passfile: string) =>
-  host.run(['sh', '-c', 'chown "$2": -- "$1" && chmod 0600 -- "$1"', 'sh', passfile, host.serverUser], { as: 'root' });
+// libpq ignores a passfile that others can read; root only when another user owns it.
+async function securePassfile(host: Host, passfile: string): Promise<void> {
+  const owner = (await host.run(privileged.statPath('%U', passfile), { as: 'postgres' })).trim();
+  if (owner !== host.serverUser) await host.run(privileged.giveToServerUser(host.serverUser, passfile), { as: 'root' });
+  await host.run(privileged.setMode('0600', passfile), { as: 'postgres' });
+}
 
 /** The walreceiver's and pg_basebackup's password: one passfile line for this primary and role. */
 export async function storePassword(ctx: StepContext): Promise<void> {
@@ -103,43 +103,16 @@ export async function storePassword(ctx: StepContext): Promise<void> {
   });
 }
 
-/**
- * Ends pg_basebackup and its WAL-streaming child (one session, made by setsid), waiting
- * until none is left but zombies. `kill -s SIG --` is the spelling dash's kill accepts.
- */
-async function endProcessGroup(host: Host, pgid: string): Promise<void> {
-  const script = [
-    'kill -s TERM -- "-$1" 2>/dev/null || exit 0',
-    "for i in $(seq 1 100); do ps -o stat= -s \"$1\" | grep -qv '^Z' || exit 0; sleep 0.1; done",
-    'kill -s KILL -- "-$1" 2>/dev/null; exit 0',
-  ].join('\n');
-  await host.run(['sh', '-c', script, 'sh', pgid], { as: 'postgres' });
-}
+const endProcessGroup = (host: Host, pgid: string) => host.run(privileged.endProcessGroup(pgid), { as: 'postgres' });
 
 /**
- * Process groups of pg_basebackup runs still writing into the side directory: left behind
- * when an earlier run's SSH connection dropped mid-clone (its WAL-streaming child outlives
- * the parent and keeps the slot busy). A process counts only by its executable (this
- * script's own command line names pg_basebackup and the directory too), never in this
- * script's own process group, and only in this mount namespace, so a container next door
- * is never touched.
+ * pg_basebackup runs still writing into the side directory, left behind when an earlier run's
+ * SSH connection dropped mid-clone (its WAL-streaming child outlives the parent and keeps
+ * the slot busy).
  */
-const orphanedClonesScript = [
-  'own=$(readlink /proc/self/ns/mnt)',
-  'self=$(ps -o pgid= -p $$ | tr -d " ")',
-  'for d in /proc/[0-9]*; do',
-  '  [ "$(readlink "$d/ns/mnt" 2>/dev/null)" = "$own" ] || continue',
-  '  exe=$(readlink "$d/exe" 2>/dev/null) || continue',
-  '  case "${exe##*/}" in pg_basebackup | "pg_basebackup (deleted)") ;; *) continue ;; esac',
-  '  tr "\\0" "\\n" < "$d/cmdline" 2>/dev/null | grep -qxF -- "$1" || continue',
-  '  pgid=$(ps -o pgid= -p "${d#/proc/}" | tr -d " ")',
-  '  [ -z "$pgid" ] || [ "$pgid" = "$self" ] || echo "$pgid"',
-  'done | sort -u',
-].join('\n');
-
 async function endOrphanedClones(ctx: StepContext): Promise<void> {
   const { host, cluster } = ctx.standby;
-  const groups = (await host.run(['sh', '-c', orphanedClonesScript, 'sh', sideDirectory(cluster.dataDirectory)], { as: 'root' })).split(/\s+/).filter(Boolean);
+  const groups = (await host.run(privileged.orphanedClones(sideDirectory(cluster.dataDirectory)), { as: 'postgres' })).split(/\s+/).filter(Boolean);
   for (const pgid of groups) {
     ctx.note(`ending pg_basebackup (process group ${pgid}) left running by an interrupted earlier run`);
     await endProcessGroup(host, pgid);
@@ -192,7 +165,7 @@ async function runBasebackup(ctx: StepContext, tablespaces: Tablespace[]): Promi
 /** After a failed or interrupted clone: no side directory, and the cluster running again if it was. */
 async function discardClone(ctx: StepContext, wasRunning: boolean, tablespaces: Tablespace[]): Promise<void> {
   const sides = [sideDirectory(ctx.standby.cluster.dataDirectory), ...tablespaces.map((t) => tablespaceSide(t.target))];
-  await ctx.standby.host.run(['rm', '-rf', '--', ...sides], { as: 'root' });
+  await ctx.standby.host.run(privileged.removeTree(sides), { as: await directoryUser(ctx.standby.host, sides) });
   if (wasRunning) {
     ctx.note(`starting the standby's cluster ${ctx.standby.cluster.id} again, as it was before`);
     await controlServer(ctx.standby, 'start');
@@ -208,8 +181,7 @@ async function discardClone(ctx: StepContext, wasRunning: boolean, tablespaces: 
 async function keepStandbyConfig(ctx: StepContext, kept: string): Promise<void> {
   const { host, cluster } = ctx.standby;
   if (cluster.configDir) return;
-  const script = 'kept=$1 data=$2; shift 2; for f; do if [ -f "$kept/$f" ]; then cp -p -- "$kept/$f" "$data/$f" && echo "$f" || exit 1; fi; done';
-  const copied = (await host.run(['sh', '-c', script, 'sh', kept, cluster.dataDirectory, ...standbyOwnConfig], { as: 'root' })).split('\n').filter(Boolean);
+  const copied = (await host.run(privileged.copyExistingFiles(kept, cluster.dataDirectory, standbyOwnConfig), { as: 'postgres' })).split('\n').filter(Boolean);
   if (copied.length > 0) {
     ctx.note(`kept the standby's own ${copied.join(', ')} (from ${kept})`);
     ctx.recordChange({ side: 'standby', what: `kept the standby's own ${copied.join(', ')} in ${cluster.dataDirectory} instead of the primary's copies` });
@@ -218,36 +190,15 @@ async function keepStandbyConfig(ctx: StepContext, kept: string): Promise<void> 
 
 const standbyOwnConfig = ['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'];
 
-async function primaryTablespaces(ctx: StepContext): Promise<Tablespace[]> {
-  const [row] = await query<{ tablespaces: Parameters<typeof withTargets>[0] }>(ctx.primary, `SELECT ${tablespacesSql} AS tablespaces`);
-  return withTargets(row.tablespaces, ctx.settings);
-}
-
-/**
- * Moves a tablespace's complete copy to its standby path (the directory there, if any, is
- * kept renamed) and points the new cluster's pg_tblspc link at it, as root.
- */
-const tablespaceSwapScript = [
-  'set -e',
-  'side=$1 target=$2 kept=$3 link=$4',
-  'chmod 0700 "$side"',
-  'if [ -e "$target" ]; then mv -T -- "$target" "$kept"; fi',
-  'mv -T -- "$side" "$target"',
-  'ln -sfn -- "$target" "$link"',
-].join('\n');
-
-const tablespaceSwapArgv = (t: Tablespace, kept: string, dataDirectory: string) => [
-  'sh', '-c', tablespaceSwapScript, 'sh', tablespaceSide(t.target), t.target, kept, `${dataDirectory}/pg_tblspc/${t.oid}`,
-];
-
 /** Swaps every tablespace in after the data directory; returns the kept old directories. */
-async function swapTablespaces(ctx: StepContext, tablespaces: Tablespace[], suffix: string): Promise<string[]> {
+async function swapTablespaces(ctx: StepContext, tablespaces: Tablespace[], suffix: string, as: Privilege): Promise<string[]> {
   const { host, cluster } = ctx.standby;
   const kept: string[] = [];
   for (const t of tablespaces) {
     const old = keptTablespace(t.target, suffix);
-    const existed = (await host.exec(['test', '-e', t.target], { as: 'root' })).code === 0;
-    await host.run(tablespaceSwapArgv(t, old, cluster.dataDirectory), { as: 'root' });
+    const existed = await swapIn(host, as, tablespaceSide(t.target), t.target, old);
+    // The new cluster's pg_tblspc link points at the tablespace's standby path.
+    await host.run(privileged.symlink(t.target, `${cluster.dataDirectory}/pg_tblspc/${t.oid}`), { as: 'postgres' });
     if (existed) kept.push(old);
     ctx.recordChange({
       side: 'standby',
@@ -295,17 +246,25 @@ export const cloneStandbyStep: Step = {
     if (await isRunning(host, cluster)) {
       actions.push({ side: 'standby', summary: `Stop the standby's cluster ${cluster.id}`, command: serverControlCommand(cluster, 'stop') });
     }
-    if ((await host.exec(['test', '-e', sideDirectory(dir)], { as: 'root' })).code === 0) {
-      actions.push({ side: 'standby', summary: 'Remove the side directory an interrupted clone left', command: ['rm', '-rf', '--', sideDirectory(dir)] });
+    if ((await host.exec(privileged.pathExists(sideDirectory(dir)), { as: 'postgres' })).code === 0) {
+      actions.push({ side: 'standby', summary: 'Remove the side directory an interrupted clone left', command: privileged.removeTree([sideDirectory(dir)]) });
     }
     const tablespaces = await primaryTablespaces(ctx);
     actions.push(replaceAction(ctx, tablespaces));
     for (const t of tablespaces) {
-      actions.push({ side: 'standby', summary: `Swap tablespace ${t.name}'s copy in at ${t.target}`, command: tablespaceSwapArgv(t, keptTablespace(t.target, '<time>'), dir) });
+      actions.push({
+        side: 'standby',
+        summary: `Swap tablespace ${t.name}'s copy in at ${t.target} (a directory there is kept as ${keptTablespace(t.target, '<time>')}) and link it from pg_tblspc`,
+        command: privileged.movePath(tablespaceSide(t.target), t.target),
+      });
     }
-    actions.push({ side: 'standby', summary: 'Swap the complete copy in (mode 0700)', command: swapArgv(dir, keptDirectory(dir, '<time>')) });
+    actions.push({
+      side: 'standby',
+      summary: `Swap the complete copy in (mode 0700); the old data directory is first moved to ${keptDirectory(dir, '<time>')}`,
+      command: privileged.movePath(sideDirectory(dir), dir),
+    });
     if (!settings.keepOldData) {
-      actions.push({ side: 'standby', summary: 'Delete the old data directory (--discard-old-data)', command: ['rm', '-rf', '--', keptDirectory(dir, '<time>')] });
+      actions.push({ side: 'standby', summary: 'Delete the old data directory (--discard-old-data)', command: privileged.removeTree([keptDirectory(dir, '<time>')]) });
     }
     if (settings.checkpoint === 'spread') ctx.note('warning: --checkpoint spread: pg_basebackup waits for a spread checkpoint on the primary, which can take minutes');
     return actions;
@@ -328,11 +287,12 @@ export const cloneStandbyStep: Step = {
       ctx.note(`stopping the standby's cluster ${cluster.id}`);
       await controlServer(ctx.standby, 'stop');
     }
+    const as = await directoryUser(host, [dir, ...tablespaces.map((t) => t.target)]);
     try {
       // A side directory still here is from an interrupted earlier run: it is ours to remove.
-      const prepare = 'owner=$1; shift; for d; do rm -rf -- "$d" && mkdir -p -m 0700 -- "$d" && chown "$owner": -- "$d" || exit 1; done';
       const sides = [sideDirectory(dir), ...tablespaces.map((t) => tablespaceSide(t.target))];
-      await host.run(['sh', '-c', prepare, 'sh', host.serverUser, ...sides], { as: 'root' });
+      await host.run(privileged.removeTree(sides), { as });
+      for (const side of sides) await host.run(privileged.makeServerDirectory(host.serverUser, side), { as });
       await runBasebackup(ctx, tablespaces);
     } catch (error) {
       await discardClone(ctx, wasRunning, tablespaces);
@@ -340,9 +300,9 @@ export const cloneStandbyStep: Step = {
     }
     const suffix = timestampSuffix();
     const kept = keptDirectory(dir, suffix);
-    await host.run(swapArgv(dir, kept), { as: 'root' });
+    await swapIn(host, as, sideDirectory(dir), dir, kept);
     await keepStandbyConfig(ctx, kept);
-    const keptSpaces = await swapTablespaces(ctx, tablespaces, suffix);
+    const keptSpaces = await swapTablespaces(ctx, tablespaces, suffix, as);
     if (ctx.settings.keepOldData) {
       ctx.recordChange({
         side: 'standby',
@@ -352,7 +312,7 @@ export const cloneStandbyStep: Step = {
       });
       return `cloned the primary into ${dir}; the old data directory is kept as ${kept}`;
     }
-    await host.run(['rm', '-rf', '--', kept, ...keptSpaces], { as: 'root' });
+    await host.run(privileged.removeTree([kept, ...keptSpaces]), { as });
     ctx.recordChange({ side: 'standby', what: `replaced ${dir} with a copy of the primary and deleted the old data directory (--discard-old-data)` });
     return `cloned the primary into ${dir}; the old data directory was deleted`;
   },
@@ -367,7 +327,7 @@ export const cloneStandbyStep: Step = {
         'run setup again to clone',
       );
     }
-    const [mode, owner] = (await host.run(['stat', '-c', '%a %U', '--', cluster.dataDirectory], { as: 'root' })).trim().split(' ');
+    const [mode, owner] = (await host.run(privileged.statPath('%a %U', cluster.dataDirectory), { as: 'postgres' })).trim().split(' ');
     if (mode !== '700' || owner !== cluster.owner) {
       throw new WizardError(
         `${cluster.dataDirectory} has mode ${mode} and owner ${owner}; PostgreSQL refuses to start unless it is ${cluster.owner}'s with mode 0700`,

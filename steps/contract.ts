@@ -75,7 +75,7 @@ export interface PlannedAction {
   side: Side;
   summary: string;
   /** The exact argv that will run (the runbook shows it shell-quoted). */
-  command?: string[];
+  command?: readonly string[];
   /** SQL that will run, with any secret replaced by a placeholder. */
   sql?: string;
   /** Unified diff of a config file change. */

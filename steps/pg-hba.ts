@@ -1,5 +1,5 @@
 import { WizardError } from '../src/errors.js';
-import type { RunAs } from '../src/remote/host.js';
+import type { Privilege } from '../src/remote/commands.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
 import { sharedWithCheck } from './lib/checked-state.js';
 import { rewriteConfigFile, unifiedDiff } from './lib/config-files.js';
@@ -23,7 +23,7 @@ import { fileOwner, livePasswordMethod, liveSetting, query, reloadAndWait, resto
 
 interface HbaState {
   hbaFile: string;
-  owner: RunAs;
+  owner: Privilege;
   text: string;
   rules: HbaRule[];
   client: ReplicationClient;

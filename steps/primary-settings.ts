@@ -1,10 +1,12 @@
 import { isIPv4, isIPv6 } from 'node:net';
+import * as privileged from '../src/remote/commands.js';
 import pg from 'pg';
 import { WizardError } from '../src/errors.js';
 import { commandLine, shellQuote } from '../src/remote/quote.js';
 import { where, type CheckResult, type PlannedAction, type SetupSettings, type Step, type StepContext } from './contract.js';
 import { afterAlterSystem, type AutoConfEntry } from './lib/auto-conf.js';
 import { backupFile, unifiedDiff } from './lib/config-files.js';
+import { directoryUser } from './lib/privilege.js';
 import { query, reloadAndWait, restoreBackup } from './lib/live-server.js';
 import { controlServer, serverControlCommand } from './lib/server-control.js';
 
@@ -161,13 +163,11 @@ async function readState(ctx: StepContext): Promise<State> {
 }
 
 async function archiveDirState(ctx: StepContext, dir: string): Promise<string> {
-  const result = await ctx.primary.host.exec(['stat', '-c', '%U %a', '--', dir], { as: 'root' });
+  const result = await ctx.primary.host.exec(privileged.statPath('%U %a', dir), { as: 'postgres' });
   return result.code === 0 ? result.stdout.trim() : 'missing';
 }
 
-function archiveDirCommand(dir: string, owner: string): string[] {
-  return ['install', '-d', '-o', owner, '-m', '0700', '--', dir];
-}
+const archiveDirCommand = (dir: string, owner: string) => privileged.makeServerDirectory(owner, dir);
 
 function checkArchiveSettings(ctx: StepContext, state: State): void {
   const dir = ctx.settings.archiveDir;
@@ -312,7 +312,7 @@ export const primarySettingsStep: Step = {
     const dir = ctx.settings.archiveDir;
     if (dir !== undefined && !state.archiveDirReady) {
       const existed = (await archiveDirState(ctx, dir)) !== 'missing';
-      await ctx.primary.host.run(archiveDirCommand(dir, ctx.primary.host.serverUser), { as: 'root' });
+      await ctx.primary.host.run(archiveDirCommand(dir, ctx.primary.host.serverUser), { as: await directoryUser(ctx.primary.host, [dir]) });
       ctx.recordChange({ side: 'primary', what: `${existed ? `set owner ${ctx.primary.host.serverUser}, mode 0700 on` : 'created'} WAL archive directory ${dir}`, undo: existed ? undefined : commandLine(['rmdir', '--', dir]) });
       done.push(`archive directory ${dir} ready`);
     }

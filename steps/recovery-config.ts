@@ -1,4 +1,5 @@
 import { WizardError } from '../src/errors.js';
+import * as privileged from '../src/remote/commands.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
 import { afterAlterSystem, autoConfValue, type AutoConfEntry } from './lib/auto-conf.js';
 import { sharedWithCheck } from './lib/checked-state.js';
@@ -62,7 +63,7 @@ async function desiredConfig(ctx: StepContext): Promise<Desired> {
     cloned ? host.readFile(autoPath, 'postgres') : ctx.primary.host.readFile(`${ctx.primary.cluster.dataDirectory}/postgresql.auto.conf`, 'postgres'),
     primaryValues(ctx, minimums),
     settingsFromFiles(ctx.standby, [...minimums, 'hot_standby']),
-    cloned && usesStandbySignal(cluster.major) ? host.exec(['test', '-e', signal], { as: 'root' }).then((result) => result.code === 0) : false,
+    cloned && usesStandbySignal(cluster.major) ? host.exec(privileged.pathExists(signal), { as: 'postgres' }).then((result) => result.code === 0) : false,
   ]);
   const autoText = autoBefore ?? '';
   const unread = minimums.filter((name) => fromFiles[name] === undefined);

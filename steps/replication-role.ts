@@ -53,7 +53,7 @@ async function roleState(ctx: StepContext): Promise<RoleState> {
   const [role, method, passfile] = await Promise.all([
     readRole(ctx.primary, roleName),
     livePasswordMethod(ctx.primary),
-    ctx.standby.host.readFile(ctx.settings.passfile, 'root'),
+    ctx.standby.host.readFile(ctx.settings.passfile, 'postgres'),
   ]);
   const entry = standbyEntry(ctx, passfile);
   const standbyStale = entry !== undefined && entry !== password;

@@ -1,6 +1,7 @@
 import { terminalIo } from '../io.js';
 import type { Options } from '../options.js';
 import { hostReport } from '../report.js';
+import { sudoersCaveats } from '../remote/sudoers.js';
 import { connectPair, discoverPair } from '../session.js';
 
 export async function inspectCommand(options: Options): Promise<number> {
@@ -9,7 +10,7 @@ export async function inspectCommand(options: Options): Promise<number> {
   try {
     const facts = await discoverPair(pair, options, io);
     if (options.json) console.log(JSON.stringify({ ok: true, ...facts }, null, 2));
-    else console.log([...hostReport(facts.primary), '', ...hostReport(facts.standby)].join('\n'));
+    else console.log([...hostReport(facts.primary, options.sudoersFor), '', ...hostReport(facts.standby, options.sudoersFor), '', 'About these sudo rules:', ...sudoersCaveats.map((caveat) => `- ${caveat.replaceAll('`', '')}`)].join('\n'));
     return 0;
   } finally {
     await pair.close();

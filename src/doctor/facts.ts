@@ -1,5 +1,6 @@
 import { clientTool, readControlFile } from '../facts/clusters.js';
 import type { Host } from '../remote/host.js';
+import * as privileged from '../remote/commands.js';
 import type { Node } from '../../steps/contract.js';
 import { serverHome, sourceAddressTowards } from '../facts/host.js';
 import { autoConfValue } from '../../steps/lib/auto-conf.js';
@@ -208,8 +209,8 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
 async function standbyFacts(node: Node): Promise<StandbyFacts> {
   const { host, cluster } = node;
   const dir = cluster.dataDirectory;
-  const exists = async (name: string) => (await host.exec(['test', '-e', `${dir}/${name}`], { as: 'root' })).code === 0;
-  const [recoveryConf, standbySignal, recoverySignal] = await Promise.all([host.readFile(`${dir}/recovery.conf`, 'root'), exists('standby.signal'), exists('recovery.signal')]);
+  const exists = async (name: string) => (await host.exec(privileged.pathExists(`${dir}/${name}`), { as: 'postgres' })).code === 0;
+  const [recoveryConf, standbySignal, recoverySignal] = await Promise.all([host.readFile(`${dir}/recovery.conf`, 'postgres'), exists('standby.signal'), exists('recovery.signal')]);
   const names = [...recoveryNames, ...hotStandbyMinimums(cluster.major), 'hot_standby'];
   const { live, ...facts } = await serverFacts(node, names, async () => {
     const [row] = await host.sql<{ in_recovery: boolean; system_identifier: string; timeline: number; replay_paused: boolean | null; apply_bytes: string | null; replay_age: number | null; receiver: string | null; last_message_at: string | null; last_message_age: number | null }>(
@@ -260,12 +261,10 @@ async function resolveHost(standby: Host, name: string): Promise<string[]> {
 }
 
 /** psql's stdin carries a password from primary_conninfo, so it never shows in a process list. */
-const probeScript = 'IFS= read -r PGPASSWORD; if [ -n "$PGPASSWORD" ]; then export PGPASSWORD; else unset PGPASSWORD; fi; exec "$@"';
-
 async function probe(node: Node, relationship: Relationship): Promise<Probe> {
   const { password, ...rest } = relationship.params;
   const target = conninfo([...Object.entries(rest), ['dbname', 'replication'], ['replication', 'true'], ['connect_timeout', '10']]);
-  const argv = ['sh', '-c', probeScript, 'sh', clientTool(node.cluster, 'psql'), '-X', '-w', '-A', '-t', '-c', 'IDENTIFY_SYSTEM', target];
+  const argv = privileged.replicationProbeWithPassword(clientTool(node.cluster, 'psql'), target);
   const [result, now] = await Promise.all([node.host.exec(argv, { as: 'postgres', stdin: `${password ?? ''}\n` }), clock(node.host)]);
   const output = (result.code === 0 ? result.stdout : result.stderr).trim().replace(/^psql: error: /, '');
   return { ok: result.code === 0, output, clock: now };
@@ -276,7 +275,7 @@ export const replicationUser = (relationship: Pick<Relationship, 'params'>, owne
 
 async function passfileFacts(standby: Host, read: Pick<Relationship, 'params'>, owner: string): Promise<Pick<Relationship, 'passfile' | 'passwordStored'>> {
   const passfile = read.params.passfile ?? `${await serverHome(standby)}/.pgpass`;
-  const content = await standby.readFile(passfile, 'root');
+  const content = await standby.readFile(passfile, 'postgres');
   const { host = '', port = '5432' } = read.params;
   return { passfile, passwordStored: content !== null && findPassfileEntry(content, host, Number(port), replicationUser(read, owner)) !== undefined };
 }

@@ -1,4 +1,5 @@
 import type { Node, Side } from '../../steps/contract.js';
+import * as privileged from '../remote/commands.js';
 import { newestLogTail } from '../../steps/lib/server-log.js';
 import { matchLogLine, type FindingId } from '../catalog/catalog.js';
 
@@ -117,6 +118,6 @@ export async function readServerLog(node: Node): Promise<ServerLog> {
   if (file) return { host, source: file.path, entries: parseLog(file.text) };
   // Debian's per-cluster unit, else the RHEL/PGDG and distribution unit names.
   const units = node.cluster.unit ? [node.cluster.unit] : node.cluster.manager === 'pg_ctlcluster' ? [`postgresql@${node.cluster.id.replace('/', '-')}.service`] : [`postgresql-${node.cluster.major}.service`, 'postgresql.service'];
-  const journal = await node.host.exec(['journalctl', '--no-pager', '--quiet', '--output', 'short-iso-precise', '--lines', '3000', ...units.flatMap((unit) => ['--unit', unit])], { as: 'root' });
+  const journal = await node.host.exec(privileged.journal(units), { as: 'root' });
   return { host, source: journal.code === 0 ? `journald (${units.join(', ')})` : 'no log found', entries: journal.code === 0 ? parseLog(journal.stdout) : [] };
 }

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import * as privileged from '../remote/commands.js';
 import { WizardError } from '../errors.js';
 import { where, type CheckResult, type Node, type PlannedAction, type Step, type StepContext } from '../../steps/contract.js';
 import { storePassword } from '../../steps/clone-standby.js';
@@ -211,7 +212,7 @@ export const convertRecoveryConfStep: Step = {
     await rewriteConfigFile(host, 'standby', found.autoPath, found.autoAfter, 'postgres', ctx.recordChange);
     await host.writeFile(`${cluster.dataDirectory}/${found.signal}`, '', { as: 'postgres', mode: '600' });
     const backup = keptAs(found.path, timestampSuffix());
-    await host.run(['mv', '--', found.path, backup], { as: 'postgres' });
+    await host.run(privileged.movePath(found.path, backup), { as: 'postgres' });
     ctx.recordChange({ side: 'standby', what: `converted ${found.path} into ${found.autoPath} and ${found.signal}`, backup, undo: `${commandLine(['mv', '--', backup, found.path])} && ${commandLine(['rm', '--', `${cluster.dataDirectory}/${found.signal}`])}` });
     return `moved recovery.conf's settings into postgresql.auto.conf, created ${found.signal}, recovery.conf kept as ${backup}`;
   },

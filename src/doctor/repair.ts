@@ -99,7 +99,7 @@ async function confirmSlotDrops(findings: readonly Finding[], options: Options, 
 /** The password the repairs set and store: PGREPL_PASSWORD, primary_conninfo's, the passfile's; asked for when none. */
 async function repairPassword(pair: Pair, facts: DoctorFacts, primaryAddress: string, port: number, role: string, needed: boolean, options: Options, io: Io): Promise<string> {
   const fromConninfo = facts.relationship.params.password;
-  const stored = await pair.standby.readFile(facts.relationship.passfile, 'root');
+  const stored = await pair.standby.readFile(facts.relationship.passfile, 'postgres');
   const known = options.password || fromConninfo || (stored !== null ? findPassfileEntry(stored, primaryAddress, port, role) : undefined) || '';
   if (known || !needed) return known;
   if (io.interactive) {

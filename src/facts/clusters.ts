@@ -1,5 +1,6 @@
 import { WizardError } from '../errors.js';
 import type { ClusterAddress, Host } from '../remote/host.js';
+import * as privileged from '../remote/commands.js';
 
 /**
  * A PostgreSQL cluster found on a host. Debian/Ubuntu clusters come from pg_lsclusters;
@@ -27,6 +28,8 @@ export interface ClusterRef {
   manager: 'pg_ctlcluster' | 'pg_ctl' | 'systemctl';
   /** The systemd unit, when manager is systemctl. */
   unit?: string;
+  /** systemd runs the host: Debian's pg_ctlcluster then hands the cluster to it, which needs root. */
+  systemd?: boolean;
 }
 
 /**
@@ -37,6 +40,9 @@ export interface ClusterRef {
 export async function listClusters(host: Host, wanted?: string, binDir?: string): Promise<ClusterRef[]> {
   const lsclusters = await host.exec(['pg_lsclusters', '--no-header']);
   const clusters = lsclusters.code === 0 ? parseLsClusters(lsclusters.stdout) : [];
+  if (clusters.length > 0 && (await host.exec(['test', '-d', '/run/systemd/system'])).code === 0) {
+    for (const cluster of clusters) cluster.systemd = true;
+  }
   for (const found of await runningPostmasters(host)) {
     if (!clusters.some((c) => c.dataDirectory === found.dataDirectory)) clusters.push(found);
   }
@@ -89,16 +95,17 @@ export function parseLsClusters(output: string): ClusterRef[] {
  * (another container or mount namespace sharing the process table), so it is skipped.
  */
 async function runningPostmasters(host: Host): Promise<ClusterRef[]> {
-  const ps = await host.run(['ps', '-eo', 'pid=,ppid=,comm=']);
+  const ps = await host.run(['ps', '-eo', 'pid=,ppid=,user:64=,comm=']);
   const rows = ps
     .split('\n')
     .map((line) => line.trim().split(/\s+/))
-    .filter((cols) => cols.length >= 3);
-  const postgresPids = new Set(rows.filter((r) => r[2] === 'postgres' || r[2] === 'postmaster').map((r) => r[0]));
-  const postmasters = rows.filter((r) => postgresPids.has(r[0]) && !postgresPids.has(r[1])).map((r) => r[0]);
+    .filter((cols) => cols.length >= 4);
+  const postgresPids = new Set(rows.filter((r) => r[3] === 'postgres' || r[3] === 'postmaster').map((r) => r[0]));
+  const postmasters = rows.filter((r) => postgresPids.has(r[0]) && !postgresPids.has(r[1]));
   const clusters: ClusterRef[] = [];
-  for (const pid of postmasters) {
-    const found = await host.exec(['sh', '-c', postmasterScript, 'sh', pid], { as: 'root' });
+  // Read as the postmaster's own user: its /proc entries and data directory are that user's.
+  for (const [pid, , user] of postmasters) {
+    const found = await host.exec(privileged.postmasterFacts(pid), { as: 'postgres', user });
     const [dataDirectory, binary, owner, cgroup, version, ...pidFile] = found.stdout.split('\n');
     if (found.code !== 0 || pidFile[0]?.trim() !== pid || clusters.some((c) => c.dataDirectory === dataDirectory)) continue;
     const unit = systemdUnit(cgroup);
@@ -116,15 +123,6 @@ async function runningPostmasters(host: Host): Promise<ClusterRef[]> {
   return clusters;
 }
 
-/** Data directory, server binary, owner, systemd cgroup, PG_VERSION, then postmaster.pid of one postmaster, in one round trip. */
-const postmasterScript = [
-  'd=$(readlink "/proc/$1/cwd") && exe=$(readlink "/proc/$1/exe") || exit 3',
-  '[ -f "$d/PG_VERSION" ] && [ -f "$d/postmaster.pid" ] || exit 3',
-  'printf "%s\\n%s\\n" "$d" "${exe% (deleted)}"; stat -c %U -- "$d"',
-  'u=; [ -d /run/systemd/system ] && u=$(grep -o "system\\.slice/[^/]*\\.service" "/proc/$1/cgroup" 2>/dev/null | head -n 1); printf "%s\\n" "$u"',
-  'cat -- "$d/PG_VERSION" "$d/postmaster.pid"',
-].join('\n');
-
 /**
  * The unit systemd started a postmaster from ("system.slice/postgresql-16.service" in its
  * cgroup): such a server is stopped and started with systemctl, or systemd would restart it
@@ -138,9 +136,13 @@ export const systemdUnit = (cgroup: string | undefined) => /^system\.slice\/(.+\
  * (see findBinDir). Undefined when the directory holds no cluster.
  */
 async function stoppedCluster(host: Host, dataDirectory: string, binDirFlag: string | undefined): Promise<ClusterRef | undefined> {
-  const found = await host.exec(['sh', '-c', 'stat -c %U -- "$1" && cat -- "$1/PG_VERSION"', 'sh', dataDirectory], { as: 'root' });
-  const [owner, version] = found.stdout.split('\n').map((line) => line.trim());
-  if (found.code !== 0 || !/^\d+$/.test(version ?? '')) return undefined;
+  // Root only to learn the owner when the login user cannot see it (another user's private home); the rest runs as that owner.
+  const asLogin = await host.exec(privileged.statPath.argv('%U', dataDirectory));
+  const stat = asLogin.code === 0 ? asLogin : await host.exec(privileged.statPath('%U', dataDirectory), { as: 'root' });
+  const owner = stat.stdout.trim();
+  if (stat.code !== 0) return undefined;
+  const version = (await host.exec(privileged.readFile(`${dataDirectory}/PG_VERSION`), { as: 'postgres', user: owner })).stdout.trim();
+  if (!/^\d+$/.test(version)) return undefined;
   const major = Number(version);
   const where = `${host.role} ${host.label}`;
   const binDir = await findBinDir(host, dataDirectory, owner, major, binDirFlag);
@@ -163,18 +165,18 @@ async function stoppedCluster(host: Host, dataDirectory: string, binDirFlag: str
 export async function findBinDir(host: Host, dataDirectory: string, owner: string, major: number, binDirFlag?: string): Promise<string | undefined> {
   const candidates: string[] = [];
   if (binDirFlag) candidates.push(binDirFlag.replace(/\/+$/, ''));
-  const opts = await host.readFile(`${dataDirectory}/postmaster.opts`, 'root');
+  const asOwner = { as: 'postgres', user: owner } as const;
+  const opts = (await host.exec(privileged.readFile(`${dataDirectory}/postmaster.opts`), asOwner)).stdout;
   const recorded = opts ? /^"?([^"\s]+)\/postgres"?/.exec(opts.trim())?.[1] : undefined;
   if (recorded) candidates.push(recorded);
   const shell = (await host.exec(['getent', 'passwd', owner])).stdout.trim().split(':')[6];
   if (shell && !/nologin|false$/.test(shell)) {
-    const onPath = await host.exec(['runuser', '-u', owner, '--', shell, '-lc', 'command -v postgres'], { as: 'root' });
+    const onPath = await host.exec(privileged.loginShellPostgres(shell), asOwner);
     const path = onPath.stdout.trim().split('\n').pop();
     if (onPath.code === 0 && path?.startsWith('/')) candidates.push(path.replace(/\/[^/]+$/, ''));
   }
   candidates.push(`/usr/lib/postgresql/${major}/bin`, `/usr/pgsql-${major}/bin`);
-  const script = 'want="$1"; shift; for d; do v=$("$d/postgres" --version 2>/dev/null) || continue; case "$v" in *" $want."*|*" $want"[!0-9.]*) echo "$d"; exit 0;; esac; done; exit 3';
-  const result = await host.exec(['sh', '-c', script, 'sh', String(major), ...candidates], { as: 'root' });
+  const result = await host.exec(privileged.binDirSearch(major, candidates), asOwner);
   return result.code === 0 ? result.stdout.trim() : undefined;
 }
 
@@ -230,8 +232,7 @@ export interface ControlFile {
  * prevCheckPoint). Host byte order, as the server wrote it. Undefined without a control file.
  */
 export async function readControlFile(host: Host, cluster: Pick<ClusterRef, 'dataDirectory' | 'major'>): Promise<ControlFile | undefined> {
-  const script = 'f="$1/global/pg_control"; od -An -t u8 -N 8 -- "$f" && od -An -t u4 -j 16 -N 4 -- "$f" && od -An -t u4 -j "$2" -N 4 -- "$f"';
-  const result = await host.exec(['sh', '-c', script, 'sh', cluster.dataDirectory, cluster.major <= 10 ? '56' : '48'], { as: 'root' });
+  const result = await host.exec(privileged.controlFile(cluster.dataDirectory, cluster.major <= 10 ? '56' : '48'), { as: 'postgres' });
   return parseControlFile(result.code === 0 ? result.stdout : '');
 }
 
@@ -265,8 +266,7 @@ export const describeCluster = (c: ClusterRef) => `${c.id} port ${c.port} ${c.ru
  * postmaster.pid is alive) and postmaster.pid's socket line, in one round trip.
  */
 export async function liveClusterAddress(host: Host, cluster: ClusterRef): Promise<ClusterAddress | undefined> {
-  const script = '"$1" status -D "$2" >/dev/null 2>&1 || exit 3; exec cat -- "$2/postmaster.pid"';
-  const result = await host.exec(['sh', '-c', script, 'sh', `${cluster.binDir}/pg_ctl`, cluster.dataDirectory], { as: 'postgres' });
+  const result = await host.exec(privileged.liveAddress(`${cluster.binDir}/pg_ctl`, cluster.dataDirectory), { as: 'postgres' });
   if (result.code !== 0) return undefined;
   return addressFromPidFile(result.stdout, cluster);
 }
@@ -303,11 +303,7 @@ export async function configuredSettings(host: Host, cluster: ClusterRef, names:
 
 /** `postgres -C` as the server's OS user, or as `owner` for a cluster not chosen yet (postgres refuses root). */
 async function configuredSettingsWith(host: Host, postgres: string, dataDirectory: string, configFile: string, names: readonly string[], owner?: string): Promise<Record<string, string>> {
-  const script =
-    'postgres="$1"; data="$2"; conf="$3"; shift 3; for name; do ' +
-    '(v=$("$postgres" -D "$data" -c "config_file=$conf" -C "$name" 2>/dev/null) && printf "%s\\t%s\\n" "$name" "$v") & done; wait';
-  const argv = ['sh', '-c', script, 'sh', postgres, dataDirectory, configFile, ...names];
-  const output = owner ? await host.run(['runuser', '-u', owner, '--', ...argv], { as: 'root' }) : await host.run(argv, { as: 'postgres' });
+  const output = await host.run(privileged.configuredSettings(postgres, dataDirectory, configFile, names), { as: 'postgres', user: owner });
   const settings: Record<string, string> = {};
   for (const line of output.split('\n')) {
     const tab = line.indexOf('\t');

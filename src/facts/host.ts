@@ -1,4 +1,5 @@
 import type { ClusterAddress, Host } from '../remote/host.js';
+import * as privileged from '../remote/commands.js';
 import { WizardError } from '../errors.js';
 import { clientTool, clusterAddress, configuredSettings, readControlFile, type ClusterRef } from './clusters.js';
 import { readClusterIdentity, type ClusterIdentity } from './identity.js';
@@ -145,7 +146,7 @@ async function stoppedClusterFacts(host: Host, ref: ClusterRef): Promise<Omit<Cl
     Object.entries(configured).map(([name, value]) => [name, { value, source: 'files (server stopped)' }]),
   );
   const hbaFile = ref.configDir ? `${ref.configDir}/pg_hba.conf` : `${ref.dataDirectory}/pg_hba.conf`;
-  const size = await host.run(['du', '-sb', ref.dataDirectory], { as: 'postgres' });
+  const size = await host.run(privileged.diskUsage(ref.dataDirectory), { as: 'postgres' });
   return {
     ref,
     dataDirectory: ref.dataDirectory,
@@ -159,7 +160,7 @@ async function stoppedClusterFacts(host: Host, ref: ClusterRef): Promise<Omit<Cl
 }
 
 async function freeBytes(host: Host, path: string): Promise<number | undefined> {
-  const df = await host.exec(['df', '-P', '-B1', path], { as: 'postgres' });
+  const df = await host.exec(privileged.freeSpace(path), { as: 'postgres' });
   const available = df.stdout.split('\n')[1]?.trim().split(/\s+/)[3];
   return available ? Number(available) : undefined;
 }

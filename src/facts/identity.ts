@@ -1,4 +1,5 @@
 import type { Host } from '../remote/host.js';
+import * as privileged from '../remote/commands.js';
 
 /**
  * What tells whether two named clusters are one and the same, read without writing anything
@@ -15,16 +16,9 @@ export interface ClusterIdentity {
   postmaster?: string;
 }
 
-/** $1: data directory, $2: "running" when the server runs. Prints boot_id, device:inode (empty when missing), then postmaster.pid. */
-const identityScript = [
-  'cat /proc/sys/kernel/random/boot_id',
-  'stat -L -c %d:%i -- "$1" 2>/dev/null || echo',
-  'if [ "$2" = running ]; then head -n 7 -- "$1/postmaster.pid" 2>/dev/null || true; fi',
-].join('\n');
-
-/** Root reads it: postmaster.pid sits in the 0700 data directory of whichever OS user owns it. */
+/** The server's OS user reads it: postmaster.pid sits in its 0700 data directory. */
 export async function readClusterIdentity(host: Host, dataDirectory: string, running: boolean): Promise<ClusterIdentity> {
-  const output = await host.run(['sh', '-c', identityScript, 'sh', dataDirectory, running ? 'running' : 'stopped'], { as: 'root' });
+  const output = await host.run(privileged.clusterIdentity(dataDirectory, running), { as: 'postgres' });
   const [bootId = '', directory = '', ...pidFile] = output.split('\n');
   const postmaster = pidFile.join('\n').trim();
   return { bootId: bootId.trim(), directory: directory.trim(), ...(postmaster ? { postmaster } : {}) };

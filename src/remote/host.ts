@@ -1,3 +1,5 @@
+import type { PrivilegedArgv } from './commands.js';
+
 /**
  * The one interface every step, check and screen uses to touch a server. The real
  * implementation runs over a single ssh2 connection per host (ssh-host.ts); unit tests use
@@ -14,8 +16,14 @@ export type Side = 'primary' | 'standby';
  */
 export type RunAs = 'login' | 'root' | 'postgres';
 
-export interface ExecOptions {
-  as?: RunAs;
+export interface ExecOptions<As extends RunAs = RunAs> {
+  /** Root and the server's OS user run only argv made by src/remote/commands.ts for that user. */
+  as?: As;
+  /**
+   * With `as: 'postgres'`: run as this OS user instead of the chosen server's (the owner of a
+   * cluster found before one is chosen).
+   */
+  user?: string;
   /** Sent on the command's stdin, then closed. Secrets and SQL travel this way, never in argv. */
   stdin?: string | Buffer;
   /** Called with each stderr chunk as it arrives (progress output). */
@@ -44,6 +52,9 @@ export interface WriteFileOptions {
   secretOwner?: string;
 }
 
+/** What exec accepts for a user: any argv as the login user, only registered ones as root or postgres. */
+export type ArgvFor<As extends RunAs> = [As] extends ['login'] ? readonly string[] : PrivilegedArgv<Exclude<As, 'login'>>;
+
 /** Where a PostgreSQL cluster listens on its own host: its Unix socket directory and port. */
 export interface ClusterAddress {
   port: number;
@@ -67,9 +78,9 @@ export interface Host {
    */
   serverUser: string;
   /** Runs argv; resolves with the exit code, never rejects on a non-zero one. */
-  exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  exec<As extends RunAs = 'login'>(argv: ArgvFor<As>, options?: ExecOptions<As>): Promise<ExecResult>;
   /** Runs argv; rejects with a WizardError naming the host and the command's stderr on failure. */
-  run(argv: readonly string[], options?: ExecOptions): Promise<string>;
+  run<As extends RunAs = 'login'>(argv: ArgvFor<As>, options?: ExecOptions<As>): Promise<string>;
   /** A file's text, or null when it does not exist. */
   readFile(path: string, as?: RunAs): Promise<string | null>;
   /** Replaces a file atomically (temporary file in the same directory, then rename). */
@@ -98,20 +109,3 @@ export function splitWrapperStderr(stderr: string): { stderr: string; wrapperStd
     wrapperStderr: lines.filter((line) => wrapperLine.test(line)).join('\n'),
   };
 }
-
-/** Shell snippets run with `sh -c SCRIPT sh ARG...`: the script is constant, paths arrive as $1, $2. */
-export const readFileScript = 'if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi';
-// $1 path, $2 mode of a new file, $3 the owner of a secret (empty otherwise). mktemp: an
-// unpredictable name, created 0600, so nobody else can read or replace it while it fills.
-export const writeFileScript = [
-  'set -e',
-  'tmp=$(mktemp -- "$1.pgrepl-tmp.XXXXXX")',
-  'trap \'rm -f -- "$tmp"\' EXIT',
-  'cat > "$tmp"',
-  'if [ -n "$3" ]; then chown -- "$3:" "$tmp"',
-  'elif [ -e "$1" ]; then chmod --reference="$1" -- "$tmp"; chown --reference="$1" -- "$tmp" 2>/dev/null || true',
-  'else chmod -- "$2" "$tmp"; fi',
-  'mv -f -- "$tmp" "$1"',
-  'trap - EXIT',
-].join('\n');
-export const missingFileExitCode = 3;

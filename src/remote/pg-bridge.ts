@@ -2,27 +2,6 @@ import { Duplex } from 'node:stream';
 import pg from 'pg';
 
 /**
- * Relays bytes between the command's stdin/stdout and a PostgreSQL Unix socket. Perl is on
- * every Debian/RHEL PostgreSQL server (postgresql-common is written in it), so nothing has
- * to be installed; running it as the server's OS user makes peer authentication work, and
- * the workstation needs neither the database port nor a password.
- */
-export const socketRelayScript = `
-use strict; use IO::Socket::UNIX; use IO::Select;
-my $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $ARGV[0])
-  or do { print STDERR "could not connect to socket $ARGV[0]: $!\\n"; exit 2 };
-binmode STDIN; binmode STDOUT; binmode $sock;
-my $select = IO::Select->new(\\*STDIN, $sock);
-while (my @ready = $select->can_read) {
-  for my $from (@ready) {
-    my $n = sysread($from, my $buf, 65536);
-    exit 0 unless $n;
-    my $to = $from == $sock ? \\*STDOUT : $sock;
-    for (my $off = 0; $off < $n;) { my $w = syswrite($to, $buf, $n - $off, $off); exit 1 unless defined $w; $off += $w; }
-  }
-}`;
-
-/**
  * pg's Connection expects a net.Socket; an ssh2 exec channel is a Duplex that is already
  * connected, so the socket-only calls become no-ops.
  */

@@ -1,21 +1,9 @@
 import type { Client, ClientChannel } from 'ssh2';
 import type pg from 'pg';
 import { WizardError } from '../errors.js';
-import {
-  type ClusterAddress,
-  type ExecOptions,
-  type ExecResult,
-  type Host,
-  type RunAs,
-  type SqlRow,
-  type WriteFileOptions,
-  missingFileExitCode,
-  privilegeWrapper,
-  readFileScript,
-  splitWrapperStderr,
-  writeFileScript,
-} from './host.js';
-import { PasswordDemanded, connectPg, socketRelayScript } from './pg-bridge.js';
+import { type ArgvFor, type ClusterAddress, type ExecOptions, type ExecResult, type Host, type RunAs, type SqlRow, type WriteFileOptions, privilegeWrapper, splitWrapperStderr } from './host.js';
+import * as privileged from './commands.js';
+import { PasswordDemanded, connectPg } from './pg-bridge.js';
 import { commandLine } from './quote.js';
 
 /** A Host over one ssh2 connection; every command and SQL session is a channel on it. */
@@ -37,34 +25,59 @@ export class SshHost implements Host {
     this.loginUser = (await this.run(['id', '-un'])).trim();
   }
 
-  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const wrapper = privilegeWrapper(this.loginUser, options.as ?? 'login', this.serverUser);
+  async exec<As extends RunAs = 'login'>(argv: ArgvFor<As>, options: ExecOptions<As> = {}): Promise<ExecResult> {
+    const wrapper = privilegeWrapper(this.loginUser, options.as ?? 'login', options.user ?? this.serverUser);
     const result = await this.openExec([...wrapper, ...argv], (channel) => collect(channel, options));
     // The wrapper's complaints (e.g. an unresolvable own host name) are not the command's output.
     return wrapper.length === 0 ? result : { ...result, ...splitWrapperStderr(result.stderr) };
   }
 
-  async run(argv: readonly string[], options: ExecOptions = {}): Promise<string> {
+  async run<As extends RunAs = 'login'>(argv: ArgvFor<As>, options: ExecOptions<As> = {}): Promise<string> {
     const result = await this.exec(argv, options);
     if (result.code !== 0) throw this.commandError(argv, options.as ?? 'login', result);
     return result.stdout;
   }
 
   async readFile(path: string, as: RunAs = 'login'): Promise<string | null> {
-    const argv = ['sh', '-c', readFileScript, 'sh', path];
-    const result = await this.exec(argv, { as });
-    if (result.code === missingFileExitCode) return null;
+    if (as === 'root') return this.readRootFile(path);
+    const result = as === 'login' ? await this.exec(privileged.readFile.argv(path)) : await this.exec(privileged.readFile(path), { as });
+    if (result.code === privileged.missingFileExitCode) return null;
     if (result.code !== 0) throw this.commandError(['cat', path], as, result);
     return result.stdout;
   }
 
   async writeFile(path: string, content: string, options: WriteFileOptions = {}): Promise<void> {
     const as = options.as ?? 'login';
-    const result = await this.exec(['sh', '-c', writeFileScript, 'sh', path, options.mode ?? '600', options.secretOwner ?? ''], {
-      as,
-      stdin: content,
-    });
+    if (as === 'root') return this.writeRootFile(path, content, options);
+    const args = [path, options.mode ?? '600', options.secretOwner ?? ''] as const;
+    const result = as === 'login' ? await this.exec(privileged.writeFile.argv(...args), { stdin: content }) : await this.exec(privileged.writeFile(...args), { as, stdin: content });
     if (result.code !== 0) throw this.commandError(['write', path], as, result);
+  }
+
+  /** Root reads with cat alone: no root shell. */
+  private async readRootFile(path: string): Promise<string | null> {
+    const result = await this.exec(privileged.catFile(path), { as: 'root' });
+    if (result.code !== 0 && /No such file or directory/.test(result.stderr)) return null;
+    if (result.code !== 0) throw this.commandError(['cat', path], 'root', result);
+    return result.stdout;
+  }
+
+  /** Root writes with plain programs (mktemp, tee, chmod/chown --reference, mv), never a root shell; the temp file is removed on failure. */
+  private async writeRootFile(path: string, content: string, options: WriteFileOptions): Promise<void> {
+    const as = 'root';
+    const tmp = (await this.run(privileged.makeTempFile(`${path}.pgrepl-tmp.XXXXXX`), { as })).trim();
+    try {
+      await this.run(privileged.teeFile(tmp), { as, stdin: content });
+      if (options.secretOwner) await this.run(privileged.giveToServerUser(options.secretOwner, tmp), { as });
+      else if ((await this.exec(privileged.catFile(path), { as })).code === 0) {
+        await this.run(privileged.copyModeAndOwner(path, tmp, 'chmod'), { as });
+        await this.run(privileged.copyModeAndOwner(path, tmp, 'chown'), { as });
+      }
+      await this.run(privileged.replaceFile(tmp, path), { as });
+    } catch (error) {
+      await this.exec(privileged.removeTree([tmp]), { as });
+      throw error;
+    }
   }
 
   async sql<Row extends SqlRow = SqlRow>(cluster: ClusterAddress, text: string, params: unknown[] = []): Promise<Row[]> {
@@ -107,7 +120,7 @@ export class SshHost implements Host {
   private async openPg(socket: string): Promise<pg.Client> {
     let stderr = '';
     const user = this.serverUser;
-    const channel = await this.openExec([...privilegeWrapper(this.loginUser, 'postgres', user), 'perl', '-e', socketRelayScript, socket], (opened) => {
+    const channel = await this.openExec([...privilegeWrapper(this.loginUser, 'postgres', user), ...privileged.socketRelay(socket)], (opened) => {
       opened.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       return opened;
     });

@@ -57,7 +57,7 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
 
   const given = options.password ?? '';
   const rotate = Boolean(options.rotatePassword);
-  const existing = await pair.standby.readFile(passfile, 'root');
+  const existing = await pair.standby.readFile(passfile, 'postgres');
   const stored = existing === null ? undefined : findPassfileEntry(existing, primaryAddress, port, roleName);
   let password = '';
   let passwordGenerated = false;

@@ -2,6 +2,7 @@ import { toNode, type ChangeRecord, type PlannedAction, type SetupSettings, type
 import { setupSteps } from '../../steps/index.js';
 import { cloneStandbyStep } from '../../steps/clone-standby.js';
 import { runClonePrechecks } from '../../steps/lib/clone-prechecks.js';
+import { requireRoot } from '../../steps/lib/privilege.js';
 import type { Io } from '../io.js';
 import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
@@ -84,15 +85,18 @@ const preflightId = 'prechecks';
 
 /**
  * Standby-side blockers (disk, versions, the target being the primary or somebody's primary)
- * stop the run before step 1 changes anything on the primary. Checks that the earlier steps
- * will make pass (pg_hba, role, listen_addresses) run again right before the clone.
+ * and a command that needs root the login user may not run as root stop the run before step
+ * 1 changes anything on the primary. Checks that the earlier steps will make pass (pg_hba,
+ * role, listen_addresses) run again right before the clone.
  */
 async function preflight(facts: PairFacts, planOnly: boolean, ctx: StepContext): Promise<StepResult | undefined> {
   const failed = (error: StepResult['error']): StepResult => ({ id: preflightId, title: 'Prechecks before any change', status: 'failed', detail: error!.message, error });
   const [problem] = blockingProblems(facts);
   if (problem) return failed({ message: problem, where: 'the pair of hosts', fix: 'nothing was changed; correct the hosts or clusters named and run again' });
-  if (planOnly || (await cloneStandbyStep.check(ctx)).done) return undefined;
   try {
+    const cloning = !(await cloneStandbyStep.check(ctx)).done;
+    await requireRoot(ctx, cloning);
+    if (planOnly || !cloning) return undefined;
     await runClonePrechecks(ctx, 'plan');
     return undefined;
   } catch (error) {

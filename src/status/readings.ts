@@ -1,4 +1,5 @@
 import type { Node } from '../../steps/contract.js';
+import * as privileged from '../remote/commands.js';
 import { runningAddress } from '../../steps/lib/cluster-state.js';
 
 /**
@@ -141,8 +142,7 @@ SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
        CASE WHEN pg_is_in_recovery() THEN ${pauseState} END AS "replayPauseState",
        pg_last_wal_receive_lsn()::text AS "receivedLsn",
        pg_last_wal_replay_lsn()::text AS "replayedLsn",
-       -- Right after a restart the walreceiver reports the segment it starts from, behind replay: nothing is waiting then.
-       greatest(0, ${gap('pg_last_wal_receive_lsn()', 'pg_last_wal_replay_lsn()')}) AS "receivedNotReplayedBytes",
+       ${gap('pg_last_wal_receive_lsn()', 'pg_last_wal_replay_lsn()')} AS "receivedNotReplayedBytes",
        ${seconds('now() - pg_last_xact_replay_timestamp()')} AS "lastReplayedTransactionAgeSeconds",
        (SELECT row_to_json(w) FROM (
           SELECT status, ${sender}, slot_name AS "slotName",
@@ -191,7 +191,7 @@ export interface WalFilesystem {
 export async function readWalFilesystem(node: Node): Promise<WalFilesystem | undefined> {
   // "pg_wal/." resolves a symlinked pg_wal to the directory it points at; the data
   // directory is its owner's alone, so df runs as that user.
-  const result = await node.host.exec(['df', '-P', '-B1', '--', `${node.cluster.dataDirectory}/pg_wal/.`], { as: 'postgres' });
+  const result = await node.host.exec(privileged.freeSpace(`${node.cluster.dataDirectory}/pg_wal/.`), { as: 'postgres' });
   const fields = result.code === 0 ? result.stdout.trim().split('\n').at(-1)?.split(/\s+/) : undefined;
   if (!fields || fields.length < 4) return undefined;
   return { sizeBytes: Number(fields[1]), freeBytes: Number(fields[3]) };

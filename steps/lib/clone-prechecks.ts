@@ -1,6 +1,7 @@
 import { clientTool } from '../../src/facts/clusters.js';
-import { parseSpace, spaceNeeded, spaceScript, tablespacesSql, unmatchedMappings, withTargets, type PathSpace, type Tablespace } from './tablespaces.js';
+import { parseSpace, spaceNeeded, tablespacesSql, unmatchedMappings, withTargets, type PathSpace, type Tablespace } from './tablespaces.js';
 import { WizardError } from '../../src/errors.js';
+import * as privileged from '../../src/remote/commands.js';
 import { sameCluster, type ClusterIdentity } from '../../src/facts/identity.js';
 import type { SetupSettings, Side, StepContext } from '../contract.js';
 import { where } from '../contract.js';
@@ -62,7 +63,7 @@ export interface StandbyCloneFacts {
   spaces: PathSpace[];
 }
 
-export type ConnectionTest = { ran: false; reason: string } | { ran: true; code: number; stdout: string; stderr: string; argv: string[] };
+export type ConnectionTest = { ran: false; reason: string } | { ran: true; code: number; stdout: string; stderr: string; argv: readonly string[] };
 
 export interface CloneFacts {
   primary: PrimaryCloneFacts | { unreachable: string };
@@ -141,12 +142,12 @@ async function standbyFacts(ctx: StepContext, tablespaces: Tablespace[]): Promis
   const parent = dataParent(cluster.dataDirectory);
   const [basebackup, df, leftover, mountPoint, sysid, address, spaces] = await Promise.all([
     host.exec([clientTool(cluster, 'pg_basebackup'), '--version']),
-    host.exec(['df', '-P', '-B1', parent], { as: 'root' }),
-    host.exec(['du', '-sb', side], { as: 'root' }),
-    host.exec(['mountpoint', '-q', cluster.dataDirectory], { as: 'root' }),
+    host.exec(privileged.freeSpace(parent), { as: 'postgres' }),
+    host.exec(privileged.diskUsage(side), { as: 'postgres' }),
+    host.exec(privileged.isMountPoint(cluster.dataDirectory), { as: 'postgres' }),
     systemIdentifier(ctx.standby),
     runningAddress(ctx.standby),
-    host.exec(['sh', '-c', spaceScript, 'sh', parent, ...tablespaces.map((t) => t.target)], { as: 'root' }),
+    host.exec(privileged.pathSpace([parent, ...tablespaces.map((t) => t.target)]), { as: 'postgres' }),
   ]);
   const available = df.stdout.split('\n')[1]?.trim().split(/\s+/)[3];
   return {
@@ -167,7 +168,7 @@ async function standbyFacts(ctx: StepContext, tablespaces: Tablespace[]): Promis
 /** The standby's passfile as it is, and whether it already holds this run's password. */
 export async function passwordStored(ctx: StepContext): Promise<{ current: string | null; stored: boolean }> {
   const { settings } = ctx;
-  const current = await ctx.standby.host.readFile(settings.passfile, 'root');
+  const current = await ctx.standby.host.readFile(settings.passfile, 'postgres');
   const stored = current !== null && findPassfileEntry(current, settings.primaryAddress, ctx.primary.cluster.port, settings.roleName) === settings.password;
   return { current, stored };
 }

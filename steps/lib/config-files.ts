@@ -1,5 +1,7 @@
 import { createTwoFilesPatch } from 'diff';
-import type { Host, RunAs } from '../../src/remote/host.js';
+import type { Host } from '../../src/remote/host.js';
+import * as privileged from '../../src/remote/commands.js';
+import type { Privilege } from '../../src/remote/commands.js';
 import type { ChangeRecord, Side } from '../contract.js';
 import { commandLine } from '../../src/remote/quote.js';
 
@@ -14,9 +16,9 @@ export function unifiedDiff(path: string, before: string, after: string): string
 }
 
 /** Copies a file next to itself (mode and owner kept) and returns the copy's path. */
-export async function backupFile(host: Host, path: string, as: RunAs): Promise<string> {
+export async function backupFile(host: Host, path: string, as: Privilege): Promise<string> {
   const backup = `${path}.pgrepl-backup-${timestampSuffix()}`;
-  await host.run(['cp', '-p', '--', path, backup], { as });
+  await host.run(privileged.copyPreserving(path, backup), { as });
   return backup;
 }
 
@@ -29,7 +31,7 @@ export async function rewriteConfigFile(
   side: Side,
   path: string,
   content: string,
-  as: RunAs,
+  as: Privilege,
   recordChange: (change: ChangeRecord) => void,
 ): Promise<string | undefined> {
   const existed = (await host.readFile(path, as)) !== null;

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WizardError } from '../../src/errors.js';
-import type { ClusterAddress, RunAs, SqlRow } from '../../src/remote/host.js';
+import type { ClusterAddress, SqlRow } from '../../src/remote/host.js';
+import * as privileged from '../../src/remote/commands.js';
+import type { Privilege } from '../../src/remote/commands.js';
 import { where, type Node } from '../contract.js';
 import { passwordMethodFor, type PasswordMethod } from './password-verifier.js';
 import { serverControlCommand } from './server-control.js';
@@ -32,14 +34,14 @@ export async function livePasswordMethod(node: Node): Promise<PasswordMethod> {
 }
 
 /** OS user that owns a file: config edits run as that user, so ownership and mode stay as they were. */
-export async function fileOwner(node: Node, path: string): Promise<RunAs> {
-  const owner = (await node.host.run(['stat', '-c', '%U', '--', path], { as: 'root' })).trim();
+export async function fileOwner(node: Node, path: string): Promise<Privilege> {
+  const owner = (await node.host.run(privileged.statPath('%U', path), { as: 'postgres' })).trim();
   return owner === node.host.serverUser ? 'postgres' : 'root';
 }
 
 /** Puts a backup taken with backupFile back in place. */
-export async function restoreBackup(node: Node, backup: string, path: string, as: RunAs): Promise<void> {
-  await node.host.run(['cp', '-p', '--', backup, path], { as });
+export async function restoreBackup(node: Node, backup: string, path: string, as: Privilege): Promise<void> {
+  await node.host.run(privileged.copyPreserving(backup, path), { as });
 }
 
 const reloadTimeoutMs = 10_000;

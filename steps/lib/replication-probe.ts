@@ -1,4 +1,5 @@
 import { clientTool } from '../../src/facts/clusters.js';
+import * as privileged from '../../src/remote/commands.js';
 import type { Node, SetupSettings } from '../contract.js';
 import { autoConfValue } from './auto-conf.js';
 import { runningAddress } from './cluster-state.js';
@@ -28,22 +29,20 @@ export const passfileParams = (settings: Pick<SetupSettings, 'primaryAddress' | 
   ['passfile', settings.passfile],
 ];
 
-/** psql's stdin carries a password found in primary_conninfo, so it never shows in a process list. */
-const passwordOnStdin = 'IFS= read -r PGPASSWORD; export PGPASSWORD; exec "$@"';
-
 /** The psql command; `params` must not hold a password (see probeReplication). */
-export function replicationProbeArgv(psql: string, params: ConnectionParams): string[] {
-  const target = conninfo([...params, ['dbname', 'replication'], ['replication', 'true'], ['connect_timeout', '10']]);
-  return [psql, '-X', '-w', '-A', '-t', '-c', 'IDENTIFY_SYSTEM', target];
-}
+export const replicationConninfo = (params: ConnectionParams) => conninfo([...params, ['dbname', 'replication'], ['replication', 'true'], ['connect_timeout', '10']]);
+
+export const replicationProbeArgv = (psql: string, params: ConnectionParams) => privileged.replicationProbe(psql, replicationConninfo(params));
 
 export async function probeReplication(standby: Node, params: ConnectionParams): Promise<ProbeOutcome> {
   const password = params.find(([key]) => key === 'password')?.[1];
-  const argv = replicationProbeArgv(clientTool(standby.cluster, 'psql'), params.filter(([key]) => key !== 'password' && key !== 'dbname' && key !== 'replication'));
+  const psql = clientTool(standby.cluster, 'psql');
+  const target = replicationConninfo(params.filter(([key]) => key !== 'password' && key !== 'dbname' && key !== 'replication'));
   const result =
     password === undefined
-      ? await standby.host.exec(argv, { as: 'postgres' })
-      : await standby.host.exec(['sh', '-c', passwordOnStdin, 'sh', ...argv], { as: 'postgres', stdin: `${password}\n` });
+      ? await standby.host.exec(privileged.replicationProbe(psql, target), { as: 'postgres' })
+      : // psql's stdin carries a password found in primary_conninfo, so it never shows in a process list.
+        await standby.host.exec(privileged.replicationProbeWithPassword(psql, target), { as: 'postgres', stdin: `${password}\n` });
   if (result.code === 0) return { ok: true, output: result.stdout.trim() };
   return { ok: false, output: errorLines(result.stderr).join(' ') || result.stderr.trim() };
 }

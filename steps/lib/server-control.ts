@@ -1,34 +1,44 @@
 import { WizardError } from '../../src/errors.js';
-import type { Host } from '../../src/remote/host.js';
+import type { ExecResult, Host } from '../../src/remote/host.js';
+import * as privileged from '../../src/remote/commands.js';
+import type { Privilege, PrivilegedArgv } from '../../src/remote/commands.js';
 import type { ClusterRef } from '../../src/facts/clusters.js';
 import { clusterAddress } from '../../src/facts/clusters.js';
 import type { Node } from '../contract.js';
 
 export type ServerAction = 'start' | 'stop' | 'restart' | 'reload';
 
+/** A command and the user it must run as. */
+export type ServerControl = { as: 'root'; argv: PrivilegedArgv<'root'> } | { as: 'postgres'; argv: PrivilegedArgv<'postgres'> };
+
 /**
  * Start/stop with the host's own tool, so the init system's view stays right: Debian's
- * pg_ctlcluster (which itself defers to systemd when systemd manages the cluster), else pg_ctl.
+ * pg_ctlcluster (as root on a systemd host, where it hands the cluster to systemd; as the
+ * server's OS user elsewhere, where it runs pg_ctl), a systemd unit's systemctl, else pg_ctl.
  */
-export function serverControlCommand(cluster: ClusterRef, action: ServerAction): string[] {
+export function serverControl(cluster: ClusterRef, action: ServerAction): ServerControl {
+  const mode = action === 'stop' || action === 'restart' ? ['-m', 'fast'] : [];
   if (cluster.manager === 'pg_ctlcluster') {
     const [version, name] = cluster.id.split('/');
-    const mode = action === 'stop' || action === 'restart' ? ['-m', 'fast'] : [];
-    return ['pg_ctlcluster', ...mode, version, name, action];
+    const argv = privileged.pgCtlCluster([...mode, version, name, action]);
+    return cluster.systemd ? { as: 'root', argv } : { as: 'postgres', argv };
   }
   // systemd waits for the server itself (PGDG's units run pg_ctl -w or use notify).
-  if (cluster.manager === 'systemctl' && cluster.unit) return ['systemctl', action, cluster.unit];
-  const mode = action === 'stop' || action === 'restart' ? ['-m', 'fast'] : [];
+  if (cluster.manager === 'systemctl' && cluster.unit) return { as: 'root', argv: privileged.systemctl(action, cluster.unit) };
   const wait = action === 'reload' ? [] : ['-w', '-t', '300'];
   const log = action === 'start' || action === 'restart' ? ['-l', `${cluster.dataDirectory}/pgrepl-startup.log`] : [];
-  return [`${cluster.binDir}/pg_ctl`, action, '-D', cluster.dataDirectory, ...mode, ...wait, ...log];
+  return { as: 'postgres', argv: privileged.pgCtl(cluster.binDir, [action, '-D', cluster.dataDirectory, ...mode, ...wait, ...log]) };
 }
+
+/** The argv alone, as the plan and the hints show it. */
+export const serverControlCommand = (cluster: ClusterRef, action: ServerAction): string[] => [...serverControl(cluster, action).argv];
+
+const execControl = (host: Host, control: ServerControl): Promise<ExecResult> =>
+  control.as === 'root' ? host.exec(control.argv, { as: 'root' }) : host.exec(control.argv, { as: 'postgres' });
 
 export async function controlServer(node: Node, action: ServerAction): Promise<void> {
   const { host, cluster } = node;
-  // pg_ctlcluster must run as root to manage a cluster owned by postgres on systemd hosts.
-  const as = cluster.manager === 'pg_ctl' ? 'postgres' : 'root';
-  const result = await host.exec(serverControlCommand(cluster, action), { as });
+  const result = await execControl(host, serverControl(cluster, action));
   if (result.code !== 0) {
     throw new WizardError(
       `could not ${action} cluster ${cluster.id}: ${(result.stderr || result.stdout).trim()}`,
@@ -42,7 +52,7 @@ export async function controlServer(node: Node, action: ServerAction): Promise<v
 }
 
 export async function isRunning(host: Host, cluster: ClusterRef): Promise<boolean> {
-  const result = await host.exec([`${cluster.binDir}/pg_ctl`, 'status', '-D', cluster.dataDirectory], { as: 'postgres' });
+  const result = await host.exec(privileged.pgCtl(cluster.binDir, ['status', '-D', cluster.dataDirectory]), { as: 'postgres' });
   // pg_ctl status: 0 running, 3 not running, 4 no data directory.
   return result.code === 0;
 }

@@ -1,4 +1,5 @@
 import type { Node } from '../contract.js';
+import * as privileged from '../../src/remote/commands.js';
 import { settingsFromFiles } from './cluster-state.js';
 
 /**
@@ -24,7 +25,7 @@ async function logFiles(node: Node): Promise<{ path: string; size: number; mtime
   const paths = await logPaths(node);
   if (paths.length === 0) return [];
   // Paths that do not exist yet make find complain and exit 1: the others are still listed.
-  const result = await node.host.exec(['find', ...paths, '-maxdepth', '1', '-type', 'f', '-printf', '%T@\\t%s\\t%p\\n'], { as: 'root' });
+  const result = await node.host.exec(privileged.listLogFiles(paths), { as: 'postgres' });
   return result.stdout
     .split('\n')
     .filter(Boolean)
@@ -35,7 +36,7 @@ async function logFiles(node: Node): Promise<{ path: string; size: number; mtime
 }
 
 async function tailFrom(node: Node, path: string, offset: number, maxBytes: number): Promise<string> {
-  const result = await node.host.exec(['sh', '-c', 'tail -c +"$1" -- "$2" | tail -c "$3"', 'sh', String(offset + 1), path, String(maxBytes)], { as: 'root' });
+  const result = await node.host.exec(privileged.tailFile(offset + 1, path, maxBytes), { as: 'postgres' });
   return result.stdout;
 }
 

@@ -1,4 +1,5 @@
-import type { SetupSettings } from '../contract.js';
+import type { SetupSettings, StepContext } from '../contract.js';
+import { query } from './live-server.js';
 
 /**
  * The primary's tablespaces as the clone handles them: each is copied into a side directory
@@ -26,6 +27,12 @@ export function withTargets(rows: Row[] | null, settings: Pick<SetupSettings, 't
   return (rows ?? []).map((row) => ({ ...row, bytes: Number(row.bytes), target: settings.tablespaceMap?.[row.location] ?? row.location }));
 }
 
+/** The primary's tablespaces now, each with its standby path. */
+export async function primaryTablespaces(ctx: StepContext): Promise<Tablespace[]> {
+  const [row] = await query<{ tablespaces: Row[] | null }>(ctx.primary, `SELECT ${tablespacesSql} AS tablespaces`);
+  return withTargets(row.tablespaces, ctx.settings);
+}
+
 /** --tablespace-map entries that name no tablespace of the primary (a typo must not pass silently). */
 export const unmatchedMappings = (tablespaces: Tablespace[], settings: Pick<SetupSettings, 'tablespaceMap'>) =>
   Object.keys(settings.tablespaceMap ?? {}).filter((from) => !tablespaces.some((t) => t.location === from));
@@ -36,20 +43,7 @@ export const keptTablespace = (target: string, suffix: string) => `${target}.pgr
 /** pg_basebackup's option for one tablespace (its "=" inside a path would need escaping as "\="). */
 export const mappingOption = (t: Tablespace) => `--tablespace-mapping=${t.location.replaceAll('=', '\\=')}=${tablespaceSide(t.target).replaceAll('=', '\\=')}`;
 
-/**
- * Free space per filesystem for paths that may not exist yet (the nearest existing parent
- * counts), and whether each path is already a non-empty directory: one line per path,
- * "mount<TAB>available<TAB>nonempty(0|1)<TAB>path".
- */
-export const spaceScript = [
-  'for p; do',
-  '  d=$p; while [ ! -e "$d" ]; do d=$(dirname -- "$d"); done',
-  '  m=$(df -P -B1 -- "$d" | awk \'NR==2 {print $6 "\\t" $4}\')',
-  '  n=0; [ -d "$p" ] && [ -n "$(ls -A -- "$p" 2>/dev/null)" ] && n=1',
-  '  printf "%s\\t%s\\t%s\\n" "$m" "$n" "$p"',
-  'done',
-].join('\n');
-
+/** One line of privileged.pathSpace's output. */
 export interface PathSpace {
   path: string;
   mount: string;

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectHost } from '../../src/remote/connect.js';
 import type { SshHost } from '../../src/remote/ssh-host.js';
+import * as privileged from '../../src/remote/commands.js';
+import type { PrivilegedArgv } from '../../src/remote/commands.js';
 import { lab, labUp } from './lab.js';
+
+// The test's own commands, registered nowhere: cast, so that the wrapper's quoting is what is tested.
+const asServerUser = (argv: string[]) => argv as unknown as PrivilegedArgv<'postgres'>;
 
 const hostile = ["it's", 'a; touch /tmp/pgrepl-pwned', '$(touch /tmp/pgrepl-pwned)', '`id`', 'two\nlines', ' lead and trail ', '"q" \\b', '*', '-n'];
 
@@ -17,12 +22,11 @@ describe.each(['labadmin', 'root'])('remote access over real SSH as %s', (user) 
   afterAll(() => host?.close());
 
   it('delivers hostile arguments literally, as the postgres OS user too', async () => {
-    for (const as of ['login', 'postgres'] as const) {
-      const output = await host.run(['printf', '%s\\0', ...hostile], { as });
+    for (const output of [await host.run(['printf', '%s\\0', ...hostile]), await host.run(asServerUser(['printf', '%s\\0', ...hostile]), { as: 'postgres' })]) {
       expect(output.split('\0').slice(0, -1)).toEqual(hostile);
     }
     expect((await host.exec(['test', '-e', '/tmp/pgrepl-pwned'])).code).toBe(1);
-    expect((await host.run(['id', '-un'], { as: 'postgres' })).trim()).toBe('postgres');
+    expect((await host.run(asServerUser(['id', '-un']), { as: 'postgres' })).trim()).toBe('postgres');
   });
 
   it('writes and reads back a file whose name and content are hostile', async () => {
@@ -32,7 +36,7 @@ describe.each(['labadmin', 'root'])('remote access over real SSH as %s', (user) 
     expect(await host.readFile(path, 'postgres')).toBe(content);
     expect((await host.run(['stat', '-c', '%U %a', path])).trim()).toBe('postgres 640');
     expect(await host.readFile('/tmp/pgrepl-does-not-exist', 'postgres')).toBeNull();
-    await host.run(['rm', '-f', path], { as: 'postgres' });
+    await host.run(privileged.removeTree([path]), { as: 'postgres' });
   });
 
   it('writes a secret 0600 and owned by its user over a world-readable file, leaving no temporary file', async () => {
@@ -42,7 +46,7 @@ describe.each(['labadmin', 'root'])('remote access over real SSH as %s', (user) 
     expect((await host.run(['stat', '-c', '%U %a', path])).trim()).toBe('postgres 600');
     expect(await host.readFile(path, 'root')).toBe('db1:5432:replication:repl:new\n');
     expect((await host.run(['sh', '-c', 'ls -a /tmp | grep -c pgrepl-tmp || true'])).trim()).toBe('0');
-    await host.run(['rm', '-f', path], { as: 'root' });
+    await host.run(privileged.removeTree([path]), { as: 'root' });
   });
 
   it('runs parameterised SQL as postgres over the Unix socket, with the value never in argv', async () => {

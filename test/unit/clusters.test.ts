@@ -27,7 +27,7 @@ describe('clusters', () => {
 });
 
 describe('listClusters without pg_lsclusters', () => {
-  const psOutput = '  1     0 init\n 812     1 postgres\n 813   812 postgres\n 900     1 postgres\n';
+  const psOutput = '  1     0 root init\n 812     1 dbadmin postgres\n 813   812 dbadmin postgres\n 900     1 dbadmin postgres\n';
   const postmaster = (pid: string, pidFilePid = pid) => ({
     stdout: `/home1/dbadmin/psql/engn/PGSQL\n/home1/dbadmin/psql/bin/postgres\ndbadmin\n\n11\n${pidFilePid}\n/home1/dbadmin/psql/engn/PGSQL\n1700000000\n3000\n/tmp\n*\n`,
   });
@@ -55,13 +55,14 @@ describe('listClusters without pg_lsclusters', () => {
 
   it('finds a stopped cluster named by its data directory, with the binaries recorded in postmaster.opts', async () => {
     const host = new FakeHost([
-      [(argv) => argv[0] === 'ps', { stdout: '  1     0 init\n' }],
-      [(argv) => argv[2]?.startsWith('stat -c %U') === true, { stdout: 'dbadmin\n11\n' }],
+      [(argv) => argv[0] === 'ps', { stdout: '  1     0 root init\n' }],
+      [(argv) => argv[0] === 'stat', { stdout: 'dbadmin\n' }],
+      [(argv) => argv[4] === '/home1/dbadmin/psql/engn/PGSQL/PG_VERSION', { stdout: '11\n' }],
+      [(argv) => argv[4] === '/home1/dbadmin/psql/engn/PGSQL/postmaster.opts', { stdout: '/home1/dbadmin/psql/bin/postgres "-D" "/home1/dbadmin/psql/engn/PGSQL"\n' }],
       [(argv) => argv[0] === 'getent', { stdout: 'dbadmin:x:1001:1001::/home1/dbadmin:/usr/sbin/nologin\n' }],
       [(argv) => argv[2]?.startsWith('want=') === true, { stdout: '/home1/dbadmin/psql/bin\n' }],
-      [(argv) => argv[0] === 'runuser' && argv.includes('port'), { stdout: 'port\t3000\n' }],
+      [(argv) => argv[0] === 'sh' && argv.includes('port'), { stdout: 'port\t3000\n' }],
     ]);
-    host.readFile = async (path) => (path === '/home1/dbadmin/psql/engn/PGSQL/postmaster.opts' ? '/home1/dbadmin/psql/bin/postgres "-D" "/home1/dbadmin/psql/engn/PGSQL"\n' : null);
     expect(await listClusters(host, '/home1/dbadmin/psql/engn/PGSQL/')).toEqual([
       { id: '/home1/dbadmin/psql/engn/PGSQL', major: 11, port: 3000, running: false, dataDirectory: '/home1/dbadmin/psql/engn/PGSQL', owner: 'dbadmin', binDir: '/home1/dbadmin/psql/bin', manager: 'pg_ctl' },
     ]);
@@ -71,8 +72,9 @@ describe('listClusters without pg_lsclusters', () => {
 
   it('names --standby-bindir when the binaries of a stopped cluster are nowhere', async () => {
     const host = new FakeHost([
-      [(argv) => argv[0] === 'ps', { stdout: '  1     0 init\n' }],
-      [(argv) => argv[2]?.startsWith('stat -c %U') === true, { stdout: 'dbadmin\n12\n' }],
+      [(argv) => argv[0] === 'ps', { stdout: '  1     0 root init\n' }],
+      [(argv) => argv[0] === 'stat', { stdout: 'dbadmin\n' }],
+      [(argv) => argv[4] === '/data/pg12/PG_VERSION', { stdout: '12\n' }],
       [(argv) => argv[2]?.startsWith('want=') === true, { code: 3 }],
     ]);
     await expect(listClusters(host, '/data/pg12')).rejects.toMatchObject({
@@ -82,7 +84,7 @@ describe('listClusters without pg_lsclusters', () => {
   });
 
   it('says PostgreSQL is not installed when there is neither a cluster nor a server binary', async () => {
-    const host = new FakeHost([[(argv) => argv[0] === 'ps', { stdout: '  1     0 init\n' }]]);
+    const host = new FakeHost([[(argv) => argv[0] === 'ps', { stdout: '  1     0 root init\n' }]]);
     await expect(listClusters(host)).rejects.toMatchObject({
       message: 'PostgreSQL is not installed (no pg_lsclusters, postgres or pg_ctl found)',
       where: 'standby admin@fake',
@@ -92,7 +94,7 @@ describe('listClusters without pg_lsclusters', () => {
 
   it('says no cluster was found when the server is installed but nothing runs', async () => {
     const host = new FakeHost([
-      [(argv) => argv[0] === 'ps', { stdout: '  1     0 init\n' }],
+      [(argv) => argv[0] === 'ps', { stdout: '  1     0 root init\n' }],
       [(argv) => argv[0] === 'sh', { stdout: '/usr/pgsql-16/bin/postgres\n' }],
     ]);
     await expect(listClusters(host)).rejects.toThrow(/PostgreSQL is installed but no cluster was found/);

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { WizardError } from '../../src/errors.js';
-import { missingFileExitCode, readFileScript, writeFileScript, type ClusterAddress, type ExecOptions, type ExecResult, type Host, type RunAs, type SqlRow, type WriteFileOptions } from '../../src/remote/host.js';
+import type { ClusterAddress, ExecOptions, ExecResult, Host, RunAs, SqlRow, WriteFileOptions } from '../../src/remote/host.js';
+import { missingFileExitCode, readFileScript, writeFileScript } from '../../src/remote/commands.js';
 
 /** This machine as a host: argv and the remote file scripts run here, through a real sh. */
 export class LocalHost implements Host {

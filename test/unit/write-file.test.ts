@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeFileScript } from '../../src/remote/host.js';
+import { writeFileScript } from '../../src/remote/commands.js';
 
 /** The remote write, run through a real sh here: $1 path, $2 mode of a new file, $3 secret owner. */
 const write = (path: string, content: string, mode = '600', secretOwner = '') =>

@@ -1,0 +1,100 @@
+import { WizardError } from '../../src/errors.js';
+import type { Host } from '../../src/remote/host.js';
+import * as privileged from '../../src/remote/commands.js';
+import type { Privilege, PrivilegedArgv } from '../../src/remote/commands.js';
+import { commandLine } from '../../src/remote/quote.js';
+import { where, type Node, type StepContext } from '../contract.js';
+import { sideDirectory } from './clone-prechecks.js';
+import { fileOwner } from './live-server.js';
+import { serverControl, type ServerAction } from './server-control.js';
+import { primaryTablespaces } from './tablespaces.js';
+
+const parentOf = (path: string) => path.replace(/\/[^/]+\/?$/, '') || '/';
+
+/**
+ * Who creates, renames and removes the directories the wizard makes (the clone's, the WAL
+ * archive): the server's OS user when it may write every parent (Debian's
+ * /var/lib/postgresql/N, a hand-installed server's own tree), else root, with plain
+ * mv/rm/install.
+ */
+export async function directoryUser(host: Host, paths: readonly string[]): Promise<Privilege> {
+  const parents = [...new Set(paths.map(parentOf))];
+  const writable = await Promise.all(parents.map((parent) => host.exec(privileged.isWritable(parent), { as: 'postgres' })));
+  return writable.every((result) => result.code === 0) ? 'postgres' : 'root';
+}
+
+
+/** A command this run will have to run as root, found before any change. */
+export interface RootNeed {
+  node: Node;
+  argv: PrivilegedArgv<'root'>;
+  /** The registry's case: why the server's OS user is not enough. */
+  why: string;
+  /** The operator can run it by hand beforehand, after which the run no longer needs it. */
+  byHand: boolean;
+}
+
+const need = (node: Node, command: { rootWhen?: string }, argv: PrivilegedArgv<'root'>, byHand = false): RootNeed => ({ node, argv, why: command.rootWhen!, byHand });
+
+/**
+ * What setup will run as root on each host, from the facts: a server systemd starts and
+ * stops, directories in places the server user may not write, a root-owned pg_hba.conf, a
+ * passfile of another user. Read-only.
+ */
+export async function rootNeeds(ctx: StepContext, cloning: boolean): Promise<RootNeed[]> {
+  const { primary, standby, settings } = ctx;
+  const needs: RootNeed[] = [];
+  const control = (node: Node, action: ServerAction) => {
+    const run = serverControl(node.cluster, action);
+    if (run.as === 'root') needs.push(need(node, node.cluster.manager === 'systemctl' ? privileged.systemctl : privileged.pgCtlCluster, run.argv));
+  };
+  control(primary, 'restart');
+  if (await fileOwner(primary, primary.facts.hbaFile) === 'root') {
+    needs.push(need(primary, privileged.teeFile, privileged.teeFile(primary.facts.hbaFile)));
+  }
+  const archive = settings.archiveDir;
+  if (archive?.startsWith('/') && (await directoryUser(primary.host, [archive])) === 'root') {
+    const state = await primary.host.exec(privileged.statPath('%U %a', archive), { as: 'postgres' });
+    if (state.stdout.trim() !== `${primary.host.serverUser} 700`) needs.push(need(primary, privileged.makeServerDirectory, privileged.makeServerDirectory(primary.host.serverUser, archive), true));
+  }
+  const passfileOwner = await standby.host.exec(privileged.statPath('%U', settings.passfile), { as: 'postgres' });
+  if (passfileOwner.code === 0 && passfileOwner.stdout.trim() !== standby.host.serverUser) {
+    needs.push(need(standby, privileged.giveToServerUser, privileged.giveToServerUser(standby.host.serverUser, settings.passfile), true));
+  }
+  if (cloning) {
+    control(standby, 'stop');
+    const dir = standby.cluster.dataDirectory;
+    const targets = (await primaryTablespaces(ctx)).map((t) => t.target);
+    if ((await directoryUser(standby.host, [dir, ...targets])) === 'root') needs.push(need(standby, privileged.movePath, privileged.movePath(sideDirectory(dir), dir)));
+  }
+  return needs;
+}
+
+/** May the login user run argv as root? `sudo -l COMMAND` asks the policy without running anything. */
+async function rootAllowed(host: Host, argv: PrivilegedArgv<'root'>): Promise<boolean> {
+  if (host.loginUser === 'root') return true;
+  return (await host.exec(['sudo', '-n', '-l', '--', ...argv])).code === 0;
+}
+
+/**
+ * Refuses a run that will need root where the login user may not have it, before anything
+ * changes: each command, why it needs root, and what the operator can do.
+ */
+export async function requireRoot(ctx: StepContext, cloning: boolean): Promise<void> {
+  const missing: RootNeed[] = [];
+  for (const item of await rootNeeds(ctx, cloning)) if (!(await rootAllowed(item.node.host, item.argv))) missing.push(item);
+  if (missing.length === 0) return;
+  const { node } = missing[0];
+  const user = node.host.loginUser;
+  const shown = (item: RootNeed) => commandLine(item.argv);
+  throw new WizardError(
+    `setup needs root on the ${missing.map((item) => item.node.host.role).filter((role, i, all) => all.indexOf(role) === i).join(' and ')} for ${missing
+      .map((item) => `"${shown(item)}" (${item.why})`)
+      .join('; ')}, and ${user} may not run ${missing.length === 1 ? 'it' : 'them'} as root (sudo -l says no); nothing was changed`,
+    missing.map((item) => where(item.node)).filter((place, i, all) => all.indexOf(place) === i).join(', '),
+    [
+      ...missing.filter((item) => item.byHand).map((item) => `run as root on the ${item.node.host.role}: ${shown(item)}`),
+      ...missing.filter((item) => !item.byHand).map((item) => `let ${item.node.host.loginUser} run it as root (see the sudo rules pgrepl-wizard inspect prints) or log in as root`),
+    ].join('; ') + '; then run setup again',
+  );
+}
