@@ -142,7 +142,8 @@ SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
        CASE WHEN pg_is_in_recovery() THEN ${pauseState} END AS "replayPauseState",
        pg_last_wal_receive_lsn()::text AS "receivedLsn",
        pg_last_wal_replay_lsn()::text AS "replayedLsn",
-       ${gap('pg_last_wal_receive_lsn()', 'pg_last_wal_replay_lsn()')} AS "receivedNotReplayedBytes",
+       -- Right after a restart the walreceiver reports the segment it starts from, behind replay: nothing is waiting then.
+       greatest(0, ${gap('pg_last_wal_receive_lsn()', 'pg_last_wal_replay_lsn()')}) AS "receivedNotReplayedBytes",
        ${seconds('now() - pg_last_xact_replay_timestamp()')} AS "lastReplayedTransactionAgeSeconds",
        (SELECT row_to_json(w) FROM (
           SELECT status, ${sender}, slot_name AS "slotName",
