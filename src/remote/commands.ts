@@ -242,7 +242,7 @@ export const tailFile = command({ runs: server, argv: (offset: number, path: str
 
 // A config file root owns is read, backed up and rewritten by plain programs, never by a root shell.
 const rootOwnedConfig = 'a config file the wizard edits (pg_hba.conf) is owned by root, not by the server user';
-const foreignParent = 'a directory the wizard creates, moves or removes (WAL archive, data directory, tablespace) is in a directory the server user may not write';
+const foreignParent = 'a directory it creates, moves or removes (the WAL archive, a data or tablespace directory) lies in a directory the server user may not write';
 
 export const movePath = command({
   runs: either,

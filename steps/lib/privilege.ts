@@ -89,7 +89,7 @@ export async function requireRoot(ctx: StepContext, cloning: boolean): Promise<v
   const shown = (item: RootNeed) => commandLine(item.argv);
   throw new WizardError(
     `setup needs root on the ${missing.map((item) => item.node.host.role).filter((role, i, all) => all.indexOf(role) === i).join(' and ')} for ${missing
-      .map((item) => `"${shown(item)}" (${item.why})`)
+      .map((item) => `"${shown(item)}", as ${item.why}`)
       .join('; ')}, and ${user} may not run ${missing.length === 1 ? 'it' : 'them'} as root (sudo -l says no); nothing was changed`,
     missing.map((item) => where(item.node)).filter((place, i, all) => all.indexOf(place) === i).join(', '),
     [

@@ -457,10 +457,11 @@ machine_hand_host() {
 # Machine-wide, shared by every instance (and never removed by "down").
 ensure_users() {
   local u
-  for u in labadmin nosudo; do
+  # pgonly: sudo to postgres only, with the rules a test installs from inspect's output
+  for u in labadmin nosudo pgonly; do
     id "$u" >/dev/null 2>&1 || useradd -m -d "/home/$u" -s /bin/bash "$u"
   done
-  for u in root labadmin nosudo; do unlock_for_pubkey "$u"; done
+  for u in root labadmin nosudo pgonly; do unlock_for_pubkey "$u"; done
   # the hand-installed servers' account; its home is private to each host
   if machine_hand_host; then
     mkdir -p /home1
@@ -483,7 +484,7 @@ ensure_keys() {
   local u tmp
   mkdir -p "$CLIENT" "$AUTHDIR"; chmod 700 "$CLIENT"; chmod 755 "$LAB" "$AUTHDIR"
   [[ -s $KEY && -s $KEY.pub ]] || { rm -f "$KEY" "$KEY.pub"; ssh-keygen -q -t ed25519 -N '' -C "pgw-lab$SFX-client" -f "$KEY"; }
-  for u in root labadmin nosudo "$HAND_USER"; do
+  for u in root labadmin nosudo pgonly "$HAND_USER"; do
     if ! cmp -s "$KEY.pub" "$AUTHDIR/$u"; then install -m 0644 "$KEY.pub" "$AUTHDIR/$u"; fi
   done
 
@@ -976,6 +977,8 @@ healthy() {
     server_online "$h" || return 1
   done
   ip link show "$BR" >/dev/null 2>&1 || return 1
+  # an instance built before a lab user was added gets it on the next up
+  id pgonly >/dev/null 2>&1 && [[ -s $AUTHDIR/pgonly ]] || return 1
   verify quiet
 }
 
