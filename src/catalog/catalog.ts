@@ -30,6 +30,8 @@ export const findingIds = [
   'replication-lag',
   'primary-conninfo-missing',
   'primary-conninfo-elsewhere',
+  'replay-paused',
+  'recovery-conflict',
 ] as const;
 export type FindingId = (typeof findingIds)[number];
 
@@ -260,7 +262,7 @@ export const catalog: Record<FindingId, FindingSpec> = {
     severity: 'warning',
     title: 'the standby is behind the primary',
     cause: 'the standby cannot keep up (network, disk, long queries with hot_standby_feedback) or was disconnected for a while',
-    fix: 'watch whether the lag shrinks; check the standby\'s I/O and the network; if replay is paused, SELECT pg_wal_replay_resume() on the standby',
+    fix: 'watch whether the lag shrinks; check the standby\'s I/O and the network (a paused replay is reported as replay-paused)',
     logPatterns: [],
   },
   'primary-conninfo-missing': {
@@ -281,6 +283,27 @@ export const catalog: Record<FindingId, FindingSpec> = {
     cause: 'a DNS name, a virtual IP or a proxy in between, or the standby follows another server',
     fix: 'make sure the standby should follow this primary; otherwise point --primary at the server it follows',
     logPatterns: [],
+  },
+  'replay-paused': {
+    id: 'replay-paused',
+    host: 'standby',
+    severity: 'error',
+    title: 'replay is paused on the standby',
+    cause:
+      'someone ran pg_wal_replay_pause() (or recovery reached a target with recovery_target_action = pause): WAL keeps arriving and the walreceiver still says "streaming", but nothing is applied, so the standby shows older and older data and its pg_wal grows',
+    fix: 'SELECT pg_wal_replay_resume() on the standby, once whoever paused it is done',
+    // PostgreSQL 10–18 log it when replay stops at the pause (with the HINT "Execute pg_wal_replay_resume() to continue.").
+    logPatterns: [/recovery has paused/],
+  },
+  'recovery-conflict': {
+    id: 'recovery-conflict',
+    host: 'standby',
+    severity: 'info',
+    title: 'queries on the standby were cancelled by conflicts with recovery',
+    cause:
+      "replaying the primary's changes (vacuum removing row versions, an exclusive lock such as DROP TABLE, a dropped tablespace or database) needed something a standby query held longer than max_standby_streaming_delay allows",
+    fix: 'when the DETAIL names row versions that must be removed: hot_standby_feedback = on on the standby (the primary keeps those rows longer: some bloat); for locks and the rest: raise max_standby_streaming_delay on the standby (replay waits longer: more lag), or run such queries elsewhere',
+    logPatterns: [/canceling statement due to conflict with recovery/, /terminating connection due to conflict with recovery/],
   },
 };
 

@@ -231,9 +231,15 @@ function recoveryConf(ctx: Context): Finding[] {
   ];
 }
 
+/** The hot-standby settings the standby has lower than the primary. */
+function lowHotStandbySettings(ctx: Context): string[] {
+  const { standby, primary } = ctx.facts;
+  return hotStandbyMinimums(standby.major).filter((name) => primary.settings[name] !== undefined && standby.settings[name] !== undefined && Number(standby.settings[name]) < Number(primary.settings[name]));
+}
+
 function hotStandbyParams(ctx: Context): Finding[] {
   const { standby, primary } = ctx.facts;
-  const low = hotStandbyMinimums(standby.major).filter((name) => primary.settings[name] !== undefined && standby.settings[name] !== undefined && Number(standby.settings[name]) < Number(primary.settings[name]));
+  const low = lowHotStandbySettings(ctx);
   if (low.length === 0) return [];
   const comparison = low.map((name) => `${name} = ${standby.settings[name]} on the standby, ${primary.settings[name]} on the primary`);
   const logged = sinceStart(standby.log.entries).filter((entry) => entryIds(entry).includes('hot-standby-params')).slice(-2);
@@ -426,24 +432,64 @@ function timeline(ctx: Context): Finding[] {
   return [finding('timeline-diverged', [...evidence, ...timelines], { repairs: ['reclone'] })];
 }
 
+function replayPaused(ctx: Context): Finding[] {
+  const { standby } = ctx.facts;
+  // PostgreSQL 14+ pauses replay itself when a hot-standby setting is too low: hot-standby-params is that cause.
+  if (!standby.running || !standby.inRecovery || !standby.replayPaused || lowHotStandbySettings(ctx).length > 0) return [];
+  const behind = formatBytes(standby.applyBytes ?? 0);
+  const replayed = standby.replayAgeSeconds === undefined ? '' : `, last replayed transaction ${standby.replayAgeSeconds.toFixed(0)} s ago`;
+  return [
+    finding(
+      'replay-paused',
+      [
+        fromQuery('standby', 'pg_is_wal_replay_paused(), pg_stat_wal_receiver', standby.clock, [`pg_is_wal_replay_paused() = true; walreceiver ${standby.receiverStatus ?? 'not running'}; ${behind} received and not replayed${replayed}`]),
+        ...fromLog(standby.log, lastWith(sinceStart(standby.log.entries), 'replay-paused')),
+      ],
+      {},
+      { detail: `${behind} received and not replayed while replay is paused` },
+    ),
+  ];
+}
+
+/** Standby queries cancelled since it started: info, with the setting that would have spared them. */
+function recoveryConflicts(ctx: Context): Finding[] {
+  const { standby } = ctx.facts;
+  const cancelled = sinceStart(standby.log.entries).filter((entry) => entryIds(entry).includes('recovery-conflict'));
+  if (cancelled.length === 0) return [];
+  const feedback = standby.settings.hot_standby_feedback;
+  const delay = standby.settings.max_standby_streaming_delay;
+  const shown = [
+    ...(feedback === undefined ? [] : [`hot_standby_feedback = ${feedback}`]),
+    ...(delay === undefined ? [] : [`max_standby_streaming_delay = ${delay}${/^\d+$/.test(delay) ? ' ms' : ''}`]),
+  ];
+  const rowVersions = cancelled.some((entry) => entry.more.some((line) => /row versions that must be removed/.test(line)));
+  const text =
+    rowVersions && feedback !== 'on'
+      ? 'set hot_standby_feedback = on on the standby (reload; the primary then keeps the row versions standby queries still need: some bloat), or raise max_standby_streaming_delay'
+      : `raise max_standby_streaming_delay on the standby (reload; replay then waits longer for such queries: more lag)${feedback === 'on' ? '' : '; if the DETAIL names row versions, hot_standby_feedback = on'}, or run such queries elsewhere`;
+  return [
+    finding('recovery-conflict', [...(shown.length > 0 ? [fromQuery('standby', standby.settingsSource, standby.clock, shown)] : []), ...fromLog(standby.log, ...cancelled.slice(-2))], { text }, { detail: `${cancelled.length} cancelled since the standby started` }),
+  ];
+}
+
 function lag(ctx: Context): Finding[] {
   const { standby } = ctx.facts;
-  if (!ctx.streaming) return [];
+  // A paused replay is its own finding (replay-paused).
+  if (!ctx.streaming || standby.replayPaused) return [];
   const bytes = ctx.ownSender?.replayBytes ?? standby.applyBytes ?? 0;
   // replay_lag is measured by the primary and null once caught up; the age of the last replayed
   // transaction is not a lag on an idle primary.
   const seconds = ctx.ownSender?.replayLagSeconds ?? 0;
   if (bytes < lagWarningBytes && seconds < lagWarningSeconds) return [];
-  const paused = standby.replayPaused ? ['replay is paused on the standby (pg_is_wal_replay_paused() = true)'] : [];
   const sender = ctx.ownSender;
   return [
     finding(
       'replication-lag',
       [
         ...(sender ? [fromQuery('primary', 'pg_stat_replication', ctx.facts.primary.clock, [`${sender.applicationName} from ${sender.clientAddr}: state ${sender.state}, sent ${sender.sentLsn}, replayed ${sender.replayLsn}, ${sender.replayBytes ?? '?'} bytes behind, replay_lag ${sender.replayLagSeconds ?? 'null'} s`])] : []),
-        fromQuery('standby', 'pg_stat_wal_receiver, pg_last_xact_replay_timestamp()', standby.clock, [`receiver ${standby.receiverStatus}, ${standby.applyBytes ?? '?'} bytes received but not replayed, last replayed transaction ${standby.replayAgeSeconds?.toFixed(0) ?? '?'} s ago`, ...paused]),
+        fromQuery('standby', 'pg_stat_wal_receiver, pg_last_xact_replay_timestamp()', standby.clock, [`receiver ${standby.receiverStatus}, ${standby.applyBytes ?? '?'} bytes received but not replayed, last replayed transaction ${standby.replayAgeSeconds?.toFixed(0) ?? '?'} s ago`]),
       ],
-      { text: standby.replayPaused ? 'replay is paused: SELECT pg_wal_replay_resume() on the standby, if nobody paused it on purpose' : catalog['replication-lag'].fix },
+      {},
       { detail: `${formatBytes(bytes)} and ${Math.round(seconds)} s behind` },
     ),
   ];
@@ -507,7 +553,7 @@ function context(facts: DoctorFacts, passwordKnown: boolean): Context {
 export function diagnose(facts: DoctorFacts, passwordKnown: boolean): Diagnosis {
   const ctx = context(facts, passwordKnown || facts.relationship.passwordStored || facts.relationship.params.password !== undefined);
   // Causes first; a stopped standby is often their consequence.
-  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyDown, lag, elsewhere].flatMap((detect) => detect(ctx));
+  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyDown, replayPaused, lag, recoveryConflicts, elsewhere].flatMap((detect) => detect(ctx));
   const findings = [...current, ...resolved(ctx, current)].sort((a, b) => severityOrder.indexOf(a.severity) - severityOrder.indexOf(b.severity));
   return { healthy: !findings.some((f) => f.severity === 'error'), findings, replication: replicationState(ctx) };
 }

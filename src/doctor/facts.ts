@@ -211,7 +211,7 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
   const dir = cluster.dataDirectory;
   const exists = async (name: string) => (await host.exec(privileged.pathExists(`${dir}/${name}`), { as: 'postgres' })).code === 0;
   const [recoveryConf, standbySignal, recoverySignal] = await Promise.all([host.readFile(`${dir}/recovery.conf`, 'postgres'), exists('standby.signal'), exists('recovery.signal')]);
-  const names = [...recoveryNames, ...hotStandbyMinimums(cluster.major), 'hot_standby'];
+  const names = [...recoveryNames, ...hotStandbyMinimums(cluster.major), 'hot_standby', 'hot_standby_feedback', 'max_standby_streaming_delay'];
   const { live, ...facts } = await serverFacts(node, names, async () => {
     const [row] = await host.sql<{ in_recovery: boolean; system_identifier: string; timeline: number; replay_paused: boolean | null; apply_bytes: string | null; replay_age: number | null; receiver: string | null; last_message_at: string | null; last_message_age: number | null }>(
       node.address!,

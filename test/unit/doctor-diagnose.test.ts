@@ -150,9 +150,42 @@ describe('doctor diagnosis', () => {
 
   it('lag is a warning from the bytes the primary has not seen replayed', () => {
     const behind = primaryFacts({ walSenders: [{ ...primaryFacts().walSenders[0], replayBytes: 2 * lagWarningBytes, replayLagSeconds: 4 }] });
-    const [lag] = diagnose(facts({ primary: behind, standby: standbyFacts({ replayPaused: true }) }), false).findings;
+    const [lag] = diagnose(facts({ primary: behind }), false).findings;
     expect(lag).toMatchObject({ id: 'replication-lag', severity: 'warning', detail: '32.0 MB and 4 s behind' });
-    expect(lag.fix.text).toContain('pg_wal_replay_resume()');
+  });
+
+  it('a paused replay is replay-paused (an error, quoting "recovery has paused"), not lag', () => {
+    const behind = primaryFacts({ walSenders: [{ ...primaryFacts().walSenders[0], replayBytes: 2 * lagWarningBytes, replayLagSeconds: 4 }] });
+    const paused = standbyFacts(
+      { replayPaused: true, applyBytes: 2 * lagWarningBytes },
+      standbyStart + '2026-11-28 23:13:47.875 UTC [434] LOG:  recovery has paused\n2026-11-28 23:13:47.875 UTC [434] HINT:  Execute pg_wal_replay_resume() to continue.\n',
+    );
+    const { findings, healthy } = diagnose(facts({ primary: behind, standby: paused }), false);
+    expect(healthy).toBe(false);
+    expect(findings.map((f) => f.id)).toEqual(['replay-paused']);
+    expect(findings[0]).toMatchObject({ severity: 'error', detail: '32.0 MB received and not replayed while replay is paused', fix: { fixable: false } });
+    expect(findings[0].evidence[1].lines).toEqual(['2026-11-28 23:13:47.875 UTC [434] LOG:  recovery has paused', '2026-11-28 23:13:47.875 UTC [434] HINT:  Execute pg_wal_replay_resume() to continue.']);
+  });
+
+  it('a paused replay with a hot-standby setting too low (PG 14+ pauses by itself) is hot-standby-params only', () => {
+    const low = standbyFacts({ replayPaused: true, settings: { ...standbyFacts().settings, max_connections: '50' } });
+    expect(diagnose(facts({ standby: low }), false).findings.map((f) => f.id)).toEqual(['hot-standby-params']);
+  });
+
+  it('standby queries cancelled by recovery conflicts are info, with the DETAIL and the lever it points to', () => {
+    const cancelled =
+      '2026-11-28 23:14:12.858 UTC [472] postgres@appdb ERROR:  canceling statement due to conflict with recovery\n' +
+      '2026-11-28 23:14:12.858 UTC [472] postgres@appdb DETAIL:  User query might have needed to see row versions that must be removed.\n' +
+      '2026-11-28 23:14:12.858 UTC [472] postgres@appdb STATEMENT:  select count(*) from t\n';
+    const standby = standbyFacts({ settings: { ...standbyFacts().settings, hot_standby_feedback: 'off', max_standby_streaming_delay: '30000' } }, standbyStart + cancelled);
+    const { findings, healthy } = diagnose(facts({ standby }), false);
+    expect(healthy).toBe(true);
+    const [conflict] = findings;
+    expect(conflict).toMatchObject({ id: 'recovery-conflict', severity: 'info', detail: '1 cancelled since the standby started' });
+    expect(conflict.fix.text).toMatch(/^set hot_standby_feedback = on on the standby/);
+    expect(conflict.evidence[0].lines[0]).toMatch(/hot_standby_feedback = off$/);
+    expect(conflict.evidence[0].lines[1]).toMatch(/max_standby_streaming_delay = 30000 ms$/);
+    expect(conflict.evidence[1].lines).toEqual(cancelled.split('\n').slice(0, 2));
   });
 
   it("a slot held by someone else is slot-in-use; another idle slot may be dropped, the standby's own never", () => {

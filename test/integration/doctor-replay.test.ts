@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { current, diagnoseUntil, doctor, doctorUntil, expectStreamingWithNewRow, logLine, quotedLogLines, setUpWithWizard } from './doctor-lab.js';
+import { psqlIn } from './lab.js';
+
+/**
+ * Doctor on a streaming pair whose standby replays badly, broken for real on the lab: replay
+ * paused with pg_wal_replay_pause() (an error, quoting "recovery has paused"), and a standby
+ * query cancelled by a conflict with recovery (info, quoting the ERROR and its DETAIL).
+ */
+
+const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
+
+/** psql on the standby without waiting for it: a query that holds its lock while the test goes on. */
+const standbyQuery = (sql: string[]) =>
+  promisify(execFile)('bash', [labScript, 'exec', 'standby', 'runuser', '-u', 'postgres', '--', 'psql', '-X', '-At', '-v', 'ON_ERROR_STOP=1', '-p', '5432', '-d', 'appdb', ...sql.flatMap((s) => ['-c', s])]).then(
+    () => 'finished',
+    (error: { stderr: string }) => error.stderr,
+  );
+
+async function until(probe: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('doctor: replay on the standby', () => {
+  beforeAll(setUpWithWizard);
+
+  it('replay-paused: pg_wal_replay_pause() on the standby is an error quoting "recovery has paused", gone once resumed', async () => {
+    psqlIn('standby', 'SELECT pg_wal_replay_pause()');
+    psqlIn('primary', `INSERT INTO t SELECT g, 'while paused' FROM generate_series(700000, 710000) g`, 'appdb');
+    const report = await diagnoseUntil(['replay-paused']);
+    expect(report.code).toBe(1);
+    const paused = current(report, 'replay-paused');
+    expect(paused.evidence[0].lines[0]).toMatch(/pg_is_wal_replay_paused\(\) = true; walreceiver streaming; \d+(\.\d)? [kMG]?B received and not replayed/);
+    expect(quotedLogLines(paused, 'standby')).toEqual([expect.stringMatching(logLine('LOG:  recovery has paused')), expect.stringMatching(logLine('HINT:  Execute pg_wal_replay_resume\\(\\) to continue\\.'))]);
+    expect(paused.fix.text).toContain('SELECT pg_wal_replay_resume() on the standby');
+    // The lag it causes is this cause, not a second finding.
+    expect(report.findings.map((f) => f.id)).not.toContain('replication-lag');
+
+    psqlIn('standby', 'SELECT pg_wal_replay_resume()');
+    const resumed = await doctorUntil((r) => r.healthy);
+    expect(resumed.code).toBe(0);
+    expect(resumed.findings.map((f) => f.id)).not.toContain('replay-paused');
+    await expectStreamingWithNewRow();
+  });
+
+  it('recovery-conflict: a standby query cancelled by a DROP TABLE on the primary is info with its DETAIL and the lever', async () => {
+    psqlIn('standby', "ALTER SYSTEM SET max_standby_streaming_delay = '1s'");
+    psqlIn('standby', 'SELECT pg_reload_conf()');
+    psqlIn('primary', 'CREATE TABLE conflict_t (i int); INSERT INTO conflict_t VALUES (1)', 'appdb');
+    await until(() => psqlIn('standby', "SELECT count(*) FROM pg_class WHERE relname = 'conflict_t'", 'appdb') === '1', 'conflict_t on the standby');
+    await until(() => psqlIn('standby', 'SHOW max_standby_streaming_delay') === '1s', 'the reload on the standby');
+
+    const query = standbyQuery(['BEGIN', 'SELECT count(*) FROM conflict_t', 'SELECT pg_sleep(120)', 'COMMIT']);
+    await until(() => psqlIn('standby', "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'conflict_t'", 'appdb') === '1', 'the standby query holding its lock');
+    psqlIn('primary', 'DROP TABLE conflict_t', 'appdb');
+    expect(await query).toContain('canceling statement due to conflict with recovery');
+
+    const report = await doctor();
+    expect(report.code).toBe(0);
+    expect(report.healthy).toBe(true);
+    const conflict = report.findings.find((f) => f.id === 'recovery-conflict')!;
+    expect(conflict).toMatchObject({ severity: 'info', detail: '1 cancelled since the standby started' });
+    expect(conflict.evidence[0].lines).toEqual([expect.stringMatching(/hot_standby_feedback = off$/), expect.stringMatching(/max_standby_streaming_delay = 1000 ms$/)]);
+    expect(quotedLogLines(conflict, 'standby')).toEqual([
+      expect.stringMatching(logLine('ERROR:  canceling statement due to conflict with recovery')),
+      expect.stringMatching(logLine('DETAIL:  User was holding a relation lock for too long\\.')),
+    ]);
+    expect(conflict.fix.text).toMatch(/^raise max_standby_streaming_delay on the standby/);
+
+    psqlIn('standby', 'ALTER SYSTEM RESET max_standby_streaming_delay');
+    psqlIn('standby', 'SELECT pg_reload_conf()');
+  });
+});
