@@ -1,5 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { withSection, writeSection, type GeneratedSection } from '../readme-section.js';
 import { catalog, findingIds } from '../catalog/catalog.js';
 
 /**
@@ -58,19 +58,16 @@ export function troubleshootingSection(): string {
   ].join('\n');
 }
 
-/** README with the section replaced (or appended to the Troubleshooting section when it is not there yet). */
-export function withTroubleshootingSection(readme: string): string {
-  const begin = readme.indexOf(beginMarker);
-  const end = readme.indexOf(endMarker);
-  if (begin >= 0 && end > begin) return readme.slice(0, begin) + troubleshootingSection() + readme.slice(end + endMarker.length);
-  const next = readme.indexOf('\n## ', readme.indexOf('## Troubleshooting') + 1);
-  if (next < 0) return `${readme.trimEnd()}\n\n${troubleshootingSection()}\n`;
-  return `${readme.slice(0, next).trimEnd()}\n\n${troubleshootingSection()}\n${readme.slice(next)}`;
-}
+/** README's doctor section (appended to the Troubleshooting section the first time). */
+const findingsSection: GeneratedSection = {
+  begin: beginMarker,
+  end: endMarker,
+  text: troubleshootingSection,
+  insertAt: (readme) => readme.indexOf('\n## ', readme.indexOf('## Troubleshooting') + 1),
+};
 
-const readmePath = fileURLToPath(new URL('../../../README.md', import.meta.url));
+export const withTroubleshootingSection = (readme: string) => withSection(readme, findingsSection);
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  writeFileSync(readmePath, withTroubleshootingSection(readFileSync(readmePath, 'utf8')));
-  console.log(`wrote the doctor findings section of ${readmePath}`);
+  writeSection(fileURLToPath(new URL('../../../README.md', import.meta.url)), findingsSection, 'the doctor findings section');
 }

@@ -1,5 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { withSection, writeSection, type GeneratedSection } from '../readme-section.js';
 import { journal, pgCtlCluster, rootCommands, systemctl, type RootCommand } from './commands.js';
 
 /** How a host's chosen cluster is run, as far as privileges go. */
@@ -79,20 +79,16 @@ export function sudoersSection(): string {
   ].join('\n');
 }
 
-/** README with the section replaced (or added before the Troubleshooting section when it is not there yet). */
-export function withSudoersSection(readme: string): string {
-  const begin = readme.indexOf(beginMarker);
-  const end = readme.indexOf(endMarker);
-  if (begin >= 0 && end > begin) return readme.slice(0, begin) + sudoersSection() + readme.slice(end + endMarker.length);
-  const next = readme.indexOf('\n## Troubleshooting');
-  const heading = '## Least privilege: the sudo rules to grant\n\n`pgrepl-wizard inspect` prints these lines for the hosts and clusters it finds.\n\n';
-  if (next < 0) return `${readme.trimEnd()}\n\n${heading}${sudoersSection()}\n`;
-  return `${readme.slice(0, next).trimEnd()}\n\n${heading}${sudoersSection()}\n${readme.slice(next)}`;
-}
+/** README's least-privilege section (put before Troubleshooting the first time). */
+export const sudoersReadmeSection: GeneratedSection = {
+  begin: beginMarker,
+  end: endMarker,
+  text: sudoersSection,
+  insertAt: (readme) => readme.indexOf('\n## Troubleshooting'),
+};
 
-const readmePath = fileURLToPath(new URL('../../../README.md', import.meta.url));
+export const withSudoersSection = (readme: string) => withSection(readme, sudoersReadmeSection);
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  writeFileSync(readmePath, withSudoersSection(readFileSync(readmePath, 'utf8')));
-  console.log(`wrote the sudoers section of ${readmePath}`);
+  writeSection(fileURLToPath(new URL('../../../README.md', import.meta.url)), sudoersReadmeSection, 'the sudoers section');
 }

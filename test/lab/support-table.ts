@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { withSection, writeSection, type GeneratedSection } from '../../src/readme-section.js';
 import { fileURLToPath } from 'node:url';
 import { hostKinds, type LabPair, labPairs, labRoots, type Layout } from './matrix.js';
 
@@ -53,19 +53,16 @@ export function supportSection(): string {
   ].join('\n');
 }
 
-/** README with the section replaced (or put before "## Commands" when it is not there yet). */
-export function withSupportSection(readme: string): string {
-  const begin = readme.indexOf(beginMarker);
-  const end = readme.indexOf(endMarker);
-  if (begin >= 0 && end > begin) return readme.slice(0, begin) + supportSection() + readme.slice(end + endMarker.length);
-  const next = readme.indexOf('\n## Commands');
-  if (next < 0) return `${readme.trimEnd()}\n\n${supportSection()}\n`;
-  return `${readme.slice(0, next).trimEnd()}\n\n${supportSection()}\n${readme.slice(next)}`;
-}
+/** README's support table (put before "## Commands" the first time). */
+const supportReadmeSection: GeneratedSection = {
+  begin: beginMarker,
+  end: endMarker,
+  text: supportSection,
+  insertAt: (readme) => readme.indexOf('\n## Commands'),
+};
 
-const readmePath = fileURLToPath(new URL('../../../README.md', import.meta.url));
+export const withSupportSection = (readme: string) => withSection(readme, supportReadmeSection);
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  writeFileSync(readmePath, withSupportSection(readFileSync(readmePath, 'utf8')));
-  console.log(`wrote the support table of ${readmePath}`);
+  writeSection(fileURLToPath(new URL('../../../README.md', import.meta.url)), supportReadmeSection, 'the support table');
 }
