@@ -32,6 +32,7 @@ export const findingIds = [
   'primary-conninfo-elsewhere',
   'replay-paused',
   'recovery-conflict',
+  'application-name-collision',
 ] as const;
 export type FindingId = (typeof findingIds)[number];
 
@@ -304,6 +305,16 @@ export const catalog: Record<FindingId, FindingSpec> = {
       "replaying the primary's changes (vacuum removing row versions, an exclusive lock such as DROP TABLE, a dropped tablespace or database) needed something a standby query held longer than max_standby_streaming_delay allows",
     fix: 'when the DETAIL names row versions that must be removed: hot_standby_feedback = on on the standby (the primary keeps those rows longer: some bloat); for locks and the rest: raise max_standby_streaming_delay on the standby (replay waits longer: more lag), or run such queries elsewhere',
     logPatterns: [/canceling statement due to conflict with recovery/, /terminating connection due to conflict with recovery/],
+  },
+  'application-name-collision': {
+    id: 'application-name-collision',
+    host: 'standby',
+    severity: 'warning',
+    title: 'several WAL receivers report the same application_name to the primary',
+    cause:
+      "a standby whose primary_conninfo has no application_name reports its cluster_name from PostgreSQL 12 (Debian sets it to e.g. 15/main on every host) and \"walreceiver\" before 12 or without one, so two such standbys look alike: synchronous_standby_names cannot tell them apart and every monitor mixes them up",
+    fix: "give each standby its own application_name in primary_conninfo (e.g. its slot name) and reload it (restart before PostgreSQL 13)",
+    logPatterns: [],
   },
 };
 

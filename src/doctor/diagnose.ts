@@ -472,6 +472,35 @@ function recoveryConflicts(ctx: Context): Finding[] {
   ];
 }
 
+/** The names synchronous_standby_names lists: 'FIRST 1 (a, "b")', 'ANY 2 (a, b)', '2 (a, b)', 'a, b' or '*'. */
+export function synchronousNames(setting: string): string[] {
+  const list = /\(([^)]*)\)/.exec(setting)?.[1] ?? setting;
+  return list
+    .split(',')
+    .map((name) => name.trim().replace(/^"(.*)"$/, '$1'))
+    .filter(Boolean);
+}
+
+/** Walsenders (base backups aside) that report the same application_name as another. */
+function applicationNameCollisions(ctx: Context): Finding[] {
+  const { primary } = ctx.facts;
+  const receivers = primary.walSenders.filter((sender) => sender.state !== 'backup');
+  const names = [...new Set(receivers.map((sender) => sender.applicationName))].filter((name) => receivers.filter((sender) => sender.applicationName === name).length > 1);
+  const synchronous = primary.settings.synchronous_standby_names ?? '';
+  return names.map((name) => {
+    const same = receivers.filter((sender) => sender.applicationName === name);
+    const listed = same.map((sender) => `pid ${sender.pid} from ${sender.clientAddr ?? 'a local socket'} (${sender.state})`);
+    const namedSynchronous = synchronousNames(synchronous).some((entry) => entry === name || entry === '*');
+    const stake = namedSynchronous ? ` synchronous_standby_names = '${synchronous}' names it: any of them can confirm commits for the others.` : '';
+    return finding(
+      'application-name-collision',
+      [fromQuery('primary', 'pg_stat_replication', primary.clock, [`application_name "${name}": ${listed.join(', ')}`])],
+      { text: `${catalog['application-name-collision'].fix}.${stake}` },
+      { detail: `${same.length} WAL receivers report application_name "${name}"` },
+    );
+  });
+}
+
 function lag(ctx: Context): Finding[] {
   const { standby } = ctx.facts;
   // A paused replay is its own finding (replay-paused).
@@ -553,7 +582,7 @@ function context(facts: DoctorFacts, passwordKnown: boolean): Context {
 export function diagnose(facts: DoctorFacts, passwordKnown: boolean): Diagnosis {
   const ctx = context(facts, passwordKnown || facts.relationship.passwordStored || facts.relationship.params.password !== undefined);
   // Causes first; a stopped standby is often their consequence.
-  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyDown, replayPaused, lag, recoveryConflicts, elsewhere].flatMap((detect) => detect(ctx));
+  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyDown, replayPaused, lag, recoveryConflicts, applicationNameCollisions, elsewhere].flatMap((detect) => detect(ctx));
   const findings = [...current, ...resolved(ctx, current)].sort((a, b) => severityOrder.indexOf(a.severity) - severityOrder.indexOf(b.severity));
   return { healthy: !findings.some((f) => f.severity === 'error'), findings, replication: replicationState(ctx) };
 }

@@ -119,7 +119,7 @@ export interface DoctorFacts {
   probe?: Probe;
 }
 
-const primarySettingNames = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'port', 'max_slot_wal_keep_size', 'wal_keep_size', 'wal_keep_segments'];
+const primarySettingNames = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'port', 'max_slot_wal_keep_size', 'wal_keep_size', 'wal_keep_segments', 'synchronous_standby_names'];
 const recoveryNames = ['primary_conninfo', 'primary_slot_name'];
 /** A server out of recovery writes on this timeline; one in recovery is on its last checkpoint's. */
 const timelineSql = `CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())

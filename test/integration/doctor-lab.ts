@@ -130,9 +130,12 @@ export async function expectStreamingWithNewRow(): Promise<void> {
 /** Ends the primary's walsender for the standby, so its walreceiver connects again (and meets the breakage). */
 export const reconnectStandby = () => psqlIn('primary', `SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE client_addr = '${lab.standbyIp}'`);
 
-/** Starts pg_receivewal on the primary (on a slot, if given), a WAL sender the standby must share; returns its own pid. */
-export async function startReceiveWal(directory: string, slotName?: string): Promise<string> {
-  const slotArgs = slotName ? `-S ${slotName}` : '';
+/**
+ * Starts pg_receivewal on the primary (on a slot, if given; reporting an application_name, if
+ * given), a WAL sender the standby must share; returns its own pid.
+ */
+export async function startReceiveWal(directory: string, slotName?: string, applicationName?: string): Promise<string> {
+  const slotArgs = `${slotName ? `-S ${slotName}` : ''}${applicationName ? ` -d application_name=${applicationName}` : ''}`;
   // The inner shell writes its pid, then becomes pg_receivewal: that pid is the one to stop.
   const script = `rm -rf ${directory} ${directory}.pid && mkdir -p ${directory} && chown postgres: ${directory} && (setsid runuser -u postgres -- sh -c 'echo $$ > ${directory}.pid; exec /usr/lib/postgresql/15/bin/pg_receivewal -p 5433 ${slotArgs} -D ${directory}' >${directory}.log 2>&1 &)`;
   inHost('primary', ['sh', '-c', script]);

@@ -2,13 +2,14 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { current, diagnoseUntil, doctor, doctorUntil, expectStreamingWithNewRow, logLine, quotedLogLines, setUpWithWizard } from './doctor-lab.js';
-import { psqlIn } from './lab.js';
+import { current, diagnoseUntil, doctor, doctorUntil, expectStreamingWithNewRow, logLine, quotedLogLines, setUpWithWizard, slot, startReceiveWal, stopProcess } from './doctor-lab.js';
+import { lab, psqlIn } from './lab.js';
 
 /**
  * Doctor on a streaming pair whose standby replays badly, broken for real on the lab: replay
  * paused with pg_wal_replay_pause() (an error, quoting "recovery has paused"), and a standby
- * query cancelled by a conflict with recovery (info, quoting the ERROR and its DETAIL).
+ * query cancelled by a conflict with recovery (info, quoting the ERROR and its DETAIL), and a
+ * second WAL receiver reporting the standby's application_name (a warning).
  */
 
 const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
@@ -76,5 +77,21 @@ describe('doctor: replay on the standby', () => {
 
     psqlIn('standby', 'ALTER SYSTEM RESET max_standby_streaming_delay');
     psqlIn('standby', 'SELECT pg_reload_conf()');
+  });
+
+  it("application-name-collision: a second WAL receiver reporting the standby's application_name is a warning naming both", async () => {
+    const receiver = await startReceiveWal('/tmp/receivewal-same-name', undefined, slot);
+    const report = await doctorUntil((r) => r.findings.some((f) => f.id === 'application-name-collision'));
+    expect(report.code).toBe(0);
+    const collision = report.findings.find((f) => f.id === 'application-name-collision')!;
+    expect(collision).toMatchObject({ severity: 'warning', detail: `2 WAL receivers report application_name "${slot}"` });
+    const [line] = collision.evidence[0].lines;
+    expect(line).toContain(`from ${lab.standbyIp} (streaming)`);
+    expect(line).toContain('from a local socket (streaming)');
+    expect(collision.fix.text).toContain('give each standby its own application_name in primary_conninfo');
+
+    stopProcess(receiver);
+    const alone = await doctorUntil((r) => !r.findings.some((f) => f.id === 'application-name-collision'));
+    expect(alone.healthy).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diagnose, lagWarningBytes, type Finding } from '../../src/doctor/diagnose.js';
+import { diagnose, lagWarningBytes, synchronousNames, type Finding } from '../../src/doctor/diagnose.js';
 import type { DoctorFacts, PrimaryFacts, StandbyFacts } from '../../src/doctor/facts.js';
 import { parseLog } from '../../src/doctor/log.js';
 
@@ -186,6 +186,29 @@ describe('doctor diagnosis', () => {
     expect(conflict.evidence[0].lines[0]).toMatch(/hot_standby_feedback = off$/);
     expect(conflict.evidence[0].lines[1]).toMatch(/max_standby_streaming_delay = 30000 ms$/);
     expect(conflict.evidence[1].lines).toEqual(cancelled.split('\n').slice(0, 2));
+  });
+
+  it('two WAL receivers with one application_name are a warning; synchronous_standby_names naming it says what is at stake', () => {
+    const standby = primaryFacts().walSenders[0];
+    const twin = { ...standby, pid: 5151, clientAddr: '10.77.0.13' };
+    const backup = { ...standby, pid: 6161, state: 'backup', applicationName: 'pg_basebackup' };
+    const plain = diagnose(facts({ primary: primaryFacts({ walSenders: [standby, twin, backup, { ...backup, pid: 6162 }] }) }), false);
+    expect(plain.healthy).toBe(true);
+    expect(plain.findings.map((f) => [f.id, f.severity, f.detail])).toEqual([['application-name-collision', 'warning', `2 WAL receivers report application_name "${slot}"`]]);
+    expect(plain.findings[0].evidence[0].lines[0]).toContain(`application_name "${slot}": pid 10980 from 10.77.0.12 (streaming), pid 5151 from 10.77.0.13 (streaming)`);
+    const sync = primaryFacts({ walSenders: [standby, twin], settings: { ...primaryFacts().settings, synchronous_standby_names: `FIRST 1 ("${slot}", other)` } });
+    expect(diagnose(facts({ primary: sync }), false).findings[0].fix.text).toContain(`synchronous_standby_names = 'FIRST 1 ("${slot}", other)' names it`);
+  });
+
+  it.each([
+    ['FIRST 1 (a, "b c")', ['a', 'b c']],
+    ['ANY 2 (a,b)', ['a', 'b']],
+    ['2 (a, b)', ['a', 'b']],
+    ['a, b', ['a', 'b']],
+    ['*', ['*']],
+    ['', []],
+  ])('synchronous_standby_names %j lists %j', (setting, names) => {
+    expect(synchronousNames(setting)).toEqual(names);
   });
 
   it("a slot held by someone else is slot-in-use; another idle slot may be dropped, the standby's own never", () => {
