@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import { UsageError } from './errors.js';
+import { UsageError, WizardError } from './errors.js';
 import type { HostKeyDecision, UnknownHostKey } from './remote/connect.js';
 import type { StepResult } from '../steps/contract.js';
 
@@ -43,17 +43,11 @@ export function terminalIo(input = process.stdin, output = process.stderr): Io {
   let queue: Promise<unknown> = Promise.resolve();
   const ask = async (question: string, masked = false): Promise<string> => {
     const turn = queue.then(async () => {
+      if (masked) return readSecret(input, output, question);
       const rl = createInterface({ input, output, terminal: true });
-      if (masked) {
-        // Echo nothing of the secret: readline writes typed characters through _writeToOutput.
-        (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) => {
-          if (s.startsWith(question)) output.write(question);
-        };
-      }
       try {
         return await rl.question(question);
       } finally {
-        if (masked) output.write('\n');
         rl.close();
       }
     });
@@ -98,4 +92,36 @@ export function terminalIo(input = process.stdin, output = process.stderr): Io {
       return this.confirm(review.kind === 'setup' ? 'Run this plan?' : 'Apply these repairs?', '--yes');
     },
   };
+}
+
+/**
+ * One line from the terminal in raw mode, echoing nothing (as sudo and ssh do), so a secret
+ * never reaches the screen. Backspace and Ctrl-U edit; Ctrl-C stops the run.
+ */
+function readSecret(input: NodeJS.ReadStream, output: NodeJS.WriteStream, question: string): Promise<string> {
+  output.write(question);
+  return new Promise((resolve, reject) => {
+    let typed = '';
+    const wasRaw = input.isRaw;
+    input.setRawMode(true);
+    const finish = (error?: Error) => {
+      input.off('data', onData);
+      input.setRawMode(wasRaw);
+      input.pause();
+      output.write('\n');
+      if (error) reject(error);
+      else resolve(typed);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const char of chunk.toString('utf8')) {
+        if (char === '\r' || char === '\n') return finish();
+        if (char === '\x03') return finish(new WizardError('stopped by the operator', 'password prompt', 'run the command again', 130));
+        if (char === '\x7f' || char === '\b') typed = [...typed].slice(0, -1).join('');
+        else if (char === '\x15') typed = '';
+        else if (char >= ' ') typed += char;
+      }
+    };
+    input.on('data', onData);
+    input.resume();
+  });
 }

@@ -5,6 +5,8 @@ import { UsageError } from './errors.js';
 
 /** The replication role's password: from the environment, never from a flag or the config file. */
 export const passwordEnv = 'PGREPL_PASSWORD';
+/** The SSH login user's sudo password, when sudo asks for one: one for both hosts, or one per host (it wins). */
+export const sudoPasswordEnvs = { both: 'PGREPL_SUDO_PASSWORD', primary: 'PGREPL_PRIMARY_SUDO_PASSWORD', standby: 'PGREPL_STANDBY_SUDO_PASSWORD' } as const;
 
 export const commands = ['wizard', 'inspect', 'setup', 'doctor', 'status'] as const;
 export type Command = (typeof commands)[number];
@@ -57,6 +59,8 @@ export interface FromEnvironment {
   password?: string;
   /** SSH_AUTH_SOCK: the ssh-agent to try first. */
   sshAgentSocket?: string;
+  /** Each host's sudo password (PGREPL_PRIMARY_/STANDBY_SUDO_PASSWORD, else PGREPL_SUDO_PASSWORD); used only when sudo asks. */
+  sudoPasswords?: { primary?: string; standby?: string };
 }
 export type Options = { command: Command } & { [K in OptionName as CamelCase<K>]?: ValueOf<K> } & FromEnvironment;
 
@@ -81,7 +85,12 @@ export async function parseOptions(argv: string[], env = process.env): Promise<O
   const fromFile = parsed.values.config ? await readConfigFile(parsed.values.config) : {};
   const fromFlags = Object.fromEntries(Object.entries(parsed.values).map(([flag, value]) => [camel(flag), value]));
   const fromEnv = env.PGREPL_CONFIG && !parsed.values.config ? await readConfigFile(env.PGREPL_CONFIG) : {};
-  const environment: FromEnvironment = { password: env[passwordEnv] || undefined, sshAgentSocket: env.SSH_AUTH_SOCK || undefined };
+  const sudoFor = (role: 'primary' | 'standby') => env[sudoPasswordEnvs[role]] || env[sudoPasswordEnvs.both] || undefined;
+  const environment: FromEnvironment = {
+    password: env[passwordEnv] || undefined,
+    sshAgentSocket: env.SSH_AUTH_SOCK || undefined,
+    sudoPasswords: { primary: sudoFor('primary'), standby: sudoFor('standby') },
+  };
   return { ...fromEnv, ...fromFile, ...fromFlags, ...environment, command: command as Command } as Options;
 }
 
@@ -139,8 +148,9 @@ export function helpText(): string {
     'Options:',
     ...lines,
     '',
-    'Environment: PGREPL_PASSWORD (replication role password), PGREPL_CONFIG (config file when --config',
-    'is not given), SSH_AUTH_SOCK (ssh-agent).',
+    'Environment: PGREPL_PASSWORD (replication role password), PGREPL_SUDO_PASSWORD (the SSH user\'s sudo',
+    'password, when sudo asks for one; PGREPL_PRIMARY_SUDO_PASSWORD / PGREPL_STANDBY_SUDO_PASSWORD per host),',
+    'PGREPL_CONFIG (config file when --config is not given), SSH_AUTH_SOCK (ssh-agent).',
     'Exit codes: 0 success, 1 failure, 2 usage error.',
   ].join('\n');
 }

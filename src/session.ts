@@ -1,6 +1,6 @@
 import { UsageError } from './errors.js';
 import type { Io } from './io.js';
-import type { Options } from './options.js';
+import { sudoPasswordEnvs, type Options } from './options.js';
 import { connectHost } from './remote/connect.js';
 import type { Host } from './remote/host.js';
 import { chooseCluster, describeCluster, findClientBinDir, listClusters } from './facts/clusters.js';
@@ -31,6 +31,9 @@ export async function connectPair(options: Options, io: Io): Promise<Pair> {
       sshConfigFile: options.sshConfig,
       agentSocket: options.sshAgentSocket,
       confirmHostKey: io.interactive ? (key) => io.confirmHostKey(key) : undefined,
+      sudoPassword: async (loginUser) =>
+        options.sudoPasswords?.[role] ??
+        (io.interactive ? await io.askSecret(`sudo password for ${loginUser} on the ${role} ${options[role]} (sudo alone receives it; asked once):`, sudoPasswordEnvs[role]) : undefined),
     });
   const [primary, standby] = await Promise.allSettled([connect('primary'), connect('standby')]);
   if (primary.status === 'rejected' || standby.status === 'rejected') {

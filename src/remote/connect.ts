@@ -39,6 +39,8 @@ export interface ConnectOptions {
   readyTimeoutMs?: number;
   /** ssh-agent socket (SSH_AUTH_SOCK, read by the options layer), tried before key files. */
   agentSocket?: string;
+  /** The login user's sudo password, asked only when sudo wants one (the environment's, or the operator's). */
+  sudoPassword?: (loginUser: string) => Promise<string | undefined>;
 }
 
 export const defaultKnownHostsFile = () => join(homedir(), '.ssh', 'known_hosts');
@@ -119,7 +121,12 @@ export async function connectHost(options: ConnectOptions): Promise<SshHost> {
   }
   client.once('close', closeJumps);
   const host = new SshHost(options.role, formatTarget(spec), target.host, client);
-  await host.identify();
+  try {
+    await host.identify(options.sudoPassword);
+  } catch (error) {
+    await host.close();
+    throw error;
+  }
   return host;
 }
 

@@ -5,6 +5,7 @@ import type { PrivilegedArgv } from './commands.js';
  * implementation runs over a single ssh2 connection per host (ssh-host.ts); unit tests use
  * a fake. Commands are argv arrays, never shell strings.
  */
+import { sudoWithPassword, type SudoPassword } from './sudo.js';
 
 /** Which end of the replication pair a host or a finding is on. */
 export type Side = 'primary' | 'standby';
@@ -90,10 +91,14 @@ export interface Host {
   close(): Promise<void>;
 }
 
-/** Prefix that makes argv run as the wanted user, given who we logged in as. */
-export function privilegeWrapper(loginUser: string, as: RunAs, serverUser = 'postgres'): string[] {
+/**
+ * Prefix that makes argv run as the wanted user, given who we logged in as. With `sudo`, the
+ * password the operator gave for this host, sudo may ask for it (see sudo.ts).
+ */
+export function privilegeWrapper(loginUser: string, as: RunAs, serverUser = 'postgres', sudo?: SudoPassword): string[] {
   if (as === 'login' || loginUser === (as === 'root' ? 'root' : serverUser)) return [];
   if (loginUser === 'root') return as === 'postgres' ? ['runuser', '-u', serverUser, '--'] : [];
+  if (sudo) return sudoWithPassword(sudo, as === 'postgres' ? serverUser : undefined);
   // -n: fail at once instead of waiting for a password nobody will type.
   return as === 'postgres' ? ['sudo', '-n', '-u', serverUser, '--'] : ['sudo', '-n', '--'];
 }

@@ -5,6 +5,16 @@ import { type ArgvFor, type ClusterAddress, type ExecOptions, type ExecResult, t
 import * as privileged from './commands.js';
 import { PasswordDemanded, connectPg } from './pg-bridge.js';
 import { commandLine } from './quote.js';
+import { answerSudo, SudoEnded, sudoPassword, sudoValidate, type SudoPassword } from './sudo.js';
+import { sudoPasswordEnvs } from '../options.js';
+
+/** Who we logged in as, then whether sudo would ask that user for a password (its -n answer). */
+const identifyScript = [
+  'id -un || exit 1',
+  '[ "$(id -u)" -eq 0 ] && exit 0',
+  'command -v sudo >/dev/null || exit 0',
+  'sudo -n -v 2>&1 || true',
+].join('\n');
 
 /** A Host over one ssh2 connection; every command and SQL session is a channel on it. */
 export class SshHost implements Host {
@@ -12,6 +22,10 @@ export class SshHost implements Host {
   private readonly pgTurns = new WeakMap<pg.Client, Promise<unknown>>();
   loginUser = '';
   serverUser = 'postgres';
+  /** The operator's sudo password for this host, known only when sudo asks for one; kept for this run only. */
+  private sudo?: SudoPassword;
+  /** sudo's answer when this user may not use it at all ("Sorry, user … may not run sudo on …"). */
+  private noSudoRights?: string;
 
   constructor(
     readonly role: string,
@@ -20,14 +34,65 @@ export class SshHost implements Host {
     private readonly client: Client,
   ) {}
 
-  /** Learns who we are and proves we can become postgres, once, right after connecting. */
-  async identify(): Promise<void> {
-    this.loginUser = (await this.run(['id', '-un'])).trim();
+  /**
+   * Learns who we are, once, right after connecting. When sudo would ask this user for a
+   * password, `askSudoPassword` gives it (the environment or the operator) and it is proven
+   * at once with `sudo -v`, before anything changes; without one, sudo keeps running with -n
+   * and a command that needs the password fails at once, naming the way to give it.
+   */
+  async identify(askSudoPassword?: (loginUser: string) => Promise<string | undefined>): Promise<void> {
+    const [loginUser, ...sudoSays] = (await this.run(['sh', '-c', identifyScript])).split('\n');
+    this.loginUser = loginUser.trim();
+    this.noSudoRights = sudoSays.find((line) => /may not run sudo/.test(line))?.trim();
+    if (!sudoSays.some((line) => /^sudo: a password is required/.test(line)) || !askSudoPassword) return;
+    const password = await askSudoPassword(this.loginUser);
+    if (password) await this.proveSudoPassword(password);
+  }
+
+  /** The environment variable that gives this host alone its sudo password. */
+  private sudoEnv(): string {
+    return this.role === 'standby' ? sudoPasswordEnvs.standby : sudoPasswordEnvs.primary;
+  }
+
+  /** The sudo password, when this command goes through a sudo that may ask for it. */
+  private askingSudo(argv: readonly string[]): SudoPassword | undefined {
+    return argv[0] === 'sudo' ? this.sudo : undefined;
+  }
+
+  private async proveSudoPassword(password: string): Promise<void> {
+    const where = `${this.role} ${this.label}`;
+    if (/[\r\n]/.test(password)) {
+      throw new WizardError('the sudo password contains a line break, which sudo cannot read', where, 'give the password on one line');
+    }
+    const sudo = sudoPassword(password);
+    try {
+      await this.openExec(sudoValidate(sudo), () => undefined, sudo, false);
+    } catch (error) {
+      if (!(error instanceof SudoEnded)) throw error;
+      const refused = /incorrect password attempt|no password was provided|Sorry, try again/.test(error.wrapperStderr);
+      throw new WizardError(
+        refused
+          ? `sudo did not accept the password given for user ${this.loginUser}; nothing was changed`
+          : `sudo -v failed for user ${this.loginUser}: ${error.wrapperStderr || `exit code ${error.code}`}; nothing was changed`,
+        where,
+        refused
+          ? `give ${this.loginUser}'s own password (the one sudo asks for): type it again, or correct ${this.sudoEnv()} or ${sudoPasswordEnvs.both}`
+          : `check what sudo allows ${this.loginUser} (sudo -l as that user)`,
+      );
+    }
+    this.sudo = sudo;
   }
 
   async exec<As extends RunAs = 'login'>(argv: ArgvFor<As>, options: ExecOptions<As> = {}): Promise<ExecResult> {
-    const wrapper = privilegeWrapper(this.loginUser, options.as ?? 'login', options.user ?? this.serverUser);
-    const result = await this.openExec([...wrapper, ...argv], (channel) => collect(channel, options));
+    const wrapper = privilegeWrapper(this.loginUser, options.as ?? 'login', options.user ?? this.serverUser, this.sudo);
+    let result: ExecResult;
+    try {
+      result = await this.openExec([...wrapper, ...argv], (channel, firstStderr) => collect(channel, options, firstStderr), this.askingSudo(wrapper));
+    } catch (error) {
+      // sudo refused before the command started: its messages are all there is to say.
+      if (error instanceof SudoEnded) return { code: error.code, stdout: '', stderr: '', wrapperStderr: error.wrapperStderr };
+      throw error;
+    }
     // The wrapper's complaints (e.g. an unresolvable own host name) are not the command's output.
     return wrapper.length === 0 ? result : { ...result, ...splitWrapperStderr(result.stderr) };
   }
@@ -100,6 +165,7 @@ export class SshHost implements Host {
   }
 
   async close(): Promise<void> {
+    this.sudo = undefined;
     const clients = [...this.pgClients.values()];
     this.pgClients.clear();
     await Promise.all(clients.map((pending) => pending.then((c) => c.end()).catch(() => undefined)));
@@ -120,9 +186,18 @@ export class SshHost implements Host {
   private async openPg(socket: string): Promise<pg.Client> {
     let stderr = '';
     const user = this.serverUser;
-    const channel = await this.openExec([...privilegeWrapper(this.loginUser, 'postgres', user), ...privileged.socketRelay(socket)], (opened) => {
-      opened.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      return opened;
+    const relay = [...privilegeWrapper(this.loginUser, 'postgres', user, this.sudo), ...privileged.socketRelay(socket)];
+    const channel = await this.openExec(
+      relay,
+      (opened, firstStderr) => {
+        stderr = firstStderr;
+        opened.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        return opened;
+      },
+      this.askingSudo(relay),
+    ).catch((error: unknown) => {
+      if (error instanceof SudoEnded) throw this.commandError(['perl', '-e', 'relay'], 'postgres', { code: error.code, stdout: '', stderr: '', wrapperStderr: error.wrapperStderr });
+      throw error;
     });
     try {
       const client = await connectPg(channel, user);
@@ -149,9 +224,16 @@ export class SshHost implements Host {
   /**
    * `onOpen` runs inside ssh2's callback: a fast command's exit status can arrive in the same
    * packet batch as the channel confirmation, and an 'exit' listener attached one promise
-   * tick later would miss it.
+   * tick later would miss it. Through a sudo that may ask for the password, it runs the
+   * moment the command starts, with the command's first stderr; sudo ending before that
+   * rejects with SudoEnded.
    */
-  private openExec<T>(argv: readonly string[], onOpen: (channel: ClientChannel) => T): Promise<Awaited<T>> {
+  private openExec<T>(
+    argv: readonly string[],
+    onOpen: (channel: ClientChannel, firstStderr: string) => T,
+    sudo?: SudoPassword,
+    commandFollows = true,
+  ): Promise<Awaited<T>> {
     const command = commandLine(['env', 'LC_ALL=C', ...argv]);
     return new Promise((resolve, reject) => {
       this.client.exec(command, (error, channel) => {
@@ -163,7 +245,16 @@ export class SshHost implements Host {
               'the SSH connection was lost or the server limits sessions (MaxSessions); run again',
             ),
           );
-        } else resolve(onOpen(channel) as Awaited<T>);
+        } else if (!sudo) resolve(onOpen(channel, '') as Awaited<T>);
+        else {
+          answerSudo(
+            channel,
+            sudo,
+            (firstStderr) => resolve(onOpen(channel, firstStderr) as Awaited<T>),
+            (ended) => (commandFollows || ended.code !== 0 ? reject(ended) : resolve(undefined as Awaited<T>)),
+            commandFollows,
+          );
+        }
       });
     });
   }
@@ -173,11 +264,18 @@ export class SshHost implements Host {
     // When the wrapper itself failed, its message is the only reason there is.
     const stderr = result.stderr.trim() || wrapperStderr;
     const shown = argv.slice(0, 3).join(' ');
+    if (/sudo: (a password is required|a terminal is required)/.test(wrapperStderr) && this.noSudoRights) {
+      return new WizardError(
+        `user ${this.loginUser} may not run commands as ${as === 'root' ? 'root' : this.serverUser}: ${this.noSudoRights}`,
+        `${this.role} ${this.label}`,
+        `log in as root or ${this.serverUser}, or give ${this.loginUser} sudo rights`,
+      );
+    }
     if (/sudo: (a password is required|a terminal is required)/.test(wrapperStderr)) {
       return new WizardError(
         `user ${this.loginUser} may not run commands as ${as === 'root' ? 'root' : this.serverUser} without a password (sudo -n refused)`,
         `${this.role} ${this.label}`,
-        `log in as root, or add a NOPASSWD sudo rule for ${this.loginUser} (e.g. "${this.loginUser} ALL=(ALL) NOPASSWD: ALL" in /etc/sudoers.d/)`,
+        `give ${this.loginUser}'s sudo password: run in a terminal (it is asked once), or set ${sudoPasswordEnvs.both} (${this.sudoEnv()} for this host alone); or log in as root, or add a NOPASSWD sudo rule for ${this.loginUser} (e.g. "${this.loginUser} ALL=(ALL) NOPASSWD: ALL" in /etc/sudoers.d/)`,
       );
     }
     const refusal = /is not in the sudoers file|not allowed to execute|sudo: command not found/;
@@ -196,10 +294,11 @@ export class SshHost implements Host {
   }
 }
 
-function collect(channel: ClientChannel, options: ExecOptions): Promise<ExecResult> {
+function collect(channel: ClientChannel, options: ExecOptions, firstStderr: string): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const stdout: Buffer[] = [];
-    let stderr = '';
+    let stderr = firstStderr;
+    if (firstStderr) options.onStderr?.(firstStderr);
     let code: number | null = null;
     const abort = () => channel.close();
     options.signal?.addEventListener('abort', abort, { once: true });

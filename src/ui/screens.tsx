@@ -41,10 +41,11 @@ export function QuestionBox({ question }: { question: PendingQuestion }) {
       {question.details.map((line) => (
         <Text key={line}>{line}</Text>
       ))}
+      {/* Keyed by the question: the next one starts empty, not with the last answer typed. */}
       {question.kind === 'choice' ? (
-        <Menu title={question.title} items={question.choices} onSelect={question.answer} />
+        <Menu key={question.title} title={question.title} items={question.choices} onSelect={question.answer} />
       ) : (
-        <Prompt label={question.title} mask={question.mask} onSubmit={question.answer} />
+        <Prompt key={question.title} label={question.title} mask={question.mask} onSubmit={question.answer} />
       )}
     </Box>
   );

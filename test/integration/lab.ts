@@ -15,7 +15,7 @@ function labEnv(): Record<string, string> {
     const eq = line.indexOf('=');
     if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
   }
-  for (const name of ['LAB_PRIMARY_IP', 'LAB_STANDBY_IP', 'LAB_KEY', 'LAB_KNOWN_HOSTS', 'LAB_CONFIG', 'LAB_DIR']) {
+  for (const name of ['LAB_PRIMARY_IP', 'LAB_STANDBY_IP', 'LAB_KEY', 'LAB_KNOWN_HOSTS', 'LAB_CONFIG', 'LAB_DIR', 'LAB_SUDOPW_USER', 'LAB_SUDOPW_PASSWORD']) {
     if (!env[name]) throw new Error(`lab.sh env printed no ${name}:\n${out}`);
   }
   return env;
@@ -31,6 +31,10 @@ export const lab = {
   knownHosts: env.LAB_KNOWN_HOSTS,
   config: env.LAB_CONFIG,
   hostKeyPub: (host: 'primary' | 'standby', type = 'ed25519') => join(env.LAB_DIR, host, 'ssh', `ssh_host_${type}_key.pub`),
+  dir: env.LAB_DIR,
+  /** A user whose sudo asks for a password, and that password. */
+  sudoUser: env.LAB_SUDOPW_USER,
+  sudoPassword: env.LAB_SUDOPW_PASSWORD,
 };
 
 /** A string (e.g. a lab address) as a literal inside a RegExp. */

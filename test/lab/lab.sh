@@ -46,6 +46,10 @@ readonly MATRIX_READER=$(dirname "${BASH_SOURCE[0]}")/matrix.mjs
 readonly HAND_USER=dbadmin
 readonly HAND_HOME=/home1/$HAND_USER
 readonly HAND_PREFIX=$HAND_HOME/psql
+# A user whose sudo asks for a password (the wizard's sudo -S path). A lab-only secret, kept
+# distinctive so tests can search every output, log and process list for it.
+readonly SUDOPW_USER=sudopw
+readonly SUDOPW_PASSWORD=pgw-lab-sudo-Q7xv2m9K
 readonly PACKAGES=(openssh-server openssh-client sudo postgresql-15 postgresql-contrib-15 iproute2 procps util-linux)
 readonly SSH_OPTS=(-i "$KEY" -o IdentitiesOnly=yes -o UserKnownHostsFile="$KNOWN"
   -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR)
@@ -458,10 +462,14 @@ machine_hand_host() {
 ensure_users() {
   local u
   # pgonly: sudo to postgres only, with the rules a test installs from inspect's output
-  for u in labadmin nosudo pgonly; do
+  for u in labadmin nosudo pgonly "$SUDOPW_USER"; do
     id "$u" >/dev/null 2>&1 || useradd -m -d "/home/$u" -s /bin/bash "$u"
   done
-  for u in root labadmin nosudo pgonly; do unlock_for_pubkey "$u"; done
+  for u in root labadmin nosudo pgonly postgres; do unlock_for_pubkey "$u"; done
+  # chpasswd only when the password differs: its hash is salted, so always setting it rewrites /etc/shadow.
+  if ! printf '%s\n' "$SUDOPW_PASSWORD" | perl -e 'my ($h) = (getpwnam($ARGV[0]))[1]; my $p = <STDIN>; chomp $p; exit(crypt($p, $h) eq $h ? 0 : 1)' "$SUDOPW_USER"; then
+    printf '%s:%s\n' "$SUDOPW_USER" "$SUDOPW_PASSWORD" | chpasswd
+  fi
   # the hand-installed servers' account; its home is private to each host
   if machine_hand_host; then
     mkdir -p /home1
@@ -477,16 +485,30 @@ ensure_users() {
     install -m 0440 -o root -g root "$tmp" "$sudoers"; rm -f "$tmp"
   fi
   visudo -cqf "$sudoers" || die "$sudoers invalid"
+  sudoers=/etc/sudoers.d/pgw-lab-sudopw
+  if [[ ! -f $sudoers ]] || ! grep -qx "$SUDOPW_USER ALL=(ALL) ALL" "$sudoers"; then
+    tmp=$(mktemp)
+    echo "$SUDOPW_USER ALL=(ALL) ALL" >"$tmp"
+    visudo -cqf "$tmp" || { rm -f "$tmp"; die "sudoers validation failed"; }
+    install -m 0440 -o root -g root "$tmp" "$sudoers"; rm -f "$tmp"
+  fi
 }
 
-# Per instance: client key, authorized_keys, host keys, sshd_config, known_hosts.
-ensure_keys() {
-  local u tmp
+# Per instance: the client key and the users it logs in as (also on a lab that is already up,
+# so a user added to this list reaches every instance).
+ensure_authorized_keys() {
+  local u
   mkdir -p "$CLIENT" "$AUTHDIR"; chmod 700 "$CLIENT"; chmod 755 "$LAB" "$AUTHDIR"
   [[ -s $KEY && -s $KEY.pub ]] || { rm -f "$KEY" "$KEY.pub"; ssh-keygen -q -t ed25519 -N '' -C "pgw-lab$SFX-client" -f "$KEY"; }
-  for u in root labadmin nosudo pgonly "$HAND_USER"; do
+  for u in root labadmin nosudo pgonly "$HAND_USER" postgres "$SUDOPW_USER"; do
     if ! cmp -s "$KEY.pub" "$AUTHDIR/$u"; then install -m 0644 "$KEY.pub" "$AUTHDIR/$u"; fi
   done
+}
+
+# Per instance: host keys, sshd_config, known_hosts.
+ensure_keys() {
+  local tmp
+  ensure_authorized_keys
 
   local h d t
   for h in "${HOSTS[@]}"; do
@@ -994,13 +1016,12 @@ cmd_up() {
   take_lock
   take_shared_lock
   ensure_packages
-  release_shared_lock
-  if healthy; then log "already up$(instance_note)$(kind_note) (primary ${IP[primary]}, standby ${IP[standby]})"; return 0; fi
-  ensure_cache
-  take_shared_lock
   ensure_users
   release_shared_lock
   mkdir -p "$LAB"; chmod 755 "$LAB"
+  ensure_authorized_keys
+  if healthy; then log "already up$(instance_note)$(kind_note) (primary ${IP[primary]}, standby ${IP[standby]})"; return 0; fi
+  ensure_cache
   ensure_keys
   ensure_nsdir
   retire_changed_hosts
@@ -1114,6 +1135,8 @@ LAB_KNOWN_HOSTS=$KNOWN
 LAB_CONFIG=$CONFIG
 LAB_DIR=$LAB
 LAB_SSH_USER=labadmin
+LAB_SUDOPW_USER=$SUDOPW_USER
+LAB_SUDOPW_PASSWORD=$SUDOPW_PASSWORD
 LAB_KIND=$KIND
 LAB_TABLESPACES=$TABLESPACES
 END

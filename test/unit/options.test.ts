@@ -39,6 +39,15 @@ describe('parseOptions', () => {
     expect((await parseOptions(['setup'], { PGREPL_PASSWORD: '' })).password).toBeUndefined();
   });
 
+  it('carries the sudo passwords from the environment: one per host wins over the one for both', async () => {
+    const both = await parseOptions(['setup'], { PGREPL_SUDO_PASSWORD: 'both' });
+    expect(both.sudoPasswords).toEqual({ primary: 'both', standby: 'both' });
+    const split = await parseOptions(['setup'], { PGREPL_SUDO_PASSWORD: 'both', PGREPL_STANDBY_SUDO_PASSWORD: 'standby-only' });
+    expect(split.sudoPasswords).toEqual({ primary: 'both', standby: 'standby-only' });
+    expect((await parseOptions(['setup'], {})).sudoPasswords).toEqual({ primary: undefined, standby: undefined });
+    await expect(parseOptions(['--config', configFile('sudoPassword: s3cret\n')], {})).rejects.toThrow(/unknown key "sudoPassword"/);
+  });
+
   it('names the missing config file', async () => {
     await expect(parseOptions(['--config', '/nonexistent/w.yaml'], {})).rejects.toThrow(/cannot read config file \/nonexistent\/w.yaml: ENOENT/);
   });

@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { formatTarget, parseTarget } from '../../src/remote/target.js';
 import { privilegeWrapper } from '../../src/remote/host.js';
+import { sudoPassword } from '../../src/remote/sudo.js';
 
 describe('parseTarget', () => {
   it('reads user, host and port', () => {
@@ -37,3 +39,27 @@ describe('privilegeWrapper', () => {
     expect(privilegeWrapper('postgres', 'postgres', 'kimdubi')).toEqual(['sudo', '-n', '-u', 'kimdubi', '--']);
   });
 });
+
+describe('privilegeWrapper with a sudo password', () => {
+  const sudo = sudoPassword('hunter2 secret');
+
+  it('asks sudo to read it from stdin behind a prompt marker, ignoring a cached timestamp; the password is not in argv', () => {
+    const wrapper = privilegeWrapper('admin', 'postgres', 'kimdubi', sudo);
+    expect(wrapper.slice(0, 5)).toEqual(['sudo', '-k', '-S', '-p', sudo.prompt]);
+    expect(wrapper).toContain('kimdubi');
+    expect(wrapper.join(' ')).not.toContain('hunter2');
+    expect(sudo.prompt).not.toContain('%');
+    // root and the server's own account need no sudo at all
+    expect(privilegeWrapper('root', 'postgres', 'kimdubi', sudo)).toEqual(['runuser', '-u', 'kimdubi', '--']);
+    expect(privilegeWrapper('kimdubi', 'postgres', 'kimdubi', sudo)).toEqual([]);
+  });
+
+  it('prints the ready marker on stderr before the command starts, then the command gets stdin untouched (a real sh)', () => {
+    const wrapper = privilegeWrapper('admin', 'root', 'postgres', sudo);
+    const shellPart = wrapper.slice(wrapper.indexOf('--') + 1);
+    const ran = spawnSync(shellPart[0], [...shellPart.slice(1), 'cat'], { input: 'SELECT 1;\n', encoding: 'utf8' });
+    expect(ran.stderr).toBe(`${sudo.ready}\n`);
+    expect(ran.stdout).toBe('SELECT 1;\n');
+  });
+});
+
