@@ -70,10 +70,15 @@ export async function rootNeeds(ctx: StepContext, cloning: boolean): Promise<Roo
   return needs;
 }
 
-/** May the login user run argv as root? `sudo -l COMMAND` asks the policy without running anything. */
-async function rootAllowed(host: Host, argv: PrivilegedArgv<'root'>): Promise<boolean> {
-  if (host.loginUser === 'root') return true;
-  return (await host.exec(['sudo', '-n', '-l', '--', ...argv])).code === 0;
+/**
+ * Does sudo say no to argv as root? `sudo -l COMMAND` asks the policy without running
+ * anything. Only a plain no counts: a sudo that wants a password before it answers is not
+ * a refusal (the run asks it in its own way).
+ */
+async function rootRefused(host: Host, argv: PrivilegedArgv<'root'>): Promise<boolean> {
+  if (host.loginUser === 'root') return false;
+  const answer = await host.exec(['sudo', '-n', '-l', '--', ...argv]);
+  return answer.code !== 0 && !/password is required/.test(answer.stderr);
 }
 
 /**
@@ -82,7 +87,7 @@ async function rootAllowed(host: Host, argv: PrivilegedArgv<'root'>): Promise<bo
  */
 export async function requireRoot(ctx: StepContext, cloning: boolean): Promise<void> {
   const missing: RootNeed[] = [];
-  for (const item of await rootNeeds(ctx, cloning)) if (!(await rootAllowed(item.node.host, item.argv))) missing.push(item);
+  for (const item of await rootNeeds(ctx, cloning)) if (await rootRefused(item.node.host, item.argv)) missing.push(item);
   if (missing.length === 0) return;
   const { node } = missing[0];
   const user = node.host.loginUser;
