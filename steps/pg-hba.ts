@@ -1,5 +1,6 @@
 import { WizardError } from '../src/errors.js';
 import type { Privilege } from '../src/remote/commands.js';
+import { hostNetworks } from '../src/facts/host.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
 import { sharedWithCheck } from './lib/checked-state.js';
 import { rewriteConfigFile, unifiedDiff } from './lib/config-files.js';
@@ -33,11 +34,6 @@ interface HbaState {
   line: string;
 }
 
-async function serverNetworks(ctx: StepContext): Promise<string[]> {
-  const result = await ctx.primary.host.exec(['ip', '-o', 'addr', 'show']);
-  return [...result.stdout.matchAll(/\binet6?\s+(\S+)/g)].map((match) => match[1]);
-}
-
 async function hbaRules(ctx: StepContext): Promise<HbaRule[]> {
   // From 16 on, include files make rule_number (not line_number) the order of evaluation.
   const order = ctx.primary.cluster.major >= 16 ? 'rule_number, file_name, line_number' : 'line_number';
@@ -56,7 +52,7 @@ async function readState(ctx: StepContext): Promise<HbaState> {
     fileOwner(ctx.primary, hbaFile).then(async (owner) => ({ owner, text: await ctx.primary.host.readFile(hbaFile, owner) })),
     hbaRules(ctx),
     liveSetting(ctx.primary, 'ssl'),
-    serverNetworks(ctx),
+    hostNetworks(ctx.primary.host),
     livePasswordMethod(ctx.primary),
   ]);
   const { owner, text } = fileState;

@@ -71,3 +71,16 @@ export function errorLines(stderr: string): string[] {
     .map((line) => line.trim())
     .filter((line) => /error:|FATAL:|ERROR:|DETAIL:|HINT:|failed:/.test(line));
 }
+
+/**
+ * What psql says when a connection fails, as PostgreSQL and libpq worded it: every line,
+ * libpq's continuation lines included, without psql's own prefix ("psql: error: " from 12 on,
+ * "psql: " before). The privilege wrapper's lines never reach here (src/remote splits them off).
+ */
+export function connectionMessage(stderr: string): string {
+  return stderr
+    .split(/\r\n|\r|\n/)
+    .map((line) => line.trim().replace(/^psql: (?:error: )?/, ''))
+    .filter(Boolean)
+    .join('\n');
+}

@@ -1,19 +1,22 @@
-import { clientTool, readControlFile } from '../facts/clusters.js';
+import { readControlFile } from '../facts/clusters.js';
 import type { Host } from '../remote/host.js';
 import * as privileged from '../remote/commands.js';
 import type { Node } from '../../steps/contract.js';
-import { serverHome, sourceAddressTowards } from '../facts/host.js';
-import { autoConfValue } from '../../steps/lib/auto-conf.js';
+import { hostClock, hostNetworks, resolveName, serverHome, sourceAddressTowards } from '../facts/host.js';
 import { findPassfileEntry } from '../../steps/lib/passfile.js';
 import { runningAddress, settingsFromFiles } from '../../steps/lib/cluster-state.js';
-import { conninfo, hotStandbyMinimums, parseConninfo } from '../../steps/lib/standby-config.js';
+import { liveSettings } from '../../steps/lib/live-server.js';
+import { probeReplication, walreceiverConfig, walreceiverSettingNames, type ProbeOutcome } from '../../steps/lib/replication-probe.js';
+import { hotStandbyMinimums } from '../../steps/lib/standby-config.js';
 import { readServerLog, type ServerLog } from './log.js';
 
 /**
  * Everything doctor knows about a pair, read in one pass over both SSH connections and
  * changing nothing: server state and views while a server runs, its files while it does
  * not, its recent log, and one replication connection tried from the standby the way its
- * walreceiver makes it. Judging these facts is diagnose.ts, a pure function.
+ * walreceiver makes it. What setup reads too comes from the same readers (src/facts,
+ * steps/lib); only doctor's own views (slots, walsenders, the WAL receiver) are queried
+ * here. Judging these facts is diagnose.ts, a pure function.
  */
 
 export interface SlotFact {
@@ -103,11 +106,8 @@ export interface Relationship {
   passwordStored: boolean;
 }
 
-/** One replication connection from the standby with its primary_conninfo (IDENTIFY_SYSTEM). */
-export interface Probe {
-  ok: boolean;
-  /** psql's answer (system identifier|timeline|…) or its error text. */
-  output: string;
+/** One replication connection from the standby with its primary_conninfo (IDENTIFY_SYSTEM), and when it was tried. */
+export interface Probe extends ProbeOutcome {
   clock: string;
 }
 
@@ -120,39 +120,27 @@ export interface DoctorFacts {
 }
 
 const primarySettingNames = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'port', 'max_slot_wal_keep_size', 'wal_keep_size', 'wal_keep_segments', 'synchronous_standby_names'];
-const recoveryNames = ['primary_conninfo', 'primary_slot_name'];
 /** A server out of recovery writes on this timeline; one in recovery is on its last checkpoint's. */
 const timelineSql = `CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())
                           ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END`;
 const numeric = (value: unknown) => (value === null || value === undefined ? undefined : Number(value));
 
-async function clock(host: Host): Promise<string> {
-  return (await host.run(['date', '-u', '+%Y-%m-%d %H:%M:%S UTC'])).trim();
-}
-
-async function hostAddresses(host: Host): Promise<string[]> {
-  const output = await host.run(['ip', '-o', 'addr', 'show']);
-  return [...output.matchAll(/\binet6?\s+([^/\s]+)/g)].map((match) => match[1]);
-}
+/** The host's own addresses, without their prefix length. */
+const hostAddresses = async (host: Host) => (await hostNetworks(host)).map((network) => network.replace(/\/\d+$/, ''));
 
 async function controlData(node: Node): Promise<Pick<ServerFacts, 'systemIdentifier' | 'timeline' | 'controlState'>> {
   const control = await readControlFile(node.host, node.cluster);
   return { systemIdentifier: control?.systemIdentifier, timeline: control?.timeline, controlState: control?.state };
 }
 
-async function settingRows(node: Node, names: string[]): Promise<Record<string, string>> {
-  const rows = await node.host.sql<{ name: string; setting: string }>(node.address!, 'SELECT name, setting FROM pg_settings WHERE name = ANY($1)', [names]);
-  return Object.fromEntries(rows.map((row) => [row.name, row.setting]));
-}
-
 /** Common facts, and what `readLive` reads while the server answers SQL. */
 async function serverFacts<Live>(node: Node, settingNames: string[], readLive: () => Promise<Live>): Promise<ServerFacts & { live?: Live }> {
-  const [address, now, addresses, log] = await Promise.all([runningAddress(node), clock(node.host), hostAddresses(node.host), readServerLog(node)]);
+  const [address, now, addresses, log] = await Promise.all([runningAddress(node), hostClock(node.host), hostAddresses(node.host), readServerLog(node)]);
   const base = { clusterId: node.cluster.id, major: node.cluster.major, running: address !== undefined, clock: now, addresses, log };
   let sqlError: string | undefined;
   if (address) {
     try {
-      return { ...base, settings: await settingRows(node, settingNames), settingsSource: 'pg_settings', live: await readLive() };
+      return { ...base, settings: await liveSettings(node, settingNames), settingsSource: 'pg_settings', live: await readLive() };
     } catch (error) {
       sqlError = error instanceof Error ? error.message : String(error);
     }
@@ -211,7 +199,7 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
   const dir = cluster.dataDirectory;
   const exists = async (name: string) => (await host.exec(privileged.pathExists(`${dir}/${name}`), { as: 'postgres' })).code === 0;
   const [recoveryConf, standbySignal, recoverySignal] = await Promise.all([host.readFile(`${dir}/recovery.conf`, 'postgres'), exists('standby.signal'), exists('recovery.signal')]);
-  const names = [...recoveryNames, ...hotStandbyMinimums(cluster.major), 'hot_standby', 'hot_standby_feedback', 'max_standby_streaming_delay'];
+  const names = [...walreceiverSettingNames, ...hotStandbyMinimums(cluster.major), 'hot_standby', 'hot_standby_feedback', 'max_standby_streaming_delay'];
   const { live, ...facts } = await serverFacts(node, names, async () => {
     const [row] = await host.sql<{ in_recovery: boolean; system_identifier: string; timeline: number; replay_paused: boolean | null; apply_bytes: string | null; replay_age: number | null; receiver: string | null; last_message_at: string | null; last_message_age: number | null }>(
       node.address!,
@@ -240,34 +228,17 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
   return { ...facts, ...live, recoveryConf, standbySignal, recoverySignal };
 }
 
-/**
- * primary_conninfo and primary_slot_name as the standby uses them: the running server's
- * values (PG 12+), else its files; recovery.conf up to PG 11, or when one is present.
- */
+/** Whom the standby follows, as the walreceiver reads it (the same reading setup's verification uses). */
 function readRelationship(standby: StandbyFacts): Pick<Relationship, 'conninfo' | 'source' | 'params' | 'slotName'> {
-  const fromConf = (name: string) => (standby.recoveryConf === null ? undefined : autoConfValue(standby.recoveryConf, name) || undefined);
-  const fromSettings = (name: string) => standby.settings[name] || undefined;
-  const useConf = standby.recoveryConf !== null && (standby.major < 12 || !fromSettings('primary_conninfo'));
-  const value = useConf ? fromConf : fromSettings;
-  const source = useConf ? 'recovery.conf' : standby.settingsSource === 'pg_settings' ? 'the running standby (pg_settings)' : standby.settingsSource;
-  const text = value('primary_conninfo');
-  const pairs = text === undefined ? [] : (parseConninfo(text) ?? []);
-  return { conninfo: text, source, params: Object.fromEntries(pairs), slotName: value('primary_slot_name') };
+  const { conninfo, slotName, params, fromRecoveryConf } = walreceiverConfig(standby.major, standby.settings, standby.recoveryConf);
+  const source = fromRecoveryConf ? 'recovery.conf' : standby.settingsSource === 'pg_settings' ? 'the running standby (pg_settings)' : standby.settingsSource;
+  return { conninfo, source, params, slotName };
 }
 
-async function resolveHost(standby: Host, name: string): Promise<string[]> {
-  const result = await standby.exec(['getent', 'ahosts', name]);
-  return [...new Set(result.stdout.split('\n').map((line) => line.split(/\s+/)[0]).filter(Boolean))];
-}
-
-/** psql's stdin carries a password from primary_conninfo, so it never shows in a process list. */
+/** The walreceiver's next connection, made now: one replication connection with primary_conninfo. */
 async function probe(node: Node, relationship: Relationship): Promise<Probe> {
-  const { password, ...rest } = relationship.params;
-  const target = conninfo([...Object.entries(rest), ['dbname', 'replication'], ['replication', 'true'], ['connect_timeout', '10']]);
-  const argv = privileged.replicationProbeWithPassword(clientTool(node.cluster, 'psql'), target);
-  const [result, now] = await Promise.all([node.host.exec(argv, { as: 'postgres', stdin: `${password ?? ''}\n` }), clock(node.host)]);
-  const output = (result.code === 0 ? result.stdout : result.stderr).trim().replace(/^psql: error: /, '');
-  return { ok: result.code === 0, output, clock: now };
+  const [outcome, clock] = await Promise.all([probeReplication(node, Object.entries(relationship.params)), hostClock(node.host)]);
+  return { ...outcome, clock };
 }
 
 /** The walreceiver's role: conninfo's user, else the OS user it runs as. */
@@ -287,7 +258,7 @@ export async function gatherFacts(primaryNode: Node, standbyNode: Node): Promise
   const host = read.params.hostaddr ?? read.params.host;
   const [primary, hostAddresses, passfile] = await Promise.all([
     primaryFacts(primaryNode, read.conninfo !== undefined ? replicationUser(read, owner) : undefined, standbyNode.cluster.major),
-    host && !host.startsWith('/') ? resolveHost(standbyNode.host, host.split(',')[0]) : Promise.resolve([]),
+    host && !host.startsWith('/') ? resolveName(standbyNode.host, host.split(',')[0]) : Promise.resolve([]),
     passfileFacts(standbyNode.host, read, owner),
   ]);
   const relationship: Relationship = {

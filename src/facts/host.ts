@@ -200,3 +200,20 @@ export async function serverHome(host: Host): Promise<string> {
   }
   return home;
 }
+
+/** The host's own addresses with their prefix length ("10.77.0.11/24"), as `ip addr` lists them. */
+export async function hostNetworks(host: Host): Promise<string[]> {
+  const output = await host.run(['ip', '-o', 'addr', 'show']);
+  return [...output.matchAll(/\binet6?\s+(\S+)/g)].map((match) => match[1]);
+}
+
+/** The host's own clock, for what was read there and carries no time of its own. */
+export async function hostClock(host: Host): Promise<string> {
+  return (await host.run(['date', '-u', '+%Y-%m-%d %H:%M:%S UTC'])).trim();
+}
+
+/** The addresses a name resolves to on the host (getent ahosts: /etc/hosts, DNS), none when it does not. */
+export async function resolveName(host: Host, name: string): Promise<string[]> {
+  const result = await host.exec(['getent', 'ahosts', name]);
+  return [...new Set(result.stdout.split('\n').map((line) => line.split(/\s+/)[0]).filter(Boolean))];
+}

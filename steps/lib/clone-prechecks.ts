@@ -7,8 +7,8 @@ import type { SetupSettings, Side, StepContext } from '../contract.js';
 import { where } from '../contract.js';
 import { runningAddress, servesAsPrimary, systemIdentifier } from './cluster-state.js';
 import { findPassfileEntry } from './passfile.js';
-import { passfileParams, replicationProbeArgv } from './replication-probe.js';
-import { errorLines, replicationFix } from '../../src/catalog/replication-errors.js';
+import { passfileParams, probeReplication, type ProbeOutcome } from './replication-probe.js';
+import { replicationFix } from '../../src/catalog/replication-errors.js';
 
 /**
  * Everything checked before the standby's data is touched: what repmgr checks before
@@ -63,7 +63,7 @@ export interface StandbyCloneFacts {
   spaces: PathSpace[];
 }
 
-export type ConnectionTest = { ran: false; reason: string } | { ran: true; code: number; stdout: string; stderr: string; argv: readonly string[] };
+export type ConnectionTest = { ran: false; reason: string } | ({ ran: true } & ProbeOutcome);
 
 export interface CloneFacts {
   primary: PrimaryCloneFacts | { unreachable: string };
@@ -178,13 +178,11 @@ export async function passwordStored(ctx: StepContext): Promise<{ current: strin
  * in plan mode nothing may be written, so a missing entry means "at apply time".
  */
 async function connectionTest(ctx: StepContext): Promise<ConnectionTest> {
-  const { host, cluster } = ctx.standby;
   const { settings } = ctx;
   if (!(await passwordStored(ctx)).stored) {
     return { ran: false, reason: `${settings.passfile} does not hold the password yet; it is written, and this connection tried, right before the clone` };
   }
-  const argv = replicationProbeArgv(clientTool(cluster, 'psql'), passfileParams(settings, ctx.primary.cluster.port));
-  return { ran: true, argv, ...(await host.exec(argv, { as: 'postgres' })) };
+  return { ran: true, ...(await probeReplication(ctx.standby, passfileParams(settings, ctx.primary.cluster.port))) };
 }
 
 async function gatherCloneFacts(ctx: StepContext): Promise<CloneFacts> {
@@ -310,15 +308,15 @@ export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Fin
   const endpoints = { ...settings, primaryPort };
   if (!connection.ran) {
     add('replication-connection', 'standby', true, { status: 'skipped', detail: connection.reason });
-  } else if (connection.code !== 0) {
-    const text = errorLines(connection.stderr).join(' ') || connection.stderr.trim();
+  } else if (!connection.ok) {
+    const text = connection.output;
     add('replication-connection', 'standby', true, {
       status: 'fail',
       detail: `a replication connection from the standby to ${settings.primaryAddress}:${primaryPort} as ${settings.roleName} failed: ${text}`,
       fix: replicationFix(text, endpoints) ?? 'read the message above; it is PostgreSQL\'s own',
     });
   } else {
-    const reached = connection.stdout.trim().split('|')[0];
+    const reached = connection.output.split('|')[0];
     const expected = 'unreachable' in facts.primary ? undefined : facts.primary.systemIdentifier;
     add('replication-connection', 'standby', true,
       expected && reached !== expected

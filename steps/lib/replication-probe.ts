@@ -2,8 +2,9 @@ import { clientTool } from '../../src/facts/clusters.js';
 import * as privileged from '../../src/remote/commands.js';
 import type { Node, SetupSettings } from '../contract.js';
 import { autoConfValue } from './auto-conf.js';
-import { runningAddress } from './cluster-state.js';
-import { errorLines } from '../../src/catalog/replication-errors.js';
+import { runningAddress, settingsFromFiles } from './cluster-state.js';
+import { liveSettings } from './live-server.js';
+import { connectionMessage } from '../../src/catalog/replication-errors.js';
 import { conninfo, parseConninfo, usesStandbySignal } from './standby-config.js';
 
 /**
@@ -17,7 +18,7 @@ export type ConnectionParams = readonly (readonly [string, string])[];
 
 export interface ProbeOutcome {
   ok: boolean;
-  /** psql's answer (system identifier|timeline|…) or PostgreSQL's error lines. */
+  /** psql's answer (system identifier|timeline|…), or PostgreSQL's and libpq's message line by line (connectionMessage). */
   output: string;
 }
 
@@ -34,7 +35,7 @@ export const replicationConninfo = (params: ConnectionParams) => conninfo([...pa
 
 export const replicationProbeArgv = (psql: string, params: ConnectionParams) => privileged.replicationProbe(psql, replicationConninfo(params));
 
-export async function probeReplication(standby: Node, params: ConnectionParams): Promise<ProbeOutcome> {
+export async function probeReplication(standby: Pick<Node, 'host' | 'cluster'>, params: ConnectionParams): Promise<ProbeOutcome> {
   const password = params.find(([key]) => key === 'password')?.[1];
   const psql = clientTool(standby.cluster, 'psql');
   const target = replicationConninfo(params.filter(([key]) => key !== 'password' && key !== 'dbname' && key !== 'replication'));
@@ -43,20 +44,41 @@ export async function probeReplication(standby: Node, params: ConnectionParams):
       ? await standby.host.exec(privileged.replicationProbe(psql, target), { as: 'postgres' })
       : // psql's stdin carries a password found in primary_conninfo, so it never shows in a process list.
         await standby.host.exec(privileged.replicationProbeWithPassword(psql, target), { as: 'postgres', stdin: `${password}\n` });
-  if (result.code === 0) return { ok: true, output: result.stdout.trim() };
-  return { ok: false, output: errorLines(result.stderr).join(' ') || result.stderr.trim() };
+  return result.code === 0 ? { ok: true, output: result.stdout.trim() } : { ok: false, output: connectionMessage(result.stderr) };
 }
 
+/** The standby's own say on whom it follows, and where that was read. */
+export interface WalreceiverConfig {
+  conninfo?: string;
+  slotName?: string;
+  params: Record<string, string>;
+  /** recovery.conf, or the server's settings (pg_settings while it runs, else postgres -C). */
+  fromRecoveryConf: boolean;
+}
+
+export const walreceiverSettingNames = ['primary_conninfo', 'primary_slot_name'];
+
 /**
- * primary_conninfo as the standby uses it: the running server's value (PG 12+), else
- * recovery.conf's. Undefined when the standby has none.
+ * primary_conninfo and primary_slot_name as the standby uses them: its settings (PG 12+),
+ * recovery.conf up to PG 11, or when one is present and the settings have no conninfo.
  */
+export function walreceiverConfig(major: number, settings: Readonly<Record<string, string>>, recoveryConf: string | null): WalreceiverConfig {
+  const fromSettings = (name: string) => settings[name] || undefined;
+  const fromRecoveryConf = recoveryConf !== null && (!usesStandbySignal(major) || !fromSettings('primary_conninfo'));
+  const value = fromRecoveryConf ? (name: string) => autoConfValue(recoveryConf, name) || undefined : fromSettings;
+  const text = value('primary_conninfo');
+  const pairs = text === undefined ? [] : (parseConninfo(text) ?? []);
+  return { conninfo: text, slotName: value('primary_slot_name'), params: Object.fromEntries(pairs), fromRecoveryConf };
+}
+
+/** primary_conninfo as the standby uses it, as connection parameters; undefined when it has none. */
 export async function walreceiverParams(standby: Node): Promise<ConnectionParams | undefined> {
   const { host, cluster } = standby;
   const address = await runningAddress(standby);
-  const text =
-    usesStandbySignal(cluster.major) && address
-      ? (await host.sql<{ value: string }>(address, "SELECT current_setting('primary_conninfo') AS value"))[0]?.value
-      : autoConfValue((await host.readFile(`${cluster.dataDirectory}/recovery.conf`, 'postgres')) ?? '', 'primary_conninfo');
-  return text ? parseConninfo(text) : undefined;
+  const [settings, recoveryConf] = await Promise.all([
+    address ? liveSettings(standby, walreceiverSettingNames) : settingsFromFiles(standby, walreceiverSettingNames),
+    host.readFile(`${cluster.dataDirectory}/recovery.conf`, 'postgres'),
+  ]);
+  const text = walreceiverConfig(cluster.major, settings, recoveryConf).conninfo;
+  return text === undefined ? undefined : parseConninfo(text);
 }

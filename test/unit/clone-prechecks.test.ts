@@ -45,7 +45,7 @@ const healthy: CloneFacts = {
     spaces: [{ path: '/var/lib/postgresql/15', mount: '/', available: 20 * 1024 ** 3, nonEmpty: true }],
   },
   standbyHost: { label: 'labadmin@10.77.0.12', cluster: { bootId: 'd5a12016-cfc6-4a2f-9d41-a7e7ea94cda8', directory: '2049:1442051' } },
-  connection: { ran: true, code: 0, stdout: '7300000000000000001|1|0/3000148|\n', stderr: '', argv: [] },
+  connection: { ran: true, ok: true, output: '7300000000000000001|1|0/3000148|' },
 };
 
 const verdict = (facts: CloneFacts, name: string) => judgeCloneFacts(facts, settings).find((f) => f.name === name)!;
@@ -148,16 +148,14 @@ describe('clone prechecks', () => {
   });
 
   it('fails a replication connection that reaches another cluster, and maps PostgreSQL errors to fixes', () => {
-    const elsewhere = { ...healthy, connection: { ...healthy.connection, stdout: '7399999999999999999|1|0/3000148|\n' } as CloneFacts['connection'] };
+    const elsewhere = { ...healthy, connection: { ...healthy.connection, output: '7399999999999999999|1|0/3000148|' } as CloneFacts['connection'] };
     expect(verdict(elsewhere, 'replication-connection').fix).toContain('--primary-address');
     const hba = {
       ...healthy,
       connection: {
         ran: true,
-        code: 2,
-        stdout: '',
-        stderr: 'psql: error: connection to server at "10.77.0.11", port 5433 failed: FATAL:  no pg_hba.conf entry for replication connection from host "10.77.0.12", user "repl", no encryption\n',
-        argv: [],
+        ok: false,
+        output: 'connection to server at "10.77.0.11", port 5433 failed: FATAL:  no pg_hba.conf entry for replication connection from host "10.77.0.12", user "repl", no encryption',
       },
     } as CloneFacts;
     expect(verdict(hba, 'replication-connection')).toMatchObject({ status: 'fail', fix: expect.stringContaining('host replication repl 10.77.0.12/32') });

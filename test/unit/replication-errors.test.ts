@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorLines, replicationFix } from '../../src/catalog/replication-errors.js';
+import { connectionMessage, errorLines, replicationFix } from '../../src/catalog/replication-errors.js';
 import { problemLines } from '../../steps/lib/server-log.js';
 
 const endpoints = {
@@ -48,6 +48,17 @@ describe('replication connection errors', () => {
       'pg_basebackup: error: could not send replication command "START_REPLICATION": ERROR:  replication slot "nosuch" does not exist',
       'pg_basebackup: error: background process terminated unexpectedly',
     ]);
+  });
+
+  it("quotes a failed psql connection as PostgreSQL and libpq word it, without psql's prefix", () => {
+    expect(connectionMessage(samples.password)).toBe(
+      'connection to server at "10.77.0.11", port 5433 failed: FATAL:  password authentication failed for user "repl"\npassword retrieved from file "/var/lib/postgresql/.pgpass"',
+    );
+    expect(connectionMessage(samples.refused)).toBe('connection to server at "10.77.0.11", port 5433 failed: Connection refused\nIs the server running on that host and accepting TCP/IP connections?');
+    // psql 10/11 print no "error:".
+    expect(connectionMessage('psql: could not connect to server: Connection refused\n\tIs the server running on host "10.77.0.11" and accepting\n\tTCP/IP connections on port 5433?\n')).toBe(
+      'could not connect to server: Connection refused\nIs the server running on host "10.77.0.11" and accepting\nTCP/IP connections on port 5433?',
+    );
   });
 
   it('recognises start failures from the standby log', () => {
