@@ -1,7 +1,7 @@
-import type { ClusterAddress, Host, Side } from '../src/remote/host.js';
+import type { Host, Side } from '../src/remote/host.js';
 import { WizardError } from '../src/errors.js';
 import type { ClusterFacts, HostFacts } from '../src/facts/host.js';
-import type { ClusterRef } from '../src/facts/clusters.js';
+import type { LiveCluster } from '../src/facts/live.js';
 
 /**
  * The contract every setup step follows, so the Ink screens, the headless command and
@@ -15,14 +15,10 @@ import type { ClusterRef } from '../src/facts/clusters.js';
 
 export type { Side };
 
-/** One side of the pair as the steps see it: the connection and the chosen cluster. */
-export interface Node {
-  host: Host;
-  cluster: ClusterRef;
+/** One side of the pair as the steps see it: the connection, the chosen cluster and where it listens (absent when it was stopped at discovery). */
+export interface Node extends LiveCluster {
   /** Discovered before the run; live state is always re-read from the server. */
   facts: ClusterFacts;
-  /** How to reach the cluster over its Unix socket (absent when it was stopped at discovery). */
-  address?: ClusterAddress;
 }
 
 /** The chosen cluster of a discovered host as steps see it. */

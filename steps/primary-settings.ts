@@ -4,7 +4,7 @@ import pg from 'pg';
 import { WizardError } from '../src/errors.js';
 import { commandLine, shellQuote } from '../src/remote/quote.js';
 import { where, type CheckResult, type PlannedAction, type SetupSettings, type Step, type StepContext } from './contract.js';
-import { afterAlterSystem, type AutoConfEntry } from './lib/auto-conf.js';
+import { afterAlterSystem, type AutoConfEntry } from '../src/facts/auto-conf.js';
 import { backupFile, unifiedDiff } from './lib/config-files.js';
 import { directoryUser } from './lib/privilege.js';
 import { query, reloadAndWait, restoreBackup } from './lib/live-server.js';

@@ -1,9 +1,9 @@
 import { WizardError } from '../src/errors.js';
 import * as privileged from '../src/remote/commands.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
-import { afterAlterSystem, autoConfValue, type AutoConfEntry } from './lib/auto-conf.js';
+import { afterAlterSystem, autoConfValue, type AutoConfEntry } from '../src/facts/auto-conf.js';
 import { sharedWithCheck } from './lib/checked-state.js';
-import { runningAddress, servesAsPrimary, settingsFromFiles, systemIdentifier } from './lib/cluster-state.js';
+import { runningAddress, servesAsPrimary, settingsFromFiles, systemIdentifier } from '../src/facts/live.js';
 import { rewriteConfigFile, unifiedDiff } from './lib/config-files.js';
 import { controlServer, serverControlCommand } from './lib/server-control.js';
 import {
@@ -13,8 +13,8 @@ import {
   recoverySettings,
   settingsToRaise,
   standbyListenAddresses,
-  usesStandbySignal,
 } from './lib/standby-config.js';
+import { usesStandbySignal } from '../src/facts/replication.js';
 
 /**
  * Step 6: make the cloned data directory start as a streaming standby. PG 12+:

@@ -6,7 +6,7 @@ import { writePassfile } from './clone-standby.js';
 import { where, type CheckResult, type Node, type PlannedAction, type SetupSettings, type Step, type StepContext } from './contract.js';
 import { livePasswordMethod, query } from './lib/live-server.js';
 import { findPassfileEntry, upsertPassfileEntry } from './lib/passfile.js';
-import { passfileParams, probeReplication, replicationProbeArgv } from './lib/replication-probe.js';
+import { passfileParams, probeReplication, replicationProbeArgv } from '../src/facts/replication.js';
 import { verifierAccepts, verifierFor, verifierMethod, type PasswordMethod } from './lib/password-verifier.js';
 
 type RoleRow = {

@@ -1,10 +1,10 @@
 import { WizardError } from '../src/errors.js';
 import { where, type CheckResult, type Step, type StepContext } from './contract.js';
-import { runningAddress, systemIdentifier } from './lib/cluster-state.js';
+import { runningAddress, systemIdentifier } from '../src/facts/live.js';
 import { pollUntil } from './lib/poll.js';
 import { replicationFix } from '../src/catalog/replication-errors.js';
 import { controlServer, isRunning, serverControlCommand } from './lib/server-control.js';
-import { logSince, markLog, problemLines, type LogMark } from './lib/server-log.js';
+import { logSince, markLog, problemLines, type LogMark } from '../src/facts/server-log.js';
 
 /**
  * Step 7: start the standby with the host's own tool and wait until it accepts read-only

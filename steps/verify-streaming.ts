@@ -1,11 +1,11 @@
 import { clientTool } from '../src/facts/clusters.js';
 import { WizardError } from '../src/errors.js';
 import { where, type CheckResult, type Node, type Step, type StepContext } from './contract.js';
-import { runningAddress } from './lib/cluster-state.js';
+import { runningAddress } from '../src/facts/live.js';
 import { pollUntil } from './lib/poll.js';
 import { replicationFix } from '../src/catalog/replication-errors.js';
-import { passfileParams, probeReplication, replicationProbeArgv, walreceiverParams } from './lib/replication-probe.js';
-import { problemLines, recentLog } from './lib/server-log.js';
+import { passfileParams, probeReplication, replicationProbeArgv, walreceiverParams } from '../src/facts/replication.js';
+import { problemLines, recentLog } from '../src/facts/server-log.js';
 
 /**
  * Step 8: proof from both servers' own views that the standby streams: the primary's

@@ -4,9 +4,8 @@ import * as privileged from '../remote/commands.js';
 import type { Node } from '../../steps/contract.js';
 import { hostClock, hostNetworks, resolveName, serverHome, sourceAddressTowards } from '../facts/host.js';
 import { findPassfileEntry } from '../../steps/lib/passfile.js';
-import { runningAddress, settingsFromFiles } from '../../steps/lib/cluster-state.js';
-import { liveSettings } from '../../steps/lib/live-server.js';
-import { probeReplication, walreceiverConfig, walreceiverSettingNames, type ProbeOutcome } from '../../steps/lib/replication-probe.js';
+import { liveSettings, runningAddress, settingsFromFiles } from '../facts/live.js';
+import { probeReplication, walreceiverConfig, walreceiverSettingNames, type ProbeOutcome } from '../facts/replication.js';
 import { hotStandbyMinimums } from '../../steps/lib/standby-config.js';
 import { readServerLog, type ServerLog } from './log.js';
 
@@ -140,7 +139,7 @@ async function serverFacts<Live>(node: Node, settingNames: string[], readLive: (
   let sqlError: string | undefined;
   if (address) {
     try {
-      return { ...base, settings: await liveSettings(node, settingNames), settingsSource: 'pg_settings', live: await readLive() };
+      return { ...base, settings: await liveSettings(node.host, address, settingNames), settingsSource: 'pg_settings', live: await readLive() };
     } catch (error) {
       sqlError = error instanceof Error ? error.message : String(error);
     }

@@ -1,6 +1,5 @@
 import type { Node, Side } from '../../steps/contract.js';
-import * as privileged from '../remote/commands.js';
-import { newestLogTail } from '../../steps/lib/server-log.js';
+import { newestLog } from '../facts/server-log.js';
 import { matchLogLine, type FindingId } from '../catalog/catalog.js';
 
 /**
@@ -108,16 +107,8 @@ export function lastWith(entries: readonly LogEntry[], id: FindingId): LogEntry 
   return index < 0 ? undefined : entries[index];
 }
 
-/**
- * The newest log of a cluster: its log file (Debian's per-cluster file, the collector's
- * directory, pg_ctl's file), else the systemd journal of its unit.
- */
+/** The newest log of a cluster, as messages. */
 export async function readServerLog(node: Node): Promise<ServerLog> {
-  const host = node.host.role as Side;
-  const file = await newestLogTail(node, tailBytes);
-  if (file) return { host, source: file.path, entries: parseLog(file.text) };
-  // Debian's per-cluster unit, else the RHEL/PGDG and distribution unit names.
-  const units = node.cluster.unit ? [node.cluster.unit] : node.cluster.manager === 'pg_ctlcluster' ? [`postgresql@${node.cluster.id.replace('/', '-')}.service`] : [`postgresql-${node.cluster.major}.service`, 'postgresql.service'];
-  const journal = await node.host.exec(privileged.journal(units), { as: 'root' });
-  return { host, source: journal.code === 0 ? `journald (${units.join(', ')})` : 'no log found', entries: journal.code === 0 ? parseLog(journal.stdout) : [] };
+  const { source, text } = await newestLog(node, tailBytes);
+  return { host: node.host.role as Side, source, entries: parseLog(text) };
 }

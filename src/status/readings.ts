@@ -1,6 +1,6 @@
 import type { Node } from '../../steps/contract.js';
 import * as privileged from '../remote/commands.js';
-import { runningAddress } from '../../steps/lib/cluster-state.js';
+import { runningAddress } from '../facts/live.js';
 
 /**
  * What `status` reads on each refresh: one SQL statement per host (the server's own views,

@@ -5,9 +5,9 @@ import * as privileged from '../../src/remote/commands.js';
 import { sameCluster, type ClusterIdentity } from '../../src/facts/identity.js';
 import type { SetupSettings, Side, StepContext } from '../contract.js';
 import { where } from '../contract.js';
-import { runningAddress, servesAsPrimary, systemIdentifier } from './cluster-state.js';
+import { runningAddress, servesAsPrimary, systemIdentifier } from '../../src/facts/live.js';
 import { findPassfileEntry } from './passfile.js';
-import { passfileParams, probeReplication, type ProbeOutcome } from './replication-probe.js';
+import { passfileParams, probeReplication, type ProbeOutcome } from '../../src/facts/replication.js';
 import { replicationFix } from '../../src/catalog/replication-errors.js';
 
 /**

@@ -28,12 +28,6 @@ export async function liveSetting(node: Node, name: string): Promise<string> {
   return row.value;
 }
 
-/** Several settings as the running server has them now (pg_settings); names it does not know are left out. */
-export async function liveSettings(node: Node, names: readonly string[]): Promise<Record<string, string>> {
-  const rows = await query<{ name: string; setting: string }>(node, 'SELECT name, setting FROM pg_settings WHERE name = ANY($1)', [names]);
-  return Object.fromEntries(rows.map((row) => [row.name, row.setting]));
-}
-
 /** SCRAM, or md5 where an older server still keeps md5 (see passwordMethodFor). */
 export async function livePasswordMethod(node: Node): Promise<PasswordMethod> {
   return passwordMethodFor(node.cluster.major, await liveSetting(node, 'password_encryption'));

@@ -1,4 +1,6 @@
 import type { SetupSettings } from '../contract.js';
+import { conninfo } from '../../src/facts/conninfo.js';
+import { usesStandbySignal } from '../../src/facts/replication.js';
 
 /**
  * The texts a standby's recovery configuration is made of, rendered per major version.
@@ -6,16 +8,6 @@ import type { SetupSettings } from '../contract.js';
  * escapes) inside a postgresql.conf string literal (quotes and backslashes doubled, as
  * ALTER SYSTEM writes postgresql.auto.conf).
  */
-
-/** A conninfo value: bare when libpq reads it back unchanged, else single-quoted. */
-export function conninfoValue(value: string): string {
-  if (value !== '' && !/[\s'\\]/.test(value)) return value;
-  return `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`;
-}
-
-export function conninfo(params: readonly (readonly [string, string])[]): string {
-  return params.map(([key, value]) => `${key}=${conninfoValue(value)}`).join(' ');
-}
 
 /** What the standby's walreceiver connects with: the password stays in the passfile. */
 export function primaryConninfo(settings: SetupSettings, primaryPort: number): string {
@@ -30,9 +22,6 @@ export function primaryConninfo(settings: SetupSettings, primaryPort: number): s
 
 /** A postgresql.conf string literal (' and \ doubled, as ALTER SYSTEM writes them). */
 const confString = (value: string) => `'${value.replace(/['\\]/g, (c) => c + c)}'`;
-
-/** PG 12+ reads these from postgresql(.auto).conf next to standby.signal; PG ≤ 11 from recovery.conf. */
-export const usesStandbySignal = (major: number) => major >= 12;
 
 export function recoverySettings(major: number, conninfoText: string, slotName: string): Record<string, string> {
   const settings: Record<string, string> = { primary_conninfo: conninfoText, primary_slot_name: slotName };
@@ -76,40 +65,4 @@ export function standbyListenAddresses(cloned: string | undefined, primaryListen
   const addresses = cloned.split(',').map((a) => a.trim());
   if (!addresses.includes(primaryListenAddress)) return undefined;
   return [...new Set(addresses.map((a) => (a === primaryListenAddress ? standbyAddress : a)))].join(',');
-}
-
-/**
- * A conninfo as libpq reads it, keyword=value pairs (values bare or single-quoted with
- * backslash escapes) or a postgresql:// URI, as [keyword, value] in order. Undefined when
- * the text is neither.
- */
-export function parseConninfo(text: string): [string, string][] | undefined {
-  const trimmed = text.trim();
-  if (/^postgres(ql)?:\/\//.test(trimmed)) return parseConninfoUri(trimmed);
-  const pairs: [string, string][] = [];
-  const pattern = /\s*([A-Za-z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|((?:[^\s'\\]|\\.)+))\s*/y;
-  while (pattern.lastIndex < trimmed.length) {
-    const match = pattern.exec(trimmed);
-    if (!match) return undefined;
-    pairs.push([match[1], (match[2] ?? match[3]).replace(/\\(.)/g, '$1')]);
-  }
-  return pairs;
-}
-
-function parseConninfoUri(text: string): [string, string][] | undefined {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return undefined;
-  }
-  const pairs: [string, string][] = [];
-  const add = (key: string, value: string) => value !== '' && pairs.push([key, decodeURIComponent(value)]);
-  add('host', url.hostname.replace(/^\[(.*)\]$/, '$1'));
-  add('port', url.port);
-  add('user', url.username);
-  add('password', url.password);
-  add('dbname', url.pathname.replace(/^\//, ''));
-  for (const [key, value] of url.searchParams) pairs.push([key, value]);
-  return pairs;
 }

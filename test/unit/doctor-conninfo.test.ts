@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { shownConninfo } from '../../src/doctor/render.js';
-import { conninfo, parseConninfo } from '../../steps/lib/standby-config.js';
+import { conninfo, parseConninfo } from '../../src/facts/conninfo.js';
 
 describe("reading the standby's primary_conninfo", () => {
   it('reads what pg_basebackup -R writes, quoted password included', () => {

@@ -34,13 +34,17 @@ describe('layers', () => {
     expect(outside).toEqual([]);
   });
 
+  const jobsAndAbove = ['src/ui', 'src/commands', 'src/jobs', 'src/cli', 'src/setup', 'src/doctor', 'src/status', 'src/session', 'src/report'];
   it.each([
     ['src/jobs', ['src/ui', 'src/commands', 'src/cli']],
     ['src/commands', ['src/ui']],
     ['src/setup', ['src/ui', 'src/commands', 'src/jobs', 'src/cli']],
     ['src/doctor', ['src/ui', 'src/commands', 'src/jobs', 'src/cli']],
     ['src/status', ['src/ui', 'src/commands', 'src/jobs', 'src/cli']],
-    ['steps', ['src/ui', 'src/commands', 'src/jobs', 'src/cli']],
+    ['steps', jobsAndAbove],
+    // The read-only facts and the message catalog serve setup, doctor and status alike: nothing above them.
+    ['src/facts', ['steps', ...jobsAndAbove]],
+    ['src/catalog', ['steps', ...jobsAndAbove]],
   ])('%s imports nothing from %j', (layer, above) => {
     const upward = all
       .filter((file) => file.startsWith(`${layer}/`))

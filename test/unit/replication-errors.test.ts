@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { connectionMessage, errorLines, replicationFix } from '../../src/catalog/replication-errors.js';
-import { problemLines } from '../../steps/lib/server-log.js';
+import { problemLines } from '../../src/facts/server-log.js';
 
 const endpoints = {
   roleName: 'repl',

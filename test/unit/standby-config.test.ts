@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { sampleSettings } from './fixtures.js';
-import { afterAlterSystem, autoConfValue } from '../../steps/lib/auto-conf.js';
-import {
-  conninfoValue,
-  primaryConninfo,
-  recoveryConfText,
-  recoverySettings,
-  settingsToRaise,
-  standbyListenAddresses,
-  usesStandbySignal,
-} from '../../steps/lib/standby-config.js';
+import { afterAlterSystem, autoConfValue } from '../../src/facts/auto-conf.js';
+import { conninfoValue } from '../../src/facts/conninfo.js';
+import { usesStandbySignal } from '../../src/facts/replication.js';
+import { primaryConninfo, recoveryConfText, recoverySettings, settingsToRaise, standbyListenAddresses } from '../../steps/lib/standby-config.js';
 
 const settings = sampleSettings;
 

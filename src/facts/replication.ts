@@ -1,11 +1,9 @@
-import { clientTool } from '../../src/facts/clusters.js';
-import * as privileged from '../../src/remote/commands.js';
-import type { Node, SetupSettings } from '../contract.js';
+import { clientTool } from './clusters.js';
+import * as privileged from '../remote/commands.js';
 import { autoConfValue } from './auto-conf.js';
-import { runningAddress, settingsFromFiles } from './cluster-state.js';
-import { liveSettings } from './live-server.js';
-import { connectionMessage } from '../../src/catalog/replication-errors.js';
-import { conninfo, parseConninfo, usesStandbySignal } from './standby-config.js';
+import { conninfo, parseConninfo } from './conninfo.js';
+import { liveSettings, runningAddress, settingsFromFiles, type LiveCluster } from './live.js';
+import { connectionMessage } from '../catalog/replication-errors.js';
 
 /**
  * A new replication connection from the standby host to the primary (IDENTIFY_SYSTEM), opened
@@ -22,8 +20,11 @@ export interface ProbeOutcome {
   output: string;
 }
 
+/** PG 12+ reads primary_conninfo and primary_slot_name from postgresql(.auto).conf next to standby.signal; PG ≤ 11 from recovery.conf. */
+export const usesStandbySignal = (major: number) => major >= 12;
+
 /** The parameters setup gives the walreceiver: the password stays in the passfile. */
-export const passfileParams = (settings: Pick<SetupSettings, 'primaryAddress' | 'roleName' | 'passfile'>, primaryPort: number): ConnectionParams => [
+export const passfileParams = (settings: { primaryAddress: string; roleName: string; passfile: string }, primaryPort: number): ConnectionParams => [
   ['host', settings.primaryAddress],
   ['port', String(primaryPort)],
   ['user', settings.roleName],
@@ -35,7 +36,7 @@ export const replicationConninfo = (params: ConnectionParams) => conninfo([...pa
 
 export const replicationProbeArgv = (psql: string, params: ConnectionParams) => privileged.replicationProbe(psql, replicationConninfo(params));
 
-export async function probeReplication(standby: Pick<Node, 'host' | 'cluster'>, params: ConnectionParams): Promise<ProbeOutcome> {
+export async function probeReplication(standby: LiveCluster, params: ConnectionParams): Promise<ProbeOutcome> {
   const password = params.find(([key]) => key === 'password')?.[1];
   const psql = clientTool(standby.cluster, 'psql');
   const target = replicationConninfo(params.filter(([key]) => key !== 'password' && key !== 'dbname' && key !== 'replication'));
@@ -72,11 +73,11 @@ export function walreceiverConfig(major: number, settings: Readonly<Record<strin
 }
 
 /** primary_conninfo as the standby uses it, as connection parameters; undefined when it has none. */
-export async function walreceiverParams(standby: Node): Promise<ConnectionParams | undefined> {
+export async function walreceiverParams(standby: LiveCluster): Promise<ConnectionParams | undefined> {
   const { host, cluster } = standby;
   const address = await runningAddress(standby);
   const [settings, recoveryConf] = await Promise.all([
-    address ? liveSettings(standby, walreceiverSettingNames) : settingsFromFiles(standby, walreceiverSettingNames),
+    address ? liveSettings(host, address, walreceiverSettingNames) : settingsFromFiles(standby, walreceiverSettingNames),
     host.readFile(`${cluster.dataDirectory}/recovery.conf`, 'postgres'),
   ]);
   const text = walreceiverConfig(cluster.major, settings, recoveryConf).conninfo;

@@ -1,13 +1,13 @@
-import type { Node } from '../contract.js';
-import * as privileged from '../../src/remote/commands.js';
-import { settingsFromFiles } from './cluster-state.js';
+import * as privileged from '../remote/commands.js';
+import { settingsFromFiles, type LiveCluster } from './live.js';
 
 /**
- * The cluster's own log, for putting PostgreSQL's reason into an error: Debian's per-cluster
- * file, the file pg_ctl -l writes (server-control.ts), and the logging collector's directory.
+ * The cluster's own log, for putting PostgreSQL's reason into an error and for doctor's
+ * evidence: Debian's per-cluster file, the file pg_ctl -l writes (steps/lib/server-control.ts),
+ * and the logging collector's directory.
  */
 
-async function logPaths(node: Node): Promise<string[]> {
+async function logPaths(node: LiveCluster): Promise<string[]> {
   const { cluster } = node;
   const paths: string[] = [];
   if (cluster.logFile) paths.push(cluster.logFile);
@@ -21,7 +21,7 @@ async function logPaths(node: Node): Promise<string[]> {
 }
 
 /** Every log file now, with its size and modification time (a directory lists its files). */
-async function logFiles(node: Node): Promise<{ path: string; size: number; mtime: number }[]> {
+async function logFiles(node: LiveCluster): Promise<{ path: string; size: number; mtime: number }[]> {
   const paths = await logPaths(node);
   if (paths.length === 0) return [];
   // Paths that do not exist yet make find complain and exit 1: the others are still listed.
@@ -35,7 +35,7 @@ async function logFiles(node: Node): Promise<{ path: string; size: number; mtime
     });
 }
 
-async function tailFrom(node: Node, path: string, offset: number, maxBytes: number): Promise<string> {
+async function tailFrom(node: LiveCluster, path: string, offset: number, maxBytes: number): Promise<string> {
   const result = await node.host.exec(privileged.tailFile(offset + 1, path, maxBytes), { as: 'postgres' });
   return result.stdout;
 }
@@ -43,12 +43,12 @@ async function tailFrom(node: Node, path: string, offset: number, maxBytes: numb
 export type LogMark = Map<string, number>;
 
 /** Where each log file ends now, so that only what a start writes is read afterwards. */
-export async function markLog(node: Node): Promise<LogMark> {
+export async function markLog(node: LiveCluster): Promise<LogMark> {
   return new Map((await logFiles(node)).map((file) => [file.path, file.size]));
 }
 
 /** What the server logged since the mark (new files whole, rotated ones from the start). */
-export async function logSince(node: Node, mark: LogMark): Promise<string> {
+export async function logSince(node: LiveCluster, mark: LogMark): Promise<string> {
   const texts: string[] = [];
   for (const file of await logFiles(node)) {
     const before = mark.get(file.path) ?? 0;
@@ -59,13 +59,28 @@ export async function logSince(node: Node, mark: LogMark): Promise<string> {
 }
 
 /** The end of the most recently written log file, and that file's path; undefined when there is none. */
-export async function newestLogTail(node: Node, bytes: number): Promise<{ path: string; text: string } | undefined> {
+async function newestLogTail(node: LiveCluster, bytes: number): Promise<{ path: string; text: string } | undefined> {
   const newest = (await logFiles(node)).sort((a, b) => b.mtime - a.mtime)[0];
   return newest && { path: newest.path, text: await tailFrom(node, newest.path, Math.max(0, newest.size - bytes), bytes) };
 }
 
+/**
+ * The end of a cluster's newest log and where it came from: its log file (Debian's per-cluster
+ * file, the collector's directory, pg_ctl's file), else the systemd journal of its unit
+ * (its last 3000 lines).
+ */
+export async function newestLog(node: LiveCluster, bytes: number): Promise<{ source: string; text: string }> {
+  const file = await newestLogTail(node, bytes);
+  if (file) return { source: file.path, text: file.text };
+  // Debian's per-cluster unit, else the RHEL/PGDG and distribution unit names.
+  const { cluster } = node;
+  const units = cluster.unit ? [cluster.unit] : cluster.manager === 'pg_ctlcluster' ? [`postgresql@${cluster.id.replace('/', '-')}.service`] : [`postgresql-${cluster.major}.service`, 'postgresql.service'];
+  const journal = await node.host.exec(privileged.journal(units), { as: 'root' });
+  return journal.code === 0 ? { source: `journald (${units.join(', ')})`, text: journal.stdout } : { source: 'no log found', text: '' };
+}
+
 /** The end of the most recently written log file. */
-export async function recentLog(node: Node, bytes = 32_768): Promise<string> {
+export async function recentLog(node: LiveCluster, bytes = 32_768): Promise<string> {
   return (await newestLogTail(node, bytes))?.text ?? '';
 }
 
