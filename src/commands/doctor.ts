@@ -1,11 +1,11 @@
 import { UsageError, WizardError } from '../errors.js';
 import { terminalIo } from '../io.js';
 import type { Options } from '../options.js';
-import { connectPair, discoverPair } from '../session.js';
 import { diagnosisText, planLines, repairLines } from '../doctor/render.js';
 import { diagnoseJob, doctorNodes } from '../jobs/diagnose.js';
 import type { Emit } from '../jobs/events.js';
 import { repairJob } from '../jobs/repair.js';
+import { openSession } from '../jobs/session.js';
 import { stderrReporter } from './setup.js';
 
 /**
@@ -25,9 +25,8 @@ export async function doctorCommand(options: Options): Promise<number> {
   const interrupt = () => controller.abort(new WizardError('interrupted by the operator', 'doctor --fix', 'run doctor again to see where the pair stands'));
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
-  const pair = await connectPair(options, io);
+  const { pair, facts: pairFacts, close } = await openSession(options, io);
   try {
-    const pairFacts = await discoverPair(pair, options, io);
     const nodes = doctorNodes(pair, pairFacts);
     const before = await diagnoseJob(nodes, options, () => undefined);
     if (!options.fix) {
@@ -55,6 +54,6 @@ export async function doctorCommand(options: Options): Promise<number> {
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
-    await pair.close();
+    await close();
   }
 }

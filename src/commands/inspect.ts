@@ -2,17 +2,16 @@ import { terminalIo } from '../io.js';
 import type { Options } from '../options.js';
 import { hostReport } from '../report.js';
 import { sudoersCaveats } from '../remote/sudoers.js';
-import { connectPair, discoverPair } from '../session.js';
+import { openSession } from '../jobs/session.js';
 
 export async function inspectCommand(options: Options): Promise<number> {
   const io = terminalIo();
-  const pair = await connectPair(options, io);
+  const { facts, close } = await openSession(options, io);
   try {
-    const facts = await discoverPair(pair, options, io);
     if (options.json) console.log(JSON.stringify({ ok: true, ...facts }, null, 2));
     else console.log([...hostReport(facts.primary, options.sudoersFor), '', ...hostReport(facts.standby, options.sudoersFor), '', 'About these sudo rules:', ...sudoersCaveats.map((caveat) => `- ${caveat.replaceAll('`', '')}`)].join('\n'));
     return 0;
   } finally {
-    await pair.close();
+    await close();
   }
 }

@@ -1,8 +1,8 @@
 import { UsageError, WizardError } from '../errors.js';
 import { terminalIo } from '../io.js';
 import type { Options } from '../options.js';
-import { connectPair, discoverPair } from '../session.js';
 import type { JobEvent } from '../jobs/events.js';
+import { openSession } from '../jobs/session.js';
 import { setupJob } from '../jobs/setup.js';
 import { planText, progressLine, stepLines, summaryText } from '../setup/render.js';
 
@@ -54,9 +54,8 @@ export async function setupCommand(options: Options): Promise<number> {
     controller.abort(new WizardError('interrupted by the operator', 'setup', 'run the same command again; finished steps are detected and skipped'));
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
-  const pair = await connectPair(options, io);
+  const { pair, facts, close } = await openSession(options, io);
   try {
-    const facts = await discoverPair(pair, options, io);
     const quiet = options.json || options.plan;
     // Headless, the plan is not reviewed as a whole (each destructive action asks, or needs its
     // flag), so there is always an outcome: only a declined review has none.
@@ -68,6 +67,6 @@ export async function setupCommand(options: Options): Promise<number> {
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
-    await pair.close();
+    await close();
   }
 }

@@ -1,9 +1,9 @@
 import { WizardError } from '../errors.js';
 import { terminalIo } from '../io.js';
 import type { Options } from '../options.js';
-import { connectPair, discoverPair } from '../session.js';
 import { toNode } from '../../steps/contract.js';
 import type { JobEvent } from '../jobs/events.js';
+import { openSession } from '../jobs/session.js';
 import { chartWindowMs, statusJob } from '../jobs/status.js';
 import { historyPath } from '../status/history.js';
 import { lagChart, statusLines } from '../status/render.js';
@@ -24,9 +24,8 @@ export async function statusCommand(options: Options): Promise<number> {
   const interrupt = () => controller.abort(new WizardError('interrupted by the operator', 'status', 'run status again', 130));
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
-  const pair = await connectPair(options, io);
+  const { pair, facts, close } = await openSession(options, io);
   try {
-    const facts = await discoverPair(pair, options, io);
     const primary = toNode(pair.primary, facts.primary);
     const standby = toNode(pair.standby, facts.standby);
     const terminal = Boolean(process.stdout.isTTY);
@@ -53,6 +52,6 @@ export async function statusCommand(options: Options): Promise<number> {
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
-    await pair.close();
+    await close();
   }
 }

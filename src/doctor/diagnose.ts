@@ -580,7 +580,7 @@ function context(facts: DoctorFacts, passwordKnown: boolean): Context {
 
 /** `passwordKnown`: PGREPL_PASSWORD is set, or the standby has the password (passfile, primary_conninfo). */
 export function diagnose(facts: DoctorFacts, passwordKnown: boolean): Diagnosis {
-  const ctx = context(facts, passwordKnown || facts.relationship.passwordStored || facts.relationship.params.password !== undefined);
+  const ctx = context(facts, passwordKnown || facts.relationship.storedPassword !== undefined || facts.relationship.params.password !== undefined);
   // Causes first; a stopped standby is often their consequence.
   const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyDown, replayPaused, lag, recoveryConflicts, applicationNameCollisions, elsewhere].flatMap((detect) => detect(ctx));
   const findings = [...current, ...resolved(ctx, current)].sort((a, b) => severityOrder.indexOf(a.severity) - severityOrder.indexOf(b.severity));

@@ -2,7 +2,7 @@ import { readControlFile } from '../facts/clusters.js';
 import type { Host } from '../remote/host.js';
 import * as privileged from '../remote/commands.js';
 import type { Node } from '../../steps/contract.js';
-import { hostClock, hostNetworks, resolveName, serverHome, sourceAddressTowards } from '../facts/host.js';
+import { hostAddresses, hostClock, resolveName, serverHome, sourceAddressTowards } from '../facts/host.js';
 import { findPassfileEntry } from '../../steps/lib/passfile.js';
 import { liveSettings, runningAddress, settingsFromFiles } from '../facts/live.js';
 import { probeReplication, walreceiverConfig, walreceiverSettingNames, type ProbeOutcome } from '../facts/replication.js';
@@ -13,9 +13,9 @@ import { readServerLog, type ServerLog } from './log.js';
  * Everything doctor knows about a pair, read in one pass over both SSH connections and
  * changing nothing: server state and views while a server runs, its files while it does
  * not, its recent log, and one replication connection tried from the standby the way its
- * walreceiver makes it. What setup reads too comes from the same readers (src/facts,
- * steps/lib); only doctor's own views (slots, walsenders, the WAL receiver) are queried
- * here. Judging these facts is diagnose.ts, a pure function.
+ * walreceiver makes it. What setup reads too comes from the same readers in src/facts; only
+ * doctor's own views (slots, walsenders, the WAL receiver) are queried here. Judging these
+ * facts is diagnose.ts, a pure function.
  */
 
 export interface SlotFact {
@@ -101,8 +101,8 @@ export interface Relationship {
   standbyAddress?: string;
   /** The passfile the walreceiver reads (conninfo's passfile, else ~postgres/.pgpass). */
   passfile: string;
-  /** Whether that file has a line for this host, port, replication and user. */
-  passwordStored: boolean;
+  /** That file's password for conninfo's host, port and user (libpq's lookup); never shown. */
+  storedPassword?: string;
 }
 
 /** One replication connection from the standby with its primary_conninfo (IDENTIFY_SYSTEM), and when it was tried. */
@@ -123,9 +123,6 @@ const primarySettingNames = ['wal_level', 'max_wal_senders', 'max_replication_sl
 const timelineSql = `CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())
                           ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END`;
 const numeric = (value: unknown) => (value === null || value === undefined ? undefined : Number(value));
-
-/** The host's own addresses, without their prefix length. */
-const hostAddresses = async (host: Host) => (await hostNetworks(host)).map((network) => network.replace(/\/\d+$/, ''));
 
 async function controlData(node: Node): Promise<Pick<ServerFacts, 'systemIdentifier' | 'timeline' | 'controlState'>> {
   const control = await readControlFile(node.host, node.cluster);
@@ -243,11 +240,11 @@ async function probe(node: Node, relationship: Relationship): Promise<Probe> {
 /** The walreceiver's role: conninfo's user, else the OS user it runs as. */
 export const replicationUser = (relationship: Pick<Relationship, 'params'>, owner: string) => relationship.params.user ?? owner;
 
-async function passfileFacts(standby: Host, read: Pick<Relationship, 'params'>, owner: string): Promise<Pick<Relationship, 'passfile' | 'passwordStored'>> {
+async function passfileFacts(standby: Host, read: Pick<Relationship, 'params'>, owner: string): Promise<Pick<Relationship, 'passfile' | 'storedPassword'>> {
   const passfile = read.params.passfile ?? `${await serverHome(standby)}/.pgpass`;
   const content = await standby.readFile(passfile, 'postgres');
   const { host = '', port = '5432' } = read.params;
-  return { passfile, passwordStored: content !== null && findPassfileEntry(content, host, Number(port), replicationUser(read, owner)) !== undefined };
+  return { passfile, storedPassword: content === null ? undefined : findPassfileEntry(content, host, Number(port), replicationUser(read, owner)) };
 }
 
 export async function gatherFacts(primaryNode: Node, standbyNode: Node): Promise<DoctorFacts> {

@@ -16,7 +16,6 @@ import { replicationRoleStep } from '../../steps/replication-role.js';
 import { replicationSlotStep } from '../../steps/replication-slot.js';
 import { startStandbyStep } from '../../steps/start-standby.js';
 import { verifyStreamingStep } from '../../steps/verify-streaming.js';
-import { findPassfileEntry } from '../../steps/lib/passfile.js';
 import type { Diagnosis, Finding, RepairId } from './diagnose.js';
 import type { DoctorNodes } from './doctor.js';
 import { replicationUser, type DoctorFacts } from './facts.js';
@@ -96,11 +95,9 @@ async function confirmSlotDrops(findings: readonly Finding[], options: Options, 
   return confirmed;
 }
 
-/** The password the repairs set and store: PGREPL_PASSWORD, primary_conninfo's, the passfile's; asked for when none. */
-async function repairPassword(pair: Pair, facts: DoctorFacts, primaryAddress: string, port: number, role: string, needed: boolean, options: Options, io: Io): Promise<string> {
-  const fromConninfo = facts.relationship.params.password;
-  const stored = await pair.standby.readFile(facts.relationship.passfile, 'postgres');
-  const known = options.password || fromConninfo || (stored !== null ? findPassfileEntry(stored, primaryAddress, port, role) : undefined) || '';
+/** The password the repairs set and store: PGREPL_PASSWORD, primary_conninfo's, the passfile's (as the examination read it); asked for when none. */
+async function repairPassword(facts: DoctorFacts, role: string, needed: boolean, options: Options, io: Io): Promise<string> {
+  const known = options.password || facts.relationship.params.password || facts.relationship.storedPassword || '';
   if (known || !needed) return known;
   if (io.interactive) {
     const asked = await io.askSecret(`Password for replication role ${role} (it is set on the primary and stored on the standby):`, passwordEnv);
@@ -135,7 +132,7 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
   const needed = steps.some((step) => needsPassword.has(step.id));
   const settings: SetupSettings = {
     roleName,
-    password: await repairPassword(pair, facts, primaryAddress, nodes.primary.cluster.port, roleName, needed, options, io),
+    password: await repairPassword(facts, roleName, needed, options, io),
     passwordGenerated: false,
     slotName: relationship.slotName ?? slotNameFor(pair.standby.address),
     primaryAddress,

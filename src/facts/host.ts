@@ -207,6 +207,9 @@ export async function hostNetworks(host: Host): Promise<string[]> {
   return [...output.matchAll(/\binet6?\s+(\S+)/g)].map((match) => match[1]);
 }
 
+/** The host's own addresses, without their prefix length. */
+export const hostAddresses = async (host: Host) => (await hostNetworks(host)).map((network) => network.replace(/\/\d+$/, ''));
+
 /** The host's own clock, for what was read there and carries no time of its own. */
 export async function hostClock(host: Host): Promise<string> {
   return (await host.run(['date', '-u', '+%Y-%m-%d %H:%M:%S UTC'])).trim();

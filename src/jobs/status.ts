@@ -1,5 +1,6 @@
 import type { Node } from '../../steps/contract.js';
-import { readHostAddresses, readPrimaryStatus, readStandbyStatus, readWalFilesystem, type WalFilesystem } from '../status/readings.js';
+import { hostAddresses } from '../facts/host.js';
+import { readPrimaryStatus, readStandbyStatus, readWalFilesystem, type WalFilesystem } from '../status/readings.js';
 import { assess, lagPoint, type PairContext, type PairStatus, type Sample } from '../status/assess.js';
 import { loadHistory, recordInactiveSlots, saveHistory } from '../status/history.js';
 import type { Thresholds } from '../status/thresholds.js';
@@ -51,7 +52,7 @@ export async function statusJob(input: StatusJobInput): Promise<PairStatus> {
   const readStandby = readStandbyStatus(standby);
   const context: PairContext = {
     primary: { label: primary.host.label, clusterId: primary.cluster.id },
-    standby: { label: standby.host.label, clusterId: standby.cluster.id, addresses: await readHostAddresses(standby) },
+    standby: { label: standby.host.label, clusterId: standby.cluster.id, addresses: await hostAddresses(standby.host) },
     thresholds: input.thresholds,
   };
   let history = await loadHistory(input.historyFile);

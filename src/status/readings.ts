@@ -197,9 +197,3 @@ export async function readWalFilesystem(node: Node): Promise<WalFilesystem | und
   if (!fields || fields.length < 4) return undefined;
   return { sizeBytes: Number(fields[1]), freeBytes: Number(fields[3]) };
 }
-
-/** The host's own addresses (ip addr), to tell which pg_stat_replication row is this standby. */
-export async function readHostAddresses(node: Node): Promise<string[]> {
-  const result = await node.host.exec(['ip', '-o', 'addr', 'show']);
-  return [...result.stdout.matchAll(/\binet6?\s+([^/\s]+)/g)].map((match) => match[1]);
-}

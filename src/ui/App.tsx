@@ -3,7 +3,8 @@ import { Box, Text, useApp, useInput } from 'ink';
 import Spinner from 'ink-spinner';
 import { setupJob } from '../jobs/setup.js';
 import type { Options } from '../options.js';
-import { connectPair, discoverPair, roles, type Pair, type PairFacts, type Role } from '../session.js';
+import { openSession, type Session } from '../jobs/session.js';
+import { roles, type Role } from '../session.js';
 import { slotNameFor } from '../setup/prepare.js';
 import { closingText } from '../setup/render.js';
 import type { SetupOutcome } from '../setup/setup.js';
@@ -37,7 +38,7 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
   const [question, setQuestion] = useState<PendingQuestion>();
   const [run, dispatch] = useReducer(reduceRun, emptyRun);
   const io = useMemo(() => inkIo(setQuestion), []);
-  const session = useRef<{ pair: Pair; facts: PairFacts }>(undefined);
+  const session = useRef<Session>(undefined);
   const abort = useRef(new AbortController());
 
   const work = useRef<Promise<unknown>>(Promise.resolve());
@@ -61,7 +62,7 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
     io.cancel(reason);
     // An aborted step still cleans up over SSH (e.g. removes a half-made clone): wait for it.
     void work.current.finally(async () => {
-      await session.current?.pair.close();
+      await session.current?.close();
       onExit(code);
       exit();
     });
@@ -79,9 +80,7 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
     if (current.kind === 'connecting') {
       track(
         (async () => {
-          const runOptions = { ...options, ...targets };
-          const pair = await connectPair(runOptions, io);
-          session.current = { pair, facts: await discoverPair(pair, runOptions, io) };
+          session.current = await openSession({ ...options, ...targets }, io);
           setScreen({ kind: 'overview' });
         })().catch(fail),
       );

@@ -73,7 +73,7 @@ function facts(change: { primary?: PrimaryFacts; standby?: StandbyFacts; probe?:
       hostAddresses: ['10.77.0.11'],
       standbyAddress: '10.77.0.12',
       passfile: '/var/lib/postgresql/.pgpass',
-      passwordStored: true,
+      storedPassword: 'stored secret',
       ...change.relationship,
     },
     probe: change.probe,
@@ -253,9 +253,9 @@ describe('doctor diagnosis', () => {
   it('a wrong password is repaired only when doctor knows the password to set', () => {
     const { primary, standby } = notStreaming(standbyStart);
     const probe = probeFailed('connection to server at "10.77.0.11", port 5433 failed: fe_sendauth: no password supplied');
-    const unknown = byId(diagnose(facts({ primary, standby, probe, relationship: { passwordStored: false } }), false).findings, 'auth-failed')[0];
+    const unknown = byId(diagnose(facts({ primary, standby, probe, relationship: { storedPassword: undefined } }), false).findings, 'auth-failed')[0];
     expect(unknown.fix.fixable).toBe(false);
     expect(unknown.fix.text).toContain('PGREPL_PASSWORD');
-    expect(byId(diagnose(facts({ primary, standby, probe, relationship: { passwordStored: false } }), true).findings, 'auth-failed')[0].fix.repairs).toEqual(['role']);
+    expect(byId(diagnose(facts({ primary, standby, probe, relationship: { storedPassword: undefined } }), true).findings, 'auth-failed')[0].fix.repairs).toEqual(['role']);
   });
 });

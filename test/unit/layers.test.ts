@@ -35,6 +35,13 @@ describe('layers', () => {
   });
 
   const jobsAndAbove = ['src/ui', 'src/commands', 'src/jobs', 'src/cli', 'src/setup', 'src/doctor', 'src/status', 'src/session', 'src/report'];
+  it('the views and the commands start a run through the jobs (openSession), never connecting or discovering hosts themselves', () => {
+    const direct = all
+      .filter((file) => file.startsWith('src/ui/') || file.startsWith('src/commands/'))
+      .filter((file) => /\b(connectPair|discoverPair)\b/.test(readFileSync(join(root, file), 'utf8')));
+    expect(direct).toEqual([]);
+  });
+
   it.each([
     ['src/jobs', ['src/ui', 'src/commands', 'src/cli']],
     ['src/commands', ['src/ui']],
