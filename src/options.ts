@@ -61,6 +61,17 @@ export interface FromEnvironment {
   sshAgentSocket?: string;
   /** Each host's sudo password (PGREPL_PRIMARY_/STANDBY_SUDO_PASSWORD, else PGREPL_SUDO_PASSWORD); used only when sudo asks. */
   sudoPasswords?: { primary?: string; standby?: string };
+  /** PGREPL_SSH_TIMEOUT (seconds): how long a silent host is waited for before its connection counts as lost. */
+  sshDeadAfterMs?: number;
+}
+
+/** Seconds a host may answer nothing before the run gives it up (default in src/remote/connect.ts: 40). */
+export const sshTimeoutEnv = 'PGREPL_SSH_TIMEOUT';
+
+function sshDeadAfterMs(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 2) throw new UsageError(`${sshTimeoutEnv}=${value} is not a number of seconds (2 or more)`, `set ${sshTimeoutEnv} to whole seconds, e.g. 40, or unset it`);
+  return Number(value) * 1000;
 }
 export type Options = { command: Command } & { [K in OptionName as CamelCase<K>]?: ValueOf<K> } & FromEnvironment;
 
@@ -90,6 +101,7 @@ export async function parseOptions(argv: string[], env = process.env): Promise<O
     password: env[passwordEnv] || undefined,
     sshAgentSocket: env.SSH_AUTH_SOCK || undefined,
     sudoPasswords: { primary: sudoFor('primary'), standby: sudoFor('standby') },
+    sshDeadAfterMs: sshDeadAfterMs(env[sshTimeoutEnv]),
   };
   return { ...fromEnv, ...fromFile, ...fromFlags, ...environment, command: command as Command } as Options;
 }
@@ -150,7 +162,8 @@ export function helpText(): string {
     '',
     'Environment: PGREPL_PASSWORD (replication role password), PGREPL_SUDO_PASSWORD (the SSH user\'s sudo',
     'password, when sudo asks for one; PGREPL_PRIMARY_SUDO_PASSWORD / PGREPL_STANDBY_SUDO_PASSWORD per host),',
-    'PGREPL_CONFIG (config file when --config is not given), SSH_AUTH_SOCK (ssh-agent).',
+    'PGREPL_CONFIG (config file when --config is not given), SSH_AUTH_SOCK (ssh-agent), PGREPL_SSH_TIMEOUT (seconds',
+    'a silent host is waited for before its connection counts as lost; default 40).',
     'Exit codes: 0 success, 1 failure, 2 usage error.',
   ].join('\n');
 }

@@ -30,6 +30,7 @@ export async function connectPair(options: Options, io: Io): Promise<Pair> {
       knownHostsFile: options.knownHosts,
       sshConfigFile: options.sshConfig,
       agentSocket: options.sshAgentSocket,
+      deadAfterMs: options.sshDeadAfterMs,
       confirmHostKey: io.interactive ? (key) => io.confirmHostKey(key) : undefined,
       sudoPassword: async (loginUser) =>
         options.sudoPasswords?.[role] ??

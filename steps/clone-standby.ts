@@ -1,5 +1,5 @@
 import { clientTool } from '../src/facts/clusters.js';
-import { WizardError } from '../src/errors.js';
+import { ConnectionLost, WizardError } from '../src/errors.js';
 import type { Host } from '../src/remote/host.js';
 import * as privileged from '../src/remote/commands.js';
 import type { Privilege } from '../src/remote/commands.js';
@@ -7,7 +7,8 @@ import { commandLine } from '../src/remote/quote.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
 import { lineSplitter, parseProgressLine, progressMeter } from './lib/basebackup-progress.js';
 import { systemIdentifier } from '../src/facts/live.js';
-import { passwordStored, runClonePrechecks, sideDirectory } from './lib/clone-prechecks.js';
+import { sayingWhatIsLeft } from './lib/cut-short.js';
+import { dataParent, passwordStored, runClonePrechecks, sideDirectory, size } from './lib/clone-prechecks.js';
 import { timestampSuffix } from './lib/config-files.js';
 import { directoryUser } from './lib/privilege.js';
 import { upsertPassfileEntry } from './lib/passfile.js';
@@ -146,7 +147,7 @@ async function runBasebackup(ctx: StepContext, tablespaces: Tablespace[]): Promi
     throw new WizardError(
       "the clone was interrupted; the standby's data directory was not touched",
       where(ctx.standby),
-      'run setup again to clone (the partial copy has been removed)',
+      'run the same command again: finished steps are detected and skipped, the clone starts afresh',
     );
   }
   lines.end();
@@ -155,21 +156,31 @@ async function runBasebackup(ctx: StepContext, tablespaces: Tablespace[]): Promi
     throw new WizardError(
       `pg_basebackup failed; the standby's data directory was not touched:\n${text}`,
       where(ctx.standby),
-      replicationFix(text, { ...ctx.settings, primaryPort: ctx.primary.cluster.port }) ?? "read pg_basebackup's message above, fix its cause and run setup again",
+      (/No space left on device/.test(text)
+        ? `make room on the standby's filesystem next to ${ctx.standby.cluster.dataDirectory}: the copy needs about the primary's size while the old data directory stays; then run the same command again`
+        : undefined) ??
+        replicationFix(text, { ...ctx.settings, primaryPort: ctx.primary.cluster.port }) ??
+        "read pg_basebackup's message above, fix its cause and run setup again",
     );
   }
   const seconds = (performance.now() - started) / 1000;
   ctx.note(`pg_basebackup copied ${copiedKb} kB in ${seconds.toFixed(2)} s (${(copiedKb / 1024 / seconds).toFixed(1)} MB/s)`);
 }
 
-/** After a failed or interrupted clone: no side directory, and the cluster running again if it was. */
-async function discardClone(ctx: StepContext, wasRunning: boolean, tablespaces: Tablespace[]): Promise<void> {
-  const sides = [sideDirectory(ctx.standby.cluster.dataDirectory), ...tablespaces.map((t) => tablespaceSide(t.target))];
-  await ctx.standby.host.run(privileged.removeTree(sides), { as: await directoryUser(ctx.standby.host, sides) });
+/**
+ * After a failed or interrupted clone: no side directory, and the cluster running again if it
+ * was. Returns the free space next to the data directory now, for the message.
+ */
+async function discardClone(ctx: StepContext, wasRunning: boolean, tablespaces: Tablespace[]): Promise<string> {
+  const { host, cluster } = ctx.standby;
+  const sides = [sideDirectory(cluster.dataDirectory), ...tablespaces.map((t) => tablespaceSide(t.target))];
+  await host.run(privileged.removeTree(sides), { as: await directoryUser(host, sides) });
   if (wasRunning) {
-    ctx.note(`starting the standby's cluster ${ctx.standby.cluster.id} again, as it was before`);
+    ctx.note(`starting the standby's cluster ${cluster.id} again, as it was before`);
     await controlServer(ctx.standby, 'start');
   }
+  const [available, mount] = (await host.run(privileged.freeSpace(dataParent(cluster.dataDirectory)), { as: 'postgres' })).split('\n')[1]?.trim().split(/\s+/).slice(3) ?? [];
+  return `${size(Number(available))} free now on ${mount}`;
 }
 
 /**
@@ -283,26 +294,38 @@ export const cloneStandbyStep: Step = {
     }
     if (ctx.settings.checkpoint === 'spread') ctx.note('warning: waiting for a spread checkpoint on the primary; this can take minutes');
     const wasRunning = await isRunning(host, cluster);
-    if (wasRunning) {
-      ctx.note(`stopping the standby's cluster ${cluster.id}`);
-      await controlServer(ctx.standby, 'stop');
-    }
     const as = await directoryUser(host, [dir, ...tablespaces.map((t) => t.target)]);
-    try {
-      // A side directory still here is from an interrupted earlier run: it is ours to remove.
-      const sides = [sideDirectory(dir), ...tablespaces.map((t) => tablespaceSide(t.target))];
-      await host.run(privileged.removeTree(sides), { as });
-      for (const side of sides) await host.run(privileged.makeServerDirectory(host.serverUser, side), { as });
-      await runBasebackup(ctx, tablespaces);
-    } catch (error) {
-      await discardClone(ctx, wasRunning, tablespaces);
-      throw error;
-    }
+    const sides = [sideDirectory(dir), ...tablespaces.map((t) => tablespaceSide(t.target))];
+    const untouched = () =>
+      `The standby's data directory ${dir} is as it was${wasRunning ? ` (its cluster ${cluster.id} was stopped for the clone and may still be stopped)` : ''}; ` +
+      `the partial copy in ${sides.join(', ')} is removed by the next run, which also ends a pg_basebackup left running there; the primary was not changed by this step`;
+    await sayingWhatIsLeft(async () => {
+      if (wasRunning) {
+        ctx.note(`stopping the standby's cluster ${cluster.id}`);
+        await controlServer(ctx.standby, 'stop');
+      }
+      try {
+        // A side directory still here is from an interrupted earlier run: it is ours to remove.
+        await host.run(privileged.removeTree(sides), { as });
+        for (const side of sides) await host.run(privileged.makeServerDirectory(host.serverUser, side), { as });
+        await runBasebackup(ctx, tablespaces);
+      } catch (error) {
+        // Cleaning up needs the connection that was just lost: the next run does it.
+        if (error instanceof ConnectionLost && error.role === 'standby') throw error;
+        const free = await discardClone(ctx, wasRunning, tablespaces);
+        if (!(error instanceof WizardError) || error instanceof ConnectionLost) throw error;
+        throw new WizardError(`${error.message}\nthe partial copy was removed; ${free}`, error.where, error.fix);
+      }
+    }, untouched);
     const suffix = timestampSuffix();
     const kept = keptDirectory(dir, suffix);
-    await swapIn(host, as, sideDirectory(dir), dir, kept);
-    await keepStandbyConfig(ctx, kept);
-    const keptSpaces = await swapTablespaces(ctx, tablespaces, suffix, as);
+    const swapped = () =>
+      `The copy of the primary was being moved into ${dir} (the old data directory goes to ${kept}): the next run finds whichever is in place and finishes; the primary was not changed by this step`;
+    const keptSpaces = await sayingWhatIsLeft(async () => {
+      await swapIn(host, as, sideDirectory(dir), dir, kept);
+      await keepStandbyConfig(ctx, kept);
+      return swapTablespaces(ctx, tablespaces, suffix, as);
+    }, swapped);
     if (ctx.settings.keepOldData) {
       ctx.recordChange({
         side: 'standby',

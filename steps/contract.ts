@@ -130,6 +130,12 @@ export interface Step {
   apply(ctx: StepContext): Promise<string>;
   /** Returns what was proven; throws a WizardError when the effect is not there. */
   verify(ctx: StepContext): Promise<string>;
+  /**
+   * What the servers hold when a lost SSH connection cut `apply` short, for the message
+   * (e.g. "the primary was being restarted: …"); without it the runner says the step will be
+   * checked again.
+   */
+  cutShort?(ctx: StepContext): string;
 }
 
 export const where = (node: Node) => `${node.host.role} ${node.host.label}`;

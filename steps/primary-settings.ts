@@ -8,6 +8,7 @@ import { afterAlterSystem, type AutoConfEntry } from '../src/facts/auto-conf.js'
 import { backupFile, unifiedDiff } from './lib/config-files.js';
 import { directoryUser } from './lib/privilege.js';
 import { query, reloadAndWait, restoreBackup } from './lib/live-server.js';
+import { sayingWhatIsLeft } from './lib/cut-short.js';
 import { controlServer, serverControlCommand } from './lib/server-control.js';
 
 /**
@@ -222,6 +223,12 @@ async function configErrors(ctx: StepContext): Promise<string[]> {
   return rows.map((row) => `${row.sourcefile ?? '?'}:${row.sourceline ?? '?'}${row.name ? ` (${row.name})` : ''}: ${row.error}`);
 }
 
+/** The command an operator types to see whether the primary runs. */
+function manualStatus(ctx: StepContext): string {
+  const { cluster } = ctx.primary;
+  return cluster.manager === 'pg_ctlcluster' ? `pg_lsclusters ${cluster.id.replace('/', ' ')}` : commandLine([`${cluster.binDir}/pg_ctl`, 'status', '-D', cluster.dataDirectory]);
+}
+
 /** The command an operator types to restart the primary themselves. */
 function manualRestart(ctx: StepContext): string {
   const sudo = ctx.primary.cluster.manager === 'pg_ctl' ? `sudo -u ${ctx.primary.host.serverUser}` : 'sudo';
@@ -332,7 +339,12 @@ export const primarySettingsStep: Step = {
         );
       }
       ctx.note(`restarting the primary for ${pending.join(', ')}`);
-      await controlServer(ctx.primary, 'restart');
+      await sayingWhatIsLeft(
+        () => controlServer(ctx.primary, 'restart'),
+        () =>
+          `The primary was being restarted for ${pending.join(', ')} (already written to ${autoConfPath(ctx)}): it may be down or starting now; ` +
+          `look with ${manualStatus(ctx)} and start it if it is down; the standby was not changed by this step`,
+      );
       done.push('restarted the primary');
     }
     return done.length > 0 ? done.join('; ') : 'reloaded the configuration';

@@ -103,6 +103,10 @@ export const startStandbyStep: Step = {
     return `${cluster.id} started and is in recovery`;
   },
 
+  cutShort: (ctx) =>
+    `The standby's cluster ${ctx.standby.cluster.id} was being started on its fresh copy of the primary: it may be starting or running now; ` +
+    'the next run checks it and waits for it; the primary was not changed by this step',
+
   async verify(ctx) {
     const state = await recoveryState(ctx);
     if (!state || !('inRecovery' in state) || !state.inRecovery) {

@@ -52,8 +52,9 @@ export async function setupCommand(options: Options): Promise<number> {
   const controller = new AbortController();
   const interrupt = () =>
     controller.abort(new WizardError('interrupted by the operator', 'setup', 'run the same command again; finished steps are detected and skipped'));
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
+  // SIGHUP: the terminal was closed; stop as cleanly as on Ctrl-C rather than die mid-step.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  signals.forEach((signal) => process.once(signal, interrupt));
   const { pair, facts, close } = await openSession(options, io);
   try {
     const quiet = options.json || options.plan;
@@ -65,8 +66,7 @@ export async function setupCommand(options: Options): Promise<number> {
     if (controller.signal.aborted) return 130;
     return outcome.ok ? 0 : 1;
   } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
+    signals.forEach((signal) => process.off(signal, interrupt));
     await close();
   }
 }

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { connect as tcpConnect } from 'node:net';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Client, type AuthenticationType, type ConnectConfig } from 'ssh2';
@@ -41,6 +42,21 @@ export interface ConnectOptions {
   agentSocket?: string;
   /** The login user's sudo password, asked only when sudo wants one (the environment's, or the operator's). */
   sudoPassword?: (loginUser: string) => Promise<string | undefined>;
+  /** How long a host may stay silent before its connection counts as lost (default 40 s). */
+  deadAfterMs?: number;
+}
+
+/** README states this bound: a host that answers nothing for 40 s is given up on. */
+export const defaultDeadAfterMs = 40_000;
+
+/**
+ * ssh2 pings every interval and gives up when the (count + 1)th tick finds the pings still
+ * unanswered: ten pings per dead-after period, at least a second apart.
+ */
+export function keepalive(deadAfterMs = defaultDeadAfterMs): { intervalMs: number; countMax: number; deadAfterMs: number } {
+  const intervalMs = Math.max(1000, Math.round(deadAfterMs / 10));
+  const ticks = Math.max(2, Math.round(deadAfterMs / intervalMs));
+  return { intervalMs, countMax: ticks - 1, deadAfterMs: ticks * intervalMs };
 }
 
 export const defaultKnownHostsFile = () => join(homedir(), '.ssh', 'known_hosts');
@@ -105,22 +121,24 @@ export async function connectHost(options: ConnectOptions): Promise<SshHost> {
   // Closing the host must close the jump connections too, or the process never exits.
   const closeJumps = () => jumpClients.forEach((client) => client.end());
   let client: Client;
+  let link: Duplex;
   try {
     let sock: Duplex | undefined;
     for (const [index, hop] of hops.entries()) {
       const next = hops[index + 1] ?? target;
       const hopWhere = `jump host ${formatTarget(hop)} for ${where}`;
-      const hopClient = await openClient(hop, { ...options, role: `${options.role} jump host` }, hopWhere, sock);
+      const { client: hopClient } = await openClient(hop, { ...options, role: `${options.role} jump host` }, hopWhere, sock);
       jumpClients.push(hopClient);
       sock = await forwardTo(hopClient, next, hopWhere);
     }
-    client = await openClient(target, options, where, sock);
+    ({ client, link } = await openClient(target, options, where, sock));
   } catch (error) {
     closeJumps();
     throw error;
   }
   client.once('close', closeJumps);
-  const host = new SshHost(options.role, formatTarget(spec), target.host, client);
+  const { intervalMs, deadAfterMs } = keepalive(options.deadAfterMs);
+  const host = new SshHost(options.role, formatTarget(spec), target.host, client, { link, keepaliveMs: intervalMs, deadAfterMs });
   try {
     await host.identify(options.sudoPassword);
   } catch (error) {
@@ -140,7 +158,8 @@ function forwardTo(jump: Client, next: ResolvedTarget, where: string): Promise<D
   });
 }
 
-async function openClient(target: ResolvedTarget, options: ConnectOptions, where: string, sock?: Duplex): Promise<Client> {
+/** The SSH client and the byte stream it runs over (a TCP socket, or a channel through a jump host). */
+async function openClient(target: ResolvedTarget, options: ConnectOptions, where: string, sock?: Duplex): Promise<{ client: Client; link: Duplex }> {
   const knownHostsFile = options.knownHostsFile ?? defaultKnownHostsFile();
   const knownEntries = await loadKnownHosts(knownHostsFile);
   const authMethods = await authenticationMethods(target, options.agentSocket);
@@ -150,9 +169,10 @@ async function openClient(target: ResolvedTarget, options: ConnectOptions, where
     host: target.host,
     port: target.port,
     username: target.user,
-    sock,
     readyTimeout: options.readyTimeoutMs ?? 15_000,
-    keepaliveInterval: 15_000,
+    // A dead peer (network down, host gone) is noticed within deadAfterMs instead of hanging.
+    keepaliveInterval: keepalive(options.deadAfterMs).intervalMs,
+    keepaliveCountMax: keepalive(options.deadAfterMs).countMax,
     algorithms: {
       serverHostKey: preferredHostKeyAlgorithms(knownKeyTypesFor(knownEntries, target.host, target.port)) as never,
     },
@@ -169,6 +189,10 @@ async function openClient(target: ResolvedTarget, options: ConnectOptions, where
   };
 
   const client = new Client();
+  // Our own socket rather than ssh2's: the host watches what arrives on it to tell a stall.
+  // Created here, right before ssh2 listens for its errors.
+  const link = sock ?? tcpConnect(target.port, target.host);
+  config.sock = link;
   return new Promise((resolve, reject) => {
     client.once('ready', () => {
       // Many small request/response exchanges (SQL over the relay, short commands): without
@@ -176,7 +200,7 @@ async function openClient(target: ResolvedTarget, options: ConnectOptions, where
       client.setNoDelay(true);
       // A connection lost later surfaces through the channels in use; it must not crash the process.
       client.on('error', () => undefined);
-      resolve(client);
+      resolve({ client, link });
     });
     client.once('error', (error: Error & { level?: string; code?: string }) => {
       client.end();

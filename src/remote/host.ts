@@ -89,6 +89,11 @@ export interface Host {
   /** Runs one statement as the server's OS user over the cluster's Unix socket (peer auth). */
   sql<Row extends SqlRow = SqlRow>(cluster: ClusterAddress, text: string, params?: unknown[]): Promise<Row[]>;
   close(): Promise<void>;
+  /**
+   * Calls `listener` with a line for the operator whenever the connection stalled and came
+   * back (a network blip ridden out); returns the unsubscribe. Absent on fakes.
+   */
+  watchConnection?(listener: (line: string) => void): () => void;
 }
 
 /**

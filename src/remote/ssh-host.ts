@@ -1,6 +1,7 @@
+import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import type pg from 'pg';
-import { WizardError } from '../errors.js';
+import { ConnectionLost, WizardError } from '../errors.js';
 import { type ArgvFor, type ClusterAddress, type ExecOptions, type ExecResult, type Host, type RunAs, type SqlRow, type WriteFileOptions, privilegeWrapper, splitWrapperStderr } from './host.js';
 import * as privileged from './commands.js';
 import { PasswordDemanded, connectPg } from './pg-bridge.js';
@@ -16,10 +17,37 @@ const identifyScript = [
   'sudo -n -v 2>&1 || true',
 ].join('\n');
 
+/** The byte stream under the SSH connection and its keepalive timing, watched for stalls. */
+export interface WatchedLink {
+  link: Duplex;
+  keepaliveMs: number;
+  /** How long a silent host is waited for before the connection counts as lost. */
+  deadAfterMs: number;
+}
+
+/** Why the connection ended, in the operator's words (ssh2's and the OS's words never reach the screen). */
+function lossReason(error: Error & { code?: string; level?: string }, deadAfterSeconds: number): string {
+  if (error.level === 'client-timeout') return `it answered nothing for ${deadAfterSeconds} s (network down, or the host stopped)`;
+  const reasons: Record<string, string> = {
+    ECONNRESET: 'the connection was reset (the host or something on the network dropped it)',
+    EPIPE: 'the connection was cut while the wizard was sending',
+    ETIMEDOUT: 'the network stopped carrying the connection (timed out)',
+    EHOSTUNREACH: 'the host became unreachable',
+    ENETUNREACH: 'the network became unreachable',
+  };
+  return (error.code && reasons[error.code]) || 'the connection broke';
+}
+
+const closedByServer = 'the SSH server closed the connection (sshd stopped or restarted, or the session was ended on the host)';
+
 /** A Host over one ssh2 connection; every command and SQL session is a channel on it. */
 export class SshHost implements Host {
   private readonly pgClients = new Map<string, Promise<pg.Client>>();
   private readonly pgTurns = new WeakMap<pg.Client, Promise<unknown>>();
+  private readonly stallListeners = new Set<(line: string) => void>();
+  /** Set once the connection is gone (and we did not close it): why, for every later failure. */
+  private lost?: string;
+  private closing = false;
   loginUser = '';
   serverUser = 'postgres';
   /** The operator's sudo password for this host, known only when sudo asks for one; kept for this run only. */
@@ -32,7 +60,63 @@ export class SshHost implements Host {
     readonly label: string,
     readonly address: string,
     private readonly client: Client,
-  ) {}
+    watched?: WatchedLink,
+  ) {
+    const deadAfterSeconds = Math.round((watched?.deadAfterMs ?? 40_000) / 1000);
+    client.on('error', (error) => {
+      this.lost ??= lossReason(error, deadAfterSeconds);
+    });
+    const ended = () => {
+      if (!this.closing) this.lost ??= closedByServer;
+    };
+    client.on('end', ended);
+    client.on('close', ended);
+    if (watched) this.watchStalls(watched);
+  }
+
+  /**
+   * ssh2 pings every keepalive interval and the server answers at once, so bytes arrive at
+   * least that often; a longer silence that ends is a stall the connection rode out.
+   */
+  private watchStalls({ link, keepaliveMs }: WatchedLink): void {
+    let lastData = Date.now();
+    link.on('data', () => {
+      const now = Date.now();
+      const silentMs = now - lastData;
+      lastData = now;
+      if (silentMs > keepaliveMs + 1000) {
+        const line = `no answer from the ${this.role} ${this.label} for ${Math.round(silentMs / 1000)} s (network?); the connection held and the run went on`;
+        this.stallListeners.forEach((listener) => listener(line));
+      }
+    });
+  }
+
+  watchConnection(listener: (line: string) => void): () => void {
+    this.stallListeners.add(listener);
+    return () => this.stallListeners.delete(listener);
+  }
+
+  private connectionLost(): ConnectionLost | undefined {
+    return this.lost === undefined ? undefined : new ConnectionLost(this.role, this.label, this.lost);
+  }
+
+  /**
+   * A channel closed without an exit status: the connection may be going down (a server
+   * that ends the session closes its channels just before the connection). Waits up to a
+   * second for the connection to close, then says whether it was lost.
+   */
+  private lossBehindClosedChannel(): Promise<ConnectionLost | undefined> {
+    if (this.lost !== undefined || this.closing) return Promise.resolve(this.connectionLost());
+    return new Promise((resolve) => {
+      const settle = () => {
+        clearTimeout(timer);
+        this.client.off('close', settle);
+        resolve(this.connectionLost());
+      };
+      const timer = setTimeout(settle, 1000);
+      this.client.once('close', settle);
+    });
+  }
 
   /**
    * Learns who we are, once, right after connecting. When sudo would ask this user for a
@@ -87,7 +171,7 @@ export class SshHost implements Host {
     const wrapper = privilegeWrapper(this.loginUser, options.as ?? 'login', options.user ?? this.serverUser, this.sudo);
     let result: ExecResult;
     try {
-      result = await this.openExec([...wrapper, ...argv], (channel, firstStderr) => collect(channel, options, firstStderr), this.askingSudo(wrapper));
+      result = await this.openExec([...wrapper, ...argv], (channel, firstStderr) => collect(channel, options, firstStderr, () => this.lossBehindClosedChannel()), this.askingSudo(wrapper));
     } catch (error) {
       // sudo refused before the command started: its messages are all there is to say.
       if (error instanceof SudoEnded) return { code: error.code, stdout: '', stderr: '', wrapperStderr: error.wrapperStderr };
@@ -155,6 +239,9 @@ export class SshHost implements Host {
       const result = await turn;
       return result.rows as Row[];
     } catch (error) {
+      // PostgreSQL's own errors carry a SQLSTATE; anything else is the session's transport.
+      const lost = typeof (error as { code?: unknown }).code === 'string' ? undefined : await this.lossBehindClosedChannel();
+      if (lost) throw lost;
       const message = error instanceof Error ? error.message : String(error);
       throw new WizardError(
         `PostgreSQL on port ${cluster.port} answered: ${message}`,
@@ -165,6 +252,7 @@ export class SshHost implements Host {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.sudo = undefined;
     const clients = [...this.pgClients.values()];
     this.pgClients.clear();
@@ -205,6 +293,8 @@ export class SshHost implements Host {
       client.on('error', () => this.pgClients.delete(socket));
       return client;
     } catch (error) {
+      const lost = this.connectionLost();
+      if (lost) throw lost;
       if (error instanceof PasswordDemanded) {
         throw new WizardError(
           `PostgreSQL asks the OS user ${user} for a password on ${socket}: the wizard connects as role ${user} with peer authentication and has no password to give`,
@@ -236,9 +326,12 @@ export class SshHost implements Host {
   ): Promise<Awaited<T>> {
     const command = commandLine(['env', 'LC_ALL=C', ...argv]);
     return new Promise((resolve, reject) => {
-      this.client.exec(command, (error, channel) => {
+      const lost = this.connectionLost();
+      if (lost) return reject(lost);
+      const opened = (error: Error | undefined, channel: ClientChannel) => {
         if (error) {
           reject(
+            this.connectionLost() ??
             new WizardError(
               `SSH refused to run a command: ${error.message}`,
               `${this.role} ${this.label}`,
@@ -255,7 +348,13 @@ export class SshHost implements Host {
             commandFollows,
           );
         }
-      });
+      };
+      try {
+        this.client.exec(command, opened);
+      } catch {
+        // ssh2 throws when its socket is gone before it noticed why.
+        reject(this.connectionLost() ?? new ConnectionLost(this.role, this.label, 'the connection is closed'));
+      }
     });
   }
 
@@ -294,7 +393,8 @@ export class SshHost implements Host {
   }
 }
 
-function collect(channel: ClientChannel, options: ExecOptions, firstStderr: string): Promise<ExecResult> {
+/** A command's output and exit code; a channel closed by a lost connection rejects with `lost()`'s error. */
+function collect(channel: ClientChannel, options: ExecOptions, firstStderr: string, lost: () => Promise<ConnectionLost | undefined>): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const stdout: Buffer[] = [];
     let stderr = firstStderr;
@@ -311,14 +411,16 @@ function collect(channel: ClientChannel, options: ExecOptions, firstStderr: stri
     channel.on('exit', (exitCode: number | null, signal?: string) => {
       code = exitCode ?? (signal ? 128 : 255);
     });
-    channel.on('error', reject);
+    channel.on('error', (error: Error) => lost().then((connectionLost) => reject(connectionLost ?? error)));
     channel.on('close', () => {
       options.signal?.removeEventListener('abort', abort);
       if (options.signal?.aborted) {
         reject(options.signal.reason ?? new Error('aborted'));
         return;
       }
-      resolve({ code: code ?? 255, stdout: Buffer.concat(stdout).toString(), stderr });
+      const result = { code: code ?? 255, stdout: Buffer.concat(stdout).toString(), stderr };
+      if (code !== null) resolve(result);
+      else lost().then((connectionLost) => (connectionLost ? reject(connectionLost) : resolve(result)));
     });
     channel.end(options.stdin ?? undefined);
   });

@@ -1,7 +1,7 @@
 import type { Progress, Step, StepContext, StepResult } from '../../steps/contract.js';
 
 export type { StepResult, StepStatus } from '../../steps/contract.js';
-import { WizardError } from '../errors.js';
+import { ConnectionLost, WizardError } from '../errors.js';
 
 export type RunnerEvent =
   | { type: 'step-start'; id: string; title: string }
@@ -39,8 +39,11 @@ export async function runSteps(
     options.emit({ type: 'step-start', ...base });
     const phase = (name: 'checking' | 'planning' | 'applying' | 'verifying') => options.emit({ type: 'step-phase', id: step.id, phase: name });
     let result: StepResult;
+    let changing = false;
     const started = performance.now();
     try {
+      // A stop asked for (Ctrl-C, SIGTERM, SIGHUP) ends the run at the next step boundary.
+      ctx.signal?.throwIfAborted();
       phase('checking');
       const check = await step.check(ctx);
       if (check.done) {
@@ -51,14 +54,17 @@ export async function runSteps(
       } else {
         // The plan was shown (interactive review, or --plan) before; apply re-checks what it needs.
         phase('applying');
+        changing = true;
         const applied = await step.apply(ctx);
+        ctx.signal?.throwIfAborted();
         phase('verifying');
         const proven = await step.verify(ctx);
         result = { ...base, status: 'done', detail: proven ? `${applied}; ${proven}` : applied };
       }
-    } catch (error) {
+    } catch (caught) {
       // In plan mode a step may not be plannable before earlier steps ran; keep planning the rest.
       failed = !options.planOnly;
+      const error = caught instanceof ConnectionLost && !caught.state ? caught.withState(lossState(step, ctx, changing, results)) : caught;
       result = { ...base, status: 'failed', detail: errorDetail(error)!.message, error: errorDetail(error) };
     }
     result.durationMs = Math.round(performance.now() - started);
@@ -66,4 +72,13 @@ export async function runSteps(
     options.emit({ type: 'step-end', result });
   }
   return results;
+}
+
+/** What a lost connection left on the servers, as far as the runner knows. */
+function lossState(step: Step, ctx: StepContext, changing: boolean, before: readonly StepResult[]): string {
+  const finished = before.filter((r) => r.status === 'done' || r.status === 'already-done').length;
+  if (!changing && finished === 0) return 'nothing had been changed yet';
+  const earlier = finished > 0 ? `the ${finished} step${finished === 1 ? ' before it is' : 's before it are'} done and stay so` : 'no earlier step changed anything';
+  if (!changing) return `"${step.title}" had changed nothing yet; ${earlier}`;
+  return step.cutShort?.(ctx) ?? `"${step.title}" was cut short (the next run checks it again and finishes it); ${earlier}`;
 }

@@ -8,6 +8,7 @@ import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
 import { blockingProblems } from './blockers.js';
 import { resolveSettings } from './prepare.js';
+import { lockCluster, type RunLock } from './run-lock.js';
 import { errorDetail, runSteps, type RunnerEvent, type StepResult } from './runner.js';
 
 export interface SetupOutcome {
@@ -67,10 +68,28 @@ export async function runSetup({ pair, facts, settings, options, io, emit, signa
     },
     recordChange: (change) => changes.push(change),
   });
-  const preflightFailure = await preflight(facts, planOnly, contextFor(preflightId));
-  const steps = preflightFailure
-    ? [preflightFailure, ...setupSteps.map((step): StepResult => ({ id: step.id, title: step.title, status: 'skipped', detail: 'not run: a precheck failed' }))]
-    : await runSteps(setupSteps, contextFor, { planOnly, emit });
+  // A stall both connections rode out is told in the step it happened in.
+  let currentStep = preflightId;
+  const unwatch = [pair.primary, pair.standby].map((host) => host.watchConnection?.((line) => contextFor(currentStep).note(line)));
+  const tracking = (event: RunnerEvent) => {
+    if (event.type === 'step-start') currentStep = event.id;
+    emit(event);
+  };
+  let steps: StepResult[];
+  const locks: RunLock[] = [];
+  try {
+    const preflightFailure = await preflight(facts, planOnly, contextFor(preflightId));
+    if (!preflightFailure && !planOnly) {
+      // One run at a time per cluster, the primary's first (every run takes them in this order).
+      for (const node of [primary, standby]) locks.push(await lockCluster(node.host, node.cluster.dataDirectory, (line) => contextFor(preflightId).note(line)));
+    }
+    steps = preflightFailure
+      ? [preflightFailure, ...setupSteps.map((step): StepResult => ({ id: step.id, title: step.title, status: 'skipped', detail: 'not run: a precheck failed' }))]
+      : await runSteps(setupSteps, contextFor, { planOnly, emit: tracking });
+  } finally {
+    unwatch.forEach((stop) => stop?.());
+    await Promise.all(locks.map((lock) => lock.release()));
+  }
   const { password: _secret, ...shown } = settings;
   return {
     ok: steps.every((s) => s.status !== 'failed'),

@@ -134,7 +134,7 @@ async function primaryFacts(ctx: StepContext): Promise<CloneFacts['primary']> {
 /** Read once, at discovery: neither the kernel nor the data directories change before the clone. */
 const identity = (ctx: StepContext, side: Side): HostIdentity => ({ label: ctx[side].host.label, cluster: ctx[side].facts.identity });
 
-const dataParent = (dataDirectory: string) => dataDirectory.replace(/\/[^/]+\/?$/, '') || '/';
+export const dataParent = (dataDirectory: string) => dataDirectory.replace(/\/[^/]+\/?$/, '') || '/';
 
 async function standbyFacts(ctx: StepContext, tablespaces: Tablespace[]): Promise<StandbyCloneFacts> {
   const { host, cluster } = ctx.standby;
@@ -193,7 +193,7 @@ async function gatherCloneFacts(ctx: StepContext): Promise<CloneFacts> {
 
 const major = (versionNum: number) => (versionNum >= 100000 ? Math.floor(versionNum / 10000) : Math.floor(versionNum / 100) / 100);
 const enabled = (value: string) => /^(on|true|yes|1|always)$/i.test(value);
-const size = (bytes: number) => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : `${Math.ceil(bytes / 1024 ** 2)} MB`);
+export const size = (bytes: number) => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : `${Math.ceil(bytes / 1024 ** 2)} MB`);
 
 /** The verdict on every precheck, in the order an operator reads them. */
 export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Finding[] {

@@ -61,7 +61,7 @@ export async function reloadAndWait(node: Node): Promise<void> {
     await sleep(10);
   }
   throw new WizardError(
-    `cluster ${node.cluster.id} did not re-read its configuration within ${reloadTimeoutMs / 1000} s of pg_reload_conf()`,
+    `cluster ${node.cluster.id} did not re-read its configuration within ${reloadTimeoutMs / 1000} s of pg_reload_conf() (pg_conf_load_time() still ${before})`,
     where(node),
     `look at the server log${node.cluster.logFile ? ` (${node.cluster.logFile})` : ''} for "configuration file … contains errors", fix it, and run again`,
   );

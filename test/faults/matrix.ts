@@ -1,0 +1,103 @@
+/**
+ * The fault matrix: each fault test/integration/faults.test.ts injects on real lab hosts, where,
+ * what the operator sees, and what the next run does. The test runs exactly these entries and
+ * asserts `sees` in the run's output; README's table is generated from them (`npm run docs`,
+ * test/faults/readme-table.ts), so the table cannot claim a fault the tests never tried.
+ */
+
+export interface Fault {
+  id: string;
+  /** What goes wrong. */
+  fault: string;
+  /** The step (and moment) it is injected at. */
+  at: string;
+  /** How the run ends: its exit code, and whether it rode the fault out. */
+  outcome: 'rides it out (exit 0)' | 'stops (exit 1)' | 'stops (exit 130)';
+  /** Fragments of what the run prints, in order of appearance in the message; the test finds each. */
+  sees: string[];
+  /** What the operator does before running the same command again (nothing, or the cause's fix). */
+  before: string;
+}
+
+export const faults: readonly Fault[] = [
+  {
+    id: 'ssh-killed-at-primary-restart',
+    fault: "the primary's SSH session ended on the server (its sshd process killed)",
+    at: 'Replication settings: while the primary restarts',
+    outcome: 'stops (exit 1)',
+    sees: ['lost the SSH connection to the primary', 'the SSH server closed the connection', 'The primary was being restarted', 'run the same command again'],
+    before: 'nothing',
+  },
+  {
+    id: 'standby-link-blip-at-clone',
+    fault: "the standby's network link down for 5 s",
+    at: 'Clone: while pg_basebackup copies',
+    outcome: 'rides it out (exit 0)',
+    sees: ['no answer from the standby', 'the connection held and the run went on'],
+    before: 'nothing',
+  },
+  {
+    id: 'standby-link-down-at-clone',
+    fault: "the standby's network link down until the run gives up (40 s without an answer; the test sets PGREPL_SSH_TIMEOUT=6)",
+    at: 'Clone: while pg_basebackup copies',
+    outcome: 'stops (exit 1)',
+    sees: ['lost the SSH connection to the standby', 'it answered nothing for', "The standby's data directory", 'is as it was', 'the primary was not changed by this step', 'run the same command again'],
+    before: 'bring the network back',
+  },
+  {
+    id: 'primary-restarted-at-clone',
+    fault: 'the primary restarted by someone else',
+    at: 'Clone: while pg_basebackup copies',
+    outcome: 'stops (exit 1)',
+    sees: ["pg_basebackup failed; the standby's data directory was not touched", 'pg_basebackup: error:'],
+    before: 'nothing',
+  },
+  {
+    id: 'standby-bad-setting-at-start',
+    fault: "a setting the standby cannot start with in its postgresql.conf (huge_pages = on, and the host has no huge pages)",
+    at: 'Start the standby: after the clone, the server refuses to start',
+    outcome: 'stops (exit 1)',
+    sees: ["the standby's cluster", 'did not start; its log says:', 'could not map anonymous shared memory'],
+    before: 'correct the setting the log names',
+  },
+  {
+    id: 'standby-disk-full-at-clone',
+    fault: "the standby's filesystem filled by another writer after the precheck",
+    at: 'Clone: while pg_basebackup copies',
+    outcome: 'stops (exit 1)',
+    sees: ["pg_basebackup failed; the standby's data directory was not touched", 'No space left on device', 'the partial copy was removed', 'free now on'],
+    before: 'make room on that filesystem',
+  },
+  {
+    id: 'sighup-at-clone',
+    fault: 'the terminal closed (SIGHUP to the wizard)',
+    at: 'Clone: while pg_basebackup copies',
+    outcome: 'stops (exit 130)',
+    sees: ["the clone was interrupted; the standby's data directory was not touched", 'the partial copy was removed', 'run the same command again'],
+    before: 'nothing',
+  },
+  {
+    id: 'sigterm-at-standby-start',
+    fault: 'SIGTERM to the wizard',
+    at: 'Start the standby: while it starts',
+    outcome: 'stops (exit 130)',
+    sees: ['interrupted by the operator', 'run the same command again'],
+    before: 'nothing',
+  },
+  {
+    id: 'second-run-same-pair',
+    fault: 'a second run against the same primary and standby while the first runs',
+    at: 'before any step (the first run is cloning)',
+    outcome: 'stops (exit 1)',
+    sees: ["another pgrepl-wizard run is working on the primary's cluster", 'started', 'wait until that run has finished'],
+    before: 'let the first run finish',
+  },
+  {
+    id: 'lock-left-by-dead-run',
+    fault: 'a run killed (SIGKILL) mid-clone leaves its lock behind',
+    at: 'the next run, before any step',
+    outcome: 'rides it out (exit 0)',
+    sees: ['a lock left by an earlier run that has ended', 'ending pg_basebackup'],
+    before: 'nothing',
+  },
+];

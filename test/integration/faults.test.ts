@@ -1,0 +1,279 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { faults } from '../faults/matrix.js';
+import { inHost, lab, labFlags, labReset, psqlIn, runCli, type CliResult } from './lab.js';
+
+/**
+ * The fault matrix (test/faults/matrix.ts) on one real lab pair: each fault is injected while a
+ * headless setup runs, at the moment the run's own output shows it reached that step; the run
+ * must end as the matrix says, in the product's words, and the same command run again must
+ * finish the job (streaming, a new row arrives on the standby).
+ */
+
+const cli = join(import.meta.dirname, '..', '..', 'bin', 'pgrepl-wizard.js');
+const secretEnv = { PGREPL_PASSWORD: 'faults-lab-password' };
+const setupArgs = ['setup', '--yes', '--restart-primary', ...labFlags()];
+const standbyData = '/var/lib/postgresql/15/main';
+const standbyConf = '/etc/postgresql/15/main/postgresql.conf';
+/** The copy is running: pg_basebackup -v says so before it copies the data directory. */
+const cloneCopying = /write-ahead log start point/;
+const labInstance = process.env.PGW_LAB || '0';
+
+/** The root-namespace end of a lab host's network link (test/lab/lab.sh veth_name). */
+const linkOf = (host: 'primary' | 'standby') => `pgwv${labInstance === '0' ? '' : labInstance}-${host}`;
+const setLink = (host: 'primary' | 'standby', state: 'up' | 'down') => execFileSync('ip', ['link', 'set', linkOf(host), state]);
+
+/** ssh2's, Node's and the OS's own words, which must never be all a message says. */
+const rawLibraryText = /Not connected|Keepalive timeout|No response from server|ECONNRESET|EPIPE|Connection terminated unexpectedly|Channel open failure/;
+
+interface Running {
+  done: Promise<CliResult>;
+  /** Resolves once the run's stderr matches `pattern` (the run reached that point). */
+  reaches(pattern: RegExp): Promise<void>;
+  signal(name: NodeJS.Signals): void;
+}
+
+/** The CLI started in the background, its output watched as it arrives. */
+function start(args: string[], env: Record<string, string> = {}): Running {
+  const child = spawn('node', [cli, ...args], { env: { ...process.env, SSH_AUTH_SOCK: undefined, ...secretEnv, ...env } });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+  const check = () => {
+    for (const waiter of [...waiters]) {
+      if (waiter.pattern.test(stderr)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
+  };
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    check();
+  });
+  const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
+  return {
+    done,
+    reaches: (pattern) =>
+      Promise.race([
+        new Promise<void>((resolve) => {
+          waiters.push({ pattern, resolve });
+          check();
+        }),
+        done.then((result) => {
+          throw new Error(`the run ended (exit ${result.code}) before printing ${pattern}:\n${result.stdout}\n${result.stderr}`);
+        }),
+      ]),
+    signal: (name) => child.kill(name),
+  };
+}
+
+/** Waits for `condition` with a deadline (no fixed sleeps). */
+async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const standbySystemIdentifier = () =>
+  /Database system identifier:\s+(\d+)/.exec(inHost('standby', ['runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_controldata', '-D', standbyData]))?.[1];
+
+/** The standby's own cluster again (a new initdb, so the next run clones); the primary keeps what earlier runs set up. */
+function freshStandby(): void {
+  inHost('standby', ['sh', '-c', 'pg_dropcluster --stop 15 main && pg_createcluster 15 main --start -- --no-sync >/dev/null && rm -rf /var/lib/postgresql/15/main.pgrepl-*']);
+}
+
+/** What the operator reads: every fragment the matrix names, in the run's output, and no library's raw words. */
+function expectOperatorSees(result: CliResult, id: string): void {
+  const fault = faults.find((f) => f.id === id)!;
+  const output = result.stdout + result.stderr;
+  const exit = { 'rides it out (exit 0)': 0, 'stops (exit 1)': 1, 'stops (exit 130)': 130 }[fault.outcome];
+  expect(result.code, output).toBe(exit);
+  for (const fragment of fault.sees) expect(output, fragment).toContain(fragment);
+  const failures = output.split('\n').filter((line) => /error:|\[FAILED\]|lost the SSH/.test(line));
+  for (const line of failures) expect(line).not.toMatch(rawLibraryText);
+}
+
+/** The same command again finishes: exit 0, streaming, and a row written now arrives on the standby. */
+async function expectNextRunFinishes(marker: number): Promise<void> {
+  const result = await runCli(setupArgs, secretEnv);
+  expect(result.code, result.stdout + result.stderr).toBe(0);
+  expect(psqlIn('primary', `SELECT state FROM pg_stat_replication WHERE client_addr = '${lab.standbyIp}'`)).toBe('streaming');
+  psqlIn('primary', `INSERT INTO t VALUES (${marker}, 'after a fault')`, 'appdb');
+  await until(() => psqlIn('standby', `SELECT note FROM t WHERE id = ${marker}`, 'appdb') === 'after a fault', 'the row reaching the standby', 30_000);
+}
+
+/** Fails the run of one fault while the standby's old data stays as it was. */
+async function expectStandbyUntouched(identifierBefore: string | undefined, result: CliResult): Promise<void> {
+  expect(standbySystemIdentifier(), result.stdout + result.stderr).toBe(identifierBefore);
+}
+
+const cases: Record<string, (marker: number) => Promise<void>> = {
+  async 'ssh-killed-at-primary-restart'(marker) {
+    // A fresh pair: listen_addresses and wal_senders need the primary's restart.
+    const run = start(setupArgs);
+    await run.reaches(/restarting the primary for/);
+    // The login's sshd processes (privilege-separated, running as the login user) in the primary's own PID namespace.
+    inHost('primary', ['sh', '-c', 'for pid in $(pgrep -u labadmin -x sshd); do kill -KILL "$pid"; done']);
+    const result = await run.done;
+    expectOperatorSees(result, 'ssh-killed-at-primary-restart');
+    await expectNextRunFinishes(marker);
+  },
+
+  async 'standby-link-blip-at-clone'(marker) {
+    freshStandby();
+    const run = start(setupArgs);
+    await run.reaches(cloneCopying);
+    setLink('standby', 'down');
+    // The fault is the 5 s itself.
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    setLink('standby', 'up');
+    const result = await run.done;
+    expectOperatorSees(result, 'standby-link-blip-at-clone');
+    await expectNextRunFinishes(marker);
+  },
+
+  async 'standby-link-down-at-clone'(marker) {
+    freshStandby();
+    const before = standbySystemIdentifier();
+    const run = start(setupArgs, { PGREPL_SSH_TIMEOUT: '6' });
+    await run.reaches(cloneCopying);
+    setLink('standby', 'down');
+    let result: CliResult;
+    try {
+      result = await run.done;
+    } finally {
+      setLink('standby', 'up');
+    }
+    expectOperatorSees(result, 'standby-link-down-at-clone');
+    await expectStandbyUntouched(before, result);
+    await expectNextRunFinishes(marker);
+  },
+
+  async 'primary-restarted-at-clone'(marker) {
+    freshStandby();
+    const before = standbySystemIdentifier();
+    const run = start(setupArgs);
+    await run.reaches(cloneCopying);
+    inHost('primary', ['pg_ctlcluster', '-m', 'immediate', '15', 'prod', 'restart']);
+    const result = await run.done;
+    expectOperatorSees(result, 'primary-restarted-at-clone');
+    await expectStandbyUntouched(before, result);
+    await expectNextRunFinishes(marker);
+  },
+
+  async 'standby-bad-setting-at-start'(marker) {
+    freshStandby();
+    const run = start(setupArgs);
+    await run.reaches(cloneCopying);
+    // Valid to postgres -C (the recovery step reads the settings with it), fatal at start.
+    inHost('standby', ['sh', '-c', `echo "huge_pages = on" >> ${standbyConf}`]);
+    const result = await run.done;
+    expectOperatorSees(result, 'standby-bad-setting-at-start');
+    inHost('standby', ['sed', '-i', '/^huge_pages = on$/d', standbyConf]);
+    await expectNextRunFinishes(marker);
+  },
+
+  async 'standby-disk-full-at-clone'(marker) {
+    freshStandby();
+    // A small filesystem of its own for the standby's data directory and the copy beside it.
+    const parent = '/var/lib/postgresql/15';
+    inHost('standby', ['sh', '-c', `set -e
+      pg_ctlcluster 15 main stop
+      rm -rf /root/pg15 && cp -a ${parent} /root/pg15
+      mount -t tmpfs -o size=400m,mode=0755 pgw-small ${parent}
+      cp -a /root/pg15/. ${parent}/ && rm -rf /root/pg15
+      pg_ctlcluster 15 main start`]);
+    try {
+      const before = standbySystemIdentifier();
+      const run = start(setupArgs);
+      await run.reaches(cloneCopying);
+      // Another writer fills the filesystem, after the free-space precheck passed.
+      inHost('standby', ['sh', '-c', `dd if=/dev/zero of=${parent}/filler bs=1M status=none 2>/dev/null; true`]);
+      const result = await run.done;
+      expectOperatorSees(result, 'standby-disk-full-at-clone');
+      await expectStandbyUntouched(before, result);
+      expect(inHost('standby', ['sh', '-c', `ls -d ${standbyData}.pgrepl-new 2>/dev/null || true`]).trim()).toBe('');
+      inHost('standby', ['rm', '-f', `${parent}/filler`]);
+      await expectNextRunFinishes(marker);
+    } finally {
+      inHost('standby', ['sh', '-c', `pg_ctlcluster 15 main stop 2>/dev/null; umount ${parent}; rm -f ${parent}/filler; true`]);
+    }
+  },
+
+  async 'sighup-at-clone'(marker) {
+    freshStandby();
+    const before = standbySystemIdentifier();
+    const run = start(setupArgs);
+    await run.reaches(cloneCopying);
+    run.signal('SIGHUP');
+    const result = await run.done;
+    expectOperatorSees(result, 'sighup-at-clone');
+    await expectStandbyUntouched(before, result);
+    await expectNextRunFinishes(marker);
+  },
+
+  async 'sigterm-at-standby-start'(marker) {
+    freshStandby();
+    const run = start(setupArgs);
+    await run.reaches(/==> Start the standby/);
+    run.signal('SIGTERM');
+    const result = await run.done;
+    expectOperatorSees(result, 'sigterm-at-standby-start');
+    await expectNextRunFinishes(marker);
+  },
+
+  async 'second-run-same-pair'(marker) {
+    freshStandby();
+    const first = start(setupArgs);
+    await first.reaches(cloneCopying);
+    // Held still while the second run tries, however fast this machine is; its lock lives on the hosts.
+    first.signal('SIGSTOP');
+    let second: CliResult;
+    try {
+      second = await runCli(setupArgs, secretEnv);
+    } finally {
+      first.signal('SIGCONT');
+    }
+    expectOperatorSees(second, 'second-run-same-pair');
+    const firstResult = await first.done;
+    expect(firstResult.code, firstResult.stdout + firstResult.stderr).toBe(0);
+    await expectNextRunFinishes(marker);
+  },
+
+  async 'lock-left-by-dead-run'(marker) {
+    freshStandby();
+    const first = start(setupArgs);
+    await first.reaches(cloneCopying);
+    first.signal('SIGKILL');
+    await first.done;
+    const result = await runCli(setupArgs, secretEnv);
+    expectOperatorSees(result, 'lock-left-by-dead-run');
+    await expectNextRunFinishes(marker);
+  },
+};
+
+describe('faults at every step: the run stops (or rides it out) in its own words, and the next run finishes', () => {
+  beforeAll(() => {
+    labReset();
+    // Big enough (about 160 MB) that the clone is still copying when the fault strikes.
+    inHost('primary', ['runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pgbench', '-q', '-i', '-s', '10', '-p', '5433', 'appdb']);
+  });
+
+  afterAll(() => {
+    setLink('standby', 'up');
+    setLink('primary', 'up');
+  });
+
+  it('has a test for every fault of the matrix, and the matrix a row for every test', () => {
+    expect(Object.keys(cases).sort()).toEqual(faults.map((f) => f.id).sort());
+  });
+
+  faults.forEach((fault, index) => {
+    it(`${fault.fault}, at ${fault.at}: ${fault.outcome}`, () => cases[fault.id](5000 + index), 240_000);
+  });
+});
