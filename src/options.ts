@@ -31,6 +31,7 @@ export const optionSpecs = {
   slot: { type: 'string', help: 'setup: physical replication slot name (default pgrepl_<standby host>)' },
   'primary-address': { type: 'string', help: 'setup: address the standby uses to reach the primary (default: the primary SSH address)' },
   'standby-address': { type: 'string', help: 'setup: address the primary sees the standby connect from (default: detected with ip route get)' },
+  'ssl-root-cert': { type: 'string', help: "setup: the CA certificate (PEM file on this workstation) that signed the primary's server certificate: copied to the standby, which then replicates with sslmode=verify-full (without it, a primary with ssl = on gets sslmode=require)" },
   'archive-dir': { type: 'string', help: 'setup: also archive WAL into this directory on the primary (archive_mode=on)' },
   checkpoint: { type: 'string', help: 'setup: pg_basebackup checkpoint, fast (default) or spread (gentler, can wait minutes)' },
   'discard-old-data': { type: 'boolean', help: "setup: delete the standby's previous data directory after a good clone (default: keep it renamed)" },

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { clientTool } from '../src/facts/clusters.js';
 import { ConnectionLost, WizardError } from '../src/errors.js';
 import type { Host } from '../src/remote/host.js';
@@ -13,6 +14,7 @@ import { timestampSuffix } from './lib/config-files.js';
 import { directoryUser } from './lib/privilege.js';
 import { upsertPassfileEntry } from './lib/passfile.js';
 import { passfileParams, replicationProbeArgv } from '../src/facts/replication.js';
+import { tlsEnvironment } from './lib/standby-config.js';
 import { errorLines, replicationFix } from '../src/catalog/replication-errors.js';
 import { controlServer, isRunning, serverControlCommand } from './lib/server-control.js';
 import { keptTablespace, mappingOption, primaryTablespaces, tablespaceSide, type Tablespace } from './lib/tablespaces.js';
@@ -30,7 +32,7 @@ const pgidMarker = /^pgrepl-pgid (\d+)$/;
 function basebackupArgv(ctx: StepContext, tablespaces: Tablespace[]) {
   const { settings } = ctx;
   const { cluster } = ctx.standby;
-  return privileged.basebackup(clientTool(cluster, 'pg_basebackup'), settings.passfile, [
+  return privileged.basebackup(clientTool(cluster, 'pg_basebackup'), settings.passfile, tlsEnvironment(settings.tls), [
     '-h', settings.primaryAddress,
     '-p', String(ctx.primary.cluster.port),
     '-U', settings.roleName,
@@ -84,6 +86,18 @@ async function securePassfile(host: Host, passfile: string): Promise<void> {
   const owner = (await host.run(privileged.statPath('%U', passfile), { as: 'postgres' })).trim();
   if (owner !== host.serverUser) await host.run(privileged.giveToServerUser(host.serverUser, passfile), { as: 'root' });
   await host.run(privileged.setMode('0600', passfile), { as: 'postgres' });
+}
+
+/** The CA the standby verifies the primary's certificate with (sslrootcert), copied from the workstation. */
+export async function storeRootCert(ctx: StepContext): Promise<void> {
+  const { rootCert, rootCertPem } = ctx.settings.tls ?? {};
+  if (!rootCert || rootCertPem === undefined) return;
+  const { host } = ctx.standby;
+  const current = await host.readFile(rootCert, 'postgres');
+  if (current === rootCertPem) return;
+  await host.run(privileged.makeServerDirectory(host.serverUser, dirname(rootCert)), { as: 'postgres' });
+  await host.writeFile(rootCert, rootCertPem, { as: 'postgres', mode: '644' });
+  ctx.recordChange({ side: 'standby', what: `${current === null ? 'copied' : 'replaced'} the CA certificate to ${rootCert} (sslrootcert)`, undo: current === null ? commandLine(['rm', '--', rootCert]) : undefined });
 }
 
 /** The walreceiver's and pg_basebackup's password: one passfile line for this primary and role. */
@@ -243,6 +257,9 @@ export const cloneStandbyStep: Step = {
     const { settings } = ctx;
     const dir = cluster.dataDirectory;
     const actions: PlannedAction[] = [];
+    if (settings.tls?.rootCert && settings.tls.rootCertPem !== undefined) {
+      actions.push({ side: 'standby', summary: `Copy the CA certificate (--ssl-root-cert) to ${settings.tls.rootCert}: the standby checks the primary's certificate with it (sslmode=verify-full)` });
+    }
     if (!(await passwordStored(ctx)).stored) {
       actions.push({
         side: 'standby',
@@ -284,6 +301,7 @@ export const cloneStandbyStep: Step = {
   async apply(ctx) {
     const { host, cluster } = ctx.standby;
     const dir = cluster.dataDirectory;
+    await storeRootCert(ctx);
     await storePassword(ctx);
     // Before the prechecks: a leftover clone still holds the slot and would fail them.
     await endOrphanedClones(ctx);

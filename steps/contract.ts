@@ -60,11 +60,27 @@ export interface SetupSettings {
   keepOldData: boolean;
   /** Where the standby keeps the replication password (0600, owner: the server's OS user). */
   passfile: string;
+  /** TLS for the replication connection, when the primary has ssl = on. */
+  tls?: ReplicationTls;
   /**
    * Clone even when the standby already is a copy of the primary: doctor's repair for a
    * standby that lost WAL it needs or whose history forked (default false).
    */
   reclone?: boolean;
+}
+
+/**
+ * libpq's sslmode for the standby's connections to the primary: verify-full with the CA the
+ * operator named (the primary's certificate must be signed by it and name the address the
+ * standby connects to), else require (encrypted, but the primary's identity is not checked).
+ */
+export interface ReplicationTls {
+  /** verify-full or require from setup; doctor keeps whatever the standby's primary_conninfo has. */
+  sslmode: string;
+  /** sslrootcert: where the standby keeps the CA certificate. */
+  rootCert?: string;
+  /** The CA certificate (PEM) to copy there, read on the workstation (--ssl-root-cert). */
+  rootCertPem?: string;
 }
 
 export interface PlannedAction {

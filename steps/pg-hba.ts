@@ -68,7 +68,7 @@ async function readState(ctx: StepContext): Promise<HbaState> {
     client,
     firstMatch: firstMatchingRule(rules, client),
     errors: errorLines(rules),
-    line: hbaLine(roleName, standbyAddress, passwordMethod, slotName),
+    line: hbaLine(roleName, standbyAddress, passwordMethod, slotName, client.ssl),
   };
 }
 

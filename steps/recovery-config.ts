@@ -110,6 +110,10 @@ async function desiredConfig(ctx: StepContext): Promise<Desired> {
 
 const desired = sharedWithCheck(desiredConfig);
 
+/** What sslmode=require (a primary with ssl = on, no CA named) does and does not protect against. */
+const requireNote =
+  "TLS: the primary has ssl = on and no CA was named (--ssl-root-cert), so primary_conninfo uses sslmode=require: replication is encrypted (nobody on the network reads or alters it), but the standby does not check the primary's certificate, so a machine that answers in the primary's place is not detected; name the CA that signed the primary's certificate with --ssl-root-cert for sslmode=verify-full";
+
 export const recoveryConfigStep: Step = {
   id: 'recovery-config',
   title: 'Configure the standby to follow the primary',
@@ -125,6 +129,7 @@ export const recoveryConfigStep: Step = {
     const { cloned, edits } = await desired.afterCheck(ctx);
     const actions: PlannedAction[] = [];
     if (!cloned) ctx.note("recovery-config: the diffs below start from the primary's postgresql.auto.conf, which the clone copies; they are computed again after the clone");
+    if (ctx.settings.tls?.sslmode === 'require') ctx.note(requireNote);
     if (cloned && (await runningAddress(ctx.standby))) {
       actions.push({ side: 'standby', summary: `Stop the standby's cluster ${ctx.standby.cluster.id} while its configuration changes`, command: serverControlCommand(ctx.standby.cluster, 'stop') });
     }

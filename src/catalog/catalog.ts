@@ -17,6 +17,7 @@ export const findingIds = [
   'slot-in-use',
   'wal-senders-exhausted',
   'auth-failed',
+  'tls-failed',
   'not-replication-role',
   'primary-unreachable',
   'wal-level-insufficient',
@@ -127,6 +128,21 @@ export const catalog: Record<FindingId, FindingSpec> = {
     fix: 'set the role\'s password and the same one in the standby\'s passfile (run "pgrepl-wizard setup" with PGREPL_PASSWORD)',
     autoFix: "sets the role's password to the standby's (its passfile or primary_conninfo; PGREPL_PASSWORD wins and is stored in the passfile)",
     logPatterns: [/password authentication failed for user "[^"]+"/, /fe_sendauth: no password supplied/],
+  },
+  'tls-failed': {
+    id: 'tls-failed',
+    host: 'standby',
+    severity: 'error',
+    title: "the standby does not accept the primary's TLS certificate",
+    cause:
+      "with sslmode=verify-ca or verify-full the standby checks the primary's certificate against sslrootcert: the CA file is missing, the certificate was not signed by that CA, or (verify-full) it does not name the address in primary_conninfo",
+    fix: "give the standby the CA that signed the primary's certificate (sslrootcert in primary_conninfo; setup --ssl-root-cert copies it), and a certificate on the primary whose subjectAltName names the host in primary_conninfo (or use that name as host)",
+    logPatterns: [
+      /SSL error: certificate verify failed/,
+      /server certificate for "[^"]+"( \(and \d+ other names?\))? does not match host name "[^"]+"/,
+      /server common name "[^"]+" does not match host name "[^"]+"/,
+      /root certificate file "[^"]+" does not exist/,
+    ],
   },
   'not-replication-role': {
     id: 'not-replication-role',

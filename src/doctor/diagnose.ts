@@ -297,10 +297,11 @@ function connection(ctx: Context): Finding[] {
   const found: Finding[] = [];
   const add = (id: FindingId, fix: { text?: string; repairs?: RepairId[] }, extra: Partial<Finding> = {}) => found.push(finding(id, [...probeEvidence(ctx), ...logEvidence(ctx, id)], fix, extra));
 
-  if (now.includes('hba-missing')) add('hba-missing', { text: fixTextFor(ctx, 'hba-missing'), repairs: ['hba'] });
+  if (now.includes('hba-missing')) add('hba-missing', { text: fixTextFor(ctx, 'hba-missing'), repairs: ['hba'] }, withoutTls(ctx));
   if (now.includes('auth-failed')) {
     add('auth-failed', ctx.passwordKnown ? { text: fixTextFor(ctx, 'auth-failed'), repairs: ['role'] } : { text: `${fixTextFor(ctx, 'auth-failed')}; doctor --fix can do it once PGREPL_PASSWORD holds the password` });
   }
+  if (now.includes('tls-failed')) add('tls-failed', {});
   const role = primary.role;
   const roleLacks = role ? [...(role.canLogin ? [] : ['LOGIN']), ...(role.replication ? [] : ['REPLICATION'])] : [];
   if (now.includes('not-replication-role') || roleLacks.length > 0) {
@@ -313,6 +314,18 @@ function connection(ctx: Context): Finding[] {
   }
   if (now.includes('primary-unreachable') || (!primary.running && relationship.conninfo !== undefined)) found.push(unreachable(ctx));
   return found;
+}
+
+/**
+ * An hba refusal that PostgreSQL says came unencrypted ("no encryption", "SSL off" up to 13):
+ * a hostssl line never matches such a connection, whatever its address and role.
+ */
+function withoutTls(ctx: Context): Partial<Finding> {
+  const refusal = /no pg_hba\.conf entry for replication connection from host "[^"]+", user "[^"]+", (no encryption|SSL off)/.exec(ctx.facts.probe?.output ?? '');
+  if (!refusal) return {};
+  return {
+    detail: `the connection came without TLS ("${refusal[1]}"): a hostssl line matches only encrypted connections, so the standby's primary_conninfo must not say sslmode=disable (use require or verify-full), or the primary must have ssl = on`,
+  };
 }
 
 /** Why the standby cannot reach the primary, and whether --fix can change that. */

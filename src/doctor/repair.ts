@@ -142,6 +142,8 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
     keepOldData: !options.discardOldData,
     tablespaceMap: parseTablespaceMap(options.tablespaceMap),
     passfile: relationship.passfile,
+    // The standby's own TLS settings are kept when the repairs write primary_conninfo again.
+    tls: params.sslmode ? { sslmode: params.sslmode, rootCert: params.sslrootcert } : undefined,
     reclone: ids.has(cloneStandbyStep.id),
   };
   return { steps, settings, dropSlots, leftAlone };

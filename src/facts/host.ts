@@ -18,6 +18,7 @@ export const replicationSettings = [
   'archive_mode',
   'archive_command',
   'password_encryption',
+  'ssl',
   'primary_conninfo',
   'primary_slot_name',
   'max_connections',

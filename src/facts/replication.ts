@@ -23,12 +23,23 @@ export interface ProbeOutcome {
 /** PG 12+ reads primary_conninfo and primary_slot_name from postgresql(.auto).conf next to standby.signal; PG ≤ 11 from recovery.conf. */
 export const usesStandbySignal = (major: number) => major >= 12;
 
+/** TLS of the standby's replication connections: libpq's sslmode, and the CA file it verifies the primary with. */
+export interface ConnectionTls {
+  sslmode: string;
+  rootCert?: string;
+}
+
+/** sslmode (and sslrootcert) of every replication connection from the standby, when TLS is used. */
+export const tlsParams = (tls: ConnectionTls | undefined): [string, string][] =>
+  tls ? [['sslmode', tls.sslmode], ...(tls.rootCert ? [['sslrootcert', tls.rootCert] as [string, string]] : [])] : [];
+
 /** The parameters setup gives the walreceiver: the password stays in the passfile. */
-export const passfileParams = (settings: { primaryAddress: string; roleName: string; passfile: string }, primaryPort: number): ConnectionParams => [
+export const passfileParams = (settings: { primaryAddress: string; roleName: string; passfile: string; tls?: ConnectionTls }, primaryPort: number): ConnectionParams => [
   ['host', settings.primaryAddress],
   ['port', String(primaryPort)],
   ['user', settings.roleName],
   ['passfile', settings.passfile],
+  ...tlsParams(settings.tls),
 ];
 
 /** The psql command; `params` must not hold a password (see probeReplication). */

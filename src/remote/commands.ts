@@ -183,9 +183,9 @@ export const replicationProbeWithPassword = command({
  */
 export const basebackup = command({
   runs: server,
-  argv: (pgBasebackup: string, passfile: string, args: readonly string[]) => [
+  argv: (pgBasebackup: string, passfile: string, environment: readonly string[], args: readonly string[]) => [
     'setsid', '-w', 'sh', '-c', 'echo "pgrepl-pgid $$" >&2; exec "$@"', 'sh',
-    'env', `PGPASSFILE=${passfile}`, 'PGAPPNAME=pgrepl-wizard-clone', pgBasebackup, ...args,
+    'env', `PGPASSFILE=${passfile}`, 'PGAPPNAME=pgrepl-wizard-clone', ...environment, pgBasebackup, ...args,
   ],
 });
 /** Ends a process group and waits until none is left but zombies. `kill -s SIG --` is the spelling dash's kill accepts. */

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { UsageError } from '../errors.js';
 import { serverHome, sourceAddressTowards } from '../facts/host.js';
 import type { Io } from '../io.js';
 import { passwordEnv, type Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
-import { toNode, type SetupSettings } from '../../steps/contract.js';
+import { toNode, type ReplicationTls, type SetupSettings } from '../../steps/contract.js';
 import { findPassfileEntry } from '../../steps/lib/passfile.js';
 import { storedPasswordProof } from '../../steps/replication-role.js';
 
@@ -80,6 +82,7 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
     passwordGenerated = true;
   }
   return {
+    tls: await replicationTls(options, facts, passfile, slotName),
     roleName,
     password,
     passwordGenerated,
@@ -95,4 +98,32 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
     tablespaceMap: parseTablespaceMap(options.tablespaceMap),
     passfile,
   };
+}
+
+/**
+ * TLS for replication when the primary has ssl = on: verify-full against the CA the operator
+ * names (copied next to the passfile, in ~/.postgresql), else require.
+ */
+async function replicationTls(options: Options, facts: PairFacts, passfile: string, slotName: string): Promise<ReplicationTls | undefined> {
+  const ssl = facts.primary.cluster?.settings.ssl?.value;
+  if (ssl !== 'on') {
+    if (options.sslRootCert) {
+      throw new UsageError(
+        `--ssl-root-cert was given, but the primary has ssl = ${ssl ?? 'unknown'}: it offers no TLS to verify`,
+        "turn ssl on in the primary's postgresql.conf (ssl_cert_file, ssl_key_file signed by that CA) and restart it, or leave --ssl-root-cert out",
+      );
+    }
+    return undefined;
+  }
+  if (!options.sslRootCert) return { sslmode: 'require' };
+  let pem: string;
+  try {
+    pem = await readFile(options.sslRootCert, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read --ssl-root-cert ${options.sslRootCert}: ${(error as NodeJS.ErrnoException).code ?? error}`, 'name the PEM file of the CA that signed the primary\'s certificate');
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new UsageError(`--ssl-root-cert ${options.sslRootCert} holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`, "name the CA's certificate in PEM form (openssl x509 -in CA -outform PEM)");
+  }
+  return { sslmode: 'verify-full', rootCert: `${dirname(passfile)}/.postgresql/pgrepl-${slotName}-ca.crt`, rootCertPem: pem };
 }

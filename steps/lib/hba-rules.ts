@@ -101,8 +101,9 @@ const hbaToken = (name: string) => (/^[a-z_][a-z0-9_]*$/.test(name) && !hbaKeywo
 
 export const hbaTag = (slotName: string) => `# pgrepl-wizard: ${slotName}`;
 
-export function hbaLine(role: string, address: string, method: string, slotName: string): string {
-  return `${'host'.padEnd(8)}${'replication'.padEnd(16)}${hbaToken(role).padEnd(16)}${hostCidr(address).padEnd(24)}${method.padEnd(16)}${hbaTag(slotName)}`;
+/** `hostssl` when the primary has ssl = on: the rule then never lets the password cross the network in clear. */
+export function hbaLine(role: string, address: string, method: string, slotName: string, ssl = false): string {
+  return `${(ssl ? 'hostssl' : 'host').padEnd(8)}${'replication'.padEnd(16)}${hbaToken(role).padEnd(16)}${hostCidr(address).padEnd(24)}${method.padEnd(16)}${hbaTag(slotName)}`;
 }
 
 const isTagged = (line: string, slotName: string) => line.trimEnd().endsWith(hbaTag(slotName));

@@ -1,6 +1,6 @@
-import type { SetupSettings } from '../contract.js';
+import type { ReplicationTls, SetupSettings } from '../contract.js';
 import { conninfo } from '../../src/facts/conninfo.js';
-import { usesStandbySignal } from '../../src/facts/replication.js';
+import { tlsParams, usesStandbySignal } from '../../src/facts/replication.js';
 
 /**
  * The texts a standby's recovery configuration is made of, rendered per major version.
@@ -9,6 +9,9 @@ import { usesStandbySignal } from '../../src/facts/replication.js';
  * ALTER SYSTEM writes postgresql.auto.conf).
  */
 
+/** The same for a client that takes them from its environment (pg_basebackup): PGSSLMODE=…, PGSSLROOTCERT=…. */
+export const tlsEnvironment = (tls: ReplicationTls | undefined): string[] => tlsParams(tls).map(([key, value]) => `PG${key.toUpperCase()}=${value}`);
+
 /** What the standby's walreceiver connects with: the password stays in the passfile. */
 export function primaryConninfo(settings: SetupSettings, primaryPort: number): string {
   return conninfo([
@@ -16,6 +19,7 @@ export function primaryConninfo(settings: SetupSettings, primaryPort: number): s
     ['port', String(primaryPort)],
     ['user', settings.roleName],
     ['passfile', settings.passfile],
+    ...tlsParams(settings.tls),
     ['application_name', settings.slotName],
   ]);
 }
