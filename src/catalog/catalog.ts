@@ -34,6 +34,7 @@ export const findingIds = [
   'replay-paused',
   'recovery-conflict',
   'application-name-collision',
+  'walsender-timeout',
 ] as const;
 export type FindingId = (typeof findingIds)[number];
 
@@ -331,6 +332,16 @@ export const catalog: Record<FindingId, FindingSpec> = {
       "a standby whose primary_conninfo has no application_name reports its cluster_name from PostgreSQL 12 (Debian sets it to e.g. 15/main on every host) and \"walreceiver\" before 12 or without one, so two such standbys look alike: synchronous_standby_names cannot tell them apart and every monitor mixes them up",
     fix: "give each standby its own application_name in primary_conninfo (e.g. its slot name) and reload it (restart before PostgreSQL 13)",
     logPatterns: [],
+  },
+  'walsender-timeout': {
+    id: 'walsender-timeout',
+    host: 'primary',
+    severity: 'info',
+    title: 'a replication connection was ended for silence (replication timeout)',
+    cause:
+      "one end heard nothing from the other for wal_sender_timeout (the primary's walsender) or wal_receiver_timeout (the standby's walreceiver), 60 s by default: the network between the hosts dropped or stalled, or the other end was stuck (load, I/O, a full disk); the standby connects again by itself",
+    fix: 'check the network between the hosts and the load on the side that went silent; raise wal_sender_timeout on the primary / wal_receiver_timeout on the standby (reload) only for a slow but sound link',
+    logPatterns: [/terminating walsender process due to replication timeout/, /terminating walreceiver due to timeout/],
   },
 };
 

@@ -445,6 +445,9 @@ function timeline(ctx: Context): Finding[] {
   return [finding('timeline-diverged', [...evidence, ...timelines], { repairs: ['reclone'] })];
 }
 
+/** A duration setting as pg_settings gives it (milliseconds), with its unit. */
+const milliseconds = (value: string | undefined) => (value !== undefined && /^\d+$/.test(value) ? `${value} ms` : value);
+
 function replayPaused(ctx: Context): Finding[] {
   const { standby } = ctx.facts;
   // PostgreSQL 14+ pauses replay itself when a hot-standby setting is too low: hot-standby-params is that cause.
@@ -473,7 +476,7 @@ function recoveryConflicts(ctx: Context): Finding[] {
   const delay = standby.settings.max_standby_streaming_delay;
   const shown = [
     ...(feedback === undefined ? [] : [`hot_standby_feedback = ${feedback}`]),
-    ...(delay === undefined ? [] : [`max_standby_streaming_delay = ${delay}${/^\d+$/.test(delay) ? ' ms' : ''}`]),
+    ...(delay === undefined ? [] : [`max_standby_streaming_delay = ${milliseconds(delay)}`]),
   ];
   const rowVersions = cancelled.some((entry) => entry.more.some((line) => /row versions that must be removed/.test(line)));
   const text =
@@ -482,6 +485,26 @@ function recoveryConflicts(ctx: Context): Finding[] {
       : `raise max_standby_streaming_delay on the standby (reload; replay then waits longer for such queries: more lag)${feedback === 'on' ? '' : '; if the DETAIL names row versions, hot_standby_feedback = on'}, or run such queries elsewhere`;
   return [
     finding('recovery-conflict', [...(shown.length > 0 ? [fromQuery('standby', standby.settingsSource, standby.clock, shown)] : []), ...fromLog(standby.log, ...cancelled.slice(-2))], { text }, { detail: `${cancelled.length} cancelled since the standby started` }),
+  ];
+}
+
+/** Replication connections ended by a timeout since the servers started: info, with both timeouts. */
+function replicationTimeouts(ctx: Context): Finding[] {
+  const { primary, standby } = ctx.facts;
+  const ended = (log: ServerLog) =>
+    sinceStart(log.entries).filter((entry) => entryIds(entry).includes('walsender-timeout') && (log.host === 'standby' || aboutThisStandby(entry, ctx.standbyAddresses)));
+  const onPrimary = ended(primary.log);
+  const onStandby = ended(standby.log);
+  if (onPrimary.length + onStandby.length === 0) return [];
+  const settings = [`wal_sender_timeout = ${milliseconds(primary.settings.wal_sender_timeout) ?? 'unknown'} on the primary`, `wal_receiver_timeout = ${milliseconds(standby.settings.wal_receiver_timeout) ?? 'unknown'} on the standby`];
+  const counts = [...(onPrimary.length > 0 ? [`${onPrimary.length} by the primary's walsender`] : []), ...(onStandby.length > 0 ? [`${onStandby.length} by the standby's walreceiver`] : [])];
+  return [
+    finding(
+      'walsender-timeout',
+      [fromQuery('primary', 'pg_settings (both servers)', primary.clock, settings), ...fromLog(primary.log, ...onPrimary.slice(-2)), ...fromLog(standby.log, ...onStandby.slice(-2))],
+      {},
+      { detail: `connections ended for silence since the servers started: ${counts.join(', ')}` },
+    ),
   ];
 }
 
@@ -595,7 +618,7 @@ function context(facts: DoctorFacts, passwordKnown: boolean): Context {
 export function diagnose(facts: DoctorFacts, passwordKnown: boolean): Diagnosis {
   const ctx = context(facts, passwordKnown || facts.relationship.storedPassword !== undefined || facts.relationship.params.password !== undefined);
   // Causes first; a stopped standby is often their consequence.
-  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyDown, replayPaused, lag, recoveryConflicts, applicationNameCollisions, elsewhere].flatMap((detect) => detect(ctx));
+  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyDown, replayPaused, lag, recoveryConflicts, replicationTimeouts, applicationNameCollisions, elsewhere].flatMap((detect) => detect(ctx));
   const findings = [...current, ...resolved(ctx, current)].sort((a, b) => severityOrder.indexOf(a.severity) - severityOrder.indexOf(b.severity));
   return { healthy: !findings.some((f) => f.severity === 'error'), findings, replication: replicationState(ctx) };
 }

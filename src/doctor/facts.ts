@@ -118,7 +118,7 @@ export interface DoctorFacts {
   probe?: Probe;
 }
 
-const primarySettingNames = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'port', 'max_slot_wal_keep_size', 'wal_keep_size', 'wal_keep_segments', 'synchronous_standby_names'];
+const primarySettingNames = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'port', 'max_slot_wal_keep_size', 'wal_keep_size', 'wal_keep_segments', 'synchronous_standby_names', 'wal_sender_timeout'];
 /** A server out of recovery writes on this timeline; one in recovery is on its last checkpoint's. */
 const timelineSql = `CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())
                           ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END`;
@@ -195,7 +195,7 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
   const dir = cluster.dataDirectory;
   const exists = async (name: string) => (await host.exec(privileged.pathExists(`${dir}/${name}`), { as: 'postgres' })).code === 0;
   const [recoveryConf, standbySignal, recoverySignal] = await Promise.all([host.readFile(`${dir}/recovery.conf`, 'postgres'), exists('standby.signal'), exists('recovery.signal')]);
-  const names = [...walreceiverSettingNames, ...hotStandbyMinimums(cluster.major), 'hot_standby', 'hot_standby_feedback', 'max_standby_streaming_delay'];
+  const names = [...walreceiverSettingNames, ...hotStandbyMinimums(cluster.major), 'hot_standby', 'hot_standby_feedback', 'max_standby_streaming_delay', 'wal_receiver_timeout'];
   const { live, ...facts } = await serverFacts(node, names, async () => {
     const [row] = await host.sql<{ in_recovery: boolean; system_identifier: string; timeline: number; replay_paused: boolean | null; apply_bytes: string | null; replay_age: number | null; receiver: string | null; last_message_at: string | null; last_message_age: number | null }>(
       node.address!,

@@ -3,13 +3,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { current, diagnoseUntil, doctor, doctorUntil, expectStreamingWithNewRow, logLine, quotedLogLines, setUpWithWizard, slot, startReceiveWal, stopProcess } from './doctor-lab.js';
-import { lab, psqlIn } from './lab.js';
+import { inHost, lab, psqlIn } from './lab.js';
 
 /**
  * Doctor on a streaming pair whose standby replays badly, broken for real on the lab: replay
  * paused with pg_wal_replay_pause() (an error, quoting "recovery has paused"), and a standby
  * query cancelled by a conflict with recovery (info, quoting the ERROR and its DETAIL), and a
- * second WAL receiver reporting the standby's application_name (a warning).
+ * second WAL receiver reporting the standby's application_name (a warning), and a walreceiver
+ * that stops answering, ended by the primary after wal_sender_timeout (info).
  */
 
 const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
@@ -93,5 +94,34 @@ describe('doctor: replay on the standby', () => {
     stopProcess(receiver);
     const alone = await doctorUntil((r) => !r.findings.some((f) => f.id === 'application-name-collision'));
     expect(alone.healthy).toBe(true);
+  });
+
+  it('walsender-timeout: a walreceiver that stops answering is ended by the primary after wal_sender_timeout: info quoting it, with both timeouts', async () => {
+    psqlIn('primary', "ALTER SYSTEM SET wal_sender_timeout = '2s'");
+    psqlIn('primary', 'SELECT pg_reload_conf()');
+    await until(() => psqlIn('primary', 'SHOW wal_sender_timeout') === '2s', 'the reload on the primary');
+    const walreceiver = psqlIn('standby', 'SELECT pid FROM pg_stat_wal_receiver');
+    const senders = () => psqlIn('primary', `SELECT count(*) FROM pg_stat_replication WHERE client_addr = '${lab.standbyIp}'`);
+    // A stopped walreceiver sends no replies: the primary's walsender gives up on it.
+    inHost('standby', ['kill', '-STOP', walreceiver]);
+    try {
+      await until(() => senders() === '0', "the primary's walsender for the standby to end");
+    } finally {
+      // Back to the default before the walreceiver wakes: a loaded lab may not answer within 2 s.
+      psqlIn('primary', 'ALTER SYSTEM RESET wal_sender_timeout');
+      psqlIn('primary', 'SELECT pg_reload_conf()');
+      inHost('standby', ['kill', '-CONT', walreceiver]);
+    }
+    const report = await doctorUntil((r) => r.healthy && r.findings.some((f) => f.id === 'walsender-timeout'));
+    expect(report.code).toBe(0);
+    const timeout = report.findings.find((f) => f.id === 'walsender-timeout')!;
+    // A loaded lab can miss the 2 s a second time right after the walreceiver wakes: one or more.
+    expect(timeout.severity).toBe('info');
+    expect(timeout.detail).toMatch(/^connections ended for silence since the servers started: \d+ by the primary's walsender$/);
+    expect(timeout.evidence[0].lines).toEqual([expect.stringMatching(/wal_sender_timeout = \d+ ms on the primary$/), expect.stringMatching(/wal_receiver_timeout = 60000 ms on the standby$/)]);
+    const quoted = quotedLogLines(timeout, 'primary');
+    expect(quoted.length).toBeGreaterThan(0);
+    for (const line of quoted) expect(line).toMatch(logLine('LOG:  terminating walsender process due to replication timeout'));
+    expect(timeout.fix.text).toContain('check the network between the hosts');
   });
 });

@@ -200,6 +200,17 @@ describe('doctor diagnosis', () => {
     expect(diagnose(facts({ primary: sync }), false).findings[0].fix.text).toContain(`synchronous_standby_names = 'FIRST 1 ("${slot}", other)' names it`);
   });
 
+  it('connections ended by a replication timeout since the servers started are info, with both timeouts', () => {
+    const ended = '2026-11-23 19:38:00.518 UTC [1046] repl@[unknown] LOG:  terminating walsender process due to replication timeout\n';
+    const primary = primaryFacts({ settings: { ...primaryFacts().settings, wal_sender_timeout: '60000' } }, primaryStart + ended);
+    const standby = standbyFacts({ settings: { ...standbyFacts().settings, wal_receiver_timeout: '60000' } });
+    const { findings, healthy } = diagnose(facts({ primary, standby }), false);
+    expect(healthy).toBe(true);
+    expect(findings.map((f) => [f.id, f.severity, f.detail])).toEqual([['walsender-timeout', 'info', "connections ended for silence since the servers started: 1 by the primary's walsender"]]);
+    expect(findings[0].evidence[0].lines.map((line) => line.replace(/^.*?  /, ''))).toEqual(['wal_sender_timeout = 60000 ms on the primary', 'wal_receiver_timeout = 60000 ms on the standby']);
+    expect(findings[0].evidence[1].lines).toEqual([ended.trim()]);
+  });
+
   it.each([
     ['FIRST 1 (a, "b c")', ['a', 'b c']],
     ['ANY 2 (a,b)', ['a', 'b']],
