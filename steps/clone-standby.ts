@@ -7,7 +7,7 @@ import type { Privilege } from '../src/remote/commands.js';
 import { commandLine } from '../src/remote/quote.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
 import { lineSplitter, parseProgressLine, progressMeter } from './lib/basebackup-progress.js';
-import { systemIdentifier } from '../src/facts/live.js';
+import { runningAddress, systemIdentifier } from '../src/facts/live.js';
 import { sayingWhatIsLeft } from './lib/cut-short.js';
 import { dataParent, passwordStored, runClonePrechecks, sideDirectory, size } from './lib/clone-prechecks.js';
 import { timestampSuffix } from './lib/config-files.js';
@@ -302,16 +302,18 @@ export const cloneStandbyStep: Step = {
     const { host, cluster } = ctx.standby;
     const dir = cluster.dataDirectory;
     await storeRootCert(ctx);
-    await storePassword(ctx);
-    // Before the prechecks: a leftover clone still holds the slot and would fail them.
-    await endOrphanedClones(ctx);
+    // Both before the prechecks: the connection test needs the password, and a leftover clone
+    // still holds the slot and would fail them. Independent of each other.
+    await Promise.all([storePassword(ctx), endOrphanedClones(ctx)]);
     await runClonePrechecks(ctx, 'apply');
     const tablespaces = await primaryTablespaces(ctx);
     if (!(await ctx.confirm(replaceAction(ctx, tablespaces)))) {
       throw new WizardError('stopped before touching the standby', where(ctx.standby), "run again and confirm replacing the standby's data directory (headless: --yes)");
     }
     if (ctx.settings.checkpoint === 'spread') ctx.note('warning: waiting for a spread checkpoint on the primary; this can take minutes');
-    const wasRunning = await isRunning(host, cluster);
+    // Asked again after the confirmation, which may have taken the operator a while; the open
+    // session answers when it runs.
+    const wasRunning = (await runningAddress(ctx.standby)) !== undefined;
     const as = await directoryUser(host, [dir, ...tablespaces.map((t) => t.target)]);
     const sides = [sideDirectory(dir), ...tablespaces.map((t) => tablespaceSide(t.target))];
     const untouched = () =>
@@ -360,7 +362,11 @@ export const cloneStandbyStep: Step = {
 
   async verify(ctx) {
     const { host, cluster } = ctx.standby;
-    const [primaryId, standbyId] = await Promise.all([systemIdentifier(ctx.primary), systemIdentifier(ctx.standby)]);
+    const [primaryId, standbyId, modeAndOwner] = await Promise.all([
+      systemIdentifier(ctx.primary),
+      systemIdentifier(ctx.standby),
+      host.run(privileged.statPath('%a %U', cluster.dataDirectory), { as: 'postgres' }),
+    ]);
     if (standbyId === undefined || standbyId !== primaryId) {
       throw new WizardError(
         `${cluster.dataDirectory} is not a copy of the primary (system identifier ${standbyId ?? 'none'}, the primary's ${primaryId})`,
@@ -368,7 +374,7 @@ export const cloneStandbyStep: Step = {
         'run setup again to clone',
       );
     }
-    const [mode, owner] = (await host.run(privileged.statPath('%a %U', cluster.dataDirectory), { as: 'postgres' })).trim().split(' ');
+    const [mode, owner] = modeAndOwner.trim().split(' ');
     if (mode !== '700' || owner !== cluster.owner) {
       throw new WizardError(
         `${cluster.dataDirectory} has mode ${mode} and owner ${owner}; PostgreSQL refuses to start unless it is ${cluster.owner}'s with mode 0700`,

@@ -230,6 +230,8 @@ export const clearRunLock = command({ runs: server, argv: (path: string, record:
  * counts only by its executable (this script's own command line names pg_basebackup and the
  * directory too), never in this script's own process group, and only in this mount
  * namespace. Run as the server's OS user: the clones it looks for are that user's.
+ * /proc/PID/comm is read with the shell's own `read` first, so only a pg_basebackup costs a
+ * process (a busy server has hundreds of others; two readlinks for each took seconds).
  */
 export const orphanedClones = command({
   runs: server,
@@ -237,8 +239,10 @@ export const orphanedClones = command({
     sh(
       [
         'own=$(readlink /proc/self/ns/mnt)',
-        'self=$(ps -o pgid= -p $$ | tr -d " ")',
+        'read -r _ _ _ _ self _ < /proc/$$/stat',
         'for d in /proc/[0-9]*; do',
+        '  read -r comm 2>/dev/null < "$d/comm" || continue',
+        '  [ "$comm" = pg_basebackup ] || continue',
         '  [ "$(readlink "$d/ns/mnt" 2>/dev/null)" = "$own" ] || continue',
         '  exe=$(readlink "$d/exe" 2>/dev/null) || continue',
         '  case "${exe##*/}" in pg_basebackup | "pg_basebackup (deleted)") ;; *) continue ;; esac',

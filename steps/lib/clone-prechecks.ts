@@ -136,7 +136,8 @@ const identity = (ctx: StepContext, side: Side): HostIdentity => ({ label: ctx[s
 
 export const dataParent = (dataDirectory: string) => dataDirectory.replace(/\/[^/]+\/?$/, '') || '/';
 
-async function standbyFacts(ctx: StepContext, tablespaces: Tablespace[]): Promise<StandbyCloneFacts> {
+/** `tablespaces` is the primary's answer, awaited only for the one read that needs it. */
+async function standbyFacts(ctx: StepContext, tablespaces: Promise<Tablespace[]>): Promise<StandbyCloneFacts> {
   const { host, cluster } = ctx.standby;
   const side = sideDirectory(cluster.dataDirectory);
   const parent = dataParent(cluster.dataDirectory);
@@ -147,7 +148,7 @@ async function standbyFacts(ctx: StepContext, tablespaces: Tablespace[]): Promis
     host.exec(privileged.isMountPoint(cluster.dataDirectory), { as: 'postgres' }),
     systemIdentifier(ctx.standby),
     runningAddress(ctx.standby),
-    host.exec(privileged.pathSpace([parent, ...tablespaces.map((t) => t.target)]), { as: 'postgres' }),
+    tablespaces.then((list) => host.exec(privileged.pathSpace([parent, ...list.map((t) => t.target)]), { as: 'postgres' })),
   ]);
   const available = df.stdout.split('\n')[1]?.trim().split(/\s+/)[3];
   return {
@@ -186,8 +187,9 @@ async function connectionTest(ctx: StepContext): Promise<ConnectionTest> {
 }
 
 async function gatherCloneFacts(ctx: StepContext): Promise<CloneFacts> {
-  const [primary, connection] = await Promise.all([primaryFacts(ctx), connectionTest(ctx)]);
-  const standby = await standbyFacts(ctx, 'unreachable' in primary ? [] : primary.tablespaces);
+  const primaryRead = primaryFacts(ctx);
+  const tablespaces = primaryRead.then((primary) => ('unreachable' in primary ? [] : primary.tablespaces));
+  const [primary, connection, standby] = await Promise.all([primaryRead, connectionTest(ctx), standbyFacts(ctx, tablespaces)]);
   return { primary, primaryHost: identity(ctx, 'primary'), primaryPort: ctx.primary.cluster.port, standby, standbyHost: identity(ctx, 'standby'), connection };
 }
 
