@@ -43,16 +43,18 @@ async function hbaRules(ctx: StepContext): Promise<HbaRule[]> {
 const errorLines = (rules: readonly HbaRule[]) =>
   rules.filter((rule) => rule.error !== null).map((rule) => `${rule.file_name ?? 'line'}${rule.file_name ? ':' : ' '}${rule.line_number}: ${rule.error}`);
 
-async function readState(ctx: StepContext): Promise<HbaState> {
+/** `known`: the file's owner and the server's networks as check() found them (verify reads the rest again). */
+async function readState(ctx: StepContext, known?: Pick<HbaState, 'hbaFile' | 'owner'> & { serverNetworks: string[] }): Promise<HbaState> {
   const { roleName, standbyAddress, slotName } = ctx.settings;
   // Re-read live: the file discovery saw may have been moved since (hba_file can be changed).
   const hbaFile = await liveSetting(ctx.primary, 'hba_file');
+  const same = known?.hbaFile === hbaFile ? known : undefined;
   // Independent reads, asked together: one round trip's wait instead of five.
   const [fileState, rules, ssl, serverNetworksNow, passwordMethod] = await Promise.all([
-    fileOwner(ctx.primary, hbaFile).then(async (owner) => ({ owner, text: await ctx.primary.host.readFile(hbaFile, owner) })),
+    (same ? Promise.resolve(same.owner) : fileOwner(ctx.primary, hbaFile)).then(async (owner) => ({ owner, text: await ctx.primary.host.readFile(hbaFile, owner) })),
     hbaRules(ctx),
     liveSetting(ctx.primary, 'ssl'),
-    hostNetworks(ctx.primary.host),
+    same?.serverNetworks ?? hostNetworks(ctx.primary.host),
     livePasswordMethod(ctx.primary),
   ]);
   const { owner, text } = fileState;
@@ -95,7 +97,9 @@ function refuseBrokenFile(ctx: StepContext, state: HbaState): void {
 
 const connection = (ctx: StepContext) => `a replication connection from ${ctx.settings.standbyAddress} as ${ctx.settings.roleName}`;
 
-const hbaState = sharedWithCheck(readState);
+const hbaState = sharedWithCheck((ctx) => readState(ctx));
+/** What verify() need not ask again after apply(): the file's owner and the server's networks. */
+const checkedFacts = new WeakMap<StepContext, Parameters<typeof readState>[1]>();
 
 export const pgHbaStep: Step = {
   id: 'pg-hba',
@@ -136,7 +140,8 @@ export const pgHbaStep: Step = {
     if (letsIn(state.firstMatch)) return `${state.hbaFile} already lets the standby in`;
     const before = insertBefore(state);
     const after = placeHbaLine(state.text, state.line, ctx.settings.slotName, before);
-    const backup = await rewriteConfigFile(ctx.primary.host, 'primary', state.hbaFile, after, state.owner, ctx.recordChange);
+    checkedFacts.set(ctx, { hbaFile: state.hbaFile, owner: state.owner, serverNetworks: state.client.serverNetworks });
+    const backup = await rewriteConfigFile(ctx.primary.host, 'primary', state.hbaFile, after, state.owner, ctx.recordChange, true);
     // pg_hba_file_rules parses the file on disk now: a bad edit is caught before any reload.
     const errors = errorLines(await hbaRules(ctx));
     if (errors.length > 0) {
@@ -152,7 +157,7 @@ export const pgHbaStep: Step = {
   },
 
   async verify(ctx): Promise<string> {
-    const state = await hbaState.fresh(ctx);
+    const state = await readState(ctx, checkedFacts.get(ctx));
     const match = state.firstMatch;
     const ours = taggedLineNumbers(state.text, ctx.settings.slotName);
     const fromInclude = !!match?.file_name && match.file_name !== state.hbaFile;

@@ -31,9 +31,24 @@ interface FileEdit {
   why: string;
 }
 
+/**
+ * What the edits are computed from besides the standby's recovery files themselves, read by
+ * check() and kept for apply() and verify(): this step changes none of it (its edits go into
+ * postgresql.auto.conf, which wins over the values read from the files here).
+ */
+interface Inputs {
+  cloned: boolean;
+  /** Whether the standby's cluster ran when check() looked (the clone leaves it stopped). */
+  standbyRunning: boolean;
+  fromPrimary: Record<string, string>;
+  /** The standby's settings as its files set them (`postgres -C`, one process per name). */
+  fromFiles: Record<string, string>;
+}
+
 interface Desired {
   cloned: boolean;
   edits: FileEdit[];
+  inputs: Inputs;
 }
 
 async function primaryValues(ctx: StepContext, names: string[]): Promise<Record<string, string>> {
@@ -48,21 +63,24 @@ async function primaryValues(ctx: StepContext, names: string[]): Promise<Record<
 /**
  * The file edits still needed. Before the clone (a plan), the base is the primary's
  * postgresql.auto.conf, which the clone copies; the values are read again after the clone.
+ * With `known` (verify) only the recovery files themselves are read again.
  */
-async function desiredConfig(ctx: StepContext): Promise<Desired> {
+async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired> {
   const { host, cluster } = ctx.standby;
   const { settings } = ctx;
   const dir = cluster.dataDirectory;
-  const [primaryId, standbyId] = await Promise.all([systemIdentifier(ctx.primary), systemIdentifier(ctx.standby)]);
-  const cloned = standbyId !== undefined && standbyId === primaryId;
+  const [primaryId, standbyId] = known ? [] : await Promise.all([systemIdentifier(ctx.primary), systemIdentifier(ctx.standby)]);
+  const cloned = known?.cloned ?? (standbyId !== undefined && standbyId === primaryId);
+  // systemIdentifier() just asked whether the standby runs, and noted where it listens.
+  const standbyRunning = known?.standbyRunning ?? ctx.standby.address !== undefined;
   const autoPath = `${dir}/postgresql.auto.conf`;
   const signal = `${dir}/standby.signal`;
   const minimums = hotStandbyMinimums(cluster.major);
   // Independent reads, asked together.
   const [autoBefore, fromPrimary, fromFiles, signalExists] = await Promise.all([
     cloned ? host.readFile(autoPath, 'postgres') : ctx.primary.host.readFile(`${ctx.primary.cluster.dataDirectory}/postgresql.auto.conf`, 'postgres'),
-    primaryValues(ctx, minimums),
-    settingsFromFiles(ctx.standby, [...minimums, 'hot_standby']),
+    known?.fromPrimary ?? primaryValues(ctx, minimums),
+    known?.fromFiles ?? settingsFromFiles(ctx.standby, [...minimums, 'hot_standby']),
     cloned && usesStandbySignal(cluster.major) ? host.exec(privileged.pathExists(signal), { as: 'postgres' }).then((result) => result.code === 0) : false,
   ]);
   const autoText = autoBefore ?? '';
@@ -105,10 +123,12 @@ async function desiredConfig(ctx: StepContext): Promise<Desired> {
       edits.push({ path, before, after: recoveryConfText(cluster.major, conninfoText, settings.slotName), why: 'start as a standby of the primary' });
     }
   }
-  return { cloned, edits };
+  return { cloned, edits, inputs: { cloned, standbyRunning, fromPrimary, fromFiles } };
 }
 
-const desired = sharedWithCheck(desiredConfig);
+const desired = sharedWithCheck((ctx) => desiredConfig(ctx));
+/** check()'s inputs, for verify() after apply(). */
+const checkedInputs = new WeakMap<StepContext, Inputs>();
 
 /** What sslmode=require (a primary with ssl = on, no CA named) does and does not protect against. */
 const requireNote =
@@ -141,23 +161,25 @@ export const recoveryConfigStep: Step = {
 
   async apply(ctx) {
     const { host, cluster } = ctx.standby;
-    const { cloned, edits } = await desired.afterCheck(ctx);
+    const { cloned, edits, inputs } = await desired.afterCheck(ctx);
     if (!cloned) {
       throw new WizardError(`${cluster.dataDirectory} is not a copy of the primary`, where(ctx.standby), 'run the clone step first (setup runs it before this one)');
     }
-    const address = await runningAddress(ctx.standby);
+    checkedInputs.set(ctx, inputs);
+    const address = inputs.standbyRunning ? await runningAddress(ctx.standby) : undefined;
     if (address) {
       const reason = await servesAsPrimary(ctx.standby, address);
       if (reason) throw new WizardError(`${reason}: it is somebody's primary`, where(ctx.standby), 'choose another cluster with --standby-cluster');
       ctx.note(`stopping the standby's cluster ${cluster.id} while its configuration changes`);
       await controlServer(ctx.standby, 'stop');
     }
-    for (const edit of edits) await rewriteConfigFile(host, 'standby', edit.path, edit.after, 'postgres', ctx.recordChange);
+    for (const edit of edits) await rewriteConfigFile(host, 'standby', edit.path, edit.after, 'postgres', ctx.recordChange, edit.before !== null);
     return edits.map((edit) => `${edit.path}: ${edit.why}`).join('; ');
   },
 
   async verify(ctx) {
-    const { edits } = await desired.fresh(ctx);
+    // The files this step wrote, read back; what it did not write was read moments ago by check().
+    const { edits } = await desiredConfig(ctx, checkedInputs.get(ctx));
     if (edits.length > 0) {
       throw new WizardError(
         `the standby's recovery settings are still not as written: ${edits.map((e) => `${e.path} (${e.why})`).join(', ')}`,

@@ -24,7 +24,8 @@ export async function backupFile(host: Host, path: string, as: Privilege): Promi
 
 /**
  * The one way steps change a config file: back it up, write the new text atomically, and
- * record the change with its undo command.
+ * record the change with its undo command. `existed`: whether the caller has just read the
+ * file (asked here otherwise).
  */
 export async function rewriteConfigFile(
   host: Host,
@@ -33,8 +34,9 @@ export async function rewriteConfigFile(
   content: string,
   as: Privilege,
   recordChange: (change: ChangeRecord) => void,
+  existed?: boolean,
 ): Promise<string | undefined> {
-  const existed = (await host.readFile(path, as)) !== null;
+  existed ??= (await host.readFile(path, as)) !== null;
   const backup = existed ? await backupFile(host, path, as) : undefined;
   await host.writeFile(path, content, { as, mode: '600' });
   recordChange({
