@@ -4,6 +4,7 @@ import { WizardError } from '../src/errors.js';
 import { passwordEnv } from '../src/options.js';
 import { writePassfile } from './clone-standby.js';
 import { where, type CheckResult, type Node, type PlannedAction, type SetupSettings, type Step, type StepContext } from './contract.js';
+import { sharedWithCheck } from './lib/checked-state.js';
 import { livePasswordMethod, query } from './lib/live-server.js';
 import { findPassfileEntry, upsertPassfileEntry } from './lib/passfile.js';
 import { passfileParams, probeReplication, replicationProbeArgv } from '../src/facts/replication.js';
@@ -48,12 +49,13 @@ async function readRole(primary: Node, roleName: string): Promise<RoleRow | unde
 const standbyEntry = (ctx: StepContext, passfile: string | null) =>
   passfile === null ? undefined : findPassfileEntry(passfile, ctx.settings.primaryAddress, ctx.primary.cluster.port, ctx.settings.roleName);
 
-async function roleState(ctx: StepContext): Promise<RoleState> {
+/** `passfile`: the standby's passfile as check() read it, when this step has not written it since. */
+async function roleState(ctx: StepContext, passfileRead?: string | null): Promise<RoleState> {
   const { roleName, password } = ctx.settings;
   const [role, method, passfile] = await Promise.all([
     readRole(ctx.primary, roleName),
     livePasswordMethod(ctx.primary),
-    ctx.standby.host.readFile(ctx.settings.passfile, 'postgres'),
+    passfileRead !== undefined ? passfileRead : ctx.standby.host.readFile(ctx.settings.passfile, 'postgres'),
   ]);
   const entry = standbyEntry(ctx, passfile);
   const standbyStale = entry !== undefined && entry !== password;
@@ -167,12 +169,16 @@ async function updateStandby(ctx: StepContext, state: RoleState, authenticatedBe
   return `${settings.passfile} holds the new password${probe ? '; a new replication connection from the standby authenticated with it' : ''}`;
 }
 
+const checkedState = sharedWithCheck((ctx) => roleState(ctx));
+/** The passfile as check() read it, for verify(), when apply() left it alone. */
+const unchangedPassfile = new WeakMap<StepContext, string | null | undefined>();
+
 export const replicationRoleStep: Step = {
   id: 'replication-role',
   title: 'Replication role on the primary',
 
   async check(ctx): Promise<CheckResult> {
-    const state = await roleState(ctx);
+    const state = await checkedState.forCheck(ctx);
     const name = ctx.settings.roleName;
     if (state.missing.length > 0) return { done: false, detail: `role ${name} ${state.missing.join(', ')}${passwordNote(ctx)}` };
     if (state.standbyStale) return { done: false, detail: `${ctx.settings.passfile} on the standby holds another password than role ${name}` };
@@ -180,7 +186,7 @@ export const replicationRoleStep: Step = {
   },
 
   async plan(ctx): Promise<PlannedAction[]> {
-    const state = await roleState(ctx);
+    const state = await checkedState.afterCheck(ctx);
     refuseGeneratedReplacement(ctx, state);
     const name = ctx.settings.roleName;
     const actions: PlannedAction[] = [];
@@ -209,7 +215,8 @@ export const replicationRoleStep: Step = {
   },
 
   async apply(ctx): Promise<string> {
-    const state = await roleState(ctx);
+    const state = await checkedState.afterCheck(ctx);
+    unchangedPassfile.set(ctx, state.standbyStale ? undefined : state.passfile);
     const name = ctx.settings.roleName;
     if (state.missing.length === 0 && !state.standbyStale) return `role ${name} was already ready`;
     refuseGeneratedReplacement(ctx, state);
@@ -234,7 +241,8 @@ export const replicationRoleStep: Step = {
   },
 
   async verify(ctx): Promise<string> {
-    const state = await roleState(ctx);
+    // The role is read again; the passfile only when apply() rewrote it.
+    const state = await roleState(ctx, unchangedPassfile.get(ctx));
     const problems = [...state.missing.map((m) => `role ${ctx.settings.roleName} ${m}`), ...(state.standbyStale ? [`${ctx.settings.passfile} holds another password`] : [])];
     if (problems.length > 0) {
       throw new WizardError(

@@ -1,6 +1,7 @@
 import { WizardError } from '../src/errors.js';
 import { where, type CheckResult, type Step, type StepContext } from './contract.js';
 import { runningAddress, systemIdentifier } from '../src/facts/live.js';
+import { sharedWithCheck } from './lib/checked-state.js';
 import { pollUntil } from './lib/poll.js';
 import { replicationFix } from '../src/catalog/replication-errors.js';
 import { controlServer, isRunning, serverControlCommand } from './lib/server-control.js';
@@ -27,10 +28,10 @@ async function startFailure(ctx: StepContext, mark: LogMark, cause: string): Pro
 
 type RecoveryState = { inRecovery: boolean } | { stopped: true } | { hotStandbyOff: true };
 
-/** Whether the server answers, and if so whether it is in recovery; undefined while it is still starting. */
+/** Whether the server runs and answers, and if so whether it is in recovery; undefined while it is still starting. */
 async function recoveryState(ctx: StepContext): Promise<RecoveryState | undefined> {
   const address = await runningAddress(ctx.standby);
-  if (!address) return undefined;
+  if (!address) return { stopped: true };
   try {
     const [row] = await ctx.standby.host.sql<{ in_recovery: boolean }>(address, 'SELECT pg_is_in_recovery() AS in_recovery');
     return { inRecovery: row.in_recovery };
@@ -41,14 +42,16 @@ async function recoveryState(ctx: StepContext): Promise<RecoveryState | undefine
   }
 }
 
+const checkedState = sharedWithCheck(recoveryState);
+
 export const startStandbyStep: Step = {
   id: stepId,
   title: 'Start the standby',
 
   async check(ctx): Promise<CheckResult> {
-    const state = await recoveryState(ctx);
+    const state = await checkedState.forCheck(ctx);
     if (state && 'inRecovery' in state && state.inRecovery) return { done: true, detail: `${ctx.standby.cluster.id} is running in recovery` };
-    if (!state) return { done: false, detail: `${ctx.standby.cluster.id} is not running` };
+    if (state && 'stopped' in state) return { done: false, detail: `${ctx.standby.cluster.id} is not running` };
     return { done: false, detail: `${ctx.standby.cluster.id} is running but not as a standby in hot standby` };
   },
 
@@ -68,22 +71,16 @@ export const startStandbyStep: Step = {
 
   async apply(ctx) {
     const { cluster, host } = ctx.standby;
-    const mark = await markLog(ctx.standby);
+    // check() has just seen whether it runs: a server that is not up yet is restarted too.
+    const [mark, checked] = await Promise.all([markLog(ctx.standby), checkedState.afterCheck(ctx)]);
     try {
-      await controlServer(ctx.standby, (await isRunning(host, cluster)) ? 'restart' : 'start');
+      await controlServer(ctx.standby, checked && 'stopped' in checked ? 'start' : 'restart');
     } catch (error) {
       // pg_ctl stops waiting after its own timeout while a long recovery goes on: keep waiting then.
       if (!(await isRunning(host, cluster))) throw await startFailure(ctx, mark, 'did not start');
       ctx.note(`${cluster.id} is still starting: ${error instanceof Error ? error.message : String(error)}`);
     }
-    const state = await pollUntil(
-      async () => {
-        const current = await recoveryState(ctx);
-        if (current) return current;
-        return (await isRunning(host, cluster)) ? undefined : ({ stopped: true } as const);
-      },
-      { timeoutMs: startTimeoutMs, intervalMs: 200, signal: ctx.signal },
-    );
+    const state = await pollUntil(() => recoveryState(ctx), { timeoutMs: startTimeoutMs, intervalMs: 200, signal: ctx.signal });
     if (!state) throw await startFailure(ctx, mark, `did not accept connections within ${startTimeoutMs / 1000} s`);
     if ('stopped' in state) throw await startFailure(ctx, mark, 'stopped while starting');
     if ('hotStandbyOff' in state) {
