@@ -38,12 +38,16 @@ export interface ClusterRef {
  * its data directory (`wanted`). `binDir` is the operator's --*-bindir for a stopped cluster.
  */
 export async function listClusters(host: Host, wanted?: string, binDir?: string): Promise<ClusterRef[]> {
-  const lsclusters = await host.exec(['pg_lsclusters', '--no-header']);
+  const [lsclusters, systemd, postmasters] = await Promise.all([
+    host.exec(['pg_lsclusters', '--no-header']),
+    host.exec(['test', '-d', '/run/systemd/system']),
+    runningPostmasters(host),
+  ]);
   const clusters = lsclusters.code === 0 ? parseLsClusters(lsclusters.stdout) : [];
-  if (clusters.length > 0 && (await host.exec(['test', '-d', '/run/systemd/system'])).code === 0) {
+  if (clusters.length > 0 && systemd.code === 0) {
     for (const cluster of clusters) cluster.systemd = true;
   }
-  for (const found of await runningPostmasters(host)) {
+  for (const found of postmasters) {
     if (!clusters.some((c) => c.dataDirectory === found.dataDirectory)) clusters.push(found);
   }
   const named = wanted?.startsWith('/') ? wanted.replace(/(.)\/+$/, '$1') : undefined;
@@ -104,8 +108,9 @@ async function runningPostmasters(host: Host): Promise<ClusterRef[]> {
   const postmasters = rows.filter((r) => postgresPids.has(r[0]) && !postgresPids.has(r[1]));
   const clusters: ClusterRef[] = [];
   // Read as the postmaster's own user: its /proc entries and data directory are that user's.
-  for (const [pid, , user] of postmasters) {
-    const found = await host.exec(privileged.postmasterFacts(pid), { as: 'postgres', user });
+  const answers = await Promise.all(postmasters.map(([pid, , user]) => host.exec(privileged.postmasterFacts(pid), { as: 'postgres', user })));
+  for (const [i, found] of answers.entries()) {
+    const [pid] = postmasters[i];
     const [dataDirectory, binary, owner, cgroup, version, ...pidFile] = found.stdout.split('\n');
     if (found.code !== 0 || pidFile[0]?.trim() !== pid || clusters.some((c) => c.dataDirectory === dataDirectory)) continue;
     const unit = systemdUnit(cgroup);

@@ -52,14 +52,19 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
   const slotProblem = slotNameProblem(slotName);
   if (slotProblem) throw new UsageError(`--slot ${slotProblem}`, 'use lower-case letters, digits and underscores (at most 63)');
   const primaryAddress = options.primaryAddress ?? pair.primary.address;
-  const standbyAddress = options.standbyAddress ?? (await sourceAddressTowards(pair.standby, primaryAddress, '--standby-address'));
-  const primaryListenAddress = await sourceAddressTowards(pair.primary, standbyAddress, '--primary-address');
-  const passfile = `${await serverHome(pair.standby)}/.pgpass`;
+  // Independent reads, asked together.
+  const [standbyAddress, passfile] = await Promise.all([
+    options.standbyAddress ?? sourceAddressTowards(pair.standby, primaryAddress, '--standby-address'),
+    serverHome(pair.standby).then((home) => `${home}/.pgpass`),
+  ]);
+  const [primaryListenAddress, existing] = await Promise.all([
+    sourceAddressTowards(pair.primary, standbyAddress, '--primary-address'),
+    pair.standby.readFile(passfile, 'postgres'),
+  ]);
   const port = facts.primary.cluster!.ref.port;
 
   const given = options.password ?? '';
   const rotate = Boolean(options.rotatePassword);
-  const existing = await pair.standby.readFile(passfile, 'postgres');
   const stored = existing === null ? undefined : findPassfileEntry(existing, primaryAddress, port, roleName);
   let password = '';
   let passwordGenerated = false;
