@@ -3,7 +3,8 @@ import type { StepContext } from '../contract.js';
 /**
  * A step's read of the hosts, shared by check() and the plan() or apply() the runner calls
  * right after it on the same context, so that apply does not read everything again a moment
- * later. `afterCheck` takes the read once; verify() and any later call use `fresh`.
+ * later. `afterCheck` takes the read once; verify() reads again (a step may keep what it
+ * need not read twice, e.g. facts its apply() cannot have changed).
  */
 export function sharedWithCheck<T>(read: (ctx: StepContext) => Promise<T>) {
   const fromCheck = new WeakMap<StepContext, Promise<T>>();
@@ -18,6 +19,5 @@ export function sharedWithCheck<T>(read: (ctx: StepContext) => Promise<T>) {
       fromCheck.delete(ctx);
       return state ?? read(ctx);
     },
-    fresh: read,
   };
 }
