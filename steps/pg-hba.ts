@@ -51,7 +51,8 @@ async function readState(ctx: StepContext, known?: Pick<HbaState, 'hbaFile' | 'o
   const same = known?.hbaFile === hbaFile ? known : undefined;
   // Independent reads, asked together: one round trip's wait instead of five.
   const [fileState, rules, ssl, serverNetworksNow, passwordMethod] = await Promise.all([
-    (same ? Promise.resolve(same.owner) : fileOwner(ctx.primary, hbaFile)).then(async (owner) => ({ owner, text: await ctx.primary.host.readFile(hbaFile, owner) })),
+    // The server's OS user reads it (the server does), so the read need not wait for the owner, whom edits run as.
+    Promise.all([same?.owner ?? fileOwner(ctx.primary, hbaFile), ctx.primary.host.readFile(hbaFile, 'postgres')]).then(([owner, text]) => ({ owner, text })),
     hbaRules(ctx),
     liveSetting(ctx.primary, 'ssl'),
     same?.serverNetworks ?? hostNetworks(ctx.primary.host),

@@ -6,6 +6,7 @@ import { sharedWithCheck } from './lib/checked-state.js';
 import { runningAddress, servesAsPrimary, settingsFromFiles, systemIdentifier } from '../src/facts/live.js';
 import { rewriteConfigFile, unifiedDiff } from './lib/config-files.js';
 import { controlServer, serverControlCommand } from './lib/server-control.js';
+import { logSettingNames, rememberLogSettings } from '../src/facts/server-log.js';
 import {
   hotStandbyMinimums,
   primaryConninfo,
@@ -80,9 +81,11 @@ async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired>
   const [autoBefore, fromPrimary, fromFiles, signalExists] = await Promise.all([
     cloned ? host.readFile(autoPath, 'postgres') : ctx.primary.host.readFile(`${ctx.primary.cluster.dataDirectory}/postgresql.auto.conf`, 'postgres'),
     known?.fromPrimary ?? primaryValues(ctx, minimums),
-    known?.fromFiles ?? settingsFromFiles(ctx.standby, [...minimums, 'hot_standby']),
+    known?.fromFiles ?? settingsFromFiles(ctx.standby, [...minimums, 'hot_standby', ...logSettingNames]),
     cloned && usesStandbySignal(cluster.major) ? host.exec(privileged.pathExists(signal), { as: 'postgres' }).then((result) => result.code === 0) : false,
   ]);
+  // The start that follows looks at the logs these name; this step does not change them.
+  if (cloned && !known) rememberLogSettings(ctx.standby, fromFiles);
   const autoText = autoBefore ?? '';
   const unread = minimums.filter((name) => fromFiles[name] === undefined);
   if (unread.length > 0) {

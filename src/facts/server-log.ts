@@ -7,12 +7,29 @@ import { settingsFromFiles, type LiveCluster } from './live.js';
  * and the logging collector's directory.
  */
 
+/** The settings that say where the logging collector writes. */
+export const logSettingNames = ['logging_collector', 'log_directory'];
+
+/** Read from the files by a step a moment before the next look at the logs (see rememberLogSettings). */
+const justRead = new WeakMap<LiveCluster, Record<string, string>>();
+
+/**
+ * Hands settings a step has just read from the node's files (`postgres -C`, one process per
+ * name) to the next look at its logs, which then need not run them again. Only for a step
+ * that changes none of them before that look (recovery-config, right before the start).
+ */
+export function rememberLogSettings(node: LiveCluster, settings: Record<string, string>): void {
+  justRead.set(node, settings);
+}
+
 async function logPaths(node: LiveCluster): Promise<string[]> {
   const { cluster } = node;
   const paths: string[] = [];
   if (cluster.logFile) paths.push(cluster.logFile);
   if (cluster.manager === 'pg_ctl') paths.push(`${cluster.dataDirectory}/pgrepl-startup.log`);
-  const settings = await settingsFromFiles(node, ['logging_collector', 'log_directory']);
+  const remembered = justRead.get(node);
+  justRead.delete(node);
+  const settings = remembered ?? (await settingsFromFiles(node, logSettingNames));
   if (settings.logging_collector === 'on' && settings.log_directory) {
     const dir = settings.log_directory;
     paths.push(dir.startsWith('/') ? dir : `${cluster.dataDirectory}/${dir}`);

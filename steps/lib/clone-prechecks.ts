@@ -176,20 +176,21 @@ export async function passwordStored(ctx: StepContext): Promise<{ current: strin
 
 /**
  * The replication connection is tried only with the right password already in the passfile:
- * in plan mode nothing may be written, so a missing entry means "at apply time".
+ * in plan mode nothing may be written, so a missing entry means "at apply time". In apply
+ * mode the clone has just stored it.
  */
-async function connectionTest(ctx: StepContext): Promise<ConnectionTest> {
+async function connectionTest(ctx: StepContext, mode: 'plan' | 'apply'): Promise<ConnectionTest> {
   const { settings } = ctx;
-  if (!(await passwordStored(ctx)).stored) {
+  if (mode === 'plan' && !(await passwordStored(ctx)).stored) {
     return { ran: false, reason: `${settings.passfile} does not hold the password yet; it is written, and this connection tried, right before the clone` };
   }
   return { ran: true, ...(await probeReplication(ctx.standby, passfileParams(settings, ctx.primary.cluster.port))) };
 }
 
-async function gatherCloneFacts(ctx: StepContext): Promise<CloneFacts> {
+async function gatherCloneFacts(ctx: StepContext, mode: 'plan' | 'apply'): Promise<CloneFacts> {
   const primaryRead = primaryFacts(ctx);
   const tablespaces = primaryRead.then((primary) => ('unreachable' in primary ? [] : primary.tablespaces));
-  const [primary, connection, standby] = await Promise.all([primaryRead, connectionTest(ctx), standbyFacts(ctx, tablespaces)]);
+  const [primary, connection, standby] = await Promise.all([primaryRead, connectionTest(ctx, mode), standbyFacts(ctx, tablespaces)]);
   return { primary, primaryHost: identity(ctx, 'primary'), primaryPort: ctx.primary.cluster.port, standby, standbyHost: identity(ctx, 'standby'), connection };
 }
 
@@ -359,10 +360,11 @@ const summary = (f: Finding) => `${f.name}: ${f.detail}`;
 
 /**
  * Runs every precheck, tells the operator each outcome, and throws for the first failure.
- * Before the earlier steps ran (plan mode), failures they will fix are only reported.
+ * Before the earlier steps ran (plan mode), failures they will fix are only reported. Apply
+ * mode runs right after the replication password was stored in the standby's passfile.
  */
 export async function runClonePrechecks(ctx: StepContext, mode: 'plan' | 'apply'): Promise<Finding[]> {
-  const findings = judgeCloneFacts(await gatherCloneFacts(ctx), ctx.settings);
+  const findings = judgeCloneFacts(await gatherCloneFacts(ctx, mode), ctx.settings);
   const blocking = findings.filter((f) => f.status === 'fail' && (mode === 'apply' || !f.earlierSteps));
   for (const f of findings) {
     if (f.status === 'fail') {
