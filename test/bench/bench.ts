@@ -3,7 +3,8 @@
  * a plain shell script (bare-setup.sh, same pg_basebackup options), both over one SSH
  * connection per host (the fair floor) and with a new connection per command, on the lab's
  * small primary and on a bigger one (pgbench). Prints wall times, the per-step split of both
- * and the ratios; asserts nothing.
+ * and the ratios, and the machine's load average while they ran (a busy machine makes every
+ * remote command slower, the wizard's many short checks most); asserts nothing.
  * BENCH_SCALE sets the pgbench scale of the big run (default 100, about 1.5 GB; 0 skips it);
  * BENCH_RUNS how many runs of each are made (default 3; medians are printed).
  * It also prints how long one refresh of `status` takes (BENCH_STATUS_RUNS runs, default 10;
@@ -11,7 +12,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -94,6 +95,7 @@ const seconds = (value: number) => `${value.toFixed(2)} s`.padStart(9);
 /** Runs the three in turn on fresh pairs; medians tame the noise of a 2-core box. */
 function compare(label: string, pgbenchScale: number): void {
   const figures: Record<Contender, Figures[]> = { wizard: [], multiplexed: [], perCommand: [] };
+  const loadBefore = loadavg()[0];
   for (let run = 0; run < runs; run++) {
     for (const contender of Object.keys(contenders) as Contender[]) {
       fresh(pgbenchScale);
@@ -102,7 +104,7 @@ function compare(label: string, pgbenchScale: number): void {
   }
   const wall = (contender: Contender) => median(figures[contender].map((f) => f.wallSeconds));
   const rate = (contender: Contender) => median(figures[contender].map(mbps));
-  console.log(`\n${label}: median of ${runs} runs each`);
+  console.log(`\n${label}: median of ${runs} runs each, in turn; load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after (${cpus().length} cores)`);
   for (const contender of Object.keys(contenders) as Contender[]) {
     const f = figures[contender];
     console.log(
