@@ -45,7 +45,7 @@ async function until(fact: () => boolean, ms: number): Promise<void> {
 
 const autoConf = () => inHost('primary', ['md5sum', '/var/lib/postgresql/15/prod/postgresql.auto.conf']);
 
-describe('sudo to postgres only, on a Debian-packaged pair', () => {
+describe('sudo to postgres only, or logged in as postgres, on a Debian-packaged pair', () => {
   beforeAll(() => {
     labReset();
     inHost('primary', ['rm', '-rf', '--', archiveDir]);
@@ -85,4 +85,14 @@ describe('sudo to postgres only, on a Debian-packaged pair', () => {
     expect(archived.code, archived.stdout + archived.stderr).toBe(0);
     expect(psqlIn('primary', 'SHOW archive_mode')).toBe('on');
   });
+
+  it('logged in as postgres itself with a key (no sudo at all): sets up a streaming standby from a fresh pair', async () => {
+    labReset();
+    const asPostgres = ['--primary', `postgres@${lab.primaryIp}`, '--standby', `postgres@${lab.standbyIp}`];
+    const setup = await runCli(['setup', '--yes', '--restart-primary', ...labFlags(asPostgres)], secretEnv);
+    expect(setup.code, setup.stdout + setup.stderr).toBe(0);
+    expect(setup.stdout).toContain('replaced /var/lib/postgresql/15/main with a copy of the primary');
+    psqlIn('primary', "INSERT INTO t (id, note) VALUES (4343, 'written as postgres')", 'appdb');
+    await until(() => psqlIn('standby', "SELECT count(*) FROM t WHERE note = 'written as postgres'", 'appdb') === '1', 30_000);
+  }, 600_000);
 });

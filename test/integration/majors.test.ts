@@ -229,8 +229,10 @@ describe.each(streaming.map((pair) => [pair.id, pair] as const))('%s', (_id, pai
     }, slow);
   }
 
-  it('a second run finds every step already done', async () => {
-    const result = await runCli(['setup', '--yes', '--json', ...lab.flags()]);
+  it('a second run finds every step already done (logged in as a hand-installed server\'s own account, no sudo)', async () => {
+    // The runbook's operator logs in as dbadmin, the account that runs the server, with a key.
+    const ownAccount = (side: Side) => (lab.get(side, 'LAYOUT') === 'hand' ? [`--${side}`, `${lab.get(side, 'OS_USER')}@${lab.ip(side)}`] : []);
+    const result = await runCli(['setup', '--yes', '--json', ...lab.flags([...ownAccount('primary'), ...ownAccount('standby')])]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const outcome = JSON.parse(result.stdout) as { steps: { status: string }[] };
     expect(outcome.steps.map((s) => s.status)).toEqual([...Array(7).fill('already-done'), 'done']);
