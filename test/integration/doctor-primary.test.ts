@@ -43,23 +43,25 @@ describe('doctor on a healthy pair', () => {
     expect(stray.code).toBe(2);
   });
 
-  it('an inactive slot and paused replay are warnings (exit 0); --fix drops the slot only when it is named', async () => {
+  it('an inactive slot is a warning, a paused replay the error replay-paused that --fix leaves to whoever paused it; --fix drops the slot only when it is named', async () => {
     psqlIn('primary', "SELECT pg_create_physical_replication_slot('old_standby', true)");
     psqlIn('standby', 'SELECT pg_wal_replay_pause()');
     // Two filled segments: the old slot keeps them, and the paused standby is that far behind.
     for (const n of [1, 2]) psqlIn('primary', `INSERT INTO t VALUES (${900 + n}, 'segment ${n}'); SELECT pg_switch_wal()`, 'appdb');
     const report = await doctor();
-    expect(report.code).toBe(0);
-    expect(errorIds(report)).toEqual([]);
+    expect(report.code).toBe(1);
+    expect(errorIds(report)).toEqual(['replay-paused']);
     const inactive = current(report, 'slot-inactive');
     expect(inactive).toMatchObject({ severity: 'warning', host: 'primary', slot: 'old_standby' });
     expect(inactive.detail).toMatch(/^slot old_standby retains \d+\.\d MB of WAL; max_slot_wal_keep_size = -1 \(unlimited\)/);
-    const lag = current(report, 'replication-lag');
-    expect(lag).toMatchObject({ severity: 'warning', host: 'standby' });
-    expect(lag.detail).toMatch(/^3\d\.\d MB and \d+ s behind$/);
-    expect(lag.fix.text).toContain('pg_wal_replay_resume()');
+    // The lag a pause causes is that cause, not a second finding.
+    expect(report.findings.map((f) => f.id)).not.toContain('replication-lag');
+    expect(current(report, 'replay-paused').fix.text).toContain('pg_wal_replay_resume()');
 
-    await fix();
+    // Someone paused replay on purpose: --fix does not resume it.
+    const fixed = await fix();
+    expect(errorIds(fixed)).toEqual(['replay-paused']);
+    expect(psqlIn('standby', 'SELECT pg_is_wal_replay_paused()')).toBe('t');
     expect(psqlIn('primary', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'old_standby'")).toBe('1');
     psqlIn('standby', 'SELECT pg_wal_replay_resume()');
     const dropped = await fix(['--drop-slot', 'old_standby']);

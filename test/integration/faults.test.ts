@@ -19,6 +19,9 @@ const standbyConf = '/etc/postgresql/15/main/postgresql.conf';
 /** The copy is running: pg_basebackup -v says so before it copies the data directory. */
 const cloneCopying = /write-ahead log start point/;
 const labInstance = process.env.PGW_LAB || '0';
+const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
+/** $1 the clone's side directory, $2 the file to fill the filesystem with. */
+const fillOnceCopying = 'i=0; until [ -d "$1/base" ]; do i=$((i + 1)); [ "$i" -lt 12000 ] || exit 1; sleep 0.01; done; dd if=/dev/zero of="$2" bs=1M status=none 2>/dev/null; true';
 
 /** The root-namespace end of a lab host's network link (test/lab/lab.sh veth_name). */
 const linkOf = (host: 'primary' | 'standby') => `pgwv${labInstance === '0' ? '' : labInstance}-${host}`;
@@ -190,11 +193,14 @@ const cases: Record<string, (marker: number) => Promise<void>> = {
       pg_ctlcluster 15 main start`]);
     try {
       const before = standbySystemIdentifier();
+      // Another writer fills the filesystem once the copy has begun (the free-space precheck
+      // passed): it waits on the host itself, as starting a command from here can take longer
+      // on a loaded machine than the whole copy. Bounded: it gives up after 120 s.
+      const filler = spawn('bash', [labScript, 'exec', 'standby', 'sh', '-c', fillOnceCopying, 'fill', `${standbyData}.pgrepl-new`, `${parent}/filler`], { stdio: 'ignore' });
+      const filled = new Promise((resolve) => filler.on('close', resolve));
       const run = start(setupArgs);
-      await run.reaches(cloneCopying);
-      // Another writer fills the filesystem, after the free-space precheck passed.
-      inHost('standby', ['sh', '-c', `dd if=/dev/zero of=${parent}/filler bs=1M status=none 2>/dev/null; true`]);
       const result = await run.done;
+      await filled;
       expectOperatorSees(result, 'standby-disk-full-at-clone');
       await expectStandbyUntouched(before, result);
       expect(inHost('standby', ['sh', '-c', `ls -d ${standbyData}.pgrepl-new 2>/dev/null || true`]).trim()).toBe('');

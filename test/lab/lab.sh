@@ -910,12 +910,17 @@ ensure_cluster() {
   line=$(server_line "$h")
   if [[ -z $line ]]; then
     create_cluster "$h"
-  elif [[ $line != *' online' ]]; then
+  elif [[ $line != *' online'* ]]; then   # a standby in recovery is "online,recovery"
     if [[ ${LAYOUT[$h]} == hand ]]; then
       in_host "$h" runuser -u "$HAND_USER" -- "${BINDIR[$h]}/pg_ctl" -D "${DATADIR[$h]}" -l "$HAND_PREFIX/logs/testdb/pg_ctl.log" -w start </dev/null >/dev/null 2>&1
     else
       in_host "$h" pg_ctlcluster "${MAJOR[$h]}" "${CLUSTER_NAME[$h]}" start </dev/null >/dev/null 2>&1
-    fi || warn "could not start existing server ${CLUSTER_ID[$h]} in $h"
+    fi || {
+      # A server a test left unable to start (e.g. wal_level=minimal beside a slot) is rebuilt,
+      # so one failed test does not take every later file's lab with it.
+      warn "could not start existing server ${CLUSTER_ID[$h]} in $h; building it afresh"
+      reset_host "$h"
+    }
   fi
 }
 
