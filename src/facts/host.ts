@@ -165,11 +165,21 @@ async function stoppedClusterFacts(host: Host, ref: ClusterRef): Promise<Omit<Cl
   };
 }
 
-async function freeBytes(host: Host, path: string): Promise<number | undefined> {
-  const df = await host.exec(privileged.freeSpace(path), { as: 'postgres' });
-  const available = df.stdout.split('\n')[1]?.trim().split(/\s+/)[3];
-  return available ? Number(available) : undefined;
+/** The size and free space of a filesystem, in bytes. */
+export interface FilesystemSpace {
+  sizeBytes: number;
+  freeBytes: number;
 }
+
+/** The filesystem that holds `path`, as df reports it (as the server's OS user); undefined when df cannot tell. */
+export async function filesystemSpace(host: Host, path: string): Promise<FilesystemSpace | undefined> {
+  const df = await host.exec(privileged.freeSpace(path), { as: 'postgres' });
+  const fields = df.code === 0 ? df.stdout.trim().split('\n').at(-1)?.split(/\s+/) : undefined;
+  if (!fields || fields.length < 4) return undefined;
+  return { sizeBytes: Number(fields[1]), freeBytes: Number(fields[3]) };
+}
+
+const freeBytes = async (host: Host, path: string) => (await filesystemSpace(host, path))?.freeBytes;
 
 async function basebackupTool(host: Host, ref: ClusterRef): Promise<HostFacts['pgBasebackup']> {
   if (!ref.clientBinDir) return undefined;

@@ -70,7 +70,7 @@ export async function statusJob(input: StatusJobInput): Promise<PairStatus> {
       diskReadAt = takenAt;
       disk = filesystem ?? disk;
     }
-    samples.push({ takenAt, primary: primaryReading, standby: standbyReading, walFilesystem: filesystem, refreshMs });
+    samples.push({ takenAt, primary: primaryReading, standby: standbyReading, refreshMs });
     while (samples[0].takenAt < takenAt - chartWindowMs) samples.shift();
   };
 

@@ -15,8 +15,6 @@ export interface Sample {
   takenAt: number;
   primary: Reading<PrimaryReading>;
   standby: Reading<StandbyReading>;
-  /** Read on some refreshes only (a remote command, not SQL). */
-  walFilesystem?: WalFilesystem;
   /** How long the refresh took, both hosts in parallel. */
   refreshMs: number;
 }

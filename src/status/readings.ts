@@ -1,11 +1,12 @@
 import type { Node } from '../../steps/contract.js';
-import * as privileged from '../remote/commands.js';
+import { filesystemSpace, type FilesystemSpace } from '../facts/host.js';
 import { runningAddress } from '../facts/live.js';
 
 /**
  * What `status` reads on each refresh: one SQL statement per host (the server's own views,
  * aggregated into one row), so a refresh costs one round trip per host on the session that
- * is already open. Only reads; the judging is assess.ts.
+ * is already open; the primary's free space (df, a remote command) only every few refreshes
+ * (see src/jobs/status.ts). Only reads; the judging is assess.ts.
  */
 
 /** One row of the primary's pg_stat_replication. */
@@ -184,16 +185,7 @@ export const readPrimaryStatus = (node: Node) => statusReader<PrimaryReading>(no
 export const readStandbyStatus = (node: Node) => statusReader<StandbyReading>(node, standbyStatusSql);
 
 /** The filesystem that holds pg_wal (a symlinked pg_wal is followed): free and total bytes. */
-export interface WalFilesystem {
-  freeBytes: number;
-  sizeBytes: number;
-}
+export type WalFilesystem = FilesystemSpace;
 
-export async function readWalFilesystem(node: Node): Promise<WalFilesystem | undefined> {
-  // "pg_wal/." resolves a symlinked pg_wal to the directory it points at; the data
-  // directory is its owner's alone, so df runs as that user.
-  const result = await node.host.exec(privileged.freeSpace(`${node.cluster.dataDirectory}/pg_wal/.`), { as: 'postgres' });
-  const fields = result.code === 0 ? result.stdout.trim().split('\n').at(-1)?.split(/\s+/) : undefined;
-  if (!fields || fields.length < 4) return undefined;
-  return { sizeBytes: Number(fields[1]), freeBytes: Number(fields[3]) };
-}
+// "pg_wal/." resolves a symlinked pg_wal to the directory it points at.
+export const readWalFilesystem = (node: Node) => filesystemSpace(node.host, `${node.cluster.dataDirectory}/pg_wal/.`);
