@@ -14,6 +14,15 @@ export function formatBytes(bytes: number | undefined): string {
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
+/** A duration for people: 500 ms, 12.3 s, 4 min 5 s, 2 h 10 min, 3 days. */
+export function formatSeconds(seconds: number): string {
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  if (seconds < 86400 * 2) return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+  return `${Math.round(seconds / 86400)} days`;
+}
+
 /** The plain-text inspect report: what an operator would check by hand, host by host. */
 export function hostReport(facts: HostFacts, sudoersFor = facts.loginUser): string[] {
   const lines = [`${facts.role}: ${facts.label} (${facts.address}), logged in as ${facts.loginUser}`, `  OS: ${facts.os}`];

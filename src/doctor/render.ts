@@ -2,7 +2,7 @@ import { stepLines } from '../setup/render.js';
 import type { StepResult } from '../setup/runner.js';
 import type { Severity } from '../catalog/catalog.js';
 import type { PlanReview } from '../io.js';
-import { formatBytes } from '../report.js';
+import { formatBytes, formatSeconds } from '../report.js';
 import type { Diagnosis, Finding, ReplicationState, ServerState } from './diagnose.js';
 import type { Relationship } from './facts.js';
 import type { RepairOutcome, RepairPlan } from './repair.js';
@@ -61,14 +61,12 @@ export function verdictLine(diagnosis: Diagnosis): string {
 const serverLine = (role: string, server: ServerState) =>
   `${role} ${server.clusterId}: ${server.running ? 'running' : 'stopped'}${server.inRecovery === undefined ? '' : server.inRecovery ? ', in recovery' : ', not in recovery'}`;
 
-const seconds = (value: number) => (value < 1 ? `${Math.round(value * 1000)} ms` : `${value.toFixed(1)} s`);
-
 /** The facts that show how replication stands: state, lag, slot, the last message received. */
 export function replicationLines(state: ReplicationState): string[] {
   const lines = ['Replication now:', `  ${serverLine('primary', state.primary)}`, `  ${serverLine('standby', state.standby)}${state.standby.receiverStatus ? `, walreceiver ${state.standby.receiverStatus}` : ''}`];
   if (state.replayBytes !== undefined) {
     // replay_lag is NULL once the standby has replayed everything the primary sent.
-    const lag = state.replayLagSeconds === undefined ? '' : `, replay_lag ${state.replayLagSeconds === null ? 'none (caught up)' : seconds(state.replayLagSeconds)}`;
+    const lag = state.replayLagSeconds === undefined ? '' : `, replay_lag ${state.replayLagSeconds === null ? 'none (caught up)' : formatSeconds(state.replayLagSeconds)}`;
     lines.push(`  lag: ${formatBytes(state.replayBytes)} not yet replayed on the standby${lag}`);
   }
   if (state.slot) {
@@ -76,7 +74,7 @@ export function replicationLines(state: ReplicationState): string[] {
     lines.push(`  slot ${state.slot.name}: ${state.slot.active ? 'active' : 'inactive'}, ${formatBytes(state.slot.retainedBytes ?? undefined)} of WAL retained on the primary${status}`);
   }
   if (state.lastMessageAt) {
-    const age = state.lastMessageAgeSeconds === undefined ? '' : ` (${seconds(Math.max(0, state.lastMessageAgeSeconds))} before this check)`;
+    const age = state.lastMessageAgeSeconds === undefined ? '' : ` (${formatSeconds(Math.max(0, state.lastMessageAgeSeconds))} before this check)`;
     lines.push(`  last message from the primary received ${state.lastMessageAt}${age}`);
   }
   return lines;

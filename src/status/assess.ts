@@ -1,5 +1,5 @@
 import type { PrimaryReading, Reading, SenderReading, SlotReading, StandbyReading, WalFilesystem } from './readings.js';
-import { formatBytes } from '../report.js';
+import { formatBytes, formatSeconds } from '../report.js';
 import type { StatusHistory } from './history.js';
 import type { Thresholds } from './thresholds.js';
 
@@ -248,12 +248,4 @@ export interface LagPoint {
 export function lagPoint(sample: Sample, addresses: readonly string[]): LagPoint {
   const row = value(sample.primary)?.senders.find((sender) => isThisStandby(sender, addresses));
   return { at: sample.takenAt, replayGapBytes: row?.replayGapBytes ?? null, replayLagSeconds: row?.replayLagSeconds ?? null };
-}
-
-export function formatSeconds(seconds: number): string {
-  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
-  if (seconds < 86400 * 2) return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
-  return `${Math.round(seconds / 86400)} days`;
 }

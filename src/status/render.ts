@@ -1,5 +1,5 @@
-import { formatBytes } from '../report.js';
-import { formatSeconds, type LagPoint, type PairStatus, type SlotStatus, type StandbyRow } from './assess.js';
+import { formatBytes, formatSeconds } from '../report.js';
+import type { LagPoint, PairStatus, SlotStatus, StandbyRow } from './assess.js';
 
 /** `status` as text, for the terminal and the Ink screen alike. */
 
