@@ -183,7 +183,7 @@ export class SshHost implements Host {
 
   async run<As extends RunAs = 'login'>(argv: ArgvFor<As>, options: ExecOptions<As> = {}): Promise<string> {
     const result = await this.exec(argv, options);
-    if (result.code !== 0) throw this.commandError(argv, options.as ?? 'login', result);
+    if (result.code !== 0) throw this.commandError(argv, this.userFor(options.as ?? 'login', options.user), result);
     return result.stdout;
   }
 
@@ -191,7 +191,7 @@ export class SshHost implements Host {
     if (as === 'root') return this.readRootFile(path);
     const result = as === 'login' ? await this.exec(privileged.readFile.argv(path)) : await this.exec(privileged.readFile(path), { as });
     if (result.code === privileged.missingFileExitCode) return null;
-    if (result.code !== 0) throw this.commandError(['cat', path], as, result);
+    if (result.code !== 0) throw this.commandError(['cat', path], this.userFor(as), result);
     return result.stdout;
   }
 
@@ -200,7 +200,7 @@ export class SshHost implements Host {
     if (as === 'root') return this.writeRootFile(path, content, options);
     const args = [path, options.mode ?? '600', options.secretOwner ?? ''] as const;
     const result = as === 'login' ? await this.exec(privileged.writeFile.argv(...args), { stdin: content }) : await this.exec(privileged.writeFile(...args), { as, stdin: content });
-    if (result.code !== 0) throw this.commandError(['write', path], as, result);
+    if (result.code !== 0) throw this.commandError(['write', path], this.userFor(as), result);
   }
 
   /** Root reads with cat alone: no root shell. */
@@ -284,7 +284,7 @@ export class SshHost implements Host {
       },
       this.askingSudo(relay),
     ).catch((error: unknown) => {
-      if (error instanceof SudoEnded) throw this.commandError(['perl', '-e', 'relay'], 'postgres', { code: error.code, stdout: '', stderr: '', wrapperStderr: error.wrapperStderr });
+      if (error instanceof SudoEnded) throw this.commandError(['perl', '-e', 'relay'], user, { code: error.code, stdout: '', stderr: '', wrapperStderr: error.wrapperStderr });
       throw error;
     });
     try {
@@ -358,21 +358,27 @@ export class SshHost implements Host {
     });
   }
 
-  private commandError(argv: readonly string[], as: RunAs, result: ExecResult): WizardError {
+  /** The OS user a command runs as: root, the server's user (or the one named for this call), or the login user. */
+  private userFor(as: RunAs, user?: string): string {
+    return as === 'root' ? 'root' : as === 'postgres' ? (user ?? this.serverUser) : this.loginUser;
+  }
+
+  /** Why argv, run as `runsAs`, failed: sudo's refusal in the operator's words, else the command's own. */
+  private commandError(argv: readonly string[], runsAs: string, result: ExecResult): WizardError {
     const wrapperStderr = result.wrapperStderr?.trim() ?? '';
     // When the wrapper itself failed, its message is the only reason there is.
     const stderr = result.stderr.trim() || wrapperStderr;
     const shown = argv.slice(0, 3).join(' ');
     if (/sudo: (a password is required|a terminal is required)/.test(wrapperStderr) && this.noSudoRights) {
       return new WizardError(
-        `user ${this.loginUser} may not run commands as ${as === 'root' ? 'root' : this.serverUser}: ${this.noSudoRights}`,
+        `user ${this.loginUser} may not run commands as ${runsAs}: ${this.noSudoRights}`,
         `${this.role} ${this.label}`,
         `log in as root or ${this.serverUser}, or give ${this.loginUser} sudo rights`,
       );
     }
     if (/sudo: (a password is required|a terminal is required)/.test(wrapperStderr)) {
       return new WizardError(
-        `user ${this.loginUser} may not run commands as ${as === 'root' ? 'root' : this.serverUser} without a password (sudo -n refused)`,
+        `user ${this.loginUser} may not run commands as ${runsAs} without a password (sudo -n refused)`,
         `${this.role} ${this.label}`,
         `give ${this.loginUser}'s sudo password: run in a terminal (it is asked once), or set ${sudoPasswordEnvs.both} (${this.sudoEnv()} for this host alone); or log in as root, or add a NOPASSWD sudo rule for ${this.loginUser} (e.g. "${this.loginUser} ALL=(ALL) NOPASSWD: ALL" in /etc/sudoers.d/)`,
       );
