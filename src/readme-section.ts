@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 /** A README section written by a generator (`npm run docs`), between its own markers. */
 export interface GeneratedSection {
@@ -20,8 +21,15 @@ export function withSection(readme: string, section: GeneratedSection): string {
   return `${readme.slice(0, at).trimEnd()}\n\n${section.text()}\n${readme.slice(at)}`;
 }
 
-/** What `npm run docs` runs for one section: README rewritten in place. */
-export function writeSection(readmePath: string, section: GeneratedSection, what: string): void {
+/**
+ * What `npm run docs` does with each generator's module it runs as a script (`moduleUrl` is
+ * that module's import.meta.url): README, beside dist/, rewritten in place. Imported by a
+ * test or another module, nothing happens.
+ */
+export function writeSectionWhenRun(moduleUrl: string, section: GeneratedSection, what: string): void {
+  if (process.argv[1] !== fileURLToPath(moduleUrl)) return;
+  // This module runs from dist/src/.
+  const readmePath = fileURLToPath(new URL('../../README.md', import.meta.url));
   writeFileSync(readmePath, withSection(readFileSync(readmePath, 'utf8'), section));
   console.log(`wrote ${what} of ${readmePath}`);
 }

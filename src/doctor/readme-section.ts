@@ -1,5 +1,4 @@
-import { fileURLToPath } from 'node:url';
-import { withSection, writeSection, type GeneratedSection } from '../readme-section.js';
+import { withSection, writeSectionWhenRun, type GeneratedSection } from '../readme-section.js';
 import { catalog, findingIds } from '../catalog/catalog.js';
 
 /**
@@ -68,6 +67,4 @@ const findingsSection: GeneratedSection = {
 
 export const withTroubleshootingSection = (readme: string) => withSection(readme, findingsSection);
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  writeSection(fileURLToPath(new URL('../../../README.md', import.meta.url)), findingsSection, 'the doctor findings section');
-}
+writeSectionWhenRun(import.meta.url, findingsSection, 'the doctor findings section');

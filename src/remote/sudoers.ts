@@ -1,5 +1,4 @@
-import { fileURLToPath } from 'node:url';
-import { withSection, writeSection, type GeneratedSection } from '../readme-section.js';
+import { withSection, writeSectionWhenRun, type GeneratedSection } from '../readme-section.js';
 import { journal, pgCtlCluster, rootCommands, systemctl, type RootCommand } from './commands.js';
 
 /** How a host's chosen cluster is run, as far as privileges go. */
@@ -89,6 +88,4 @@ export const sudoersReadmeSection: GeneratedSection = {
 
 export const withSudoersSection = (readme: string) => withSection(readme, sudoersReadmeSection);
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  writeSection(fileURLToPath(new URL('../../../README.md', import.meta.url)), sudoersReadmeSection, 'the sudoers section');
-}
+writeSectionWhenRun(import.meta.url, sudoersReadmeSection, 'the sudoers section');

@@ -1,5 +1,4 @@
-import { withSection, writeSection, type GeneratedSection } from '../../src/readme-section.js';
-import { fileURLToPath } from 'node:url';
+import { withSection, writeSectionWhenRun, type GeneratedSection } from '../../src/readme-section.js';
 import { hostKinds, type LabPair, labPairs, labRoots, type Layout } from './matrix.js';
 
 /**
@@ -63,6 +62,4 @@ const supportReadmeSection: GeneratedSection = {
 
 export const withSupportSection = (readme: string) => withSection(readme, supportReadmeSection);
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  writeSection(fileURLToPath(new URL('../../../README.md', import.meta.url)), supportReadmeSection, 'the support table');
-}
+writeSectionWhenRun(import.meta.url, supportReadmeSection, 'the support table');
