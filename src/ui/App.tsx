@@ -131,12 +131,13 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
           <Menu
             title="What next?"
             items={[
-              { label: 'Set up a standby', value: 'setup' },
-              { label: 'Troubleshoot a standby', value: 'doctor' },
-              { label: 'Watch replication status', value: 'status' },
-              { label: 'Quit', value: 'quit' },
+              // Each entry's value is the screen it opens.
+              { label: 'Set up a standby', value: 'choices' as const },
+              { label: 'Troubleshoot a standby', value: 'doctor' as const },
+              { label: 'Watch replication status', value: 'status' as const },
+              { label: 'Quit', value: 'quit' as const },
             ]}
-            onSelect={(choice) => (choice === 'quit' ? finish(0) : setScreen({ kind: choice === 'setup' ? 'choices' : choice === 'status' ? 'status' : 'doctor' }))}
+            onSelect={(choice) => (choice === 'quit' ? finish(0) : setScreen({ kind: choice }))}
           />
         </Box>
       )}
