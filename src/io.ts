@@ -21,6 +21,9 @@ export interface PlanReview {
   footer: string[];
 }
 
+/** The question a plan review ends with, the same in the app and on a plain terminal. */
+export const reviewQuestion = (review: PlanReview) => (review.kind === 'setup' ? 'Run this plan?' : 'Run these repairs?');
+
 export interface Io {
   readonly interactive: boolean;
   confirmHostKey(key: UnknownHostKey): Promise<HostKeyDecision>;
@@ -89,7 +92,7 @@ export function terminalIo(input = process.stdin, output = process.stderr): Io {
     },
     // The headless reporter has printed the plan already: only the question is left.
     reviewPlan(review) {
-      return this.confirm(review.kind === 'setup' ? 'Run this plan?' : 'Apply these repairs?', '--yes');
+      return this.confirm(reviewQuestion(review), '--yes');
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Choice, Io, PlanReview } from '../io.js';
+import { reviewQuestion, type Choice, type Io, type PlanReview } from '../io.js';
 import type { HostKeyDecision, UnknownHostKey } from '../remote/connect.js';
 
 /** A question the core is waiting on, shown by the app until the operator answers. */
@@ -59,6 +59,6 @@ export function inkIo(show: (question: PendingQuestion | undefined) => void): Io
       typed
         ? (await ask<string>({ kind: 'text', title: `Type ${typed} to confirm:`, details: [title] })).trim() === typed
         : ask<boolean>({ kind: 'choice', title, details: [], choices: yesNo }),
-    reviewPlan: (review: PlanReview) => ask<boolean>({ kind: 'review', title: review.kind === 'setup' ? 'Run this plan?' : 'Run these repairs?', details: [], review }),
+    reviewPlan: (review: PlanReview) => ask<boolean>({ kind: 'review', title: reviewQuestion(review), details: [], review }),
   };
 }
