@@ -47,10 +47,21 @@ function basebackupArgv(ctx: StepContext, tablespaces: Tablespace[]) {
 
 const keptDirectory = (dataDirectory: string, suffix: string) => `${dataDirectory}.pgrepl-old-${suffix}`;
 
-/** Moves a complete copy (mode 0700) to `target`, the old `target` (if any) to `kept`; a failed second rename puts the old one back. Returns whether there was an old one. */
-async function swapIn(host: Host, as: Privilege, side: string, target: string, kept: string): Promise<boolean> {
-  await host.run(privileged.setMode('0700', side), { as: 'postgres' });
-  const existed = (await host.exec(privileged.pathExists(target), { as: 'postgres' })).code === 0;
+/** A complete copy in its side directory, to be moved to `target`; an old `target` goes to `kept`. */
+interface Swap {
+  side: string;
+  target: string;
+  kept: string;
+}
+
+/** Every copy at mode 0700 and whether its target exists, asked in one round trip before the first rename. */
+async function readySwaps(host: Host, swaps: readonly Swap[]): Promise<boolean[]> {
+  const lines = (await host.run(privileged.readySwaps(swaps), { as: 'postgres' })).split('\n');
+  return swaps.map((_, index) => lines[index] === '1');
+}
+
+/** Moves the copy in, the old `target` (when `existed`) aside first; a failed second rename puts the old one back. */
+async function swapIn(host: Host, as: Privilege, { side, target, kept }: Swap, existed: boolean): Promise<void> {
   if (existed) await host.run(privileged.movePath(target, kept), { as });
   try {
     await host.run(privileged.movePath(side, target), { as });
@@ -58,7 +69,6 @@ async function swapIn(host: Host, as: Privilege, side: string, target: string, k
     if (existed) await host.exec(privileged.movePath(kept, target), { as });
     throw error;
   }
-  return existed;
 }
 
 function replaceAction(ctx: StepContext, tablespaces: Tablespace[]): PlannedAction {
@@ -215,13 +225,17 @@ async function keepStandbyConfig(ctx: StepContext, kept: string): Promise<void> 
 
 const standbyOwnConfig = ['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'];
 
-/** Swaps every tablespace in after the data directory; returns the kept old directories. */
-async function swapTablespaces(ctx: StepContext, tablespaces: Tablespace[], suffix: string, as: Privilege): Promise<string[]> {
+const tablespaceSwap = (t: Tablespace, suffix: string): Swap => ({ side: tablespaceSide(t.target), target: t.target, kept: keptTablespace(t.target, suffix) });
+
+/** Swaps every tablespace in after the data directory (`existing`: whether each target did); returns the kept old directories. */
+async function swapTablespaces(ctx: StepContext, tablespaces: Tablespace[], suffix: string, as: Privilege, existing: readonly boolean[]): Promise<string[]> {
   const { host, cluster } = ctx.standby;
   const kept: string[] = [];
-  for (const t of tablespaces) {
-    const old = keptTablespace(t.target, suffix);
-    const existed = await swapIn(host, as, tablespaceSide(t.target), t.target, old);
+  for (const [index, t] of tablespaces.entries()) {
+    const swap = tablespaceSwap(t, suffix);
+    const old = swap.kept;
+    const existed = existing[index];
+    await swapIn(host, as, swap, existed);
     // The new cluster's pg_tblspc link points at the tablespace's standby path.
     await host.run(privileged.symlink(t.target, `${cluster.dataDirectory}/pg_tblspc/${t.oid}`), { as: 'postgres' });
     if (existed) kept.push(old);
@@ -342,9 +356,11 @@ export const cloneStandbyStep: Step = {
     const swapped = () =>
       `The copy of the primary was being moved into ${dir} (the old data directory goes to ${kept}): the next run finds whichever is in place and finishes; the primary was not changed by this step`;
     const keptSpaces = await sayingWhatIsLeft(async () => {
-      await swapIn(host, as, sideDirectory(dir), dir, kept);
+      const dataSwap = { side: sideDirectory(dir), target: dir, kept };
+      const [dataExisted, ...spacesExisted] = await readySwaps(host, [dataSwap, ...tablespaces.map((t) => tablespaceSwap(t, suffix))]);
+      await swapIn(host, as, dataSwap, dataExisted);
       await keepStandbyConfig(ctx, kept);
-      return swapTablespaces(ctx, tablespaces, suffix, as);
+      return swapTablespaces(ctx, tablespaces, suffix, as, spacesExisted);
     }, swapped);
     if (ctx.settings.keepOldData) {
       ctx.recordChange({

@@ -260,6 +260,15 @@ export const copyExistingFiles = command({
   argv: (from: string, to: string, names: readonly string[]) =>
     sh('kept=$1 data=$2; shift 2; for f; do if [ -f "$kept/$f" ]; then cp -p -- "$kept/$f" "$data/$f" && echo "$f" || exit 1; fi; done', from, to, ...names),
 });
+/**
+ * Readies complete copies to be swapped in, in one round trip: each side directory ($1, $3,
+ * …) gets mode 0700, and for each target ($2, $4, …) a line says whether it exists (1 or 0).
+ */
+export const readySwaps = command({
+  runs: server,
+  argv: (swaps: readonly { side: string; target: string }[]) =>
+    sh('while [ $# -gt 1 ]; do chmod 0700 -- "$1" || exit 1; if [ -e "$2" ]; then echo 1; else echo 0; fi; shift 2; done', ...swaps.flatMap((swap) => [swap.side, swap.target])),
+});
 export const setMode = command({ runs: server, argv: (mode: '0700' | '0600', path: string) => ['chmod', mode, '--', path] });
 export const symlink = command({ runs: server, argv: (target: string, link: string) => ['ln', '-sfn', '--', target, link] });
 /** Server logs: Debian's /var/log/postgresql files are the postgres group's, a collector's directory the server user's. */
