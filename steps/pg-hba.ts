@@ -99,8 +99,6 @@ function refuseBrokenFile(ctx: StepContext, state: HbaState): void {
 const connection = (ctx: StepContext) => `a replication connection from ${ctx.settings.standbyAddress} as ${ctx.settings.roleName}`;
 
 const hbaState = sharedWithCheck((ctx) => readState(ctx));
-/** What verify() need not ask again after apply(): the file's owner and the server's networks. */
-const checkedFacts = new WeakMap<StepContext, Parameters<typeof readState>[1]>();
 
 export const pgHbaStep: Step = {
   id: 'pg-hba',
@@ -141,7 +139,6 @@ export const pgHbaStep: Step = {
     if (letsIn(state.firstMatch)) return `${state.hbaFile} already lets the standby in`;
     const before = insertBefore(state);
     const after = placeHbaLine(state.text, state.line, ctx.settings.slotName, before);
-    checkedFacts.set(ctx, { hbaFile: state.hbaFile, owner: state.owner, serverNetworks: state.client.serverNetworks });
     const backup = await rewriteConfigFile(ctx.primary.host, 'primary', state.hbaFile, after, state.owner, ctx.recordChange, true);
     // pg_hba_file_rules parses the file on disk now: a bad edit is caught before any reload.
     const errors = errorLines(await hbaRules(ctx));
@@ -158,7 +155,9 @@ export const pgHbaStep: Step = {
   },
 
   async verify(ctx): Promise<string> {
-    const state = await readState(ctx, checkedFacts.get(ctx));
+    // What apply() cannot have changed, the file's owner and the server's networks, is not asked again.
+    const checked = await hbaState.checked(ctx);
+    const state = await readState(ctx, checked && { hbaFile: checked.hbaFile, owner: checked.owner, serverNetworks: checked.client.serverNetworks });
     const match = state.firstMatch;
     const ours = taggedLineNumbers(state.text, ctx.settings.slotName);
     const fromInclude = !!match?.file_name && match.file_name !== state.hbaFile;

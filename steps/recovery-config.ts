@@ -130,8 +130,6 @@ async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired>
 }
 
 const desired = sharedWithCheck((ctx) => desiredConfig(ctx));
-/** check()'s inputs, for verify() after apply(). */
-const checkedInputs = new WeakMap<StepContext, Inputs>();
 
 /** What sslmode=require (a primary with ssl = on, no CA named) does and does not protect against. */
 const requireNote =
@@ -168,7 +166,6 @@ export const recoveryConfigStep: Step = {
     if (!cloned) {
       throw new WizardError(`${cluster.dataDirectory} is not a copy of the primary`, where(ctx.standby), 'run the clone step first (setup runs it before this one)');
     }
-    checkedInputs.set(ctx, inputs);
     const address = inputs.standbyRunning ? await runningAddress(ctx.standby) : undefined;
     if (address) {
       const reason = await servesAsPrimary(ctx.standby, address);
@@ -182,7 +179,7 @@ export const recoveryConfigStep: Step = {
 
   async verify(ctx) {
     // The files this step wrote, read back; what it did not write was read moments ago by check().
-    const { edits } = await desiredConfig(ctx, checkedInputs.get(ctx));
+    const { edits } = await desiredConfig(ctx, (await desired.checked(ctx))?.inputs);
     if (edits.length > 0) {
       throw new WizardError(
         `the standby's recovery settings are still not as written: ${edits.map((e) => `${e.path} (${e.why})`).join(', ')}`,

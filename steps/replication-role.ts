@@ -170,8 +170,6 @@ async function updateStandby(ctx: StepContext, state: RoleState, authenticatedBe
 }
 
 const checkedState = sharedWithCheck((ctx) => roleState(ctx));
-/** The passfile as check() read it, for verify(), when apply() left it alone. */
-const unchangedPassfile = new WeakMap<StepContext, string | null | undefined>();
 
 export const replicationRoleStep: Step = {
   id: 'replication-role',
@@ -216,7 +214,6 @@ export const replicationRoleStep: Step = {
 
   async apply(ctx): Promise<string> {
     const state = await checkedState.afterCheck(ctx);
-    unchangedPassfile.set(ctx, state.standbyStale ? undefined : state.passfile);
     const name = ctx.settings.roleName;
     if (state.missing.length === 0 && !state.standbyStale) return `role ${name} was already ready`;
     refuseGeneratedReplacement(ctx, state);
@@ -241,8 +238,9 @@ export const replicationRoleStep: Step = {
   },
 
   async verify(ctx): Promise<string> {
-    // The role is read again; the passfile only when apply() rewrote it.
-    const state = await roleState(ctx, unchangedPassfile.get(ctx));
+    // The role is read again; the passfile only when apply() rewrote it (it was stale).
+    const checked = await checkedState.checked(ctx);
+    const state = await roleState(ctx, checked && !checked.standbyStale ? checked.passfile : undefined);
     const problems = [...state.missing.map((m) => `role ${ctx.settings.roleName} ${m}`), ...(state.standbyStale ? [`${ctx.settings.passfile} holds another password`] : [])];
     if (problems.length > 0) {
       throw new WizardError(
