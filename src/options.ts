@@ -17,7 +17,7 @@ export type Command = (typeof commands)[number];
  */
 export const optionSpecs = {
   primary: { type: 'string', help: 'primary host as [user@]host[:port] (aliases from ~/.ssh/config work)' },
-  standby: { type: 'string', help: 'standby host as [user@]host[:port]' },
+  standby: { type: 'string', help: "standby host as [user@]host[:port], or with a config file's standbys list the name of the one this run works on" },
   'primary-cluster': { type: 'string', help: 'cluster on the primary: 15/main, its name, data directory or port (asked when several)' },
   'standby-cluster': { type: 'string', help: 'cluster on the standby, same forms' },
   'primary-bindir': { type: 'string', help: "directory of the primary's server binaries (postgres, pg_ctl) when they are found nowhere else" },
@@ -28,7 +28,7 @@ export const optionSpecs = {
   'ssh-config': { type: 'string', help: 'ssh client config to read aliases from (default ~/.ssh/config)' },
   role: { type: 'string', help: 'setup: replication role to create on the primary (default repl); its password comes from PGREPL_PASSWORD, the prompt, or is generated' },
   'rotate-password': { type: 'boolean', help: "setup: change the replication role's password on both ends (the primary's role, the standby's passfile) to PGREPL_PASSWORD (or the prompt's, or a generated one); without it a working password is kept" },
-  slot: { type: 'string', help: 'setup: physical replication slot name (default pgrepl_<standby host>)' },
+  slot: { type: 'string', help: "setup: physical replication slot name, also the standby's application_name (default pgrepl_<standby host>; a named standby's name)" },
   'primary-address': { type: 'string', help: 'setup: address the standby uses to reach the primary (default: the primary SSH address)' },
   'standby-address': { type: 'string', help: 'setup: address the primary sees the standby connect from (default: detected with ip route get)' },
   'ssl-root-cert': { type: 'string', help: "setup: the CA certificate (PEM file on this workstation) that signed the primary's server certificate: copied to the standby, which then replicates with sslmode=verify-full (without it, a primary with ssl = on gets sslmode=require)" },
@@ -94,9 +94,9 @@ export async function parseOptions(argv: string[], env = process.env): Promise<O
   if (!(commands as readonly string[]).includes(command) || extra.length > 0) {
     throw new UsageError(`unknown command "${[command, ...extra].join(' ')}"`, `use one of: ${commands.filter((c) => c !== 'wizard').join(', ')}, or no command for the interactive wizard`);
   }
-  const fromFile = parsed.values.config ? await readConfigFile(parsed.values.config) : {};
+  const configPath = parsed.values.config ?? (env.PGREPL_CONFIG || undefined);
+  const { values: fromFile, standbys } = configPath ? await readConfigFile(configPath) : { values: {}, standbys: undefined };
   const fromFlags = Object.fromEntries(Object.entries(parsed.values).map(([flag, value]) => [camel(flag), value]));
-  const fromEnv = env.PGREPL_CONFIG && !parsed.values.config ? await readConfigFile(env.PGREPL_CONFIG) : {};
   const sudoFor = (role: 'primary' | 'standby') => env[sudoPasswordEnvs[role]] || env[sudoPasswordEnvs.both] || undefined;
   const environment: FromEnvironment = {
     password: env[passwordEnv] || undefined,
@@ -104,10 +104,87 @@ export async function parseOptions(argv: string[], env = process.env): Promise<O
     sudoPasswords: { primary: sudoFor('primary'), standby: sudoFor('standby') },
     sshDeadAfterMs: sshDeadAfterMs(env[sshTimeoutEnv]),
   };
-  return { ...fromEnv, ...fromFile, ...fromFlags, ...environment, command: command as Command } as Options;
+  const picked = standbys ? pickStandby(standbys, fromFlags, configPath!) : {};
+  return { ...fromFile, ...picked, ...fromFlags, ...(standbys ? { standby: picked.standby } : {}), ...environment, command: command as Command } as Options;
 }
 
-async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+/**
+ * One entry of the config file's `standbys:` list. Every standby is a named node: its name is
+ * its replication slot on the primary and the application_name it reports (primary_conninfo),
+ * unique across the topology, chosen when it is set up and never changed afterwards (renaming
+ * a slot means re-creating it).
+ */
+export interface NamedStandby {
+  name: string;
+  host: string;
+  cluster?: string;
+  bindir?: string;
+  address?: string;
+}
+
+/** Each entry key and the option it sets for the run that picks the entry. */
+const standbyEntryOptions = { name: 'slot', host: 'standby', cluster: 'standbyCluster', bindir: 'standbyBindir', address: 'standbyAddress' } as const;
+
+/** Why a replication slot (and standby) name is refused, or undefined when PostgreSQL takes it. */
+export const slotNameProblem = (name: string) =>
+  /^[a-z0-9_]{1,63}$/.test(name) ? undefined : `"${name}" is not a valid replication slot name (lower-case letters, digits, underscores, at most 63)`;
+
+/**
+ * The standby a run works on, from the config file's list: the one --standby names, or the
+ * only one. Its entry gives the host, cluster, bindir, address and the slot (its name).
+ */
+function pickStandby(standbys: NamedStandby[], flags: Record<string, unknown>, path: string): Record<string, string> {
+  const names = standbys.map((entry) => entry.name).join(', ');
+  const wanted = flags.standby as string | undefined;
+  if (wanted === undefined && standbys.length > 1) {
+    throw new UsageError(`config file ${path} lists several standbys (${names})`, 'pick the one this run works on with --standby NAME');
+  }
+  const entry = wanted === undefined ? standbys[0] : standbys.find((candidate) => candidate.name === wanted);
+  if (!entry) {
+    throw new UsageError(
+      `--standby ${wanted} names none of the standbys in config file ${path} (${names})`,
+      `pass one of those names, or add the standby to "standbys:" with its name and host`,
+    );
+  }
+  if (flags.slot !== undefined && flags.slot !== entry.name) {
+    throw new UsageError(
+      `--slot ${flags.slot as string} differs from standby ${entry.name}'s name, which is its slot`,
+      'leave --slot out: a named standby streams from the slot of its own name',
+    );
+  }
+  return Object.fromEntries(
+    Object.entries(standbyEntryOptions)
+      .filter(([key]) => entry[key as keyof NamedStandby] !== undefined)
+      .map(([key, option]) => [option, entry[key as keyof NamedStandby]!]),
+  );
+}
+
+/** `standbys:` checked: a list of mappings with a valid, unique name, a host and known keys only. */
+function readStandbys(value: unknown, path: string): NamedStandby[] {
+  const bad = (problem: string): never => {
+    throw new UsageError(`config file ${path}: ${problem}`, 'see "Several standbys" in README');
+  };
+  if (!Array.isArray(value) || value.length === 0) return bad('"standbys" must be a list of standbys, each with a name and a host');
+  const seen = new Set<string>();
+  return value.map((entry: unknown, index) => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return bad(`standbys entry ${index + 1} must be a mapping (name: …, host: …)`);
+    const fields = entry as Record<string, unknown>;
+    for (const [key, field] of Object.entries(fields)) {
+      if (!(key in standbyEntryOptions)) bad(`standbys entry ${index + 1} has an unknown key "${key}" (known: ${Object.keys(standbyEntryOptions).join(', ')})`);
+      if (typeof field !== 'string' && typeof field !== 'number') bad(`standbys entry ${index + 1}: "${key}" must be a string`);
+    }
+    const named = Object.fromEntries(Object.entries(fields).map(([key, field]) => [key, String(field)])) as Partial<NamedStandby>;
+    if (!named.name) return bad(`standbys entry ${index + 1} has no name (its slot and application_name)`);
+    if (!named.host) return bad(`standby ${named.name} has no host`);
+    const problem = slotNameProblem(named.name);
+    if (problem) bad(`standby name ${problem}`);
+    if (seen.has(named.name)) bad(`two standbys are named ${named.name}: a name is a slot on the primary and must be unique`);
+    seen.add(named.name);
+    return named as NamedStandby;
+  });
+}
+
+async function readConfigFile(path: string): Promise<{ values: Record<string, unknown>; standbys?: NamedStandby[] }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -120,15 +197,16 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   } catch (error) {
     throw new UsageError(`config file ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`, 'fix the file');
   }
-  if (data === null || data === undefined) return {};
+  if (data === null || data === undefined) return { values: {} };
   if (typeof data !== 'object' || Array.isArray(data)) {
     throw new UsageError(`config file ${path} must be a mapping of option: value`, 'see "Config file" in README');
   }
+  const { standbys, ...rest } = data as Record<string, unknown>;
   const result: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(data)) {
+  for (const [key, value] of Object.entries(rest)) {
     const flag = fileKeys.get(key);
     if (!flag) {
-      throw new UsageError(`config file ${path} has an unknown key "${key}"`, `use the camelCase names of the flags: ${[...fileKeys.keys()].join(', ')}`);
+      throw new UsageError(`config file ${path} has an unknown key "${key}"`, `use the camelCase names of the flags: ${[...fileKeys.keys()].join(', ')}, or standbys`);
     }
     const expected = optionSpecs[flag as OptionName].type;
     const normalized = expected === 'string' && typeof value === 'number' ? String(value) : value;
@@ -137,7 +215,12 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
     }
     result[key] = normalized;
   }
-  return result;
+  if (standbys === undefined) return { values: result };
+  const clashing = ['standby', 'slot', 'standbyCluster', 'standbyBindir', 'standbyAddress'].filter((key) => key in result);
+  if (clashing.length > 0) {
+    throw new UsageError(`config file ${path} has both "standbys" and ${clashing.map((key) => `"${key}"`).join(', ')}`, 'give each standby its host, cluster, bindir and address inside its "standbys" entry');
+  }
+  return { values: result, standbys: readStandbys(standbys, path) };
 }
 
 export function helpText(): string {

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { UsageError } from '../errors.js';
 import { serverHome, sourceAddressTowards } from '../facts/host.js';
 import type { Io } from '../io.js';
-import { passwordEnv, type Options } from '../options.js';
+import { passwordEnv, slotNameProblem, type Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
 import { toNode, type ReplicationTls, type SetupSettings } from '../../steps/contract.js';
 import { findPassfileEntry } from '../../steps/lib/passfile.js';
@@ -19,8 +19,7 @@ export function slotNameFor(standbyHost: string): string {
 export const roleNameProblem = (name: string) =>
   /^[a-z_][a-z0-9_]{0,62}$/.test(name) ? undefined : `"${name}" is not a plain lower-case role name (letters, digits, underscores)`;
 
-export const slotNameProblem = (name: string) =>
-  /^[a-z0-9_]{1,63}$/.test(name) ? undefined : `"${name}" is not a valid replication slot name (lower-case letters, digits, underscores, at most 63)`;
+export { slotNameProblem } from '../options.js';
 
 /** --tablespace-map OLD=NEW[,OLD=NEW]: absolute paths only (pg_basebackup --tablespace-mapping requires them). */
 export function parseTablespaceMap(value: string | undefined): Record<string, string> | undefined {

@@ -51,4 +51,32 @@ describe('parseOptions', () => {
   it('names the missing config file', async () => {
     await expect(parseOptions(['--config', '/nonexistent/w.yaml'], {})).rejects.toThrow(/cannot read config file \/nonexistent\/w.yaml: ENOENT/);
   });
+
+  describe('a list of named standbys', () => {
+    const two = 'primary: root@db1\nstandbys:\n  - name: db2\n    host: admin@db2\n    cluster: 15/main\n  - name: db3\n    host: admin@db3:2222\n    address: 10.0.0.13\n';
+
+    it('--standby picks one by name: its host, cluster and address, and its name as the slot', async () => {
+      const options = await parseOptions(['setup', '--config', configFile(two), '--standby', 'db3'], {});
+      expect(options).toMatchObject({ primary: 'root@db1', standby: 'admin@db3:2222', slot: 'db3', standbyAddress: '10.0.0.13' });
+      expect(options.standbyCluster).toBeUndefined();
+      expect(await parseOptions(['setup', '--config', configFile(two), '--standby', 'db2', '--standby-cluster', '15/other'], {})).toMatchObject({ standby: 'admin@db2', slot: 'db2', standbyCluster: '15/other' });
+    });
+
+    it('takes the only standby without --standby, and asks for a name when there are several', async () => {
+      expect(await parseOptions(['status', '--config', configFile('standbys:\n  - { name: db2, host: db2 }\n')], {})).toMatchObject({ standby: 'db2', slot: 'db2' });
+      await expect(parseOptions(['status', '--config', configFile(two)], {})).rejects.toMatchObject({ exitCode: 2, message: /lists several standbys \(db2, db3\)/ });
+      await expect(parseOptions(['status', '--config', configFile(two), '--standby', 'db4'], {})).rejects.toThrow(/--standby db4 names none of the standbys .*\(db2, db3\)/);
+    });
+
+    it('refuses a name that is no slot name, a name used twice, a missing host, unknown keys and a --slot that is not the name', async () => {
+      const refused = (text: string, args: string[] = []) => expect(parseOptions(['setup', '--config', configFile(text), ...args], {})).rejects;
+      await refused('standbys:\n  - { name: 15/main, host: db2 }\n').toThrow(/"15\/main" is not a valid replication slot name/);
+      await refused('standbys:\n  - { name: db2, host: db2 }\n  - { name: db2, host: db3 }\n').toThrow(/two standbys are named db2/);
+      await refused('standbys:\n  - { name: db2 }\n').toThrow(/standby db2 has no host/);
+      await refused('standbys:\n  - { name: db2, host: db2, upstream: db1 }\n').toThrow(/unknown key "upstream"/);
+      await refused('standbys: db2\n').toThrow(/"standbys" must be a list/);
+      await refused('standby: db9\nstandbys:\n  - { name: db2, host: db2 }\n').toThrow(/both "standbys" and "standby"/);
+      await refused(two, ['--standby', 'db2', '--slot', 'other']).toThrow(/--slot other differs from standby db2's name/);
+    });
+  });
 });
