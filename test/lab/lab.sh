@@ -14,6 +14,10 @@
 # /run/pgw-lab); instance N uses pgwN-primary, pgwbrN, 10.77.N.0/24,
 # /var/lib/pgw-labN, /run/pgw-labN. The OS users and /etc/sudoers.d/pgw-lab
 # are shared by all instances.
+#
+# PGW_LAB_STANDBYS=N (1-3, default 1) for "up": that many standbys, the second and third
+# (standby2 at .13, standby3 at .14) opt-in hosts of the standby's kind; "up" without it
+# removes them again, so the two-host lab stays as it was.
 set -euo pipefail
 
 readonly INSTANCE=${PGW_LAB:-0}
@@ -36,9 +40,12 @@ readonly SHARED_LOCK=/run/pgw-lab-shared.lock  # packages, users, sudoers: share
 readonly SUBNET=10.77.$INSTANCE
 readonly BR=pgwbr$INSTANCE
 readonly BR_CIDR=$SUBNET.1/24
-readonly HOSTS=(primary standby)
-declare -rA IP=([primary]=$SUBNET.11 [standby]=$SUBNET.12)
+# The hosts of this run: the pair, plus the extra standbys asked for (set_standbys).
+HOSTS=(primary standby)
+readonly EXTRA_STANDBYS=(standby2 standby3)
+declare -rA IP=([primary]=$SUBNET.11 [standby]=$SUBNET.12 [standby2]=$SUBNET.13 [standby3]=$SUBNET.14)
 readonly KIND_FILE=$LAB/kind          # the pair this instance was built as
+readonly STANDBYS_FILE=$LAB/standbys  # how many standbys it was built with, when more than one
 readonly CACHE=/var/cache/pgw-lab      # machine-wide: npm tarballs, unpacked servers, root filesystems
 readonly CACHE_LOCKS=/run/pgw-lab-cache   # one lock per cached item: NAME.lock
 readonly MATRIX_READER=$(dirname "${BASH_SOURCE[0]}")/matrix.mjs
@@ -70,15 +77,15 @@ die() { printf 'lab: ERROR: %s\n' "$*" >&2; exit 1; }
 usage() {
   cat >&2 <<'EOF'
 usage: lab.sh up [KIND] | down | status | reset | exec HOST CMD... | env [KIND] | cache
-  HOST is primary or standby; KIND (or PGW_LAB_KIND) a pair of test/lab/matrix.json
-  PGW_LAB=N (0-9, default 0) selects the lab instance
+  HOST is primary or standby (standby2, standby3 when up); KIND (or PGW_LAB_KIND) a pair of test/lab/matrix.json
+  PGW_LAB=N (0-9, default 0) selects the lab instance; PGW_LAB_STANDBYS=N (1-3) adds standbys
 EOF
   exit 2
 }
 
 need_root() { [[ $(id -u) == 0 ]] || die "must run as root"; }
 
-valid_host() { [[ ${1-} == primary || ${1-} == standby ]]; }
+valid_host() { [[ ${1-} == primary || ${1-} == standby || ${1-} == standby2 || ${1-} == standby3 ]]; }
 
 # Serialise up/down/reset (tests may call them concurrently). Every process
 # we spawn gets "9>&-" (or goes through closefds) so no daemon keeps the lock.
@@ -126,6 +133,11 @@ load_kind() {
         esac ;;
     esac
   done <<<"$out"
+  # the extra standbys are of the standby's kind
+  for h in "${EXTRA_STANDBYS[@]}"; do
+    HKIND[$h]=${HKIND[standby]} LAYOUT[$h]=${LAYOUT[standby]} MAJOR[$h]=${MAJOR[standby]} ROOT[$h]=${ROOT[standby]}
+    CLIENT_MAJOR[$h]=${CLIENT_MAJOR[standby]} NPMVER[$h]=${NPMVER[standby]}
+  done
   for h in "${HOSTS[@]}"; do
     if [[ ${LAYOUT[$h]} == debian ]]; then
       # the names and ports of the original lab: 15/prod on 5433, 15/main on 5432
@@ -155,10 +167,23 @@ load_kind() {
 requested_kind() { printf '%s' "${PGW_LAB_KIND:-}"; }
 stored_kind() { [[ -s $KIND_FILE ]] && cat "$KIND_FILE"; }
 
+requested_standbys() {
+  local n=${PGW_LAB_STANDBYS:-1}
+  [[ $n =~ ^[1-3]$ ]] || { printf 'lab: ERROR: PGW_LAB_STANDBYS must be 1, 2 or 3 (got "%s")\n' "$n" >&2; exit 2; }
+  printf '%s' "$n"
+}
+stored_standbys() { if [[ -s $STANDBYS_FILE ]]; then cat "$STANDBYS_FILE"; else printf 1; fi; }
+
+# set_standbys N: HOSTS = the primary and N standbys (call before load_kind).
+set_standbys() {
+  HOSTS=(primary standby "${EXTRA_STANDBYS[@]:0:$(($1 - 1))}")
+}
+
 # The kind of an instance that is up (reset, status, down): what it was built
 # as; a different PGW_LAB_KIND is refused by reset (run "up" to switch).
 load_built_kind() {
   local built
+  set_standbys "$(stored_standbys)"
   if built=$(stored_kind); then load_kind "$built"; else load_kind "$(requested_kind)"; fi
 }
 
@@ -587,7 +612,7 @@ ensure_connectivity() {
   for i in 1 2; do
     for _ in 1 2 3; do
       if tcp_ssh_ok "$(netns_name standby)" "${IP[primary]}" 22 && tcp_ssh_ok "$(netns_name primary)" "${IP[standby]}" 22 &&
-         tcp_ssh_ok - "${IP[primary]}" 22 && tcp_ssh_ok - "${IP[standby]}" 22; then
+         tcp_ssh_ok - "${IP[primary]}" 22 && tcp_ssh_ok - "${IP[standby]}" 22 && extra_standbys_connected; then
         return 0
       fi
       sleep 0.3
@@ -602,6 +627,14 @@ ensure_connectivity() {
     fi
   done
   die "TCP connectivity check failed (root ns / namespaces -> ${IP[primary]}:22, ${IP[standby]}:22)"
+}
+
+# The extra standbys reach the primary, and this machine reaches them.
+extra_standbys_connected() {
+  local h
+  for h in "${HOSTS[@]:2}"; do
+    tcp_ssh_ok "$(netns_name "$h")" "${IP[primary]}" 22 && tcp_ssh_ok - "${IP[$h]}" 22 || return 1
+  done
 }
 
 # --- hosts (mount ns + sshd) ----------------------------------------------
@@ -620,6 +653,8 @@ write_hosts_file() {
 ${IP[primary]}	$(host_name primary)
 ${IP[standby]}	$(host_name standby)
 EOT
+  local h
+  for h in "${HOSTS[@]:2}"; do printf '%s\t%s\n' "${IP[$h]}" "$(host_name "$h")" >>"$1"; done
   chmod 644 "$1"
 }
 
@@ -996,7 +1031,7 @@ verify() { # verify [quiet]
 
 healthy() {
   local h
-  [[ $(stored_kind) == "$KIND" ]] || return 1
+  [[ $(stored_kind) == "$KIND" && $(stored_standbys) == $((${#HOSTS[@]} - 1)) ]] || return 1
   for h in "${HOSTS[@]}"; do
     [[ ${ROOT[$h]} == machine ]] || rootfs_info "${ROOT[$h]}"
     host_ns_ok "$h" && sshd_pid "$h" >/dev/null || return 1
@@ -1015,17 +1050,41 @@ instance_note() { [[ $INSTANCE == 0 ]] || printf ' [PGW_LAB=%s]' "$INSTANCE"; }
 kind_note() { [[ $KIND == deb-15 ]] || printf ' [%s]' "$KIND"; }
 root_note() { if on_machine_root "$1"; then printf "this machine's root"; else printf '%s root' "${ROOT[$1]}"; fi; }
 
+# "primary IP, standby IP" and any extra standby's.
+hosts_note() {
+  local h note="primary ${IP[primary]}, standby ${IP[standby]}"
+  for h in "${HOSTS[@]:2}"; do note+=", $h ${IP[$h]}"; done
+  printf '%s' "$note"
+}
+
+# Tear a host down and remove its private directories (keeps its host keys).
+remove_host() {
+  teardown_host "$1"
+  rm -rf "${LAB:?}/$1/"{etc,lib,run,log,tmp,home1,hosts,upper,work,root,built-as}
+}
+
+# Extra standbys an earlier "up" made that this one did not ask for.
+remove_unrequested_standbys() {
+  local h
+  for h in "${EXTRA_STANDBYS[@]}"; do
+    [[ " ${HOSTS[*]} " == *" $h "* ]] && continue
+    if [[ -e $LAB/$h/built-as || -e $(netns_file "$h") ]]; then log "removing $h (PGW_LAB_STANDBYS=$((${#HOSTS[@]} - 1)))"; remove_host "$h"; fi
+  done
+}
+
 cmd_up() {
   need_root
+  set_standbys "$(requested_standbys)"
   load_kind "${1:-$(requested_kind)}"
   take_lock
+  remove_unrequested_standbys
   take_shared_lock
   ensure_packages
   ensure_users
   release_shared_lock
   mkdir -p "$LAB"; chmod 755 "$LAB"
   ensure_authorized_keys
-  if healthy; then log "already up$(instance_note)$(kind_note) (primary ${IP[primary]}, standby ${IP[standby]})"; return 0; fi
+  if healthy; then log "already up$(instance_note)$(kind_note) ($(hosts_note))"; return 0; fi
   ensure_cache
   ensure_keys
   ensure_nsdir
@@ -1043,16 +1102,17 @@ cmd_up() {
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   [[ $rc == 0 ]] || die "cluster setup failed"
   printf '%s\n' "$KIND" >"$KIND_FILE"
+  if ((${#HOSTS[@]} > 2)); then printf '%s\n' "$((${#HOSTS[@]} - 1))" >"$STANDBYS_FILE"; else rm -f "$STANDBYS_FILE"; fi
   write_config
   verify || die "verification failed"
   local rows
   rows=$(pgq primary -d appdb -Atc 'select count(*) from t')
-  log "network$(instance_note): $BR ${BR_CIDR}; primary ${IP[primary]}, standby ${IP[standby]}"
+  log "network$(instance_note): $BR ${BR_CIDR}; $(hosts_note)"
   for h in "${HOSTS[@]}"; do
     log "$h: ${HKIND[$h]} on $(root_note "$h"), sshd pid $(sshd_pid "$h"), cluster $(server_line "$h")"
   done
   log "primary appdb.t: $rows rows$( ((TABLESPACES == 0)) || printf ', %s tablespaces' "$TABLESPACES"); users root, labadmin (sudo), nosudo"
-  log "verified: ssh+sudo+psql as labadmin on both hosts, standby -> ${IP[primary]}:22"
+  log "verified: ssh+sudo+psql as labadmin on $( ((${#HOSTS[@]} == 2)) && printf 'both hosts' || printf 'all %s hosts' "${#HOSTS[@]}"), standby -> ${IP[primary]}:22"
   log "config: $CONFIG"
 }
 
@@ -1061,11 +1121,8 @@ cmd_down() {
   load_built_kind
   take_lock
   local h
-  for h in "${HOSTS[@]}"; do
-    teardown_host "$h"
-    rm -rf "${LAB:?}/$h/"{etc,lib,run,log,tmp,home1,hosts,upper,work,root,built-as}
-  done
-  rm -f "$KIND_FILE"
+  for h in primary standby "${EXTRA_STANDBYS[@]}"; do remove_host "$h"; done
+  rm -f "$KIND_FILE" "$STANDBYS_FILE"
   ip link del "$BR" >/dev/null 2>&1 || true
   if is_mounted "$NSDIR"; then umount "$NSDIR" || umount -l "$NSDIR"; fi
   log "down$(instance_note) (kept host keys in $LAB/<host>/ssh and client key in $CLIENT)"
@@ -1103,6 +1160,9 @@ cmd_reset() {
     load_kind "$(requested_kind)"
     [[ $KIND == "$built" ]] || die "instance is up as $built, not $KIND (run: lab.sh up)"
   fi
+  if [[ -n ${PGW_LAB_STANDBYS:-} && $(requested_standbys) != "$(stored_standbys)" ]]; then
+    die "instance is up with $(stored_standbys) standby(s), not $PGW_LAB_STANDBYS (run: lab.sh up)"
+  fi
   take_lock
   local h
   for h in "${HOSTS[@]}"; do
@@ -1118,7 +1178,9 @@ cmd_reset() {
   for h in "${HOSTS[@]}"; do
     server_online "$h" || die "cluster in $h not online after reset"
   done
-  log "reset$(instance_note)$(kind_note): primary ${CLUSTER_ID[primary]}:${PORT[primary]} (appdb), standby ${CLUSTER_ID[standby]}:${PORT[standby]}"
+  local extra=''
+  for h in "${HOSTS[@]:2}"; do extra+=", $h ${CLUSTER_ID[$h]}:${PORT[$h]}"; done
+  log "reset$(instance_note)$(kind_note): primary ${CLUSTER_ID[primary]}:${PORT[primary]} (appdb), standby ${CLUSTER_ID[standby]}:${PORT[standby]}$extra"
 }
 
 cmd_exec() {
@@ -1131,10 +1193,15 @@ cmd_exec() {
 }
 
 cmd_env() {
+  set_standbys "$(requested_standbys)"
   load_kind "${1:-$(requested_kind)}"
+  local h H i dirs
   cat <<END
 LAB_PRIMARY_IP=${IP[primary]}
 LAB_STANDBY_IP=${IP[standby]}
+END
+  for h in "${HOSTS[@]:2}"; do printf 'LAB_%s_IP=%s\n' "${h^^}" "${IP[$h]}"; done
+  cat <<END
 LAB_KEY=$KEY
 LAB_KNOWN_HOSTS=$KNOWN
 LAB_CONFIG=$CONFIG
@@ -1145,7 +1212,6 @@ LAB_SUDOPW_PASSWORD=$SUDOPW_PASSWORD
 LAB_KIND=$KIND
 LAB_TABLESPACES=$TABLESPACES
 END
-  local h H i dirs
   for h in "${HOSTS[@]}"; do
     H=${h^^} dirs=''
     if [[ $h == primary ]]; then
