@@ -2,7 +2,8 @@ import { isIPv4, isIPv6 } from 'node:net';
 import * as privileged from '../src/remote/commands.js';
 import pg from 'pg';
 import { WizardError } from '../src/errors.js';
-import { commandLine, shellQuote } from '../src/remote/quote.js';
+import { commandLine } from '../src/remote/quote.js';
+import { archiveCommand, archiveCommandFits } from './lib/wal-archive.js';
 import { where, type CheckResult, type PlannedAction, type SetupSettings, type Step, type StepContext } from './contract.js';
 import { afterAlterSystem, type AutoConfEntry } from '../src/facts/auto-conf.js';
 import { backupFile, unifiedDiff } from './lib/config-files.js';
@@ -23,12 +24,6 @@ type Managed = (typeof managed)[number];
 export interface Usage {
   walsenders: number;
   slots: number;
-}
-
-/** The archive_command for a directory: shell-quoted, and % doubled so PostgreSQL leaves it alone. */
-export function archiveCommand(dir: string): string {
-  const quoted = shellQuote(dir).replace(/%/g, '%%');
-  return `test ! -f ${quoted}/%f && cp %p ${quoted}/%f`;
 }
 
 /** listen_addresses extended to cover `address`, or undefined when it already does. */
@@ -175,6 +170,9 @@ function checkArchiveSettings(ctx: StepContext, state: State): void {
   if (dir === undefined) return;
   if (!dir.startsWith('/')) {
     throw new WizardError(`--archive-dir "${dir}" is not an absolute path`, where(ctx.primary), 'pass the archive directory on the primary as an absolute path, e.g. --archive-dir /var/lib/postgresql/wal-archive');
+  }
+  if (!archiveCommandFits(dir)) {
+    throw new WizardError(`--archive-dir "${dir}" is too long for archive_command`, where(ctx.primary), 'PostgreSQL up to 15 cuts an archive_command longer than 1023 bytes: choose a shorter path (a symbolic link to the directory will do)');
   }
   if (state.archiveLibrary) {
     throw new WizardError(

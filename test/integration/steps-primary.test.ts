@@ -222,7 +222,21 @@ describe('primary-side steps against the lab', () => {
       if (!archiver.startsWith('1|')) await new Promise((resolve) => setTimeout(resolve, 500));
     }
     expect(archiver).toBe('1|0');
-    expect(inHost('primary', ['ls', archiveDir]).trim()).toMatch(/^[0-9A-F]{24}$/);
+    const segment = inHost('primary', ['ls', archiveDir]).trim();
+    expect(segment).toMatch(/^[0-9A-F]{24}$/);
+
+    // A crash between the copy and the server's acknowledgement archives the segment again: the
+    // server's own archive_command, run as the server runs it, must accept the identical copy
+    // and refuse one with other content.
+    const rearchive = (path: string) =>
+      inHost('primary', ['runuser', '-u', 'postgres', '--', 'sh', '-c', 'cd "$1" && cmd=$(psql -X -At -p 5433 -c "SHOW archive_command") && ' +
+        'cmd=$(printf %s "$cmd" | sed -e "s|%p|$2|g" -e "s|%f|$3|g" -e "s|%%|%|g") && sh -c "$cmd" 2>&1; echo "exit $?"', 'rearchive', '/var/lib/postgresql/15/prod', path, segment]);
+    const copy = `/tmp/pgw-${segment}`;
+    inHost('primary', ['install', '-o', 'postgres', '-m', '0600', '--', `${archiveDir}/${segment}`, copy]);
+    expect(rearchive(copy).trim()).toBe('exit 0');
+    inHost('primary', ['sh', '-c', 'printf x >> "$1"', 'append', copy]);
+    expect(rearchive(copy)).toMatch(/is archived already, with other content\nexit 1/);
+    expect(inHost('primary', ['ls', '-A', archiveDir]).trim()).toBe(segment);
   });
 
   it('leaves a pg_hba.conf that already has errors alone, naming the bad line', async () => {

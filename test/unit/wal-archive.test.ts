@@ -1,0 +1,47 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { archiveCommand, restoreCommand } from '../../steps/lib/wal-archive.js';
+
+/** What PostgreSQL does with a command setting: %p, %f (and %r) replaced, %% made one %, then /bin/sh -c. */
+function runAsServer(command: string, cwd: string, values: Record<string, string>) {
+  const expanded = command.replace(/%([a-z%])/g, (whole, key: string) => (key === '%' ? '%' : (values[key] ?? whole)));
+  return spawnSync('/bin/sh', ['-c', expanded], { cwd, encoding: 'utf8' });
+}
+
+describe('the WAL archive commands, run by a real shell as PostgreSQL would', () => {
+  const data = mkdtempSync(join(tmpdir(), 'pgw-wal-'));
+  mkdirSync(join(data, 'pg_wal'));
+  // A space, a quote and a percent sign: the shell and PostgreSQL's % both get exercised.
+  const archive = join(data, "wal archive's 100%");
+  mkdirSync(archive);
+  const segment = '000000010000000000000003';
+  const path = `pg_wal/${segment}`;
+  writeFileSync(join(data, path), 'first content');
+  const archiving = () => runAsServer(archiveCommand(archive), data, { p: path, f: segment });
+
+  it('archives a new segment and leaves no temporary file', () => {
+    expect(archiving().status).toBe(0);
+    expect(readFileSync(join(archive, segment), 'utf8')).toBe('first content');
+    expect(readdirSync(archive)).toEqual([segment]);
+  });
+
+  it('succeeds when the same segment with the same content is archived again (a crash before the acknowledgement)', () => {
+    expect(archiving().status).toBe(0);
+  });
+
+  it('fails, saying why, when the archive holds that segment with other content, and keeps the archived one', () => {
+    writeFileSync(join(data, path), 'other content');
+    const result = archiving();
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`${archive}/${segment} is archived already, with other content`);
+    expect(readFileSync(join(archive, segment), 'utf8')).toBe('first content');
+  });
+
+  it('restores an archived segment to where the standby asks for it', () => {
+    expect(runAsServer(restoreCommand(archive), data, { f: segment, p: 'pg_wal/RECOVERYXLOG' }).status).toBe(0);
+    expect(readFileSync(join(data, 'pg_wal/RECOVERYXLOG'), 'utf8')).toBe('first content');
+  });
+});
