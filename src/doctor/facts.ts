@@ -8,14 +8,16 @@ import { liveSettings, runningAddress, settingsFromFiles } from '../facts/live.j
 import { probeReplication, walreceiverConfig, walreceiverSettingNames, type ProbeOutcome } from '../facts/replication.js';
 import { hotStandbyMinimums } from '../../steps/lib/standby-config.js';
 import { readServerLog, type ServerLog } from './log.js';
+import { standbyStatusSql, type StandbyReading } from '../facts/replication-views.js';
 
 /**
  * Everything doctor knows about a pair, read in one pass over both SSH connections and
  * changing nothing: server state and views while a server runs, its files while it does
  * not, its recent log, and one replication connection tried from the standby the way its
- * walreceiver makes it. What setup reads too comes from the same readers in src/facts; only
- * doctor's own views (slots, walsenders, the WAL receiver) are queried here. Judging these
- * facts is diagnose.ts, a pure function.
+ * walreceiver makes it. What setup reads too comes from the same readers in src/facts, and
+ * the standby's replay state and WAL receiver from the statement status reads it with
+ * (src/facts/replication-views.ts); only the primary's slots and walsenders are queried here.
+ * Judging these facts is diagnose.ts, a pure function.
  */
 
 export interface SlotFact {
@@ -123,6 +125,8 @@ const primarySettingNames = ['wal_level', 'max_wal_senders', 'max_replication_sl
 const timelineSql = `CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())
                           ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END`;
 const numeric = (value: unknown) => (value === null || value === undefined ? undefined : Number(value));
+/** '2026-11-28T22:00:01.234Z' as doctor shows times: '2026-11-28 22:00:01 UTC'. */
+const utcSecond = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 
 async function controlData(node: Node): Promise<Pick<ServerFacts, 'systemIdentifier' | 'timeline' | 'controlState'>> {
   const control = await readControlFile(node.host, node.cluster);
@@ -197,28 +201,24 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
   const [recoveryConf, standbySignal, recoverySignal] = await Promise.all([host.readFile(`${dir}/recovery.conf`, 'postgres'), exists('standby.signal'), exists('recovery.signal')]);
   const names = [...walreceiverSettingNames, ...hotStandbyMinimums(cluster.major), 'hot_standby', 'hot_standby_feedback', 'max_standby_streaming_delay', 'wal_receiver_timeout'];
   const { live, ...facts } = await serverFacts(node, names, async () => {
-    const [row] = await host.sql<{ in_recovery: boolean; system_identifier: string; timeline: number; replay_paused: boolean | null; apply_bytes: string | null; replay_age: number | null; receiver: string | null; last_message_at: string | null; last_message_age: number | null }>(
+    // The statement status reads the standby with, and the identity doctor needs beside it.
+    const [row] = await host.sql<StandbyReading & { systemIdentifier: string; timeline: number }>(
       node.address!,
-      `SELECT pg_is_in_recovery() AS in_recovery,
-              (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
-              ${timelineSql} AS timeline,
-              CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS replay_paused,
-              CASE WHEN pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint::text END AS apply_bytes,
-              CASE WHEN pg_is_in_recovery() THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS replay_age,
-              (SELECT status FROM pg_stat_wal_receiver) AS receiver,
-              (SELECT to_char(last_msg_receipt_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"') FROM pg_stat_wal_receiver) AS last_message_at,
-              (SELECT extract(epoch FROM now() - last_msg_receipt_time)::float8 FROM pg_stat_wal_receiver) AS last_message_age`,
+      `SELECT (SELECT system_identifier::text FROM pg_control_system()) AS "systemIdentifier", ${timelineSql} AS timeline, replication.*
+         FROM (${standbyStatusSql(cluster.major)}) replication`,
     );
+    const { inRecovery, receiver } = row;
     return {
-      inRecovery: row.in_recovery,
-      systemIdentifier: row.system_identifier,
+      inRecovery,
+      systemIdentifier: row.systemIdentifier,
       timeline: row.timeline,
-      replayPaused: row.replay_paused ?? undefined,
-      applyBytes: numeric(row.apply_bytes),
-      replayAgeSeconds: row.replay_age ?? undefined,
-      receiverStatus: row.receiver ?? undefined,
-      lastMessageAt: row.last_message_at ?? undefined,
-      lastMessageAgeSeconds: row.last_message_age ?? undefined,
+      replayPaused: row.replayPauseState === null ? undefined : row.replayPauseState !== 'not paused',
+      // Nothing received yet is no amount; after a promotion both positions stand still and say nothing.
+      applyBytes: inRecovery && row.receivedLsn !== null ? (row.receivedNotReplayedBytes ?? undefined) : undefined,
+      replayAgeSeconds: inRecovery ? (row.lastReplayedTransactionAgeSeconds ?? undefined) : undefined,
+      receiverStatus: receiver?.status,
+      lastMessageAt: receiver?.lastMessageAt ? utcSecond(receiver.lastMessageAt) : undefined,
+      lastMessageAgeSeconds: receiver?.lastMessageAgeSeconds ?? undefined,
     };
   });
   return { ...facts, ...live, recoveryConf, standbySignal, recoverySignal };

@@ -1,4 +1,5 @@
-import type { PrimaryReading, Reading, SenderReading, SlotReading, StandbyReading, WalFilesystem } from './readings.js';
+import type { PrimaryReading, SenderReading, SlotReading, StandbyReading } from '../facts/replication-views.js';
+import type { Reading, WalFilesystem } from './readings.js';
 import { formatBytes, formatSeconds } from '../report.js';
 import type { StatusHistory } from './history.js';
 import type { Thresholds } from './thresholds.js';
