@@ -43,31 +43,33 @@ const need = (node: Node, command: { rootWhen?: string }, argv: PrivilegedArgv<'
  */
 export async function rootNeeds(ctx: StepContext, cloning: boolean): Promise<RootNeed[]> {
   const { primary, standby, settings } = ctx;
-  const needs: RootNeed[] = [];
-  const control = (node: Node, action: ServerAction) => {
+  const control = (node: Node, action: ServerAction): RootNeed[] => {
     const run = serverControl(node.cluster, action);
-    if (run.as === 'root') needs.push(need(node, node.cluster.manager === 'systemctl' ? privileged.systemctl : privileged.pgCtlCluster, run.argv));
+    return run.as === 'root' ? [need(node, node.cluster.manager === 'systemctl' ? privileged.systemctl : privileged.pgCtlCluster, run.argv)] : [];
   };
-  control(primary, 'restart');
-  if (await fileOwner(primary, primary.facts.hbaFile) === 'root') {
-    needs.push(need(primary, privileged.teeFile, privileged.teeFile(primary.facts.hbaFile)));
-  }
-  const archive = settings.archiveDir;
-  if (archive?.startsWith('/') && (await directoryUser(primary.host, [archive])) === 'root') {
-    const state = await primary.host.exec(privileged.statPath('%U %a', archive), { as: 'postgres' });
-    if (state.stdout.trim() !== `${primary.host.serverUser} 700`) needs.push(need(primary, privileged.makeServerDirectory, privileged.makeServerDirectory(primary.host.serverUser, archive), true));
-  }
-  const passfileOwner = await standby.host.exec(privileged.statPath('%U', settings.passfile), { as: 'postgres' });
-  if (passfileOwner.code === 0 && passfileOwner.stdout.trim() !== standby.host.serverUser) {
-    needs.push(need(standby, privileged.giveToServerUser, privileged.giveToServerUser(standby.host.serverUser, settings.passfile), true));
-  }
-  if (cloning) {
-    control(standby, 'stop');
+  const hba = async (): Promise<RootNeed[]> =>
+    (await fileOwner(primary, primary.facts.hbaFile)) === 'root' ? [need(primary, privileged.teeFile, privileged.teeFile(primary.facts.hbaFile))] : [];
+  const archive = async (): Promise<RootNeed[]> => {
+    const dir = settings.archiveDir;
+    if (!dir?.startsWith('/') || (await directoryUser(primary.host, [dir])) !== 'root') return [];
+    const state = await primary.host.exec(privileged.statPath('%U %a', dir), { as: 'postgres' });
+    return state.stdout.trim() === `${primary.host.serverUser} 700` ? [] : [need(primary, privileged.makeServerDirectory, privileged.makeServerDirectory(primary.host.serverUser, dir), true)];
+  };
+  const passfile = async (): Promise<RootNeed[]> => {
+    const owner = await standby.host.exec(privileged.statPath('%U', settings.passfile), { as: 'postgres' });
+    return owner.code === 0 && owner.stdout.trim() !== standby.host.serverUser
+      ? [need(standby, privileged.giveToServerUser, privileged.giveToServerUser(standby.host.serverUser, settings.passfile), true)]
+      : [];
+  };
+  const clone = async (): Promise<RootNeed[]> => {
+    if (!cloning) return [];
     const dir = standby.cluster.dataDirectory;
     const targets = (await primaryTablespaces(ctx)).map((t) => t.target);
-    if ((await directoryUser(standby.host, [dir, ...targets])) === 'root') needs.push(need(standby, privileged.movePath, privileged.movePath(sideDirectory(dir), dir)));
-  }
-  return needs;
+    const moving = (await directoryUser(standby.host, [dir, ...targets])) === 'root' ? [need(standby, privileged.movePath, privileged.movePath(sideDirectory(dir), dir))] : [];
+    return [...control(standby, 'stop'), ...moving];
+  };
+  // Independent questions, asked at once rather than one round trip after another; the needs keep this order.
+  return (await Promise.all([control(primary, 'restart'), hba(), archive(), passfile(), clone()])).flat();
 }
 
 /**
@@ -86,8 +88,9 @@ async function rootRefused(host: Host, argv: PrivilegedArgv<'root'>): Promise<bo
  * changes: each command, why it needs root, and what the operator can do.
  */
 export async function requireRoot(ctx: StepContext, cloning: boolean): Promise<void> {
-  const missing: RootNeed[] = [];
-  for (const item of await rootNeeds(ctx, cloning)) if (await rootRefused(item.node.host, item.argv)) missing.push(item);
+  const needs = await rootNeeds(ctx, cloning);
+  const refused = await Promise.all(needs.map((item) => rootRefused(item.node.host, item.argv)));
+  const missing = needs.filter((_, i) => refused[i]);
   if (missing.length === 0) return;
   const { node } = missing[0];
   const user = node.host.loginUser;
