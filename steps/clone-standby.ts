@@ -146,8 +146,13 @@ async function endOrphanedClones(ctx: StepContext): Promise<void> {
 
 async function runBasebackup(ctx: StepContext, tablespaces: Tablespace[]): Promise<void> {
   const { host } = ctx.standby;
+  // The copy streams from the primary: when the primary's SSH connection is lost (network
+  // down, host stopped), pg_basebackup would wait on it for as long as TCP does, so the
+  // clone stops with that connection, within its stated bound.
+  const primaryLost = ctx.primary.host.lossSignal;
+  const stop = primaryLost ? AbortSignal.any([ctx.signal, primaryLost]) : ctx.signal;
   // exec only listens for an abort that happens while it runs.
-  ctx.signal.throwIfAborted();
+  stop.throwIfAborted();
   const meter = progressMeter();
   const started = performance.now();
   let copiedKb = 0;
@@ -162,17 +167,30 @@ async function runBasebackup(ctx: StepContext, tablespaces: Tablespace[]): Promi
       ctx.progress({ stepId, doneKb, totalKb, percent, ...meter(doneKb, totalKb, Date.now()), message: `${tablespacesDone}/${tablespacesTotal} tablespaces` });
     } else ctx.note(line);
   });
+  // Closing the channel (what the stop does) ends pg_basebackup only when it next writes; a
+  // copy blocked on a silent primary writes nothing, so its process group is ended at once.
+  let ending: Promise<unknown> | undefined;
+  const endCopy = () => {
+    ending ??= pgid ? endProcessGroup(host, pgid) : Promise.resolve();
+    // Awaited below, where its failure is reported.
+    ending.catch(() => undefined);
+    return ending;
+  };
+  stop.addEventListener('abort', endCopy, { once: true });
   let result;
   try {
-    result = await host.exec(basebackupArgv(ctx, tablespaces), { as: 'postgres', onStderr: (chunk) => lines.push(chunk), signal: ctx.signal });
+    result = await host.exec(basebackupArgv(ctx, tablespaces), { as: 'postgres', onStderr: (chunk) => lines.push(chunk), signal: stop });
   } catch (error) {
-    if (!ctx.signal.aborted) throw error;
-    if (pgid) await endProcessGroup(host, pgid);
+    if (!stop.aborted) throw error;
+    await endCopy();
+    if (!ctx.signal.aborted) throw stop.reason;
     throw new WizardError(
       "the clone was interrupted; the standby's data directory was not touched",
       where(ctx.standby),
       'run the same command again: finished steps are detected and skipped, the clone starts afresh',
     );
+  } finally {
+    stop.removeEventListener('abort', endCopy);
   }
   lines.end();
   if (result.code !== 0) {
@@ -203,7 +221,7 @@ async function discardClone(ctx: StepContext, wasRunning: boolean, tablespaces: 
     ctx.note(`starting the standby's cluster ${cluster.id} again, as it was before`);
     await controlServer(ctx.standby, 'start');
   }
-  const [available, mount] = (await host.run(privileged.freeSpace(dataParent(cluster.dataDirectory)), { as: 'postgres' })).split('\n')[1]?.trim().split(/\s+/).slice(3) ?? [];
+  const [available, , mount] = (await host.run(privileged.freeSpace(dataParent(cluster.dataDirectory)), { as: 'postgres' })).split('\n')[1]?.trim().split(/\s+/).slice(3) ?? [];
   return `${size(Number(available))} free now on ${mount}`;
 }
 
@@ -347,7 +365,13 @@ export const cloneStandbyStep: Step = {
         // Cleaning up needs the connection that was just lost: the next run does it.
         if (error instanceof ConnectionLost && error.role === 'standby') throw error;
         const free = await discardClone(ctx, wasRunning, tablespaces);
-        if (!(error instanceof WizardError) || error instanceof ConnectionLost) throw error;
+        if (error instanceof ConnectionLost) {
+          throw error.withState(
+            `pg_basebackup on the standby was stopped: it cannot finish without the primary. The standby's data directory ${dir} is as it was` +
+              `${wasRunning ? ` (its cluster ${cluster.id} runs again)` : ''}; the partial copy was removed (${free}); the primary was not changed by this step`,
+          );
+        }
+        if (!(error instanceof WizardError)) throw error;
         throw new WizardError(`${error.message}\nthe partial copy was removed; ${free}`, error.where, error.fix);
       }
     }, untouched);

@@ -94,6 +94,11 @@ export interface Host {
    * back (a network blip ridden out); returns the unsubscribe. Absent on fakes.
    */
   watchConnection?(listener: (line: string) => void): () => void;
+  /**
+   * Aborts, with the ConnectionLost as its reason, the moment the connection is lost (not when
+   * the run closes it): for work on the other host that cannot finish without this one. Absent on fakes.
+   */
+  readonly lossSignal?: AbortSignal;
 }
 
 /**

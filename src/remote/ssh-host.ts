@@ -47,6 +47,7 @@ export class SshHost implements Host {
   private readonly stallListeners = new Set<(line: string) => void>();
   /** Set once the connection is gone (and we did not close it): why, for every later failure. */
   private lost?: string;
+  private readonly loss = new AbortController();
   private closing = false;
   loginUser = '';
   serverUser = 'postgres';
@@ -63,11 +64,9 @@ export class SshHost implements Host {
     watched?: WatchedLink,
   ) {
     const deadAfterSeconds = Math.round((watched?.deadAfterMs ?? 40_000) / 1000);
-    client.on('error', (error) => {
-      this.lost ??= lossReason(error, deadAfterSeconds);
-    });
+    client.on('error', (error) => this.markLost(lossReason(error, deadAfterSeconds)));
     const ended = () => {
-      if (!this.closing) this.lost ??= closedByServer;
+      if (!this.closing) this.markLost(closedByServer);
     };
     client.on('end', ended);
     client.on('close', ended);
@@ -89,6 +88,16 @@ export class SshHost implements Host {
         this.stallListeners.forEach((listener) => listener(line));
       }
     });
+  }
+
+  private markLost(reason: string): void {
+    if (this.lost !== undefined) return;
+    this.lost = reason;
+    this.loss.abort(this.connectionLost());
+  }
+
+  get lossSignal(): AbortSignal {
+    return this.loss.signal;
   }
 
   watchConnection(listener: (line: string) => void): () => void {

@@ -45,6 +45,22 @@ export const faults: readonly Fault[] = [
     before: 'bring the network back',
   },
   {
+    id: 'primary-link-blip-at-clone',
+    fault: "the primary's network link down for 5 s",
+    at: 'Clone: while pg_basebackup copies from it',
+    outcome: 'rides it out (exit 0)',
+    sees: ['no answer from the primary', 'the connection held and the run went on'],
+    before: 'nothing',
+  },
+  {
+    id: 'primary-link-down-at-clone',
+    fault: "the primary's network link down until the run gives up (40 s without an answer; the test sets PGREPL_SSH_TIMEOUT=6)",
+    at: 'Clone: while pg_basebackup copies from it',
+    outcome: 'stops (exit 1)',
+    sees: ['lost the SSH connection to the primary', 'it answered nothing for', 'pg_basebackup on the standby was stopped', "The standby's data directory", 'is as it was', 'the partial copy was removed', 'run the same command again'],
+    before: 'bring the network back',
+  },
+  {
     id: 'primary-restarted-at-clone',
     fault: 'the primary restarted by someone else',
     at: 'Clone: while pg_basebackup copies',

@@ -157,6 +157,36 @@ const cases: Record<string, (marker: number) => Promise<void>> = {
     await expectNextRunFinishes(marker);
   },
 
+  async 'primary-link-blip-at-clone'(marker) {
+    freshStandby();
+    const run = start(setupArgs);
+    await run.reaches(cloneCopying);
+    setLink('primary', 'down');
+    // The fault is the 5 s itself.
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    setLink('primary', 'up');
+    const result = await run.done;
+    expectOperatorSees(result, 'primary-link-blip-at-clone');
+    await expectNextRunFinishes(marker);
+  },
+
+  async 'primary-link-down-at-clone'(marker) {
+    freshStandby();
+    const before = standbySystemIdentifier();
+    const run = start(setupArgs, { PGREPL_SSH_TIMEOUT: '6' });
+    await run.reaches(cloneCopying);
+    setLink('primary', 'down');
+    let result: CliResult;
+    try {
+      result = await run.done;
+    } finally {
+      setLink('primary', 'up');
+    }
+    expectOperatorSees(result, 'primary-link-down-at-clone');
+    await expectStandbyUntouched(before, result);
+    await expectNextRunFinishes(marker);
+  },
+
   async 'primary-restarted-at-clone'(marker) {
     freshStandby();
     const before = standbySystemIdentifier();
