@@ -43,6 +43,11 @@ export function hostReport(facts: HostFacts, sudoersFor = facts.loginUser): stri
     const pending = setting.pendingRestart ? ' (changed, waits for a restart)' : '';
     lines.push(`    ${name} = ${setting.value || "''"}  [${setting.source}]${pending}`);
   }
+  if (cluster.standbys) {
+    const standbys = cluster.standbys.map((s) => `${s.name || 'unnamed'} from ${s.clientAddr ?? 'a local socket'} (${s.state}, ${s.syncState}${s.slot ? `, slot ${s.slot}` : ', no slot'})`);
+    lines.push(`  standbys streaming from it (pg_stat_replication): ${standbys.join('; ') || 'none'}`);
+  }
+  if (cluster.slots) lines.push(`  physical replication slots: ${cluster.slots.map((slot) => `${slot.name} (${slot.active ? 'active' : 'inactive'})`).join(', ') || 'none'}`);
   const { owner, manager, systemd } = cluster.ref;
   lines.push(`  sudo rules enough for the wizard here for ${sudoersFor} (instead of ALL), for /etc/sudoers.d/:`);
   lines.push(...sudoersLines({ loginUser: sudoersFor, serverUser: owner, manager, systemd: systemd ?? manager === 'systemctl' }).map((line) => `    ${line}`));

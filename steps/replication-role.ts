@@ -24,6 +24,8 @@ interface RoleState {
   passwordOk: boolean;
   /** The role has a password and it is another one: setting ours replaces it. */
   otherPassword: boolean;
+  /** Other standbys streaming as this role now (application_name from address): they log in with its current password. */
+  otherStandbys: string[];
   /** What is missing, in the operator's words; empty when the role is ready. */
   missing: string[];
   /** The standby's passfile as it is (null: no file). */
@@ -52,14 +54,21 @@ const standbyEntry = (ctx: StepContext, passfile: string | null) =>
 /** `passfile`: the standby's passfile as check() read it, when this step has not written it since. */
 async function roleState(ctx: StepContext, passfileRead?: string | null): Promise<RoleState> {
   const { roleName, password } = ctx.settings;
-  const [role, method, passfile] = await Promise.all([
+  const [role, method, passfile, others] = await Promise.all([
     readRole(ctx.primary, roleName),
     livePasswordMethod(ctx.primary),
     passfileRead !== undefined ? passfileRead : ctx.standby.host.readFile(ctx.settings.passfile, 'postgres'),
+    query<{ standby: string }>(
+      ctx.primary,
+      `SELECT coalesce(nullif(application_name, ''), 'unnamed') || ' from ' || coalesce(host(client_addr), 'a local socket') AS standby
+         FROM pg_stat_replication WHERE usename = $1 AND host(client_addr) IS DISTINCT FROM $2 ORDER BY 1`,
+      [roleName, ctx.settings.standbyAddress],
+    ),
   ]);
+  const otherStandbys = others.map((row) => row.standby);
   const entry = standbyEntry(ctx, passfile);
   const standbyStale = entry !== undefined && entry !== password;
-  if (!role) return { method, passwordOk: false, otherPassword: false, missing: ['does not exist'], passfile, standbyStale };
+  if (!role) return { method, passwordOk: false, otherPassword: false, otherStandbys, missing: ['does not exist'], passfile, standbyStale };
   const accepts = verifierAccepts(role.rolpassword, password, roleName);
   const stored = verifierMethod(role.rolpassword);
   // A scram-sha-256 line in pg_hba.conf cannot use an md5 verifier; an md5 line can use either.
@@ -71,7 +80,7 @@ async function roleState(ctx: StepContext, passfileRead?: string | null): Promis
     ...(role.expired ? ['has an expired password (VALID UNTIL)'] : []),
     ...(passwordOk ? [] : [role.rolpassword === null ? 'has no password' : otherPassword ? 'has a different password' : `stores its password as ${stored}, ${method} is needed`]),
   ];
-  return { role, method, passwordOk, otherPassword, missing, passfile, standbyStale };
+  return { role, method, passwordOk, otherPassword, otherStandbys, missing, passfile, standbyStale };
 }
 
 /**
@@ -114,6 +123,19 @@ function refuseGeneratedReplacement(ctx: StepContext, state: RoleState): void {
     `role ${ctx.settings.roleName} already exists with a password, and no password was given for it`,
     where(ctx.primary),
     `set ${passwordEnv} to its current password (or to the new one you want it to have), or choose another role with --role`,
+  );
+}
+
+/**
+ * Other standbys log in as this role with its current password: replacing it (a password given
+ * for this standby that is not the role's) would lock them out at their next connection.
+ */
+function refuseLockingOutOthers(ctx: StepContext, state: RoleState): void {
+  if (ctx.settings.rotatePassword || !state.otherPassword || state.otherStandbys.length === 0) return;
+  throw new WizardError(
+    `role ${ctx.settings.roleName} has another password than the one given, and ${state.otherStandbys.join(', ')} stream${state.otherStandbys.length === 1 ? 's' : ''} as ${ctx.settings.roleName} with it: replacing it would lock ${state.otherStandbys.length === 1 ? 'that standby' : 'them'} out at the next connection`,
+    where(ctx.primary),
+    `nothing was changed; set ${passwordEnv} to the password those standbys use (in their server user's ~/.pgpass), or give this standby a role of its own with --role`,
   );
 }
 
@@ -186,6 +208,7 @@ export const replicationRoleStep: Step = {
   async plan(ctx): Promise<PlannedAction[]> {
     const state = await checkedState.afterCheck(ctx);
     refuseGeneratedReplacement(ctx, state);
+    refuseLockingOutOthers(ctx, state);
     const name = ctx.settings.roleName;
     const actions: PlannedAction[] = [];
     if (state.missing.length > 0) {
@@ -217,6 +240,7 @@ export const replicationRoleStep: Step = {
     const name = ctx.settings.roleName;
     if (state.missing.length === 0 && !state.standbyStale) return `role ${name} was already ready`;
     refuseGeneratedReplacement(ctx, state);
+    refuseLockingOutOthers(ctx, state);
     // Asked before anything changes: a pair that logs in now must still log in afterwards.
     const authenticatedBefore = state.standbyStale && (await probeReplication(ctx.standby, passfileParams(ctx.settings, ctx.primary.cluster.port))).ok;
     const done: string[] = [];

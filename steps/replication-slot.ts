@@ -61,6 +61,26 @@ async function runSlotSql(ctx: StepContext, text: string): Promise<void> {
   }
 }
 
+/**
+ * Why this standby's name (its slot and application_name) is another standby's, or undefined:
+ * the primary streams to a client from another address that holds the slot of that name or
+ * reports it as its application_name. Cloning under that name would take the slot from it.
+ */
+export async function nameTakenElsewhere(ctx: StepContext): Promise<string | undefined> {
+  if (!ctx.primary.address) return undefined;
+  const name = ctx.settings.slotName;
+  const [taken] = await query<{ application_name: string; client_addr: string | null; slot_name: string | null }>(
+    ctx.primary,
+    `SELECT r.application_name, host(r.client_addr) AS client_addr, s.slot_name
+       FROM pg_stat_replication r LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid
+      WHERE (s.slot_name = $1 OR r.application_name = $1) AND host(r.client_addr) IS DISTINCT FROM $2`,
+    [name, ctx.settings.standbyAddress],
+  );
+  if (!taken) return undefined;
+  const holds = taken.slot_name === name ? `slot ${name}` : `application_name ${name}`;
+  return `the name ${name} is taken: the primary streams to ${taken.application_name || 'a standby'} from ${taken.client_addr ?? 'a local socket'}, which holds ${holds}, not to this standby (${ctx.settings.standbyAddress})`;
+}
+
 const dropSql = 'SELECT pg_drop_replication_slot($1)';
 // immediately_reserve = true: WAL is kept from this moment, before the clone starts.
 const createSql = 'SELECT pg_create_physical_replication_slot($1, true)';

@@ -53,6 +53,20 @@ export interface ClusterFacts {
   settings: Record<string, SettingFact>;
   /** Kernel and data directory: proves whether the other host's cluster is this very one. */
   identity: ClusterIdentity;
+  /** Running only: every walsender (pg_stat_replication), i.e. each standby streaming from it, with the slot it holds. */
+  standbys?: StreamingStandby[];
+  /** Running only: its physical replication slots and whether a walsender holds each. */
+  slots?: { name: string; active: boolean }[];
+}
+
+/** One row of pg_stat_replication: a standby (or a pg_basebackup) streaming from this cluster. */
+export interface StreamingStandby {
+  /** application_name: a standby's name when primary_conninfo sets it. */
+  name: string;
+  clientAddr: string | null;
+  state: string;
+  syncState: string;
+  slot: string | null;
 }
 
 export interface HostFacts {
@@ -96,6 +110,8 @@ async function runningClusterFacts(host: Host, ref: ClusterRef): Promise<Omit<Cl
     system_identifier: string;
     in_recovery: boolean;
     data_size: string;
+    standbys: StreamingStandby[];
+    slots: { name: string; active: boolean }[];
   }>(
     address,
     `SELECT current_setting('server_version') AS server_version,
@@ -104,7 +120,12 @@ async function runningClusterFacts(host: Host, ref: ClusterRef): Promise<Omit<Cl
             current_setting('hba_file') AS hba_file,
             (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
             pg_is_in_recovery() AS in_recovery,
-            (SELECT sum(pg_database_size(oid))::text FROM pg_database) AS data_size`,
+            (SELECT sum(pg_database_size(oid))::text FROM pg_database) AS data_size,
+            (SELECT coalesce(json_agg(json_build_object('name', r.application_name, 'clientAddr', host(r.client_addr), 'state', r.state,
+                                                        'syncState', r.sync_state, 'slot', s.slot_name) ORDER BY r.application_name), '[]')
+               FROM pg_stat_replication r LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid) AS standbys,
+            (SELECT coalesce(json_agg(json_build_object('name', slot_name, 'active', active) ORDER BY slot_name), '[]')
+               FROM pg_replication_slots WHERE slot_type = 'physical') AS slots`,
   );
   const rows = await host.sql<{ name: string; setting: string; source: string; sourcefile: string | null; sourceline: number | null; pending_restart: boolean; unit: string | null }>(
     address,
@@ -131,6 +152,8 @@ async function runningClusterFacts(host: Host, ref: ClusterRef): Promise<Omit<Cl
     inRecovery: info.in_recovery,
     dataSizeBytes: Number(info.data_size),
     settings,
+    standbys: info.standbys,
+    slots: info.slots,
   };
 }
 

@@ -1,6 +1,7 @@
-import { toNode, type ChangeRecord, type PlannedAction, type SetupSettings, type StepContext } from '../../steps/contract.js';
+import { toNode, where, type ChangeRecord, type PlannedAction, type SetupSettings, type StepContext } from '../../steps/contract.js';
 import { setupSteps } from '../../steps/index.js';
 import { cloneStandbyStep } from '../../steps/clone-standby.js';
+import { nameTakenElsewhere } from '../../steps/replication-slot.js';
 import { runClonePrechecks } from '../../steps/lib/clone-prechecks.js';
 import { requireRoot } from '../../steps/lib/privilege.js';
 import type { Io } from '../io.js';
@@ -113,6 +114,10 @@ async function preflight(facts: PairFacts, planOnly: boolean, ctx: StepContext):
   const [problem] = blockingProblems(facts);
   if (problem) return failed({ message: problem, where: 'the pair of hosts', fix: 'nothing was changed; correct the hosts or clusters named and run again' });
   try {
+    const taken = await nameTakenElsewhere(ctx);
+    if (taken) {
+      return failed({ message: taken, where: where(ctx.primary), fix: 'nothing was changed; each standby has a name of its own (its slot and application_name): choose another with --slot (or --standby NAME of its own entry in the config file), or point this run at the standby that has that name' });
+    }
     const cloning = !(await cloneStandbyStep.check(ctx)).done;
     await requireRoot(ctx, cloning);
     if (planOnly || !cloning) return undefined;

@@ -101,7 +101,7 @@ export async function fix(flags: string[] = [], env: Record<string, string> = {}
   return report as Report & { repairs: { ok: boolean; steps: { id: string; status: string; detail: string }[] } };
 }
 
-async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
+export async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let value: T | undefined;

@@ -53,13 +53,28 @@ export function labReset(): void {
   execFileSync('bash', [labScript, 'reset'], { stdio: 'inherit' });
 }
 
+/**
+ * A fresh lab with `count` standbys (PGW_LAB_STANDBYS; the extra ones are standby2, standby3):
+ * up, and every host's servers re-created. Returns the extra standbys' addresses. The next
+ * file's labUp() removes them again.
+ */
+export function labResetWithStandbys(count: 2 | 3): string[] {
+  const withStandbys = { ...process.env, PGW_LAB_STANDBYS: String(count) };
+  execFileSync('bash', [labScript, 'up'], { stdio: 'inherit', env: withStandbys });
+  execFileSync('bash', [labScript, 'reset'], { stdio: 'inherit', env: withStandbys });
+  const out = execFileSync('bash', [labScript, 'env'], { encoding: 'utf8', env: withStandbys });
+  return [...out.matchAll(/^LAB_STANDBY[23]_IP=(.+)$/gm)].map((match) => match[1]);
+}
+
+export type LabHost = 'primary' | 'standby' | 'standby2' | 'standby3';
+
 /** Runs a command inside a lab host as root; returns stdout. */
-export function inHost(host: 'primary' | 'standby', argv: string[], env: Record<string, string> = {}): string {
+export function inHost(host: LabHost, argv: string[], env: Record<string, string> = {}): string {
   return execFileSync('bash', [labScript, 'exec', host, ...argv], { encoding: 'utf8', env: { ...process.env, ...env } });
 }
 
 /** psql as postgres on the lab cluster of that host. */
-export function psqlIn(host: 'primary' | 'standby', sql: string, database = 'postgres'): string {
+export function psqlIn(host: LabHost, sql: string, database = 'postgres'): string {
   const port = host === 'primary' ? '5433' : '5432';
   return inHost(host, ['runuser', '-u', 'postgres', '--', 'psql', '-X', '-At', '-p', port, '-d', database, '-c', sql]).trim();
 }
