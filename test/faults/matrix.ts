@@ -101,6 +101,14 @@ export const faults: readonly Fault[] = [
     before: 'nothing',
   },
   {
+    id: 'standby-sshd-stopped-at-start',
+    fault: "the standby's sshd stopped, its sessions with it (every sshd process on the host killed), and started again only after the run",
+    at: 'Start the standby: while it starts',
+    outcome: 'stops (exit 1)',
+    sees: ['lost the SSH connection to the standby', 'the SSH server closed the connection', 'run the same command again'],
+    before: 'start sshd again (a run before that stops at once: "cannot reach … nothing listens there (sshd not running, or wrong port)")',
+  },
+  {
     id: 'second-run-same-pair',
     fault: 'a second run against the same primary and standby while the first runs',
     at: 'before any step (the first run is cloning)',

@@ -263,6 +263,27 @@ const cases: Record<string, (marker: number) => Promise<void>> = {
     await expectNextRunFinishes(marker);
   },
 
+  async 'standby-sshd-stopped-at-start'(marker) {
+    // The pair is set up: only the standby's start is left to do.
+    inHost('standby', ['pg_ctlcluster', '15', 'main', 'stop']);
+    const run = start(setupArgs);
+    await run.reaches(/==> Start the standby/);
+    // The listener and every session (the host's own PID namespace holds only its sshd processes).
+    inHost('standby', ['sh', '-c', 'for pid in $(pgrep -x sshd); do kill -KILL "$pid"; done']);
+    let result: CliResult;
+    let meanwhile: CliResult;
+    try {
+      result = await run.done;
+      meanwhile = await runCli(setupArgs, secretEnv);
+    } finally {
+      inHost('standby', ['/usr/sbin/sshd', '-f', join(lab.dir, 'standby', 'ssh', 'sshd_config'), '-E', join(lab.dir, 'standby', 'sshd.log')]);
+    }
+    expectOperatorSees(result, 'standby-sshd-stopped-at-start');
+    expect(meanwhile.code, meanwhile.stderr).toBe(1);
+    expect(meanwhile.stderr).toContain('nothing listens there (sshd not running, or wrong port)');
+    await expectNextRunFinishes(marker);
+  },
+
   async 'second-run-same-pair'(marker) {
     freshStandby();
     const first = start(setupArgs);
