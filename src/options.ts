@@ -33,6 +33,7 @@ export const optionSpecs = {
   'standby-address': { type: 'string', help: 'setup: address the primary sees the standby connect from (default: detected with ip route get)' },
   'ssl-root-cert': { type: 'string', help: "setup: the CA certificate (PEM file on this workstation) that signed the primary's server certificate: copied to the standby, which then replicates with sslmode=verify-full (without it, a primary with ssl = on gets sslmode=require)" },
   'archive-dir': { type: 'string', help: 'setup: also archive WAL into this directory on the primary (archive_mode=on)' },
+  'standby-archive-dir': { type: 'string', help: "setup: the same archive as the standby reads it (a shared mount, usually --archive-dir's path): the standby restores WAL the primary no longer has from it (restore_command) and removes what it no longer needs (archive_cleanup_command)" },
   checkpoint: { type: 'string', help: 'setup: pg_basebackup checkpoint, fast (default) or spread (gentler, can wait minutes)' },
   'discard-old-data': { type: 'boolean', help: "setup: delete the standby's previous data directory after a good clone (default: keep it renamed)" },
   'restart-primary': { type: 'boolean', help: 'setup, doctor --fix: allow restarting the primary when a changed setting needs it (headless runs stop before it otherwise)' },

@@ -50,6 +50,11 @@ export interface SetupSettings {
   primaryListenAddress: string;
   /** Enables WAL archiving into this directory on the primary when set. */
   archiveDir?: string;
+  /**
+   * The same archive as the standby reads it (a shared mount): the standby gets restore_command
+   * and archive_cleanup_command for it. Only with archiveDir.
+   */
+  standbyArchiveDir?: string;
   checkpoint: 'fast' | 'spread';
   /** Keep the standby's previous data directory, renamed, after the clone (default true). */
   /**

@@ -3,7 +3,7 @@ import * as privileged from '../src/remote/commands.js';
 import pg from 'pg';
 import { WizardError } from '../src/errors.js';
 import { commandLine } from '../src/remote/quote.js';
-import { archiveCommand, archiveCommandFits } from './lib/wal-archive.js';
+import { archiveCommand, archiveCommandFits, archivePlacementNote } from './lib/wal-archive.js';
 import { where, type CheckResult, type PlannedAction, type SetupSettings, type Step, type StepContext } from './contract.js';
 import { afterAlterSystem, type AutoConfEntry } from '../src/facts/auto-conf.js';
 import { backupFile, unifiedDiff } from './lib/config-files.js';
@@ -290,6 +290,7 @@ export const primarySettingsStep: Step = {
     checkArchiveSettings(ctx, state);
     const actions: PlannedAction[] = [];
     const dir = ctx.settings.archiveDir;
+    if (dir !== undefined) ctx.note(archivePlacementNote(dir, ctx.settings.standbyArchiveDir));
     if (dir !== undefined && !state.archiveDirReady) {
       const owner = ctx.primary.host.serverUser;
       actions.push({ side: 'primary', summary: `create the WAL archive directory ${dir} (owner ${owner}, mode 0700)`, command: archiveDirCommand(dir, owner) });

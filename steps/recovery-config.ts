@@ -16,6 +16,7 @@ import {
   standbyListenAddresses,
 } from './lib/standby-config.js';
 import { usesStandbySignal } from '../src/facts/replication.js';
+import { proveSharedArchive, sharedArchiveProof, standbyArchiveSettings } from './lib/wal-archive.js';
 
 /**
  * Step 6: make the cloned data directory start as a streaming standby. PG 12+:
@@ -44,6 +45,8 @@ interface Inputs {
   fromPrimary: Record<string, string>;
   /** The standby's settings as its files set them (`postgres -C`, one process per name). */
   fromFiles: Record<string, string>;
+  /** restore_command and archive_cleanup_command when the standby reads the archive (--standby-archive-dir). */
+  archive: Record<string, string>;
 }
 
 interface Desired {
@@ -78,11 +81,13 @@ async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired>
   const signal = `${dir}/standby.signal`;
   const minimums = hotStandbyMinimums(cluster.major);
   // Independent reads, asked together.
-  const [autoBefore, fromPrimary, fromFiles, signalExists] = await Promise.all([
+  const archiveDir = settings.standbyArchiveDir;
+  const [autoBefore, fromPrimary, fromFiles, signalExists, archive] = await Promise.all([
     cloned ? host.readFile(autoPath, 'postgres') : ctx.primary.host.readFile(`${ctx.primary.cluster.dataDirectory}/postgresql.auto.conf`, 'postgres'),
     known?.fromPrimary ?? primaryValues(ctx, minimums),
     known?.fromFiles ?? settingsFromFiles(ctx.standby, [...minimums, 'hot_standby', ...logSettingNames]),
     cloned && usesStandbySignal(cluster.major) ? host.exec(privileged.pathExists(signal), { as: 'postgres' }).then((result) => result.code === 0) : false,
+    known?.archive ?? (archiveDir === undefined ? {} : standbyArchiveSettings(ctx.standby, archiveDir)),
   ]);
   // The start that follows looks at the logs these name; this step does not change them.
   if (cloned && !known) rememberLogSettings(ctx.standby, fromFiles);
@@ -105,7 +110,7 @@ async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired>
   if (listen) changes.push({ name: 'listen_addresses', value: listen });
 
   const conninfoText = primaryConninfo(settings, ctx.primary.cluster.port);
-  const recovery = recoverySettings(cluster.major, conninfoText, settings.slotName);
+  const recovery = recoverySettings(cluster.major, conninfoText, settings.slotName, archive);
   const edits: FileEdit[] = [];
   if (usesStandbySignal(cluster.major)) {
     for (const [name, value] of Object.entries(recovery)) {
@@ -123,10 +128,10 @@ async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired>
     const path = `${dir}/recovery.conf`;
     const before = cloned ? await host.readFile(path, 'postgres') : null;
     if (before === null || Object.entries(recovery).some(([name, value]) => autoConfValue(before, name) !== value)) {
-      edits.push({ path, before, after: recoveryConfText(cluster.major, conninfoText, settings.slotName), why: 'start as a standby of the primary' });
+      edits.push({ path, before, after: recoveryConfText(cluster.major, conninfoText, settings.slotName, archive), why: 'start as a standby of the primary' });
     }
   }
-  return { cloned, edits, inputs: { cloned, standbyRunning, fromPrimary, fromFiles } };
+  return { cloned, edits, inputs: { cloned, standbyRunning, fromPrimary, fromFiles, archive } };
 }
 
 const desired = sharedWithCheck((ctx) => desiredConfig(ctx));
@@ -151,6 +156,10 @@ export const recoveryConfigStep: Step = {
     const actions: PlannedAction[] = [];
     if (!cloned) ctx.note("recovery-config: the diffs below start from the primary's postgresql.auto.conf, which the clone copies; they are computed again after the clone");
     if (ctx.settings.tls?.sslmode === 'require') ctx.note(requireNote);
+    const { archiveDir, standbyArchiveDir } = ctx.settings;
+    if (archiveDir !== undefined && standbyArchiveDir !== undefined && edits.length > 0) {
+      actions.push({ side: 'standby', summary: sharedArchiveProof(archiveDir, standbyArchiveDir) });
+    }
     if (cloned && (await runningAddress(ctx.standby))) {
       actions.push({ side: 'standby', summary: `Stop the standby's cluster ${ctx.standby.cluster.id} while its configuration changes`, command: serverControlCommand(ctx.standby.cluster, 'stop') });
     }
@@ -165,6 +174,10 @@ export const recoveryConfigStep: Step = {
     const { cloned, edits, inputs } = await desired.afterCheck(ctx);
     if (!cloned) {
       throw new WizardError(`${cluster.dataDirectory} is not a copy of the primary`, where(ctx.standby), 'run the clone step first (setup runs it before this one)');
+    }
+    const { archiveDir, standbyArchiveDir } = ctx.settings;
+    if (archiveDir !== undefined && standbyArchiveDir !== undefined && edits.length > 0) {
+      await proveSharedArchive(ctx.primary, ctx.standby, archiveDir, standbyArchiveDir);
     }
     const address = inputs.standbyRunning ? await runningAddress(ctx.standby) : undefined;
     if (address) {
@@ -188,6 +201,7 @@ export const recoveryConfigStep: Step = {
       );
     }
     const signal = usesStandbySignal(ctx.standby.cluster.major) ? 'standby.signal present' : 'recovery.conf in place';
-    return `${signal}; primary_conninfo = ${primaryConninfo(ctx.settings, ctx.primary.cluster.port)}; primary_slot_name = ${ctx.settings.slotName}`;
+    const archive = ctx.settings.standbyArchiveDir === undefined ? '' : `; restore_command and archive_cleanup_command read ${ctx.settings.standbyArchiveDir}`;
+    return `${signal}; primary_conninfo = ${primaryConninfo(ctx.settings, ctx.primary.cluster.port)}; primary_slot_name = ${ctx.settings.slotName}${archive}`;
   },
 };

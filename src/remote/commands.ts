@@ -93,6 +93,13 @@ export const diskUsage = command({ runs: server, argv: (path: string) => ['du', 
 export const freeSpace = command({ runs: server, argv: (path: string) => ['df', '-P', '-B1', '--', path] });
 export const isMountPoint = command({ runs: server, argv: (path: string) => ['mountpoint', '-q', path] });
 export const pathExists = command({ runs: server, argv: (path: string) => ['test', '-e', path] });
+/** pg_archivecleanup: the server's own major's first, then any installed one (it only compares WAL file names). */
+export const findArchiveCleanup = command({
+  runs: server,
+  argv: (binDir: string) =>
+    sh('for d in "$1" /usr/lib/postgresql/*/bin /usr/pgsql-*/bin; do [ -x "$d/pg_archivecleanup" ] && exec echo "$d/pg_archivecleanup"; done; command -v pg_archivecleanup', binDir),
+});
+export const removeFile = command({ runs: server, argv: (path: string) => ['rm', '-f', '--', path] });
 const spaceScript = [
   'for p; do',
   '  d=$p; while [ ! -e "$d" ]; do d=$(dirname -- "$d"); done',

@@ -85,6 +85,12 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
     password = randomBytes(24).toString('base64url');
     passwordGenerated = true;
   }
+  if (options.standbyArchiveDir !== undefined && (options.archiveDir === undefined || !options.standbyArchiveDir.startsWith('/'))) {
+    throw new UsageError(
+      `--standby-archive-dir ${options.standbyArchiveDir} needs --archive-dir and an absolute path`,
+      "name the archive on the primary with --archive-dir and where the standby mounts that same directory with --standby-archive-dir (usually the same path)",
+    );
+  }
   return {
     tls: await replicationTls(options, facts, passfile, slotName),
     roleName,
@@ -97,6 +103,7 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
     standbyAddress,
     primaryListenAddress,
     archiveDir: options.archiveDir,
+    standbyArchiveDir: options.standbyArchiveDir,
     checkpoint,
     keepOldData: !options.discardOldData,
     tablespaceMap: parseTablespaceMap(options.tablespaceMap),

@@ -27,15 +27,16 @@ export function primaryConninfo(settings: SetupSettings, primaryPort: number): s
 /** A postgresql.conf string literal (' and \ doubled, as ALTER SYSTEM writes them). */
 const confString = (value: string) => `'${value.replace(/['\\]/g, (c) => c + c)}'`;
 
-export function recoverySettings(major: number, conninfoText: string, slotName: string): Record<string, string> {
-  const settings: Record<string, string> = { primary_conninfo: conninfoText, primary_slot_name: slotName };
+/** `archive`: restore_command and archive_cleanup_command, for a standby that reads the primary's WAL archive. */
+export function recoverySettings(major: number, conninfoText: string, slotName: string, archive: Record<string, string> = {}): Record<string, string> {
+  const settings: Record<string, string> = { primary_conninfo: conninfoText, primary_slot_name: slotName, ...archive };
   // 12+ follows the newest timeline by default; ≤ 11 must be told, or a promoted primary loses its standby.
   return usesStandbySignal(major) ? settings : { standby_mode: 'on', ...settings, recovery_target_timeline: 'latest' };
 }
 
 /** recovery.conf for PG ≤ 11. */
-export function recoveryConfText(major: number, conninfoText: string, slotName: string): string {
-  const lines = Object.entries(recoverySettings(major, conninfoText, slotName)).map(([name, value]) => `${name} = ${confString(value)}`);
+export function recoveryConfText(major: number, conninfoText: string, slotName: string, archive: Record<string, string> = {}): string {
+  const lines = Object.entries(recoverySettings(major, conninfoText, slotName, archive)).map(([name, value]) => `${name} = ${confString(value)}`);
   return ['# Written by pgrepl-wizard: this server is a streaming standby.', ...lines].join('\n') + '\n';
 }
 

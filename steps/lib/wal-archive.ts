@@ -1,4 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import { WizardError } from '../../src/errors.js';
+import * as privileged from '../../src/remote/commands.js';
 import { shellQuote } from '../../src/remote/quote.js';
+import { where, type Node } from '../contract.js';
 
 /**
  * The commands PostgreSQL runs for a WAL archive in a directory. Each is a constant script the
@@ -40,4 +44,61 @@ export function restoreCommand(dir: string): string {
 /** archive_cleanup_command: the standby removes segments older than its last restartpoint needs. */
 export function archiveCleanupCommand(archiveCleanup: string, dir: string): string {
   return `${directoryWord(archiveCleanup)} ${directoryWord(dir)} %r`;
+}
+
+/** restore_command and archive_cleanup_command for a standby reading the archive at `dir`. */
+export async function standbyArchiveSettings(standby: Node, dir: string): Promise<Record<string, string>> {
+  const found = await standby.host.exec(privileged.findArchiveCleanup(standby.cluster.binDir), { as: 'postgres' });
+  const archiveCleanup = found.stdout.trim().split('\n')[0];
+  if (!archiveCleanup) {
+    throw new WizardError(
+      `no pg_archivecleanup on the standby (looked in ${standby.cluster.binDir}, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin and PATH) for archive_cleanup_command`,
+      where(standby),
+      'install the package that has it (postgresql-N on Debian/Ubuntu), or leave --standby-archive-dir out and clean the archive on the primary',
+    );
+  }
+  return { restore_command: restoreCommand(dir), archive_cleanup_command: archiveCleanupCommand(archiveCleanup, dir) };
+}
+
+/** What proveSharedArchive does, for the plan. */
+export const sharedArchiveProof = (primaryDir: string, standbyDir: string) =>
+  `prove the standby reads the primary's archive: a probe file written into ${primaryDir} on the primary must be read in ${standbyDir} on the standby, as the server's OS user (then removed)`;
+
+/**
+ * The standby's restore_command is only worth writing when it reads the very directory the
+ * primary archives into: a probe file with a random name and content written on one side must
+ * be read, the same, on the other.
+ */
+export async function proveSharedArchive(primary: Node, standby: Node, primaryDir: string, standbyDir: string): Promise<void> {
+  const token = randomBytes(12).toString('hex');
+  const name = `.pgrepl-probe-${token}`;
+  await primary.host.writeFile(`${primaryDir}/${name}`, token, { as: 'postgres', mode: '600' });
+  try {
+    const seen = await standby.host.readFile(`${standbyDir}/${name}`, 'postgres').catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+    if (seen !== token) {
+      throw new WizardError(
+        `the standby does not read the primary's archive: a file written into ${primaryDir} on the primary is ${seen === null ? 'not there' : `not readable (${seen.split('\n')[0]})`} in ${standbyDir} on the standby`,
+        where(standby),
+        `mount the archive on the standby at ${standbyDir}, readable and writable by ${standby.host.serverUser} (the same uid as ${primary.host.serverUser} on the primary), or leave --standby-archive-dir out`,
+      );
+    }
+  } finally {
+    await primary.host.run(privileged.removeFile(`${primaryDir}/${name}`), { as: 'postgres' });
+  }
+}
+
+/** Where the archive lives and what follows from it, for the plan. */
+export function archivePlacementNote(archiveDir: string, standbyArchiveDir: string | undefined): string {
+  if (standbyArchiveDir === undefined) {
+    return (
+      `WAL archive ${archiveDir} on the primary only: the standby cannot restore from it, so a standby that falls behind what the primary keeps in pg_wal ` +
+      '(no slot, or a slot max_slot_wal_keep_size invalidated) must be cloned again; nothing removes segments from it by itself, so it grows until cleaned ' +
+      '(pg_archivecleanup, keeping what every standby and slot still needs). With --standby-archive-dir, an archive the standby mounts too, it restores from it and cleans it'
+    );
+  }
+  return (
+    `WAL archive ${archiveDir}, read by the standby at ${standbyArchiveDir}: the standby restores segments the primary no longer keeps from it (restore_command) ` +
+    'and removes, at each restartpoint, the segments it no longer needs (archive_cleanup_command). With several standbys on one archive, each removes what it alone ' +
+    'no longer needs, so a standby further behind may lose segments: keep archive_cleanup_command on one standby only, or none when the archive also serves base backups'
+  );
 }

@@ -3,6 +3,7 @@ import { sampleSettings } from './fixtures.js';
 import { afterAlterSystem, autoConfValue } from '../../src/facts/auto-conf.js';
 import { conninfoValue } from '../../src/facts/conninfo.js';
 import { usesStandbySignal } from '../../src/facts/replication.js';
+import { archiveCleanupCommand, restoreCommand } from '../../steps/lib/wal-archive.js';
 import { primaryConninfo, recoveryConfText, recoverySettings, settingsToRaise, standbyListenAddresses } from '../../steps/lib/standby-config.js';
 
 const settings = sampleSettings;
@@ -63,6 +64,16 @@ describe('recovery configuration by major version', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('quotes an archive directory for the shell inside the setting\'s string, in recovery.conf and postgresql.auto.conf alike', () => {
+    const archive = { restore_command: restoreCommand("/mnt/wal's"), archive_cleanup_command: archiveCleanupCommand('/usr/lib/postgresql/11/bin/pg_archivecleanup', "/mnt/wal's") };
+    const text = recoveryConfText(11, conninfo, settings.slotName, archive);
+    expect(text).toContain("restore_command = 'cp ''/mnt/wal''\\\\''''s''/%f %p'\n");
+    expect(text).toContain("archive_cleanup_command = '/usr/lib/postgresql/11/bin/pg_archivecleanup ''/mnt/wal''\\\\''''s'' %r'\n");
+    expect(autoConfValue(text, 'restore_command')).toBe("cp '/mnt/wal'\\''s'/%f %p");
+    const auto = afterAlterSystem(null, Object.entries(recoverySettings(15, conninfo, settings.slotName, archive)).map(([name, value]) => ({ name, value })), 15);
+    expect(autoConfValue(auto, 'archive_cleanup_command')).toBe("/usr/lib/postgresql/11/bin/pg_archivecleanup '/mnt/wal'\\''s' %r");
   });
 
   it('replaces a cloned primary_conninfo in postgresql.auto.conf and keeps the other lines', () => {

@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { password, slot, standbyLog, until } from './doctor-lab.js';
+import { inHost, lab, labFlags, labReset, psqlIn, runCli } from './lab.js';
+
+/**
+ * WAL archiving end to end on one lab pair: an archive both hosts mount (the lab's state
+ * directory appears at its own path in both hosts), set up by `setup --archive-dir
+ * --standby-archive-dir`.
+ */
+
+const archive = `${lab.dir}/wal-archive`;
+
+/** The oldest WAL segment still in the primary's pg_wal. */
+const oldestOnPrimary = () => psqlIn('primary', `SELECT min(name) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'`);
+
+describe('a WAL archive the standby reads too', () => {
+  beforeAll(async () => {
+    labReset();
+    inHost('primary', ['rm', '-rf', '--', archive]);
+    const setup = await runCli(['setup', '--yes', '--restart-primary', '--archive-dir', archive, '--standby-archive-dir', archive, ...labFlags()], { PGREPL_PASSWORD: password });
+    expect(setup.code, setup.stdout + setup.stderr).toBe(0);
+  });
+
+  afterAll(() => {
+    inHost('primary', ['rm', '-rf', '--', archive]);
+  });
+
+  it('gives the standby restore_command and archive_cleanup_command for the archive', () => {
+    expect(psqlIn('standby', 'SHOW restore_command')).toBe(`cp ${archive}/%f %p`);
+    expect(psqlIn('standby', 'SHOW archive_cleanup_command')).toMatch(new RegExp(`^/usr/lib/postgresql/\\d+/bin/pg_archivecleanup ${archive} %r$`));
+    // The probe that proved the standby reads the same directory is gone.
+    expect(inHost('primary', ['ls', '-A', archive])).not.toContain('.pgrepl-probe-');
+  });
+
+  it('lets a standby without a slot that fell behind catch up from the archive, then stream', async () => {
+    // A standby that streams without a slot: the primary keeps no WAL for it.
+    psqlIn('standby', "ALTER SYSTEM SET primary_slot_name = ''");
+    inHost('standby', ['pg_ctlcluster', '15', 'main', 'stop']);
+    await until(() => (psqlIn('primary', `SELECT active FROM pg_replication_slots WHERE slot_name = '${slot}'`) === 'f' ? true : undefined), 'the slot to be released');
+    psqlIn('primary', `SELECT pg_drop_replication_slot('${slot}')`);
+    const needed = psqlIn('primary', 'SELECT pg_walfile_name(pg_current_wal_lsn())');
+
+    // More WAL than the primary keeps: it archives and removes segments at each checkpoint.
+    for (let row = 100; oldestOnPrimary() <= needed; row++) {
+      psqlIn('primary', `INSERT INTO t VALUES (${row}, 'while the standby was down')`, 'appdb');
+      psqlIn('primary', 'SELECT pg_switch_wal()');
+      psqlIn('primary', 'CHECKPOINT');
+      if (row > 200) throw new Error(`the primary still keeps ${needed} (oldest: ${oldestOnPrimary()})`);
+    }
+    psqlIn('primary', "INSERT INTO t VALUES (1000, 'after the gap')", 'appdb');
+
+    inHost('standby', ['pg_ctlcluster', '15', 'main', 'start']);
+    const note = await until(() => psqlIn('standby', 'SELECT note FROM t WHERE id = 1000', 'appdb') || undefined, 'the row on the standby', 120_000);
+    expect(note).toBe('after the gap');
+    expect(inHost('standby', ['cat', standbyLog])).toContain(`restored log file "${needed}" from archive`);
+    await until(() => (psqlIn('primary', `SELECT state FROM pg_stat_replication WHERE client_addr = '${lab.standbyIp}'`) === 'streaming' ? true : undefined), 'streaming', 60_000);
+  });
+});
