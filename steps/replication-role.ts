@@ -2,7 +2,7 @@ import pg from 'pg';
 import { clientTool } from '../src/facts/clusters.js';
 import { WizardError } from '../src/errors.js';
 import { passwordEnv } from '../src/options.js';
-import { writePassfile } from './clone-standby.js';
+import { storePassword, writePassfile } from './clone-standby.js';
 import { where, type CheckResult, type Node, type PlannedAction, type SetupSettings, type Step, type StepContext } from './contract.js';
 import { sharedWithCheck } from './lib/checked-state.js';
 import { livePasswordMethod, query } from './lib/live-server.js';
@@ -122,7 +122,7 @@ function refuseGeneratedReplacement(ctx: StepContext, state: RoleState): void {
   throw new WizardError(
     `role ${ctx.settings.roleName} already exists with a password, and no password was given for it`,
     where(ctx.primary),
-    `set ${passwordEnv} to its current password (or to the new one you want it to have), or choose another role with --role`,
+    `give its current password (or the new one you want it to have) at the wizard's password prompt or in ${passwordEnv}, or choose another role with --role`,
   );
 }
 
@@ -191,6 +191,14 @@ async function updateStandby(ctx: StepContext, state: RoleState, authenticatedBe
   return `${settings.passfile} holds the new password${probe ? '; a new replication connection from the standby authenticated with it' : ''}`;
 }
 
+/**
+ * The role gets a password no passfile holds yet: it is stored on the standby in this same step,
+ * so a run that stops later (at the primary's restart, say) leaves it where the next run finds
+ * it, never only in a role nobody can log in as. (A passfile holding another password is
+ * updateStandby's case.)
+ */
+const storesNewPassword = (state: RoleState) => !state.passwordOk && !state.standbyStale;
+
 const checkedState = sharedWithCheck((ctx) => roleState(ctx));
 
 export const replicationRoleStep: Step = {
@@ -222,6 +230,9 @@ export const replicationRoleStep: Step = {
         ? `role ${name} ${state.missing.join(', ')}: set ${fixes.join(', ')}`
         : `create role ${name} with ${fixes.join(', ')}`;
       actions.push({ side: 'primary', summary, sql: roleStatement(ctx, state, placeholder(state.method)) });
+    }
+    if (storesNewPassword(state)) {
+      actions.push({ side: 'standby', summary: `right after that, store the password in ${ctx.settings.passfile} (owner ${ctx.standby.host.serverUser}, mode 0600, content through stdin)` });
     }
     if (state.standbyStale) {
       actions.push({
@@ -258,13 +269,17 @@ export const replicationRoleStep: Step = {
         undo: state.role ? undefined : `DROP ROLE ${pg.escapeIdentifier(name)}`,
       });
     }
+    if (storesNewPassword(state)) {
+      await storePassword(ctx);
+      done.push(`stored its password in ${ctx.settings.passfile} on the standby`);
+    }
     return `${done.join('; ')}${passwordNote(ctx)}`;
   },
 
   async verify(ctx): Promise<string> {
-    // The role is read again; the passfile only when apply() rewrote it (it was stale).
+    // The role is read again; the passfile only when apply() wrote it (stale, or a new password stored).
     const checked = await checkedState.checked(ctx);
-    const state = await roleState(ctx, checked && !checked.standbyStale ? checked.passfile : undefined);
+    const state = await roleState(ctx, checked && !checked.standbyStale && !storesNewPassword(checked) ? checked.passfile : undefined);
     const problems = [...state.missing.map((m) => `role ${ctx.settings.roleName} ${m}`), ...(state.standbyStale ? [`${ctx.settings.passfile} holds another password`] : [])];
     if (problems.length > 0) {
       throw new WizardError(

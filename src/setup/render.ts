@@ -64,7 +64,9 @@ export function closingText(outcome: SetupOutcome): string {
       lines.push(`  - ${change.side}: ${change.what}${change.backup ? ` (backup: ${change.backup})` : ''}${change.undo ? `\n      undo: ${change.undo}` : ''}`);
     }
   }
-  if (outcome.settings.passwordGenerated) {
+  // The role step stores the password it sets; before that step succeeds it is stored nowhere.
+  const passwordStored = outcome.steps.some((step) => step.id === 'replication-role' && (step.status === 'done' || step.status === 'already-done'));
+  if (outcome.settings.passwordGenerated && passwordStored) {
     lines.push('', `The replication password was generated; it is stored only in ${outcome.settings.passfile} on the standby (mode 0600, readable only by the OS user that runs the standby's PostgreSQL).`);
   }
   lines.push('', outcome.ok ? 'Result: the standby is set up.' : 'Result: setup stopped; fix the failure above and run the same command again (finished steps are skipped).');

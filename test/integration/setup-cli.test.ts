@@ -230,6 +230,25 @@ async function until(condition: () => boolean, timeoutMs = 120_000): Promise<voi
   }
 }
 
+describe('a setup with a generated password that stops at the primary\'s restart', () => {
+  beforeAll(() => {
+    labReset();
+  }, 600_000);
+
+  it('stores the password on the standby with the role, so the next run, given none, finishes', async () => {
+    const stopped = await runCli(['setup', '--yes', ...labFlags()]);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stdout).toMatch(/\[FAILED\] Replication settings on the primary: .*restart/);
+    expect(stopped.stdout).toContain('The replication password was generated; it is stored only in /var/lib/postgresql/.pgpass on the standby');
+    expect(inHost('standby', ['stat', '-c', '%a %U', '/var/lib/postgresql/.pgpass']).trim()).toBe('600 postgres');
+
+    const finished = await runCli(['setup', '--yes', '--restart-primary', ...labFlags()]);
+    expect(finished.code, finished.stdout + finished.stderr).toBe(0);
+    expect(finished.stdout).toMatch(/\[already done\] Replication role on the primary: .*that password in \/var\/lib\/postgresql\/\.pgpass is kept/);
+    expect(psqlIn('primary', "SELECT state FROM pg_stat_replication WHERE client_addr = '" + lab.standbyIp + "'")).toBe('streaming');
+  });
+});
+
 describe('two servers cloned from one VM image (same /etc/machine-id, host name, data directory path and port)', () => {
   const primaryName = () => inHost('primary', ['uname', '-n']).trim();
   let standbyName: string;
