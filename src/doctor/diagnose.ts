@@ -164,6 +164,9 @@ const fixTextFor = (ctx: Context, id: FindingId) => findingFix(id, ctx.endpoints
 function standbyRole(ctx: Context): Finding[] {
   const { standby, primary, relationship } = ctx.facts;
   const found: Finding[] = [];
+  // A standby of another cluster was never this primary's copy, so it was not "promoted":
+  // sysid-mismatch says what it is (a setup that stopped before its clone leaves exactly that).
+  if (primary.systemIdentifier && standby.systemIdentifier && primary.systemIdentifier !== standby.systemIdentifier) return found;
   if (standby.running && standby.inRecovery === false) {
     const promoted = standby.log.entries.filter((entry) => /received promote request|selected new timeline ID|database system is ready to accept connections/.test(entry.line)).slice(-2);
     found.push(

@@ -242,6 +242,12 @@ describe('a setup with a generated password that stops at the primary\'s restart
     expect(stopped.stdout).toContain('The replication password was generated; it is stored only in /var/lib/postgresql/.pgpass on the standby');
     expect(inHost('standby', ['stat', '-c', '%a %U', '/var/lib/postgresql/.pgpass']).trim()).toBe('600 postgres');
 
+    // Doctor on the half-finished pair: a standby never cloned is another cluster, not a promoted one.
+    const doctor = await runCli(['doctor', ...labFlags()]);
+    expect(doctor.stdout).toContain('sysid-mismatch');
+    expect(doctor.stdout).toContain('the same pgrepl-wizard setup run again does it');
+    expect(doctor.stdout).not.toContain('standby-not-in-recovery');
+
     const finished = await runCli(['setup', '--yes', '--restart-primary', ...labFlags()]);
     expect(finished.code, finished.stdout + finished.stderr).toBe(0);
     expect(finished.stdout).toMatch(/\[already done\] Replication role on the primary: .*that password in \/var\/lib\/postgresql\/\.pgpass is kept/);
