@@ -204,14 +204,18 @@ export const catalog: Record<FindingId, FindingSpec> = {
     host: 'standby',
     severity: 'error',
     title: 'a standby setting is lower than on the primary',
-    cause: 'max_connections, max_worker_processes, max_prepared_transactions, max_locks_per_transaction and max_wal_senders must be at least the primary\'s',
-    fix: "raise the setting on the standby to the primary's value and restart the standby",
+    cause:
+      "max_connections, max_worker_processes, max_prepared_transactions, max_locks_per_transaction and max_wal_senders (PG 12+) must be at least the primary's: the primary writes its values into the WAL when it starts, and a standby that replays higher ones stops (PG 10–13, and PG 14+ while starting) or pauses replay (PG 14+, streaming on with nothing applied); typically the primary was given a higher value first",
+    fix: "raise the setting on the standby to the primary's value and restart the standby; raise such settings on every standby before the primary (lower them on the primary first)",
     autoFix: "raises the low settings in the standby's postgresql.auto.conf and restarts it",
     logPatterns: [
+      // PG 10–13: FATAL with the setting in the message.
       /hot standby is not possible because \w+ = \d+ is a lower setting than on the master server/,
+      // PG 14+: the setting in the DETAIL of a WARNING (replay pauses), of a FATAL at startup, or of a refused promotion.
       /\w+ = \d+ is a lower setting than on the primary server, where its value was \d+/,
       /recovery aborted because of insufficient parameter settings/,
       /hot standby is not possible because of insufficient parameter settings/,
+      /promotion is not possible because of insufficient parameter settings/,
     ],
   },
   'timeline-diverged': {

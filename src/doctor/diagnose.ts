@@ -6,6 +6,7 @@ import { formatBytes } from '../report.js';
 import { catalog, matchConnectionError, type FindingId, type Severity } from '../catalog/catalog.js';
 import { replicationUser, type DoctorFacts, type SlotFact, type WalSenderFact } from './facts.js';
 import {
+  after,
   currentStandbyWindow,
   currentWindowStart,
   entryIds,
@@ -245,13 +246,21 @@ function hotStandbyParams(ctx: Context): Finding[] {
   const low = lowHotStandbySettings(ctx);
   if (low.length === 0) return [];
   const comparison = low.map((name) => `${name} = ${standby.settings[name]} on the standby, ${primary.settings[name]} on the primary`);
-  const logged = sinceStart(standby.log.entries).filter((entry) => entryIds(entry).includes('hot-standby-params')).slice(-2);
+  const window = sinceStart(standby.log.entries);
+  const logged = window.filter((entry) => entryIds(entry).includes('hot-standby-params')).slice(-2);
+  // PostgreSQL 14+ pauses replay at the primary's new values instead of stopping: the standby still streams, applying nothing.
+  const paused = standby.running && standby.inRecovery && standby.replayPaused;
+  const pause = paused && logged.length > 0 ? lastWith(after(window, (entry) => entry === logged.at(-1)), 'replay-paused') : undefined;
+  const live = paused ? [`replay paused by it: pg_is_wal_replay_paused() = true, ${formatBytes(standby.applyBytes ?? 0)} received and not replayed`] : [];
   return [
     finding(
       'hot-standby-params',
-      [fromQuery('standby', `settings (standby: ${standby.settingsSource}; primary: ${primary.settingsSource})`, standby.clock, comparison), ...fromLog(standby.log, ...logged)],
-      { text: `raise ${low.map((name) => `${name} to ${primary.settings[name]}`).join(', ')} on the standby and restart it`, repairs: ['standby-settings', 'start-standby'] },
-      { detail: comparison.join('; ') },
+      [fromQuery('standby', `settings (standby: ${standby.settingsSource}; primary: ${primary.settingsSource})`, standby.clock, [...comparison, ...live]), ...fromLog(standby.log, ...logged, pause)],
+      {
+        text: `raise ${low.map((name) => `${name} to ${primary.settings[name]}`).join(', ')} on the standby and restart it; raise such settings on every standby before the primary`,
+        repairs: ['standby-settings', 'start-standby'],
+      },
+      { detail: `${comparison.join('; ')}${paused ? '; replay is paused until the standby is restarted with them' : ''}` },
     ),
   ];
 }

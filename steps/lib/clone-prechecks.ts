@@ -9,6 +9,7 @@ import { runningAddress, servesAsPrimary, systemIdentifier } from '../../src/fac
 import { findPassfileEntry } from './passfile.js';
 import { passfileParams, probeReplication, type ProbeOutcome } from '../../src/facts/replication.js';
 import { replicationFix } from '../../src/catalog/replication-errors.js';
+import { hotStandbyMinimums, settingsToRaise } from './standby-config.js';
 
 /**
  * Everything checked before the standby's data is touched: what repmgr checks before
@@ -39,6 +40,8 @@ export interface PrimaryCloneFacts {
   /** The standby's server OS user and whether the primary has a login role of that name (peer authentication needs it after the clone). */
   standbyUser: { name: string; canLogin: boolean | null };
   slot: { slot_type: string; active: boolean; active_pid: number | null; wal_status?: string } | null;
+  /** The settings a hot standby needs at least as high (hotStandbyMinimums), as the primary runs with them. */
+  hotStandbyMinimums: Record<string, string>;
 }
 
 /** Which host (as the operator named it) and which cluster, as discovery proved it. */
@@ -61,6 +64,8 @@ export interface StandbyCloneFacts {
   dataDirIsMountPoint: boolean;
   /** Free space and emptiness of the data directory's parent and of each tablespace's standby path. */
   spaces: PathSpace[];
+  /** The same settings as the standby's cluster runs with them now; undefined while it is stopped. */
+  hotStandbyMinimums?: Record<string, string>;
 }
 
 export type ConnectionTest = { ran: false; reason: string } | ({ ran: true } & ProbeOutcome);
@@ -110,7 +115,9 @@ async function primaryFacts(ctx: StepContext): Promise<CloneFacts['primary']> {
               (SELECT system_identifier::text FROM pg_control_system()) AS "systemIdentifier",
               current_setting('data_directory') AS "dataDirectory",
               ((SELECT sum(pg_database_size(oid)) FROM pg_database) + (SELECT coalesce(sum(size), 0) FROM pg_ls_waldir()))::text AS "dataBytes",
-              ${tablespacesSql} AS tablespaces`,
+              ${tablespacesSql} AS tablespaces,
+              (SELECT jsonb_object_agg(name, setting) FROM pg_settings WHERE name = ANY($1)) AS "hotStandbyMinimums"`,
+      [hotStandbyMinimums(ctx.standby.cluster.major)],
     );
     const [slot] = await ctx.primary.host.sql<{ slot: PrimaryCloneFacts['slot'] }>(
       address,
@@ -158,12 +165,18 @@ async function standbyFacts(ctx: StepContext, tablespaces: Promise<Tablespace[]>
     basebackupVersion: basebackup.code === 0 ? basebackup.stdout.trim().replace(/^pg_basebackup \(PostgreSQL\) /, '') : undefined,
     running: address !== undefined,
     servesAsPrimary: address ? await servesAsPrimary(ctx.standby, address) : undefined,
+    hotStandbyMinimums: address ? await runningSettings(ctx, address) : undefined,
     systemIdentifier: sysid,
     freeBytes: available ? Number(available) : undefined,
     leftoverBytes: leftover.code === 0 ? Number(leftover.stdout.split(/\s/)[0]) : 0,
     dataDirIsMountPoint: mountPoint.code === 0,
     spaces: parseSpace(spaces.stdout),
   };
+}
+
+async function runningSettings(ctx: StepContext, address: NonNullable<StepContext['standby']['address']>): Promise<Record<string, string>> {
+  const rows = await ctx.standby.host.sql<{ name: string; setting: string }>(address, 'SELECT name, setting FROM pg_settings WHERE name = ANY($1)', [hotStandbyMinimums(ctx.standby.cluster.major)]);
+  return Object.fromEntries(rows.map((row) => [row.name, row.setting]));
 }
 
 /** The standby's passfile as it is, and whether it already holds this run's password. */
@@ -259,6 +272,7 @@ export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Fin
         ? ok('hot_standby = on')
         : { status: 'warn', detail: 'hot_standby = off on the primary; the standby gets hot_standby = on in its own configuration' });
     const archiving = p.archiveMode !== 'off';
+    add('hot-standby-settings', 'standby', false, judgeHotStandbySettings(standby.major, p.hotStandbyMinimums, standby.hotStandbyMinimums));
     add('archive-command', 'primary', true,
       !archiving || p.archiveCommand !== '' || p.archiveLibrary !== ''
         ? ok(archiving ? `archive_mode = ${p.archiveMode}, archive_command set` : 'archive_mode = off')
@@ -327,6 +341,23 @@ export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Fin
         : ok(`the standby reached the primary as ${settings.roleName} over a replication connection (IDENTIFY_SYSTEM: system ${reached})`));
   }
   return findings;
+}
+
+/**
+ * A standby replays the primary's max_connections, max_worker_processes, … and stops (or,
+ * PG 14+, pauses) where its own are lower; step 6 raises them in its postgresql.auto.conf
+ * after the clone, and this says beforehand which, and what a later raise must respect.
+ */
+function judgeHotStandbySettings(major: number, primary: Record<string, string>, standby: Record<string, string> | undefined): Pick<Finding, 'status' | 'detail'> {
+  const names = hotStandbyMinimums(major).join(', ');
+  const later = 'raise them on the standby before the primary from now on';
+  if (standby === undefined) return { status: 'ok', detail: `the standby's cluster is stopped: step 6 compares ${names} in its files with the primary's after the clone and raises what is lower; ${later}` };
+  const raise = Object.entries(settingsToRaise(major, primary, standby));
+  if (raise.length === 0) return { status: 'ok', detail: `${names} are at least the primary's on the standby; ${later}` };
+  return {
+    status: 'ok',
+    detail: `lower on the standby than on the primary: ${raise.map(([name, value]) => `${name} = ${standby[name]} (primary ${value})`).join(', ')}: a standby stops or pauses replay below the primary's values, so step 6 raises them in its postgresql.auto.conf after the clone; ${later}`,
+  };
 }
 
 /**

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { current, diagnoseUntil, doctor, doctorUntil, expectStreamingWithNewRow, logLine, quotedLogLines, setUpWithWizard, slot, startReceiveWal, stopProcess } from './doctor-lab.js';
+import { current, diagnoseUntil, doctor, doctorUntil, errorIds, expectStreamingWithNewRow, fix, logLine, quotedLogLines, setUpWithWizard, slot, startReceiveWal, stopProcess } from './doctor-lab.js';
 import { inHost, lab, psqlIn } from './lab.js';
 
 /**
@@ -10,7 +10,8 @@ import { inHost, lab, psqlIn } from './lab.js';
  * paused with pg_wal_replay_pause() (an error, quoting "recovery has paused"), and a standby
  * query cancelled by a conflict with recovery (info, quoting the ERROR and its DETAIL), and a
  * second WAL receiver reporting the standby's application_name (a warning), and a walreceiver
- * that stops answering, ended by the primary after wal_sender_timeout (info).
+ * that stops answering, ended by the primary after wal_sender_timeout (info), and the primary
+ * restarted with a higher max_connections, which pauses the standby's replay (hot-standby-params).
  */
 
 const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
@@ -123,5 +124,27 @@ describe('doctor: replay on the standby', () => {
     expect(quoted.length).toBeGreaterThan(0);
     for (const line of quoted) expect(line).toMatch(logLine('LOG:  terminating walsender process due to replication timeout'));
     expect(timeout.fix.text).toContain('check the network between the hosts');
+  });
+
+  it("hot-standby-params: the primary restarted with a higher max_connections pauses the standby's replay (PG 14+): an error quoting the WARNING, not replay-paused; --fix raises it on the standby", async () => {
+    psqlIn('primary', 'ALTER SYSTEM SET max_connections = 150');
+    inHost('primary', ['pg_ctlcluster', '15', 'prod', 'restart']);
+    const report = await diagnoseUntil(['hot-standby-params']);
+    const low = current(report, 'hot-standby-params');
+    expect(low.detail).toBe('max_connections = 100 on the standby, 150 on the primary; replay is paused until the standby is restarted with them');
+    expect(low.evidence[0].lines[1]).toMatch(/replay paused by it: pg_is_wal_replay_paused\(\) = true, \d+(\.\d)? [kMG]?B received and not replayed$/);
+    expect(quotedLogLines(low, 'standby')).toEqual([
+      expect.stringMatching(logLine('WARNING:  hot standby is not possible because of insufficient parameter settings')),
+      expect.stringMatching(logLine('DETAIL:  max_connections = 100 is a lower setting than on the primary server, where its value was 150\\.')),
+      expect.stringMatching(logLine('LOG:  recovery has paused')),
+      expect.stringMatching(logLine('DETAIL:  If recovery is unpaused, the server will shut down\\.')),
+      expect.stringMatching(logLine('HINT:  You can then restart the server after making the necessary configuration changes\\.')),
+    ]);
+    expect(low.fix.text).toBe('raise max_connections to 150 on the standby and restart it; raise such settings on every standby before the primary');
+    expect(report.findings.map((f) => f.id)).not.toContain('replay-paused');
+
+    expect(errorIds(await fix())).toEqual([]);
+    expect(psqlIn('standby', 'SHOW max_connections')).toBe('150');
+    await expectStreamingWithNewRow();
   });
 });

@@ -25,6 +25,7 @@ const primary: PrimaryCloneFacts = {
   tablespaces: [],
   standbyUser: { name: 'postgres', canLogin: true },
   slot: { slot_type: 'physical', active: false, active_pid: null, wal_status: 'reserved' },
+  hotStandbyMinimums: { max_connections: '100', max_worker_processes: '8', max_prepared_transactions: '0', max_locks_per_transaction: '64', max_wal_senders: '10' },
 };
 
 // The lab: two hosts on one machine share the running kernel, not the data directory.
@@ -65,6 +66,16 @@ describe('clone prechecks', () => {
       standby: { ...healthy.standby, dataDirectory: primary.dataDirectory, port: 5433 },
     };
     expect(verdict(twin, 'not-the-primary')).toMatchObject({ status: 'ok', detail: expect.stringContaining('different machine') });
+  });
+
+  it("names the standby's hot-standby settings below the primary's, which step 6 raises after the clone", () => {
+    const low = { ...healthy, standby: { ...healthy.standby, hotStandbyMinimums: { ...primary.hotStandbyMinimums, max_connections: '50', max_wal_senders: '5' } } };
+    expect(verdict(low, 'hot-standby-settings')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/^lower on the standby than on the primary: max_connections = 50 \(primary 100\), max_wal_senders = 5 \(primary 10\): .* step 6 raises them/),
+    });
+    expect(verdict({ ...healthy, standby: { ...healthy.standby, hotStandbyMinimums: primary.hotStandbyMinimums } }, 'hot-standby-settings').detail).toMatch(/^max_connections, .* are at least the primary's on the standby/);
+    expect(verdict(healthy, 'hot-standby-settings').detail).toMatch(/^the standby's cluster is stopped: step 6 compares/);
   });
 
   it('needs two free walsenders for pg_basebackup -X stream', () => {

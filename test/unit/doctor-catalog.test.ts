@@ -31,6 +31,8 @@ const samples: [string, string][] = [
   ['recovery-conf-unsupported', 'FATAL:  using recovery command file "recovery.conf" is not supported'],
   ['hot-standby-params', 'WARNING:  hot standby is not possible because of insufficient parameter settings'],
   ['hot-standby-params', 'DETAIL:  max_connections = 50 is a lower setting than on the primary server, where its value was 100.'],
+  ['hot-standby-params', 'FATAL:  recovery aborted because of insufficient parameter settings'],
+  ['hot-standby-params', 'FATAL:  promotion is not possible because of insufficient parameter settings'],
   ['hot-standby-params', 'FATAL:  hot standby is not possible because max_connections = 50 is a lower setting than on the master server (its value was 100)'],
   ['timeline-diverged', 'FATAL:  could not start WAL streaming: ERROR:  requested starting point 0/5000000 on timeline 1 is not in this server\'s history'],
   ['timeline-diverged', 'FATAL:  highest timeline 1 of the primary is behind recovery timeline 2'],

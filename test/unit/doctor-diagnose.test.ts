@@ -167,9 +167,23 @@ describe('doctor diagnosis', () => {
     expect(findings[0].evidence[1].lines).toEqual(['2026-11-28 23:13:47.875 UTC [434] LOG:  recovery has paused', '2026-11-28 23:13:47.875 UTC [434] HINT:  Execute pg_wal_replay_resume() to continue.']);
   });
 
-  it('a paused replay with a hot-standby setting too low (PG 14+ pauses by itself) is hot-standby-params only', () => {
-    const low = standbyFacts({ replayPaused: true, settings: { ...standbyFacts().settings, max_connections: '50' } });
-    expect(diagnose(facts({ standby: low }), false).findings.map((f) => f.id)).toEqual(['hot-standby-params']);
+  it('a paused replay with a hot-standby setting too low (PG 14+ pauses by itself) is hot-standby-params only, quoting the WARNING and the pause', () => {
+    // PostgreSQL 15 on the lab after the primary restarted with max_connections = 150.
+    const replayed =
+      '2026-11-29 02:14:08.057 UTC [1330] WARNING:  hot standby is not possible because of insufficient parameter settings\n' +
+      '2026-11-29 02:14:08.057 UTC [1330] DETAIL:  max_connections = 100 is a lower setting than on the primary server, where its value was 150.\n' +
+      '2026-11-29 02:14:08.057 UTC [1330] CONTEXT:  WAL redo at 0/302F1E0 for XLOG/PARAMETER_CHANGE: max_connections=150 max_worker_processes=8\n' +
+      '2026-11-29 02:14:08.057 UTC [1330] LOG:  recovery has paused\n' +
+      '2026-11-29 02:14:08.057 UTC [1330] DETAIL:  If recovery is unpaused, the server will shut down.\n' +
+      '2026-11-29 02:14:08.057 UTC [1330] HINT:  You can then restart the server after making the necessary configuration changes.\n';
+    const low = standbyFacts({ replayPaused: true, applyBytes: 2048 }, standbyStart + replayed);
+    const raised = primaryFacts({ settings: { ...primaryFacts().settings, max_connections: '150' } });
+    const { findings } = diagnose(facts({ primary: raised, standby: low }), false);
+    expect(findings.map((f) => f.id)).toEqual(['hot-standby-params']);
+    expect(findings[0].detail).toBe('max_connections = 100 on the standby, 150 on the primary; replay is paused until the standby is restarted with them');
+    expect(findings[0].evidence[0].lines).toEqual(['2026-11-23 19:40:00 UTC  max_connections = 100 on the standby, 150 on the primary', '2026-11-23 19:40:00 UTC  replay paused by it: pg_is_wal_replay_paused() = true, 2.0 kB received and not replayed']);
+    expect(findings[0].evidence[1].lines).toHaveLength(5);
+    expect(findings[0].fix).toMatchObject({ text: 'raise max_connections to 150 on the standby and restart it; raise such settings on every standby before the primary', repairs: ['standby-settings', 'start-standby'] });
   });
 
   it('standby queries cancelled by recovery conflicts are info, with the DETAIL and the lever it points to', () => {
