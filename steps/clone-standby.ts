@@ -241,7 +241,8 @@ async function keepStandbyConfig(ctx: StepContext, kept: string): Promise<void> 
   }
 }
 
-const standbyOwnConfig = ['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'];
+/** The configuration a hand-installed standby keeps in its data directory: its own, never the primary's copies. */
+export const standbyOwnConfig = ['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'];
 
 const tablespaceSwap = (t: Tablespace, suffix: string): Swap => ({ side: tablespaceSide(t.target), target: t.target, kept: keptTablespace(t.target, suffix) });
 

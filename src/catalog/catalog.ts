@@ -225,7 +225,7 @@ export const catalog: Record<FindingId, FindingSpec> = {
     title: "the standby's history forked from the primary's",
     cause: 'the standby (or the primary) was promoted and wrote WAL the other does not have',
     fix: 'rewind the standby with pg_rewind (needs data checksums or wal_log_hints) or re-clone it',
-    autoFix: 're-clones the standby',
+    autoFix: 'rewinds the standby with pg_rewind when pg_rewind --dry-run accepts it, else (or when the rewind fails) re-clones it',
     logPatterns: [
       /highest timeline \d+ of the primary is behind recovery timeline \d+/,
       /requested starting point \S+ on timeline \d+ is not in this server's history/,
@@ -240,8 +240,8 @@ export const catalog: Record<FindingId, FindingSpec> = {
     severity: 'error',
     title: 'the standby runs as a primary (not in recovery)',
     cause: 'it was promoted, or standby.signal / recovery.conf is missing',
-    fix: 're-clone it from the primary (a promoted server cannot simply go back)',
-    autoFix: 're-clones the standby',
+    fix: 'rewind it with pg_rewind (needs data checksums or wal_log_hints), or re-clone it from the primary (a promoted server cannot simply go back)',
+    autoFix: 'rewinds the standby with pg_rewind when pg_rewind --dry-run accepts it, else (or when the rewind fails) re-clones it',
     logPatterns: [],
   },
   'standby-down': {

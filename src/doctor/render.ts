@@ -101,7 +101,7 @@ const plannedLater = (step: StepResult): StepResult =>
 /** The repairs to review before anything changes: their steps, and what is left to the operator. */
 export function repairReview(planned: RepairOutcome, plan: RepairPlan): PlanReview {
   const footer = plan.leftAlone.length > 0 ? ['', `Left for you: ${plan.leftAlone.map((f) => `${f.id}${f.slot ? ` (${f.slot})` : ''}`).join(', ')} (see their fix above).`] : [];
-  return { kind: 'repairs', heading: ['Repairs (nothing has been changed yet):'], steps: planned.steps.map(plannedLater), footer };
+  return { kind: 'repairs', heading: ['Repairs (nothing has been changed yet):', ...plan.notes], steps: planned.steps.map(plannedLater), footer };
 }
 
 /** A reviewed plan as a runbook, every step with its commands. */

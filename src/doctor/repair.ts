@@ -16,6 +16,9 @@ import { replicationRoleStep } from '../../steps/replication-role.js';
 import { replicationSlotStep } from '../../steps/replication-slot.js';
 import { startStandbyStep } from '../../steps/start-standby.js';
 import { verifyStreamingStep } from '../../steps/verify-streaming.js';
+import { rewindStandbyStep } from '../../steps/rewind-standby.js';
+import { hintsMissing, runRewind, targetRunning } from '../../steps/lib/rewind.js';
+import type { FindingId } from '../catalog/catalog.js';
 import type { Diagnosis, Finding, RepairId } from './diagnose.js';
 import type { DoctorNodes } from './doctor.js';
 import { replicationUser, type DoctorFacts } from './facts.js';
@@ -55,6 +58,7 @@ const stepOrder = (dropSlots: Step): Step[] => [
   replicationSlotStep,
   dropSlots,
   cloneStandbyStep,
+  rewindStandbyStep,
   convertRecoveryConfStep,
   recoveryConfigStep,
   standbyMinimumsStep,
@@ -63,7 +67,34 @@ const stepOrder = (dropSlots: Step): Step[] => [
   awaitStreamingStep,
 ];
 
-const needsPassword = new Set([passfileStep.id, replicationRoleStep.id, cloneStandbyStep.id]);
+// A rewind that fails is followed by a clone, which stores the password.
+const needsPassword = new Set([passfileStep.id, replicationRoleStep.id, cloneStandbyStep.id, rewindStandbyStep.id]);
+
+/** A forked history: pg_rewind can bring these back instead of a clone (the others are not copies of the primary's history). */
+const rewindable = new Set<FindingId>(['standby-not-in-recovery', 'timeline-diverged']);
+
+/**
+ * Whether pg_rewind can do a re-clone's work, from a pg_rewind --dry-run now: it changes
+ * nothing, and its checks of the data checksums / wal_log_hints of the standby and the
+ * primary's full_page_writes come before the one that wants a stopped standby. The reason,
+ * in pg_rewind's own words, goes into the plan either way.
+ */
+async function rewindChoice(nodes: DoctorNodes): Promise<{ rewind: boolean; why: string[] }> {
+  const dryRun = await runRewind(nodes.primary, nodes.standby, { dryRun: true });
+  const said = dryRun.lines.filter((line) => line.startsWith('pg_rewind: ')).map((line) => `  ${line}`);
+  if (dryRun.ok || dryRun.error === targetRunning) {
+    return {
+      rewind: true,
+      why: [`pg_rewind can rewind the standby instead of cloning it again (pg_rewind --dry-run${dryRun.ok ? '' : ' while the standby still runs'}):`, ...said],
+    };
+  }
+  const hint = dryRun.error === hintsMissing ? ['Set wal_log_hints = on on both servers (setup offers it; a restart) so that a later repair can rewind.'] : [];
+  return {
+    rewind: false,
+    why: [`pg_rewind cannot be used: "${dryRun.error}" (pg_rewind --dry-run); the standby is cloned again instead, its old data directory kept renamed.`, ...said, ...hint],
+  };
+}
+
 
 export interface RepairPlan {
   steps: Step[];
@@ -72,6 +103,10 @@ export interface RepairPlan {
   dropSlots: string[];
   /** Findings --fix leaves alone: no repair, or a slot nobody named. */
   leftAlone: Finding[];
+  /** Why the plan rewinds the standby or clones it again. */
+  notes: string[];
+  /** Run when the rewind fails: the re-clone, with its settings. */
+  fallback?: { steps: Step[]; settings: SetupSettings };
 }
 
 /**
@@ -118,6 +153,12 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
   const ownSlotIdle = (f: Finding) => f.id === 'slot-inactive' && f.slot === facts.relationship.slotName;
   const leftAlone = diagnosis.findings.filter((f) => !f.resolved && f.severity !== 'info' && !chosen.includes(f) && !ownSlotIdle(f));
   const ids = new Set(chosen.flatMap((f) => f.fix.repairs.flatMap((repair) => repairSteps[repair])));
+  const recloneFor = chosen.filter((f) => f.fix.repairs.includes('reclone'));
+  const choice = recloneFor.length > 0 && recloneFor.every((f) => rewindable.has(f.id)) ? await rewindChoice(nodes) : undefined;
+  if (choice?.rewind) {
+    ids.delete(cloneStandbyStep.id);
+    ids.add(rewindStandbyStep.id);
+  }
   // Streaming is proven at the end only when nothing left alone keeps the standby from it:
   // with the canary through the slot, or (a pair that streams without a slot) from both views.
   const slotInUse = facts.relationship.slotName !== undefined || ids.has(recoveryConfigStep.id);
@@ -146,11 +187,14 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
     tls: params.sslmode ? { sslmode: params.sslmode, rootCert: params.sslrootcert } : undefined,
     reclone: ids.has(cloneStandbyStep.id),
   };
-  return { steps, settings, dropSlots, leftAlone };
+  const fallback = choice?.rewind ? { steps: steps.filter((step) => step.id !== rewindStandbyStep.id).flatMap((step) => (step.id === recoveryConfigStep.id ? [cloneStandbyStep, step] : [step])), settings: { ...settings, reclone: true } } : undefined;
+  return { steps, settings, dropSlots, leftAlone, notes: choice?.why ?? [], fallback };
 }
 
 export interface RepairOutcome {
   ok: boolean;
+  /** Why the standby is rewound or cloned again (pg_rewind's own words), when that was decided. */
+  notes: string[];
   steps: StepResult[];
   changes: ChangeRecord[];
 }
@@ -169,15 +213,21 @@ export interface RepairRun {
 /** Plans (planOnly) or applies the repairs with a context like setup's: the same confirmations. */
 export async function runRepairs({ nodes, facts, plan, options, io, emit, signal, planOnly }: RepairRun): Promise<RepairOutcome> {
   const changes: ChangeRecord[] = [];
-  const contextFor = (stepId: string): StepContext => ({
+  const contextFor = (settings: SetupSettings) => (stepId: string): StepContext => ({
     ...nodes,
-    settings: plan.settings,
+    settings,
     signal,
     confirm: (action) => confirmDestructive(action, options, io, facts.standby.identity.hostname),
     progress: (progress) => emit({ type: 'progress', progress }),
     note: (line) => emit({ type: 'note', id: stepId, line }),
     recordChange: (change) => changes.push(change),
   });
-  const steps = await runSteps(plan.steps, contextFor, { planOnly, emit });
-  return { ok: steps.every((step) => step.status !== 'failed'), steps, changes };
+  const steps = await runSteps(plan.steps, contextFor(plan.settings), { planOnly, emit });
+  const rewind = steps.find((step) => step.id === rewindStandbyStep.id && step.status === 'failed');
+  if (!rewind || !plan.fallback) return { ok: steps.every((step) => step.status !== 'failed'), notes: plan.notes, steps, changes };
+  // The way out of a refused or broken rewind: the clone, which asks for its own confirmation.
+  emit({ type: 'note', id: rewindStandbyStep.id, line: `${rewind.detail}\nthe standby is cloned again instead (its old data directory is kept, renamed), once you confirm` });
+  const rest = steps.filter((step) => step.status !== 'skipped');
+  const fallback = await runSteps(plan.fallback.steps.filter((step) => !rest.some((done) => done.id === step.id && done.status !== 'failed')), contextFor(plan.fallback.settings), { planOnly, emit });
+  return { ok: fallback.every((step) => step.status !== 'failed'), notes: [...plan.notes, rewind.detail], steps: [...rest, ...fallback], changes };
 }

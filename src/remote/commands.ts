@@ -195,6 +195,55 @@ export const basebackup = command({
     'env', `PGPASSFILE=${passfile}`, 'PGAPPNAME=pgrepl-wizard-clone', ...environment, pgBasebackup, ...args,
   ],
 });
+/**
+ * pg_rewind ($3…) with its source server reached through this command's stdin and stdout:
+ * the script listens on a Unix socket (port $1) in a directory of its own (mode 0700, removed
+ * at the end), starts pg_rewind with --source-server naming that socket and role $2, accepts
+ * one connection, and only from that pg_rewind's own pid (SO_PEERCRED: nobody else on the
+ * host gets the session), then relays it byte for byte. pg_rewind's output goes to stderr;
+ * the exit code is pg_rewind's.
+ */
+export const rewindRelayScript = `
+use strict; use IO::Socket::UNIX; use IO::Select; use File::Temp qw(tempdir); use POSIX qw(WNOHANG);
+use Socket qw(SOL_SOCKET SO_PEERCRED);
+my ($port, $user, @command) = @ARGV;
+my $dir = tempdir('pgrepl-rewind-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $listener = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Local => "$dir/.s.PGSQL.$port", Listen => 1)
+  or do { print STDERR "could not listen in $dir: $!\\n"; exit 2 };
+(my $quoted = $user) =~ s/(['\\\\])/\\\\$1/g;
+sub status { my $s = shift; return $s & 127 ? 128 + ($s & 127) : $s >> 8 }
+my $child = fork() // do { print STDERR "could not fork: $!\\n"; exit 2 };
+if ($child == 0) {
+  close $listener; open(STDIN, '<', '/dev/null'); open(STDOUT, '>&', \\*STDERR);
+  exec(@command, "--source-server=host=$dir port=$port user='$quoted' dbname=postgres application_name=pgrepl-wizard-rewind")
+    or do { print STDERR "could not run $command[0]: $!\\n"; POSIX::_exit(127) };
+}
+my $conn;
+until ($conn) {
+  exit status($?) if waitpid($child, WNOHANG) == $child;
+  next unless IO::Select->new($listener)->can_read(0.2);
+  my $candidate = $listener->accept or next;
+  my ($pid) = unpack('i', getsockopt($candidate, SOL_SOCKET, SO_PEERCRED) // '');
+  if (defined $pid && $pid == $child) { $conn = $candidate } else { close $candidate }
+}
+close $listener;
+binmode STDIN; binmode STDOUT; binmode $conn;
+my $select = IO::Select->new(\\*STDIN, $conn);
+RELAY: while (my @ready = $select->can_read) {
+  for my $from (@ready) {
+    my $n = sysread($from, my $buf, 65536);
+    last RELAY unless $n;
+    my $to = $from == $conn ? \\*STDOUT : $conn;
+    for (my $off = 0; $off < $n;) { my $w = syswrite($to, $buf, $n - $off, $off); last RELAY unless defined $w; $off += $w; }
+  }
+}
+close $conn; close STDOUT;
+waitpid($child, 0);
+exit status($?);`;
+export const rewindThroughRelay = command({
+  runs: server,
+  argv: (port: number, sourceRole: string, pgRewind: readonly string[]) => ['perl', '-e', rewindRelayScript, String(port), sourceRole, ...pgRewind],
+});
 /** Ends a process group and waits until none is left but zombies. `kill -s SIG --` is the spelling dash's kill accepts. */
 export const endProcessGroup = command({
   runs: server,

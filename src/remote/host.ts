@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { PrivilegedArgv } from './commands.js';
 
 /**
@@ -27,6 +28,11 @@ export interface ExecOptions<As extends RunAs = RunAs> {
   user?: string;
   /** Sent on the command's stdin, then closed. Secrets and SQL travel this way, never in argv. */
   stdin?: string | Buffer;
+  /**
+   * Instead of `stdin` and a collected stdout: the command's stdin reads from this stream and
+   * its stdout writes into it (a byte relay between two hosts; `stdout` is then empty).
+   */
+  stream?: Duplex;
   /** Called with each stderr chunk as it arrives (progress output). */
   onStderr?: (chunk: string) => void;
   signal?: AbortSignal;

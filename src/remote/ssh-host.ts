@@ -417,7 +417,8 @@ function collect(channel: ClientChannel, options: ExecOptions, firstStderr: stri
     let code: number | null = null;
     const abort = () => channel.close();
     options.signal?.addEventListener('abort', abort, { once: true });
-    channel.on('data', (chunk: Buffer) => stdout.push(chunk));
+    if (options.stream) channel.pipe(options.stream);
+    else channel.on('data', (chunk: Buffer) => stdout.push(chunk));
     channel.stderr.on('data', (chunk: Buffer) => {
       const text = chunk.toString();
       stderr += text;
@@ -437,6 +438,7 @@ function collect(channel: ClientChannel, options: ExecOptions, firstStderr: stri
       if (code !== null) resolve(result);
       else lost().then((connectionLost) => (connectionLost ? reject(connectionLost) : resolve(result)));
     });
-    channel.end(options.stdin ?? undefined);
+    if (options.stream) options.stream.pipe(channel);
+    else channel.end(options.stdin ?? undefined);
   });
 }

@@ -96,9 +96,9 @@ export function quotedLogLines(finding: JsonFinding, host: 'primary' | 'standby'
 export const logLine = (message: string) => new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} UTC \\[\\d+\\] .*${message}`);
 
 /** Runs `doctor --fix --yes` headless and returns the second diagnosis it prints. */
-export async function fix(flags: string[] = [], env: Record<string, string> = {}): Promise<Report & { repairs: { ok: boolean; steps: { id: string; status: string; detail: string }[] } }> {
+export async function fix(flags: string[] = [], env: Record<string, string> = {}): Promise<Report & { repairs: { ok: boolean; notes: string[]; steps: { id: string; status: string; detail: string }[] } }> {
   const report = await doctor(['--fix', '--yes', ...flags], env);
-  return report as Report & { repairs: { ok: boolean; steps: { id: string; status: string; detail: string }[] } };
+  return report as Report & { repairs: { ok: boolean; notes: string[]; steps: { id: string; status: string; detail: string }[] } };
 }
 
 export async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {

@@ -1,0 +1,98 @@
+import { Duplex, PassThrough } from 'node:stream';
+import * as privileged from '../../src/remote/commands.js';
+import { runningAddress } from '../../src/facts/live.js';
+import type { Node } from '../contract.js';
+import { lineSplitter } from './basebackup-progress.js';
+
+/**
+ * pg_rewind on the standby (the target), with the primary as its source server. pg_rewind
+ * needs an ordinary (not a replication) connection that may run pg_ls_dir, pg_stat_file and
+ * pg_read_binary_file: a superuser, or from PostgreSQL 11 a role granted those functions.
+ * It gets the primary's superuser over the same Unix-socket relay the wizard's own SQL uses
+ * (peer authentication as the primary's server user), carried through both SSH connections:
+ * no password exists for it, none travels, and neither pg_hba.conf nor the roles on the primary
+ * change for it. A role with the grants would need a pg_hba.conf line for a database
+ * connection from the standby and a password for it on the standby, for every major the same
+ * power to read every file of the primary's data directory as the replication role already
+ * has through BASE_BACKUP, and it cannot exist on PostgreSQL 10. The relay on the standby
+ * accepts only pg_rewind's own connection (see rewindRelayScript).
+ */
+
+export interface RewindRun {
+  ok: boolean;
+  /** pg_rewind's lines without the progress lines, as it wrote them. */
+  lines: string[];
+  /** pg_rewind's own error, e.g. `could not find common ancestor of the source and target cluster's timelines`. */
+  error?: string;
+  /** "need to copy 52 MB (total source directory size is 77 MB)", when pg_rewind got that far. */
+  toCopy?: string;
+  /** kB pg_rewind reported copied (its last progress line). */
+  copiedKb?: number;
+}
+
+/** pg_rewind's message when the target runs: it reached every check that does not need a stopped target. */
+export const targetRunning = 'target server must be shut down cleanly';
+/** pg_rewind's message when the target does not log hint bits: no rewind is possible. */
+export const hintsMissing = 'target server needs to use either data checksums or "wal_log_hints = on"';
+
+const progressPattern = /^\s*(\d+)\/(\d+) kB \((\d+)%\) copied/;
+// 12–14 say "fatal:", 15+ "error:", 10–11 print the bare message.
+const errorPrefix = /^pg_rewind: (?:error|fatal): /;
+
+export const pgRewindPath = (node: Node) => `${node.cluster.binDir}/pg_rewind`;
+
+/**
+ * pg_rewind's arguments (the relay adds --source-server). From 13 pg_rewind would run a
+ * target that was not shut down cleanly in single-user mode itself, which fails where the
+ * configuration lives outside the data directory (Debian): the wizard stops it cleanly first.
+ */
+export function rewindArgs(standby: Node, dryRun: boolean): string[] {
+  const { cluster } = standby;
+  return [pgRewindPath(standby), `--target-pgdata=${cluster.dataDirectory}`, '--progress', ...(cluster.major >= 13 ? ['--no-ensure-shutdown'] : []), ...(dryRun ? ['--dry-run'] : [])];
+}
+
+/** The argv the standby runs, as the plan shows it (the --source-server the relay adds is named in the summary). */
+export const rewindArgv = (primary: Node, standby: Node, dryRun: boolean) => privileged.rewindThroughRelay(primary.cluster.port, primary.host.serverUser, rewindArgs(standby, dryRun));
+
+export function parseRewindOutput(code: number, stderr: string): RewindRun {
+  const lines: string[] = [];
+  let copiedKb: number | undefined;
+  const splitter = lineSplitter((line) => {
+    const progress = progressPattern.exec(line);
+    if (progress) copiedKb = Number(progress[1]);
+    else lines.push(line);
+  });
+  splitter.push(stderr);
+  splitter.end();
+  const errors = lines.filter((line) => errorPrefix.test(line)).map((line) => line.replace(errorPrefix, ''));
+  const toCopy = lines.map((line) => /need to copy .*/.exec(line)?.[0]).find(Boolean);
+  // 10–11 print their progress messages bare too: the error is the last line before "Failure, exiting".
+  const bare = lines.filter((line) => !line.startsWith('pg_rewind: ') && !/^Failure, exiting$/.test(line)).at(-1);
+  const error = code === 0 ? undefined : (errors.join('; ') || bare || `pg_rewind exited with code ${code}`);
+  return { ok: code === 0, lines, error, toCopy, copiedKb };
+}
+
+/**
+ * Runs pg_rewind on the standby against the primary: two commands joined by the workstation,
+ * the standby's relay (pg_rewind's connection) and the primary's socket relay (its server).
+ */
+export async function runRewind(primary: Node, standby: Node, options: { dryRun: boolean; onProgress?: (doneKb: number, totalKb: number, percent: number) => void; signal?: AbortSignal }): Promise<RewindRun> {
+  const address = await runningAddress(primary);
+  if (!address) return { ok: false, lines: [], error: `the primary's cluster ${primary.cluster.id} is not running: pg_rewind needs it as its source` };
+  const toPrimary = new PassThrough();
+  const toStandby = new PassThrough();
+  const progress = lineSplitter((line) => {
+    const match = progressPattern.exec(line);
+    if (match) options.onProgress?.(Number(match[1]), Number(match[2]), Number(match[3]));
+  });
+  const [rewound] = await Promise.all([
+    standby.host.exec(rewindArgv(primary, standby, options.dryRun), {
+      as: 'postgres',
+      stream: Duplex.from({ readable: toStandby, writable: toPrimary }),
+      onStderr: (chunk) => progress.push(chunk),
+      signal: options.signal,
+    }),
+    primary.host.exec(privileged.socketRelay(`${address.socketDir}/.s.PGSQL.${address.port}`), { as: 'postgres', stream: Duplex.from({ readable: toPrimary, writable: toStandby }) }),
+  ]);
+  return parseRewindOutput(rewound.code, rewound.stderr);
+}

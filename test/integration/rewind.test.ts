@@ -1,0 +1,69 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { psqlIn, inHost } from './lab.js';
+import { current, diagnoseUntil, errorIds, expectStreamingWithNewRow, fix, setUpWithWizard } from './doctor-lab.js';
+
+/**
+ * doctor --fix on a standby promoted by mistake and written to on both sides: pg_rewind brings
+ * it back when the standby logs hint bits (wal_log_hints), a clone again when it cannot, with
+ * pg_rewind's own reason. One pair, set up once; each case leaves it streaming.
+ */
+
+const restartStandby = () => inHost('standby', ['pg_ctlcluster', '15', 'main', 'restart']);
+const rowOn = (host: 'primary' | 'standby', id: number) => psqlIn(host, `SELECT note FROM t WHERE id = ${id}`, 'appdb');
+
+async function until(probe: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The standby promoted after it replayed a checkpoint of the primary's, then a row written on each side. */
+async function promoteByMistake(stray: number, written: number): Promise<void> {
+  psqlIn('primary', 'CHECKPOINT');
+  const lsn = psqlIn('primary', 'SELECT pg_current_wal_lsn()');
+  await until(() => psqlIn('standby', `SELECT pg_last_wal_replay_lsn() >= '${lsn}'`) === 't', 'the standby to replay the checkpoint');
+  psqlIn('standby', 'SELECT pg_promote()');
+  await until(() => psqlIn('standby', 'SELECT pg_is_in_recovery()') === 'f', 'the promotion');
+  psqlIn('standby', `INSERT INTO t VALUES (${stray}, 'written on the promoted standby')`, 'appdb');
+  psqlIn('primary', `INSERT INTO t VALUES (${written}, 'written on the primary after the fork')`, 'appdb');
+  current(await diagnoseUntil(['standby-not-in-recovery']), 'standby-not-in-recovery');
+}
+
+beforeAll(setUpWithWizard);
+
+describe('doctor --fix on a standby whose history forked', () => {
+  it('wal_log_hints on: pg_rewind brings the standby back, its own settings kept, the stray row gone', async () => {
+    psqlIn('standby', 'ALTER SYSTEM SET wal_log_hints = on');
+    psqlIn('standby', "ALTER SYSTEM SET work_mem = '7MB'");
+    restartStandby();
+    await promoteByMistake(990, 991);
+
+    const after = await fix();
+    expect(errorIds(after)).toEqual([]);
+    const steps = after.repairs.steps.map((s) => [s.id, s.status]);
+    expect(steps).toContainEqual(['rewind-standby', 'done']);
+    expect(steps.map(([id]) => id)).not.toContain('clone-standby');
+    expect(after.repairs.steps.find((s) => s.id === 'rewind-standby')?.detail).toMatch(/pg_rewind copied \d+\.\d MB in [\d.]+ s \(need to copy \d+ MB \(total source directory size is \d+ MB\)\)/);
+    expect(psqlIn('standby', 'SELECT pg_is_in_recovery()')).toBe('t');
+    expect(rowOn('standby', 991)).toBe('written on the primary after the fork');
+    expect(rowOn('standby', 990)).toBe('');
+    expect(psqlIn('standby', 'SHOW work_mem')).toBe('7MB');
+    await expectStreamingWithNewRow();
+  });
+
+  it('wal_log_hints off, no data checksums: pg_rewind says why, and the standby is cloned again instead', async () => {
+    psqlIn('standby', 'ALTER SYSTEM RESET wal_log_hints');
+    restartStandby();
+    await promoteByMistake(992, 993);
+
+    const after = await fix();
+    expect(errorIds(after)).toEqual([]);
+    expect(after.repairs.notes.join('\n')).toContain('pg_rewind cannot be used: "target server needs to use either data checksums or "wal_log_hints = on"" (pg_rewind --dry-run)');
+    expect(after.repairs.steps.map((s) => [s.id, s.status])).toContainEqual(['clone-standby', 'done']);
+    expect(rowOn('standby', 993)).toBe('written on the primary after the fork');
+    expect(rowOn('standby', 992)).toBe('');
+    await expectStreamingWithNewRow();
+  });
+});

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { hintsMissing, parseRewindOutput, rewindArgs, targetRunning } from '../../steps/lib/rewind.js';
+import type { Node } from '../../steps/contract.js';
+
+/** pg_rewind's stderr as PostgreSQL 15's pg_rewind wrote it on the lab (progress lines end in \r). */
+const rewound = [
+  'pg_rewind: connected to server',
+  'pg_rewind: servers diverged at WAL location 0/300D4D8 on timeline 1',
+  'pg_rewind: rewinding from last common checkpoint at 0/2000060 on timeline 1',
+  'pg_rewind: reading source file list',
+  'pg_rewind: reading target file list',
+  'pg_rewind: reading WAL in target',
+  'pg_rewind: need to copy 52 MB (total source directory size is 77 MB)',
+  '   24/54194 kB (0%) copied\r 4193/54194 kB (7%) copied\r54194/54194 kB (100%) copied\r',
+  'pg_rewind: creating backup label and updating control file',
+  'pg_rewind: syncing target data directory',
+  'pg_rewind: Done!',
+].join('\n');
+
+const node = (major: number) => ({ cluster: { major, binDir: `/usr/lib/postgresql/${major}/bin`, dataDirectory: '/var/lib/postgresql/main' } }) as unknown as Node;
+
+describe("pg_rewind's output", () => {
+  it('a rewind: what it had to copy and the kB it copied, no progress lines among the messages', () => {
+    const run = parseRewindOutput(0, rewound);
+    expect(run).toMatchObject({ ok: true, error: undefined, toCopy: 'need to copy 52 MB (total source directory size is 77 MB)', copiedKb: 54194 });
+    expect(run.lines).toHaveLength(10);
+    expect(run.lines.some((line) => line.includes('kB'))).toBe(false);
+  });
+
+  it("a refusal: pg_rewind's own error, with 15's 'error:', 12–14's 'fatal:' and 10–11's bare line", () => {
+    expect(parseRewindOutput(1, `pg_rewind: connected to server\npg_rewind: error: ${hintsMissing}\n`).error).toBe(hintsMissing);
+    expect(parseRewindOutput(1, `pg_rewind: fatal: ${targetRunning}\n`).error).toBe(targetRunning);
+    expect(parseRewindOutput(1, "connected to server\ncould not find common ancestor of the source and target cluster's timelines\nFailure, exiting\n").error).toBe("could not find common ancestor of the source and target cluster's timelines");
+    expect(
+      parseRewindOutput(1, 'pg_rewind: error: could not open file "/d/pg_wal/000000010000000000000002": No such file or directory\npg_rewind: error: could not find previous WAL record at 0/2000100\n').error,
+    ).toBe('could not open file "/d/pg_wal/000000010000000000000002": No such file or directory; could not find previous WAL record at 0/2000100');
+  });
+
+  it("runs the target's own major's pg_rewind; --no-ensure-shutdown from 13, where pg_rewind would start the server itself", () => {
+    expect(rewindArgs(node(12), true)).toEqual(['/usr/lib/postgresql/12/bin/pg_rewind', '--target-pgdata=/var/lib/postgresql/main', '--progress', '--dry-run']);
+    expect(rewindArgs(node(15), false)).toEqual(['/usr/lib/postgresql/15/bin/pg_rewind', '--target-pgdata=/var/lib/postgresql/main', '--progress', '--no-ensure-shutdown']);
+  });
+});
