@@ -35,6 +35,8 @@ export const findingIds = [
   'recovery-conflict',
   'application-name-collision',
   'walsender-timeout',
+  'archive-failing',
+  'archive-space',
 ] as const;
 export type FindingId = (typeof findingIds)[number];
 
@@ -346,6 +348,26 @@ export const catalog: Record<FindingId, FindingSpec> = {
       "one end heard nothing from the other for wal_sender_timeout (the primary's walsender) or wal_receiver_timeout (the standby's walreceiver), 60 s by default: the network between the hosts dropped or stalled, or the other end was stuck (load, I/O, a full disk); the standby connects again by itself",
     fix: 'check the network between the hosts and the load on the side that went silent; raise wal_sender_timeout on the primary / wal_receiver_timeout on the standby (reload) only for a slow but sound link',
     logPatterns: [/terminating walsender process due to replication timeout/, /terminating walreceiver due to timeout/],
+  },
+  'archive-failing': {
+    id: 'archive-failing',
+    host: 'primary',
+    severity: 'error',
+    title: "the primary's archive_command fails: WAL piles up in its pg_wal",
+    cause:
+      'a segment leaves pg_wal only once archive_command succeeded for it; while it fails the archiver retries the oldest one, every later segment waits, and pg_wal grows until its filesystem is full and the primary stops',
+    fix: "read why in the primary's log (the line before \"archive command failed\": permissions, a full or unmounted archive, a segment already archived with other content) and correct that; the archiver retries by itself",
+    // PostgreSQL 10-18 (pgarch.c, shell_archive.c from 15): the exit code with the command as DETAIL, then after three tries the WARNING (10's "transaction log file").
+    logPatterns: [/archive command failed with exit code \d+/, /archive command was terminated by signal \d+/, /archiving (write-ahead|transaction) log file "[^"]+" failed too many times, will try again later/],
+  },
+  'archive-space': {
+    id: 'archive-space',
+    host: 'primary',
+    severity: 'warning',
+    title: "the WAL archive's filesystem is almost full",
+    cause: 'nothing removes segments from an archive by itself: once its filesystem is full, archive_command fails and WAL piles up in the primary\'s pg_wal',
+    fix: 'remove the segments no standby and no base backup you keep still needs (pg_archivecleanup ARCHIVE OLDEST_NEEDED_SEGMENT), or give the archive more space',
+    logPatterns: [],
   },
 };
 

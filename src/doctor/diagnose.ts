@@ -580,6 +580,35 @@ function elsewhere(ctx: Context): Finding[] {
   ];
 }
 
+/** An archive filesystem with less than this share free is worth a warning. */
+export const archiveFreeShare = 0.1;
+
+/** The primary's archiving: stuck now (pg_stat_archiver, with the log's reason), or its archive filling up. */
+function archiving(ctx: Context): Finding[] {
+  const { primary } = ctx.facts;
+  const found: Finding[] = [];
+  const archiver = primary.archiver;
+  if (archiver?.failing) {
+    const logged = sinceStart(primary.log.entries).filter((entry) => entryIds(entry).includes('archive-failing')).slice(-2);
+    const state = [
+      `failed_count = ${archiver.failedCount}, last_failed_wal = ${archiver.lastFailedWal} at ${archiver.lastFailedAt}`,
+      `last_archived_wal = ${archiver.lastArchivedWal ?? 'none'}${archiver.lastArchivedAt ? ` at ${archiver.lastArchivedAt}` : ''}`,
+      `${archiver.waiting} segment(s) wait in pg_wal/archive_status`,
+    ];
+    found.push(
+      finding('archive-failing', [fromQuery('primary', 'pg_stat_archiver', primary.clock, state), ...fromLog(primary.log, ...logged)], {}, {
+        detail: `${archiver.lastFailedWal} cannot be archived; ${archiver.waiting} segment(s) wait in pg_wal`,
+      }),
+    );
+  }
+  const archive = primary.archive;
+  if (archive && archive.freeBytes < archive.sizeBytes * archiveFreeShare) {
+    const free = `${formatBytes(archive.freeBytes)} free of ${formatBytes(archive.sizeBytes)} on the filesystem of ${archive.dir}`;
+    found.push(finding('archive-space', [fromQuery('primary', `df ${archive.dir}`, primary.clock, [free])], {}, { detail: free }));
+  }
+  return found;
+}
+
 /**
  * Causes the standby's log shows that the live state no longer does: before it began
  * streaming again, or, while it waits for its next attempt, in the attempts since. Info only.
@@ -630,7 +659,7 @@ function context(facts: DoctorFacts, passwordKnown: boolean): Context {
 export function diagnose(facts: DoctorFacts, passwordKnown: boolean): Diagnosis {
   const ctx = context(facts, passwordKnown || facts.relationship.storedPassword !== undefined || facts.relationship.params.password !== undefined);
   // Causes first; a stopped standby is often their consequence.
-  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyDown, replayPaused, lag, recoveryConflicts, replicationTimeouts, applicationNameCollisions, elsewhere].flatMap((detect) => detect(ctx));
+  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyDown, replayPaused, lag, recoveryConflicts, replicationTimeouts, applicationNameCollisions, elsewhere, archiving].flatMap((detect) => detect(ctx));
   const findings = [...current, ...resolved(ctx, current)].sort((a, b) => severityOrder.indexOf(a.severity) - severityOrder.indexOf(b.severity));
   return { healthy: !findings.some((f) => f.severity === 'error'), findings, replication: replicationState(ctx) };
 }

@@ -2,7 +2,8 @@ import { readControlFile } from '../facts/clusters.js';
 import type { Host } from '../remote/host.js';
 import * as privileged from '../remote/commands.js';
 import type { Node } from '../../steps/contract.js';
-import { hostAddresses, hostClock, resolveName, serverHome, sourceAddressTowards } from '../facts/host.js';
+import { filesystemSpace, hostAddresses, hostClock, resolveName, serverHome, sourceAddressTowards } from '../facts/host.js';
+import { archiveDirectoryOf } from '../../steps/lib/wal-archive.js';
 import { findPassfileEntry } from '../../steps/lib/passfile.js';
 import { liveSettings, runningAddress, settingsFromFiles } from '../facts/live.js';
 import { probeReplication, walreceiverConfig, walreceiverSettingNames, type ProbeOutcome } from '../facts/replication.js';
@@ -73,6 +74,23 @@ export interface PrimaryFacts extends ServerFacts {
   /** The conninfo's role; null when it does not exist, undefined when unknown. */
   role?: { canLogin: boolean; replication: boolean } | null;
   oldestWalSegment?: string;
+  /** pg_stat_archiver, while archive_mode is not off. */
+  archiver?: ArchiverFact;
+  /** The filesystem of the archive directory archive_command names (the wizard's own command). */
+  archive?: { dir: string; freeBytes: number; sizeBytes: number };
+}
+
+export interface ArchiverFact {
+  archivedCount: number;
+  lastArchivedWal: string | null;
+  lastArchivedAt: string | null;
+  failedCount: number;
+  lastFailedWal: string | null;
+  lastFailedAt: string | null;
+  /** The last attempt failed (last_failed_time after last_archived_time): archiving is stuck now. */
+  failing: boolean;
+  /** Segments waiting in pg_wal for the archiver (.ready in pg_wal/archive_status). */
+  waiting: number;
 }
 
 export interface StandbyFacts extends ServerFacts {
@@ -120,10 +138,11 @@ export interface DoctorFacts {
   probe?: Probe;
 }
 
-const primarySettingNames = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'port', 'max_slot_wal_keep_size', 'wal_keep_size', 'wal_keep_segments', 'synchronous_standby_names', 'wal_sender_timeout'];
+const primarySettingNames = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'port', 'max_slot_wal_keep_size', 'wal_keep_size', 'wal_keep_segments', 'synchronous_standby_names', 'wal_sender_timeout', 'archive_mode', 'archive_command'];
 /** A server out of recovery writes on this timeline; one in recovery is on its last checkpoint's. */
 const timelineSql = `CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())
                           ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END`;
+const utc = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')`;
 const numeric = (value: unknown) => (value === null || value === undefined ? undefined : Number(value));
 /** '2026-11-28T22:00:01.234Z' as doctor shows times: '2026-11-28 22:00:01 UTC'. */
 const utcSecond = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
@@ -170,12 +189,32 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
               extract(epoch FROM replay_lag)::float8 AS replay_lag
          FROM pg_stat_replication`,
     );
+    const [archiver] = await sql<{ archived_count: string; last_archived_wal: string | null; last_archived_at: string | null; failed_count: string; last_failed_wal: string | null; last_failed_at: string | null; failing: boolean; waiting: number; archiving: boolean }>(
+      `SELECT archived_count::text, last_archived_wal, ${utc('last_archived_time')} AS last_archived_at,
+              failed_count::text, last_failed_wal, ${utc('last_failed_time')} AS last_failed_at,
+              coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false) AS failing,
+              (SELECT count(*) FROM pg_ls_dir('pg_wal/archive_status') f WHERE f LIKE '%.ready')::int AS waiting,
+              current_setting('archive_mode') <> 'off' AS archiving
+         FROM pg_stat_archiver`,
+    );
     const [role] = roleName ? await sql<{ rolcanlogin: boolean; rolreplication: boolean }>('SELECT rolcanlogin, rolreplication FROM pg_roles WHERE rolname = $1', [roleName]) : [];
     return {
       inRecovery: state.in_recovery,
       systemIdentifier: state.system_identifier,
       timeline: state.timeline,
       oldestWalSegment: state.oldest_wal ?? undefined,
+      archiver: archiver.archiving
+        ? {
+            archivedCount: Number(archiver.archived_count),
+            lastArchivedWal: archiver.last_archived_wal,
+            lastArchivedAt: archiver.last_archived_at,
+            failedCount: Number(archiver.failed_count),
+            lastFailedWal: archiver.last_failed_wal,
+            lastFailedAt: archiver.last_failed_at,
+            failing: archiver.failing,
+            waiting: archiver.waiting,
+          }
+        : undefined,
       slots: slots.map((s) => ({ name: s.name, type: s.type, active: s.active, activePid: s.active_pid, restartLsn: s.restart_lsn, walStatus: s.wal_status, retainedBytes: numeric(s.retained) ?? null })),
       walSenders: senders.map((s) => ({
         pid: s.pid,
@@ -191,7 +230,9 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
       role: roleName ? (role ? { canLogin: role.rolcanlogin, replication: role.rolreplication } : null) : undefined,
     };
   });
-  return { ...facts, ...live, walSenders: live?.walSenders ?? [] };
+  const dir = facts.settings.archive_mode !== 'off' ? archiveDirectoryOf(facts.settings.archive_command ?? '') : undefined;
+  const space = dir === undefined ? undefined : await filesystemSpace(node.host, dir);
+  return { ...facts, ...live, walSenders: live?.walSenders ?? [], archive: dir && space ? { dir, ...space } : undefined };
 }
 
 async function standbyFacts(node: Node): Promise<StandbyFacts> {

@@ -102,3 +102,15 @@ export function archivePlacementNote(archiveDir: string, standbyArchiveDir: stri
     'no longer needs, so a standby further behind may lose segments: keep archive_cleanup_command on one standby only, or none when the archive also serves base backups'
   );
 }
+
+/**
+ * The archive directory an archive_command names: this wizard's (`… archive-wal DIR %p %f`) or
+ * the runbook's (`… cp %p DIR/%f`), DIR a single shell word; undefined for any other command.
+ */
+export function archiveDirectoryOf(command: string): string | undefined {
+  const word = / archive-wal (\S.*) %p %f$/.exec(command)?.[1] ?? /\bcp %p (\S+)\/%f$/.exec(command)?.[1];
+  if (word === undefined) return undefined;
+  // A bare word, or '…' pieces joined by \' (shellQuote's form); % doubled for PostgreSQL.
+  const unquoted = /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : /^'(?:[^']|'\\'')*'$/.test(word) ? word.slice(1, -1).replace(/'\\''/g, "'") : undefined;
+  return unquoted?.replace(/%%/g, '%');
+}

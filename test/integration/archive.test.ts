@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { password, slot, standbyLog, until } from './doctor-lab.js';
+import { current, doctorUntil, logLine, password, quotedLogLines, slot, standbyLog, until } from './doctor-lab.js';
 import { inHost, lab, labFlags, labReset, psqlIn, runCli } from './lab.js';
 
 /**
@@ -54,5 +54,24 @@ describe('a WAL archive the standby reads too', () => {
     expect(note).toBe('after the gap');
     expect(inHost('standby', ['cat', standbyLog])).toContain(`restored log file "${needed}" from archive`);
     await until(() => (psqlIn('primary', `SELECT state FROM pg_stat_replication WHERE client_addr = '${lab.standbyIp}'`) === 'streaming' ? true : undefined), 'streaming', 60_000);
+  });
+
+  it('reports an archive_command that fails, quoting the log line, until the archive can be written again', async () => {
+    // The archive no longer writable by the server's OS user: the next segment cannot be archived.
+    inHost('primary', ['chmod', '0500', archive]);
+    psqlIn('primary', "SELECT pg_switch_wal() FROM (SELECT pg_logical_emit_message(true, 'pgw', 'x')) m");
+    const failing = (report: Awaited<ReturnType<typeof doctorUntil>>) => report.findings.some((f) => f.id === 'archive-failing' && quotedLogLines(f, 'primary').length > 0);
+    const report = await doctorUntil(failing, 90_000);
+    const finding = current(report, 'archive-failing');
+    expect(finding.severity).toBe('error');
+    expect(quotedLogLines(finding, 'primary')).toEqual(expect.arrayContaining([expect.stringMatching(logLine('archive command failed with exit code 1'))]));
+    expect(quotedLogLines(finding, 'primary')).toEqual(expect.arrayContaining([expect.stringMatching(/DETAIL: {2}The failed archive command was: sh -c /)]));
+    expect(finding.evidence.find((e) => e.source === 'pg_stat_archiver')?.lines.join('\n')).toMatch(/failed_count = [1-9]\d*, last_failed_wal = [0-9A-F]{24} at /);
+    expect(report.code).toBe(1);
+
+    inHost('primary', ['chmod', '0700', archive]);
+    psqlIn('primary', "SELECT pg_switch_wal() FROM (SELECT pg_logical_emit_message(true, 'pgw', 'y')) m");
+    const healed = await doctorUntil((next) => !next.findings.some((f) => f.id === 'archive-failing'), 120_000);
+    expect(healed.findings.map((f) => f.id)).not.toContain('archive-failing');
   });
 });

@@ -38,6 +38,9 @@ const samples: [string, string][] = [
   ['timeline-diverged', 'FATAL:  highest timeline 1 of the primary is behind recovery timeline 2'],
   ['slot-invalidated', 'LOG:  invalidating obsolete replication slot "s1"'],
   ['slot-invalidated', 'LOG:  invalidating slot "s1" because its restart_lsn 0/1000000 exceeds max_slot_wal_keep_size'],
+  ['archive-failing', '2026-11-29 03:05:11.402 UTC [4410] LOG:  archive command failed with exit code 1'],
+  ['archive-failing', 'WARNING:  archiving write-ahead log file "000000010000000000000005" failed too many times, will try again later'],
+  ['archive-failing', 'WARNING:  archiving transaction log file "000000010000000000000005" failed too many times, will try again later'],
 ];
 
 describe('doctor catalog', () => {
@@ -59,13 +62,13 @@ describe('doctor catalog', () => {
     expect(matchConnectionError('7711454321759576451|1|0/3000148|')).toEqual([]);
   });
 
-  it('has a complete entry for every id: title, cause, fix, host; only slot-inactive, replication-lag and application-name-collision are warnings', () => {
+  it('has a complete entry for every id: title, cause, fix, host; only slot-inactive, replication-lag, application-name-collision and archive-space are warnings', () => {
     for (const id of findingIds) {
       const spec = catalog[id];
       expect(spec.id).toBe(id);
       expect(spec.title && spec.cause && spec.fix).toBeTruthy();
       expect(['primary', 'standby']).toContain(spec.host);
     }
-    expect(findingIds.filter((id) => catalog[id].severity === 'warning')).toEqual(['slot-inactive', 'replication-lag', 'application-name-collision']);
+    expect(findingIds.filter((id) => catalog[id].severity === 'warning')).toEqual(['slot-inactive', 'replication-lag', 'application-name-collision', 'archive-space']);
   });
 });

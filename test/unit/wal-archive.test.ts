@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { archiveCommand, restoreCommand } from '../../steps/lib/wal-archive.js';
+import { archiveCommand, archiveDirectoryOf, restoreCommand } from '../../steps/lib/wal-archive.js';
 
 /** What PostgreSQL does with a command setting: %p, %f (and %r) replaced, %% made one %, then /bin/sh -c. */
 function runAsServer(command: string, cwd: string, values: Record<string, string>) {
@@ -43,5 +43,13 @@ describe('the WAL archive commands, run by a real shell as PostgreSQL would', ()
   it('restores an archived segment to where the standby asks for it', () => {
     expect(runAsServer(restoreCommand(archive), data, { f: segment, p: 'pg_wal/RECOVERYXLOG' }).status).toBe(0);
     expect(readFileSync(join(data, 'pg_wal/RECOVERYXLOG'), 'utf8')).toBe('first content');
+  });
+});
+
+describe('the archive directory an archive_command names', () => {
+  it("reads it back from this wizard's command and from the runbook's, whatever the quoting", () => {
+    for (const dir of ['/var/lib/pg/archive', "/srv/wal's 100%"]) expect(archiveDirectoryOf(archiveCommand(dir))).toBe(dir);
+    expect(archiveDirectoryOf('test ! -f /home1/dbadmin/psql/arch/testdb/%f && cp %p /home1/dbadmin/psql/arch/testdb/%f')).toBe('/home1/dbadmin/psql/arch/testdb');
+    expect(archiveDirectoryOf('pgbackrest --stanza=main archive-push %p')).toBeUndefined();
   });
 });
