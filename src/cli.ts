@@ -28,6 +28,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./commands/doctor.js')).doctorCommand(options);
       case 'status':
         return await (await import('./commands/status.js')).statusCommand(options);
+      case 'remove':
+        return await (await import('./commands/remove.js')).removeCommand(options);
       case 'wizard':
         return await wizardCommand(options);
     }

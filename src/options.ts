@@ -8,7 +8,7 @@ export const passwordEnv = 'PGREPL_PASSWORD';
 /** The SSH login user's sudo password, when sudo asks for one: one for both hosts, or one per host (it wins). */
 export const sudoPasswordEnvs = { both: 'PGREPL_SUDO_PASSWORD', primary: 'PGREPL_PRIMARY_SUDO_PASSWORD', standby: 'PGREPL_STANDBY_SUDO_PASSWORD' } as const;
 
-export const commands = ['wizard', 'inspect', 'setup', 'doctor', 'status'] as const;
+export const commands = ['wizard', 'inspect', 'setup', 'doctor', 'status', 'remove'] as const;
 export type Command = (typeof commands)[number];
 
 /**
@@ -37,7 +37,7 @@ export const optionSpecs = {
   checkpoint: { type: 'string', help: 'setup: pg_basebackup checkpoint, fast (default) or spread (gentler, can wait minutes)' },
   'discard-old-data': { type: 'boolean', help: "setup: delete the standby's previous data directory after a good clone (default: keep it renamed)" },
   'restart-primary': { type: 'boolean', help: 'setup, doctor --fix: allow restarting the primary when a changed setting needs it (headless runs stop before it otherwise)' },
-  plan: { type: 'boolean', help: 'setup: print the whole plan as a runbook and change nothing' },
+  plan: { type: 'boolean', help: 'setup, remove: print the whole plan as a runbook and change nothing' },
   fix: { type: 'boolean', help: 'doctor: repair what it found (shows the plan, asks; headless needs --yes), then diagnose again' },
   'drop-slot': { type: 'string', help: 'doctor --fix: drop these inactive replication slots (comma-separated names), which it never drops unasked' },
   watch: { type: 'boolean', help: 'status: refresh every second (with a chart of the lag) until Ctrl-C' },
@@ -241,6 +241,7 @@ export function helpText(): string {
     '  setup      build a streaming standby (headless; --plan to only print the plan)',
     '  doctor     diagnose the pair from both servers\' state and logs (--fix to repair; exit 1 on errors)',
     '  status     how replication stands: lag, replay paused, slots, pg_wal (--watch, --json; exit 1 when it needs attention)',
+    '  remove     take a named standby (--standby NAME) off the primary: its pg_hba.conf line, its connection, its slot (--plan, --yes)',
     '',
     'Options:',
     ...lines,

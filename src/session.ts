@@ -16,27 +16,32 @@ export interface Pair {
   close(): Promise<void>;
 }
 
+function connectRole(options: Options, io: Io, role: Role): Promise<Host> {
+  if (!options[role]) {
+    throw new UsageError(`no ${role} host given`, `pass --${role} [user@]host[:port], or put "${role}:" in the --config file`);
+  }
+  return connectHost({
+    role,
+    target: options[role]!,
+    identity: options.identity,
+    knownHostsFile: options.knownHosts,
+    sshConfigFile: options.sshConfig,
+    agentSocket: options.sshAgentSocket,
+    deadAfterMs: options.sshDeadAfterMs,
+    confirmHostKey: io.interactive ? (key) => io.confirmHostKey(key) : undefined,
+    sudoPassword: async (loginUser) =>
+      options.sudoPasswords?.[role] ??
+      (io.interactive ? await io.askSecret(`sudo password for ${loginUser} on the ${role} ${options[role]} (sudo alone receives it; asked once):`, sudoPasswordEnvs[role]) : undefined),
+  });
+}
+
 export async function connectPair(options: Options, io: Io): Promise<Pair> {
   for (const role of roles) {
     if (!options[role]) {
       throw new UsageError(`no ${role} host given`, `pass --${role} [user@]host[:port], or put "${role}:" in the --config file`);
     }
   }
-  const connect = (role: Role) =>
-    connectHost({
-      role,
-      target: options[role]!,
-      identity: options.identity,
-      knownHostsFile: options.knownHosts,
-      sshConfigFile: options.sshConfig,
-      agentSocket: options.sshAgentSocket,
-      deadAfterMs: options.sshDeadAfterMs,
-      confirmHostKey: io.interactive ? (key) => io.confirmHostKey(key) : undefined,
-      sudoPassword: async (loginUser) =>
-        options.sudoPasswords?.[role] ??
-        (io.interactive ? await io.askSecret(`sudo password for ${loginUser} on the ${role} ${options[role]} (sudo alone receives it; asked once):`, sudoPasswordEnvs[role]) : undefined),
-    });
-  const [primary, standby] = await Promise.allSettled([connect('primary'), connect('standby')]);
+  const [primary, standby] = await Promise.allSettled([connectRole(options, io, 'primary'), connectRole(options, io, 'standby')]);
   if (primary.status === 'rejected' || standby.status === 'rejected') {
     await Promise.all([primary, standby].map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
     throw primary.status === 'rejected' ? primary.reason : (standby as PromiseRejectedResult).reason;
@@ -55,24 +60,36 @@ export interface PairFacts {
   standby: HostFacts;
 }
 
+/** Discovers one host: its clusters, the one chosen (asked when several), and its facts. */
+async function discoverRole(host: Host, options: Options, io: Io, role: Role): Promise<HostFacts> {
+  const clusters = await listClusters(host, options[`${role}Cluster`], options[`${role}Bindir`]);
+  const where = `${role} ${host.label}`;
+  const chosen =
+    chooseCluster(clusters, options[`${role}Cluster`], role, where) ??
+    (await io.choose(
+      `Several PostgreSQL clusters on the ${role} ${host.label}; which one?`,
+      clusters.map((c) => ({ label: describeCluster(c), value: c })),
+      `--${role}-cluster`,
+    ));
+  // Files, pg_ctl and SQL of this cluster run as the OS user that owns its data directory.
+  host.serverUser = chosen.owner;
+  chosen.clientBinDir = await findClientBinDir(host, chosen);
+  return inspectHost(host, clusters, chosen);
+}
+
 /** Discovers both hosts in parallel; a host with several clusters asks which one (or names the flag). */
 export async function discoverPair(pair: Pair, options: Options, io: Io): Promise<PairFacts> {
-  const discover = async (role: Role): Promise<HostFacts> => {
-    const host = pair[role];
-    const clusters = await listClusters(host, options[`${role}Cluster`], options[`${role}Bindir`]);
-    const where = `${role} ${host.label}`;
-    const chosen =
-      chooseCluster(clusters, options[`${role}Cluster`], role, where) ??
-      (await io.choose(
-        `Several PostgreSQL clusters on the ${role} ${host.label}; which one?`,
-        clusters.map((c) => ({ label: describeCluster(c), value: c })),
-        `--${role}-cluster`,
-      ));
-    // Files, pg_ctl and SQL of this cluster run as the OS user that owns its data directory.
-    host.serverUser = chosen.owner;
-    chosen.clientBinDir = await findClientBinDir(host, chosen);
-    return inspectHost(host, clusters, chosen);
-  };
-  const [primary, standby] = await Promise.all([discover('primary'), discover('standby')]);
+  const [primary, standby] = await Promise.all([discoverRole(pair.primary, options, io, 'primary'), discoverRole(pair.standby, options, io, 'standby')]);
   return { primary, standby };
+}
+
+/** The primary alone, connected and discovered: for work that needs no standby host (taking one off). */
+export async function openPrimary(options: Options, io: Io): Promise<{ host: Host; facts: HostFacts; close(): Promise<void> }> {
+  const host = await connectRole(options, io, 'primary');
+  try {
+    return { host, facts: await discoverRole(host, options, io, 'primary'), close: () => host.close() };
+  } catch (error) {
+    await host.close();
+    throw error;
+  }
 }

@@ -75,4 +75,30 @@ describe('a second named standby', () => {
     const standbys = (JSON.parse(status.stdout) as { standbys: { applicationName: string; thisStandby: boolean }[] }).standbys;
     expect(standbys.map((row) => [row.applicationName, row.thisStandby]).sort()).toEqual([['lab_one', false], ['lab_two', true]]);
   });
+
+  it('takes it off again in the safe order, shown as a plan: hba line, connection, slot; the first keeps streaming', async () => {
+    psqlIn('primary', "ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (lab_two)'");
+    psqlIn('primary', 'SELECT pg_reload_conf()');
+    const refused = await runCli(['remove', '--config', config, '--standby', 'lab_two', '--yes']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/synchronous_standby_names = 'FIRST 1 \(lab_two\)' names lab_two/);
+    psqlIn('primary', 'ALTER SYSTEM RESET synchronous_standby_names');
+    psqlIn('primary', 'SELECT pg_reload_conf()');
+
+    const plan = await runCli(['remove', '--config', config, '--standby', 'lab_two', '--plan']);
+    expect(plan.code, plan.stderr).toBe(0);
+    const order = ['remove the pg_hba.conf line setup wrote for lab_two', 'end the replication connection of lab_two', 'drop replication slot "lab_two"'].map((text) => plan.stdout.indexOf(text));
+    expect(order.every((at) => at >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+
+    const removed = await runCli(['remove', '--config', config, '--standby', 'lab_two', '--yes']);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toContain('Result: standby lab_two is off the primary.');
+    expect(psqlIn('primary', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'lab_two'")).toBe('0');
+    expect(psqlIn('primary', `SELECT count(*) FROM pg_hba_file_rules WHERE address = '${standby2Ip}'`)).toBe('0');
+    expect(psqlIn('primary', "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'lab_two'")).toBe('0');
+    expect(walsender('lab_one')).toBe(firstWalsender);
+    psqlIn('primary', "INSERT INTO t VALUES (2002, 'after lab_two left')", 'appdb');
+    expect(await until(() => psqlIn('standby', 'SELECT note FROM t WHERE id = 2002', 'appdb') || undefined, 'the row on standby')).toBe('after lab_two left');
+  });
 });
