@@ -35,6 +35,7 @@ export const optionSpecs = {
   'archive-dir': { type: 'string', help: 'setup: also archive WAL into this directory on the primary (archive_mode=on)' },
   'standby-archive-dir': { type: 'string', help: "setup: the same archive as the standby reads it (a shared mount, usually --archive-dir's path): the standby restores WAL the primary no longer has from it (restore_command) and removes what it no longer needs (archive_cleanup_command)" },
   checkpoint: { type: 'string', help: 'setup: pg_basebackup checkpoint, fast (default) or spread (gentler, can wait minutes)' },
+  'wal-log-hints': { type: 'boolean', help: 'setup: also set wal_log_hints = on (a restart of the primary; the standby gets it with the clone), so that doctor --fix can later rewind a forked standby with pg_rewind instead of cloning it again' },
   'discard-old-data': { type: 'boolean', help: "setup: delete the standby's previous data directory after a good clone (default: keep it renamed)" },
   'restart-primary': { type: 'boolean', help: 'setup, doctor --fix: allow restarting the primary when a changed setting needs it (headless runs stop before it otherwise)' },
   plan: { type: 'boolean', help: 'setup, remove: print the whole plan as a runbook and change nothing' },

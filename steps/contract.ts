@@ -48,6 +48,11 @@ export interface SetupSettings {
   standbyAddress: string;
   /** Address of the primary's interface facing the standby (for listen_addresses). */
   primaryListenAddress: string;
+  /**
+   * wal_log_hints = on on the primary (ALTER SYSTEM; the clone gives the standby the same
+   * postgresql.auto.conf), so that pg_rewind can later rewind either server.
+   */
+  walLogHints?: boolean;
   /** Enables WAL archiving into this directory on the primary when set. */
   archiveDir?: string;
   /**

@@ -18,7 +18,7 @@ import { controlServer, serverControlCommand } from './lib/server-control.js';
  * overrides postgresql.conf and its include files, wherever an earlier value came from.
  */
 
-const managed = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'archive_mode', 'archive_command'] as const;
+const managed = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'archive_mode', 'archive_command', 'wal_log_hints'] as const;
 type Managed = (typeof managed)[number];
 
 export interface Usage {
@@ -34,9 +34,9 @@ export function listenAddressesCovering(current: string, address: string): strin
   return [...list, address].join(',');
 }
 
-/** The settings this run manages: archiving only with --archive-dir. */
+/** The settings this run manages: archiving only with --archive-dir, wal_log_hints only when asked for. */
 const relevant = (settings: SetupSettings): Managed[] =>
-  managed.filter((name) => settings.archiveDir !== undefined || !name.startsWith('archive'));
+  managed.filter((name) => (name === 'wal_log_hints' ? settings.walLogHints === true : settings.archiveDir !== undefined || !name.startsWith('archive')));
 
 const enabled = (value: string) => /^(on|true|yes|1|always)$/i.test(value.trim());
 
@@ -52,6 +52,7 @@ function satisfies(name: Managed, value: string, usage: Usage, settings: SetupSe
     case 'listen_addresses':
       return listenAddressesCovering(value, settings.primaryListenAddress) === undefined;
     case 'archive_mode':
+    case 'wal_log_hints':
       return enabled(value);
     case 'archive_command':
       return value === archiveCommand(settings.archiveDir!);
@@ -84,6 +85,7 @@ export function requiredChanges(values: Record<Managed, SettingValues>, usage: U
       case 'listen_addresses':
         return listenAddressesCovering(upcoming, settings.primaryListenAddress) ?? upcoming;
       case 'archive_mode':
+      case 'wal_log_hints':
         return 'on';
       case 'archive_command':
         return archiveCommand(settings.archiveDir!);

@@ -85,7 +85,7 @@ async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired>
   const [autoBefore, fromPrimary, fromFiles, signalExists, archive] = await Promise.all([
     cloned ? host.readFile(autoPath, 'postgres') : ctx.primary.host.readFile(`${ctx.primary.cluster.dataDirectory}/postgresql.auto.conf`, 'postgres'),
     known?.fromPrimary ?? primaryValues(ctx, minimums),
-    known?.fromFiles ?? settingsFromFiles(ctx.standby, [...minimums, 'hot_standby', ...logSettingNames]),
+    known?.fromFiles ?? settingsFromFiles(ctx.standby, [...minimums, 'hot_standby', 'wal_log_hints', ...logSettingNames]),
     cloned && usesStandbySignal(cluster.major) ? host.exec(privileged.pathExists(signal), { as: 'postgres' }).then((result) => result.code === 0) : false,
     known?.archive ?? (archiveDir === undefined ? {} : standbyArchiveSettings(ctx.standby, archiveDir)),
   ]);
@@ -106,6 +106,8 @@ async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired>
     settingsToRaise(cluster.major, fromPrimary, Object.fromEntries(minimums.map((name) => [name, effective(name)]))),
   ).map(([name, value]) => ({ name, value }));
   if (!/^(on|true|yes|1)$/i.test(effective('hot_standby') ?? '')) changes.push({ name: 'hot_standby', value: 'on' });
+  // --wal-log-hints: a standby that was not cloned in this run has not got it from the primary.
+  if (settings.walLogHints && !/^(on|true|yes|1)$/i.test(effective('wal_log_hints') ?? '')) changes.push({ name: 'wal_log_hints', value: 'on' });
   const listen = standbyListenAddresses(autoConfValue(autoText, 'listen_addresses'), settings.primaryListenAddress, settings.standbyAddress);
   if (listen) changes.push({ name: 'listen_addresses', value: listen });
 

@@ -278,9 +278,9 @@ export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Fin
         ? ok(archiving ? `archive_mode = ${p.archiveMode}, archive_command set` : 'archive_mode = off')
         : { status: 'fail', detail: `archive_mode = ${p.archiveMode} but archive_command is empty: WAL piles up on the primary`, fix: 'on the primary: set archive_command (or pass --archive-dir), or turn archive_mode off' });
     add('pg_rewind-ready', 'primary', false,
-      enabled(p.dataChecksums) || enabled(p.walLogHints)
-        ? ok(enabled(p.dataChecksums) ? 'data checksums on' : 'wal_log_hints = on')
-        : { status: 'warn', detail: 'neither data checksums nor wal_log_hints: pg_rewind cannot rejoin a former primary later (wal_log_hints = on needs a restart)' });
+      enabled(p.dataChecksums) || enabled(p.walLogHints) || settings.walLogHints
+        ? ok(`${enabled(p.dataChecksums) ? 'data checksums on' : 'wal_log_hints = on'}: the standby gets the same from the clone, so doctor --fix can rewind either server later (pg_rewind) instead of cloning it again`)
+        : { status: 'warn', detail: 'neither data checksums nor wal_log_hints on the primary (nor, after the clone, on the standby): a standby or former primary whose history forks can only be cloned again, pg_rewind refuses it; --wal-log-hints turns wal_log_hints on (a restart of the primary)' });
     add('tablespaces', 'standby', false, judgeTablespaces(p.tablespaces, standby, settings));
     // After the clone the standby has the primary's roles; the wizard reaches it as the role named like its OS user.
     const user = p.standbyUser.name;

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { psqlIn, inHost } from './lab.js';
-import { current, diagnoseUntil, errorIds, expectStreamingWithNewRow, fix, setUpWithWizard } from './doctor-lab.js';
+import { inHost, labFlags, labReset, psqlIn, runCli } from './lab.js';
+import { current, diagnoseUntil, errorIds, expectStreamingWithNewRow, fix, password } from './doctor-lab.js';
 
 /**
  * doctor --fix on a standby promoted by mistake and written to on both sides: pg_rewind brings
@@ -31,11 +31,16 @@ async function promoteByMistake(stray: number, written: number): Promise<void> {
   current(await diagnoseUntil(['standby-not-in-recovery']), 'standby-not-in-recovery');
 }
 
-beforeAll(setUpWithWizard);
+beforeAll(async () => {
+  labReset();
+  const setup = await runCli(['setup', '--yes', '--restart-primary', '--wal-log-hints', ...labFlags()], { PGREPL_PASSWORD: password });
+  expect(setup.code, setup.stdout + setup.stderr).toBe(0);
+  expect(setup.stdout + setup.stderr).toContain('wal_log_hints = on: the standby gets the same from the clone, so doctor --fix can rewind either server later');
+});
 
 describe('doctor --fix on a standby whose history forked', () => {
-  it('wal_log_hints on: pg_rewind brings the standby back, its own settings kept, the stray row gone', async () => {
-    psqlIn('standby', 'ALTER SYSTEM SET wal_log_hints = on');
+  it('set up with --wal-log-hints: pg_rewind brings the standby back, its own settings kept, the stray row gone', async () => {
+    expect([psqlIn('primary', 'SHOW wal_log_hints'), psqlIn('standby', 'SHOW wal_log_hints')]).toEqual(['on', 'on']);
     psqlIn('standby', "ALTER SYSTEM SET work_mem = '7MB'");
     restartStandby();
     await promoteByMistake(990, 991);
@@ -54,7 +59,7 @@ describe('doctor --fix on a standby whose history forked', () => {
   });
 
   it('wal_log_hints off, no data checksums: pg_rewind says why, and the standby is cloned again instead', async () => {
-    psqlIn('standby', 'ALTER SYSTEM RESET wal_log_hints');
+    psqlIn('standby', 'ALTER SYSTEM SET wal_log_hints = off');
     restartStandby();
     await promoteByMistake(992, 993);
 

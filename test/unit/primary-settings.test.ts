@@ -65,6 +65,7 @@ describe('replication settings for the primary', () => {
     listen_addresses: { effective: 'localhost', upcoming: 'localhost' },
     archive_mode: { effective: 'off', upcoming: 'off' },
     archive_command: { effective: '(disabled)', upcoming: '' },
+    wal_log_hints: { effective: 'off', upcoming: 'off' },
     ...overrides,
   });
 
@@ -99,5 +100,12 @@ describe('replication settings for the primary', () => {
     ]);
     const always = values({ listen_addresses: { effective: '*', upcoming: '*' }, archive_mode: { effective: 'always', upcoming: 'always' } });
     expect(requiredChanges(always, { walsenders: 0, slots: 0 }, archiving).map((change) => change.name)).toEqual(['archive_command']);
+  });
+
+  it('sets wal_log_hints only when asked for (--wal-log-hints), so that pg_rewind can work later', () => {
+    const star = values({ listen_addresses: { effective: '*', upcoming: '*' } });
+    expect(requiredChanges(star, { walsenders: 0, slots: 0 }, settings)).toEqual([]);
+    expect(requiredChanges(star, { walsenders: 0, slots: 0 }, { ...settings, walLogHints: true })).toEqual([{ name: 'wal_log_hints', value: 'on' }]);
+    expect(requiredChanges(values({ listen_addresses: { effective: '*', upcoming: '*' }, wal_log_hints: { effective: 'off', upcoming: 'on' } }), { walsenders: 0, slots: 0 }, { ...settings, walLogHints: true })).toEqual([]);
   });
 });
