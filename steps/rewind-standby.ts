@@ -117,10 +117,16 @@ export const rewindStandbyStep: Step = {
 
   async verify(ctx) {
     const { host, cluster } = ctx.standby;
-    // pg_rewind leaves a backup_label: the next start replays from the last common checkpoint.
-    const label = await host.exec(privileged.pathExists(`${cluster.dataDirectory}/backup_label`), { as: 'postgres' });
-    if (label.code !== 0) throw new WizardError(`${cluster.dataDirectory} has no backup_label after pg_rewind`, where(ctx.standby), 'clone the standby again (doctor --fix)');
-    return `${cluster.dataDirectory} holds the primary's history up to the fork and a backup_label to replay the rest from`;
+    // pg_rewind leaves a backup_label (the next start replays from the last common checkpoint),
+    // or, when it found no fork ("no rewind required"), the standby is on the primary's timeline.
+    const [label, standby, primary] = await Promise.all([
+      host.exec(privileged.pathExists(`${cluster.dataDirectory}/backup_label`), { as: 'postgres' }),
+      readControlFile(host, cluster),
+      readControlFile(ctx.primary.host, ctx.primary.cluster),
+    ]);
+    if (label.code === 0) return `${cluster.dataDirectory} holds the primary's history up to the fork and a backup_label to replay the rest from`;
+    if (standby && primary && standby.timeline === primary.timeline) return `${cluster.dataDirectory} is on the primary's timeline ${primary.timeline}`;
+    throw new WizardError(`${cluster.dataDirectory} has no backup_label after pg_rewind and is on timeline ${standby?.timeline ?? '?'}, the primary on ${primary?.timeline ?? '?'}`, where(ctx.standby), 'clone the standby again (doctor --fix)');
   },
 };
 
