@@ -38,12 +38,22 @@ function lossReason(error: Error & { code?: string; level?: string }, deadAfterS
   return (error.code && reasons[error.code]) || 'the connection broke';
 }
 
+/** The Unix socket a cluster listens on; its `.lock` file names the postmaster's PID. */
+const socketOf = (cluster: ClusterAddress) => `${cluster.socketDir}/.s.PGSQL.${cluster.port}`;
+
+/** Why a query's race ended: the server did not answer within the bound. */
+const noAnswer = Symbol('no answer');
+
 const closedByServer = 'the SSH server closed the connection (sshd stopped or restarted, or the session was ended on the host)';
 
 /** A Host over one ssh2 connection; every command and SQL session is a channel on it. */
 export class SshHost implements Host {
   private readonly pgClients = new Map<string, Promise<pg.Client>>();
   private readonly pgTurns = new WeakMap<pg.Client, Promise<unknown>>();
+  /** Each session's relay channel, to drop a session whose server stopped answering. */
+  private readonly pgChannels = new Map<string, ClientChannel>();
+  /** How long a query may go unanswered (the same bound as a silent host). */
+  private readonly answerWithinMs: number;
   private readonly stallListeners = new Set<(line: string) => void>();
   /** Set once the connection is gone (and we did not close it): why, for every later failure. */
   private lost?: string;
@@ -63,7 +73,8 @@ export class SshHost implements Host {
     private readonly client: Client,
     watched?: WatchedLink,
   ) {
-    const deadAfterSeconds = Math.round((watched?.deadAfterMs ?? 40_000) / 1000);
+    this.answerWithinMs = watched?.deadAfterMs ?? 40_000;
+    const deadAfterSeconds = Math.round(this.answerWithinMs / 1000);
     client.on('error', (error) => this.markLost(lossReason(error, deadAfterSeconds)));
     const ended = () => {
       if (!this.closing) this.markLost(closedByServer);
@@ -239,15 +250,24 @@ export class SshHost implements Host {
   }
 
   async sql<Row extends SqlRow = SqlRow>(cluster: ClusterAddress, text: string, params: unknown[] = []): Promise<Row[]> {
-    const client = await this.pgClient(cluster);
-    // One query at a time per session (steps ask several things at once): queued here rather
-    // than by pg's own queueing, which it deprecates.
-    const turn = (this.pgTurns.get(client) ?? Promise.resolve()).catch(() => undefined).then(() => client.query(text, params));
-    this.pgTurns.set(client, turn);
+    // A server that hangs (its processes stopped, a lock never released) must not hang the run:
+    // the session and the query get the bound a silent host gets.
+    let timer: NodeJS.Timeout | undefined;
+    const unanswered = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(noAnswer), this.answerWithinMs);
+    });
+    let client: pg.Client | undefined;
     try {
-      const result = await turn;
+      const session = (client = await Promise.race([this.pgClient(cluster), unanswered]));
+      // One query at a time per session (steps ask several things at once): queued here rather
+      // than by pg's own queueing, which it deprecates.
+      const turn = (this.pgTurns.get(session) ?? Promise.resolve()).catch(() => undefined).then(() => session.query(text, params));
+      this.pgTurns.set(session, turn);
+      const result = await Promise.race([turn, unanswered]);
       return result.rows as Row[];
     } catch (error) {
+      if (error === noAnswer) throw await this.unanswered(cluster, text, (client as { processID?: number } | undefined)?.processID);
+      if (error instanceof WizardError) throw error;
       // PostgreSQL's own errors carry a SQLSTATE; anything else is the session's transport.
       const lost = typeof (error as { code?: unknown }).code === 'string' ? undefined : await this.lossBehindClosedChannel();
       if (lost) throw lost;
@@ -257,7 +277,50 @@ export class SshHost implements Host {
         `${this.role} ${this.label}`,
         `see the server log of that cluster; the query was run as the OS user ${this.serverUser}`,
       );
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /**
+   * The server took longer than the bound to answer `text`: its session is dropped, and the
+   * error says what was waited for and what the host shows of the server's processes (its
+   * postmaster, from the socket's lock file, and this session's backend).
+   */
+  private async unanswered(cluster: ClusterAddress, text: string, backendPid?: number): Promise<WizardError> {
+    const socket = socketOf(cluster);
+    this.pgClients.delete(socket);
+    this.pgChannels.get(socket)?.close();
+    this.pgChannels.delete(socket);
+    const postmasterPid = (await this.readFile(`${socket}.lock`, 'postgres').catch(() => null))?.split('\n')[0].trim();
+    const pids = [postmasterPid, backendPid].filter((pid) => pid && /^\d+$/.test(String(pid))).map(String);
+    const states = new Map(
+      pids.length === 0
+        ? []
+        : (await this.exec(['ps', '-o', 'pid=,stat=', '-p', pids.join(',')])).stdout
+            .trim()
+            .split('\n')
+            .map((line) => line.trim().split(/\s+/) as [string, string]),
+    );
+    const described = (what: string, pid: string | undefined) => {
+      const stat = pid && states.get(pid);
+      if (!stat) return undefined;
+      if (stat.startsWith('T')) return `${what} (pid ${pid}) is stopped (state ${stat}: it was sent SIGSTOP, or a debugger holds it)`;
+      if (stat.startsWith('D')) return `${what} (pid ${pid}) is waiting on its disk (state ${stat})`;
+      return `${what} (pid ${pid}) is running (state ${stat})`;
+    };
+    const seen = [described('its postmaster', postmasterPid), described("this session's backend", backendPid === undefined ? undefined : String(backendPid))].filter(Boolean);
+    const stopped = [...states.values()].some((stat) => stat.startsWith('T'));
+    const statement = text.replace(/\s+/g, ' ').trim();
+    return new WizardError(
+      `PostgreSQL on port ${cluster.port} answered nothing for ${Math.round(this.answerWithinMs / 1000)} s to "${statement.length > 70 ? `${statement.slice(0, 70)}…` : statement}"; ` +
+        (seen.length > 0 ? `${seen.join(', and ')}` : `no postmaster was found from ${socket}.lock`) +
+        (stopped ? '' : ': a lock held by another session, or a server too busy to answer'),
+      `${this.role} ${this.label}`,
+      stopped
+        ? `resume that server's processes (kill -CONT ${postmasterPid ?? '<pid>'} and its children) or restart it, then run the same command again: finished steps are detected and skipped`
+        : 'see what that server waits for (pg_stat_activity, pg_locks, its log), then run the same command again: finished steps are detected and skipped',
+    );
   }
 
   async close(): Promise<void> {
@@ -270,14 +333,22 @@ export class SshHost implements Host {
   }
 
   private pgClient(cluster: ClusterAddress): Promise<pg.Client> {
-    const socket = `${cluster.socketDir}/.s.PGSQL.${cluster.port}`;
+    const socket = socketOf(cluster);
     let pending = this.pgClients.get(socket);
     if (!pending) {
-      pending = this.openPg(socket);
-      this.pgClients.set(socket, pending);
-      pending.catch(() => this.pgClients.delete(socket));
+      const opening = this.openPg(socket);
+      this.pgClients.set(socket, opening);
+      opening.catch(() => this.forgetSession(socket, opening));
+      pending = opening;
     }
     return pending;
+  }
+
+  /** Drops a broken session, unless a newer one took its place already. */
+  private forgetSession(socket: string, session: Promise<pg.Client>): void {
+    if (this.pgClients.get(socket) !== session) return;
+    this.pgClients.delete(socket);
+    this.pgChannels.delete(socket);
   }
 
   private async openPg(socket: string): Promise<pg.Client> {
@@ -296,10 +367,15 @@ export class SshHost implements Host {
       if (error instanceof SudoEnded) throw this.commandError(['perl', '-e', 'relay'], user, { code: error.code, stdout: '', stderr: '', wrapperStderr: error.wrapperStderr });
       throw error;
     });
+    this.pgChannels.set(socket, channel);
     try {
       const client = await connectPg(channel, user);
       // A dropped relay must not crash the process; the next query reports it.
-      client.on('error', () => this.pgClients.delete(socket));
+      client.on('error', () => {
+        if (this.pgChannels.get(socket) !== channel) return;
+        this.pgClients.delete(socket);
+        this.pgChannels.delete(socket);
+      });
       return client;
     } catch (error) {
       const lost = this.connectionLost();

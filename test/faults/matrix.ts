@@ -109,6 +109,14 @@ export const faults: readonly Fault[] = [
     before: 'start sshd again (a run before that stops at once: "cannot reach … nothing listens there (sshd not running, or wrong port)")',
   },
   {
+    id: 'primary-server-hung-before-run',
+    fault: "the primary's PostgreSQL hung, not dead: every process of its cluster stopped (SIGSTOP); the test sets PGREPL_SSH_TIMEOUT=6",
+    at: 'the first query to the primary (before any step)',
+    outcome: 'stops (exit 1)',
+    sees: ['PostgreSQL on port 5433 answered nothing for 6 s to', 'its postmaster (pid', 'is stopped (state T', 'kill -CONT'],
+    before: "resume the server's processes (kill -CONT)",
+  },
+  {
     id: 'second-run-same-pair',
     fault: 'a second run against the same primary and standby while the first runs',
     at: 'before any step (the first run is cloning)',

@@ -284,6 +284,19 @@ const cases: Record<string, (marker: number) => Promise<void>> = {
     await expectNextRunFinishes(marker);
   },
 
+  async 'primary-server-hung-before-run'(marker) {
+    // The host answers, its PostgreSQL does not: the postmaster and every backend held still.
+    inHost('primary', ['pkill', '-STOP', '-u', 'postgres', '-x', 'postgres']);
+    let result: CliResult;
+    try {
+      result = await runCli(setupArgs, { ...secretEnv, PGREPL_SSH_TIMEOUT: '6' });
+    } finally {
+      inHost('primary', ['pkill', '-CONT', '-u', 'postgres', '-x', 'postgres']);
+    }
+    expectOperatorSees(result, 'primary-server-hung-before-run');
+    await expectNextRunFinishes(marker);
+  },
+
   async 'second-run-same-pair'(marker) {
     freshStandby();
     const first = start(setupArgs);
