@@ -37,6 +37,7 @@ export const findingIds = [
   'walsender-timeout',
   'archive-failing',
   'archive-space',
+  'archive-cleanup',
 ] as const;
 export type FindingId = (typeof findingIds)[number];
 
@@ -367,6 +368,16 @@ export const catalog: Record<FindingId, FindingSpec> = {
     title: "the WAL archive's filesystem is almost full",
     cause: 'nothing removes segments from an archive by itself: once its filesystem is full, archive_command fails and WAL piles up in the primary\'s pg_wal',
     fix: 'remove the segments no standby and no base backup you keep still needs (pg_archivecleanup ARCHIVE OLDEST_NEEDED_SEGMENT), or give the archive more space',
+    logPatterns: [],
+  },
+  'archive-cleanup': {
+    id: 'archive-cleanup',
+    host: 'primary',
+    severity: 'warning',
+    title: 'the WAL archive holds more WAL than max_wal_size that nothing needs any more',
+    cause:
+      "nothing removes segments from an archive on the primary by itself (no standby's archive_cleanup_command reads it): it grows until its filesystem is full, then archive_command fails and WAL piles up in the primary's pg_wal",
+    fix: "remove the segments older than the oldest one the primary's last checkpoint, every slot and every connected standby still need, with the pg_archivecleanup command shown (it keeps that segment and everything after it); when the archive also serves base backups, clean only up to the oldest base backup you keep (pg_archivecleanup ARCHIVE ITS.backup)",
     logPatterns: [],
   },
 };

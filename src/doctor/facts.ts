@@ -77,7 +77,29 @@ export interface PrimaryFacts extends ServerFacts {
   /** pg_stat_archiver, while archive_mode is not off. */
   archiver?: ArchiverFact;
   /** The filesystem of the archive directory archive_command names (the wizard's own command). */
-  archive?: { dir: string; freeBytes: number; sizeBytes: number };
+  archive?: ArchiveFact;
+  /** What the archive must keep: the oldest WAL the primary's checkpoint, a slot or a connected standby still needs. */
+  walNeed?: WalNeed;
+}
+
+export interface ArchiveFact {
+  dir: string;
+  freeBytes: number;
+  sizeBytes: number;
+  /** The file names in it (WAL segments, .backup and .history files). */
+  files: string[];
+  /** pg_archivecleanup on the primary, when one is installed. */
+  archiveCleanup?: string;
+}
+
+export interface WalNeed {
+  /** The oldest segment still needed (pg_walfile_name of the least of the LSNs below). */
+  keepFrom: string;
+  checkpointRedo: string;
+  oldestSlotRestart: string | null;
+  oldestStandbyReplay: string | null;
+  segmentBytes: number;
+  maxWalBytes: number;
 }
 
 export interface ArchiverFact {
@@ -197,12 +219,28 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
               current_setting('archive_mode') <> 'off' AS archiving
          FROM pg_stat_archiver`,
     );
+    const [need] = await sql<{ keep_from: string; redo: string; slot: string | null; replay: string | null; segment_bytes: string; max_wal_bytes: string }>(
+      `SELECT pg_walfile_name(least(c.redo_lsn, s.lsn, r.lsn)) AS keep_from, c.redo_lsn::text AS redo, s.lsn::text AS slot, r.lsn::text AS replay,
+              pg_size_bytes(current_setting('wal_segment_size'))::text AS segment_bytes, pg_size_bytes(current_setting('max_wal_size'))::text AS max_wal_bytes
+         FROM pg_control_checkpoint() c,
+              (SELECT min(restart_lsn) AS lsn FROM pg_replication_slots) s,
+              (SELECT min(replay_lsn) AS lsn FROM pg_stat_replication) r
+        WHERE NOT pg_is_in_recovery()`,
+    );
     const [role] = roleName ? await sql<{ rolcanlogin: boolean; rolreplication: boolean }>('SELECT rolcanlogin, rolreplication FROM pg_roles WHERE rolname = $1', [roleName]) : [];
     return {
       inRecovery: state.in_recovery,
       systemIdentifier: state.system_identifier,
       timeline: state.timeline,
       oldestWalSegment: state.oldest_wal ?? undefined,
+      walNeed: need && {
+        keepFrom: need.keep_from,
+        checkpointRedo: need.redo,
+        oldestSlotRestart: need.slot,
+        oldestStandbyReplay: need.replay,
+        segmentBytes: Number(need.segment_bytes),
+        maxWalBytes: Number(need.max_wal_bytes),
+      },
       archiver: archiver.archiving
         ? {
             archivedCount: Number(archiver.archived_count),
@@ -231,8 +269,13 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
     };
   });
   const dir = facts.settings.archive_mode !== 'off' ? archiveDirectoryOf(facts.settings.archive_command ?? '') : undefined;
-  const space = dir === undefined ? undefined : await filesystemSpace(node.host, dir);
-  return { ...facts, ...live, walSenders: live?.walSenders ?? [], archive: dir && space ? { dir, ...space } : undefined };
+  const [space, listing, cleanup] = dir === undefined ? [] : await Promise.all([
+    filesystemSpace(node.host, dir),
+    node.host.exec(privileged.listDirectory(dir), { as: 'postgres' }),
+    node.host.exec(privileged.findArchiveCleanup(node.cluster.binDir), { as: 'postgres' }),
+  ]);
+  const archive = dir && space && listing?.code === 0 ? { dir, ...space, files: listing.stdout.split('\n').filter(Boolean), archiveCleanup: cleanup?.stdout.trim().split('\n')[0] || undefined } : undefined;
+  return { ...facts, ...live, walSenders: live?.walSenders ?? [], archive };
 }
 
 async function standbyFacts(node: Node): Promise<StandbyFacts> {
@@ -240,7 +283,7 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
   const dir = cluster.dataDirectory;
   const exists = async (name: string) => (await host.exec(privileged.pathExists(`${dir}/${name}`), { as: 'postgres' })).code === 0;
   const [recoveryConf, standbySignal, recoverySignal] = await Promise.all([host.readFile(`${dir}/recovery.conf`, 'postgres'), exists('standby.signal'), exists('recovery.signal')]);
-  const names = [...walreceiverSettingNames, ...hotStandbyMinimums(cluster.major), 'hot_standby', 'hot_standby_feedback', 'max_standby_streaming_delay', 'wal_receiver_timeout'];
+  const names = [...walreceiverSettingNames, ...hotStandbyMinimums(cluster.major), 'archive_cleanup_command', 'hot_standby', 'hot_standby_feedback', 'max_standby_streaming_delay', 'wal_receiver_timeout'];
   const { live, ...facts } = await serverFacts(node, names, async () => {
     // The statement status reads the standby with, and the identity doctor needs beside it.
     const [row] = await host.sql<StandbyReading & { systemIdentifier: string; timeline: number }>(

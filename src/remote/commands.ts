@@ -99,6 +99,7 @@ export const findArchiveCleanup = command({
   argv: (binDir: string) =>
     sh('for d in "$1" /usr/lib/postgresql/*/bin /usr/pgsql-*/bin; do [ -x "$d/pg_archivecleanup" ] && exec echo "$d/pg_archivecleanup"; done; command -v pg_archivecleanup', binDir),
 });
+export const listDirectory = command({ runs: server, argv: (path: string) => ['ls', '-1A', '--', path] });
 export const removeFile = command({ runs: server, argv: (path: string) => ['rm', '-f', '--', path] });
 const spaceScript = [
   'for p; do',

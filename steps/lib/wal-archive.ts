@@ -93,7 +93,7 @@ export function archivePlacementNote(archiveDir: string, standbyArchiveDir: stri
     return (
       `WAL archive ${archiveDir} on the primary only: the standby cannot restore from it, so a standby that falls behind what the primary keeps in pg_wal ` +
       '(no slot, or a slot max_slot_wal_keep_size invalidated) must be cloned again; nothing removes segments from it by itself, so it grows until cleaned ' +
-      '(pg_archivecleanup, keeping what every standby and slot still needs). With --standby-archive-dir, an archive the standby mounts too, it restores from it and cleans it'
+      '(doctor proposes the pg_archivecleanup command that keeps what every standby and slot still needs once it holds more than max_wal_size nobody needs). With --standby-archive-dir, an archive the standby mounts too, it restores from it and cleans it'
     );
   }
   return (

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { current, doctorUntil, logLine, password, quotedLogLines, slot, standbyLog, until } from './doctor-lab.js';
+import { current, doctorUntil, expectStreamingWithNewRow, logLine, password, quotedLogLines, slot, standbyLog, until } from './doctor-lab.js';
 import { inHost, lab, labFlags, labReset, psqlIn, runCli } from './lab.js';
 
 /**
@@ -73,5 +73,35 @@ describe('a WAL archive the standby reads too', () => {
     psqlIn('primary', "SELECT pg_switch_wal() FROM (SELECT pg_logical_emit_message(true, 'pgw', 'y')) m");
     const healed = await doctorUntil((next) => !next.findings.some((f) => f.id === 'archive-failing'), 120_000);
     expect(healed.findings.map((f) => f.id)).not.toContain('archive-failing');
+  });
+
+  it('proposes cleaning an archive only the primary reads with the exact pg_archivecleanup command, which keeps what the standby needs', async () => {
+    // The standby no longer cleans the archive: the runbook's primary-only archive.
+    psqlIn('standby', 'ALTER SYSTEM RESET archive_cleanup_command');
+    psqlIn('standby', 'SELECT pg_reload_conf()');
+    // It grows past max_wal_size (set to its minimum, two segments) with segments nothing needs.
+    psqlIn('primary', "ALTER SYSTEM SET max_wal_size = '32MB'");
+    psqlIn('primary', 'SELECT pg_reload_conf()');
+    for (let row = 300; row < 305; row++) {
+      psqlIn('primary', `INSERT INTO t VALUES (${row}, 'archive grows')`, 'appdb');
+      psqlIn('primary', 'SELECT pg_switch_wal()');
+    }
+    psqlIn('primary', 'CHECKPOINT');
+    const report = await doctorUntil((next) => next.findings.some((f) => f.id === 'archive-cleanup'), 90_000);
+    const finding = current(report, 'archive-cleanup');
+    const command = /: (\S+\/pg_archivecleanup \S+ ([0-9A-F]{24}))$/.exec(finding.detail ?? '');
+    expect(command, finding.detail).not.toBeNull();
+    const [, shown, keep] = command!;
+    expect(finding.fix.text).toContain(shown);
+
+    const segments = () => inHost('primary', ['ls', archive]).split('\n').filter((name) => /^[0-9A-F]{24}$/.test(name));
+    const before = segments();
+    expect(before.filter((name) => name.slice(8) < keep.slice(8)).length).toBeGreaterThan(2);
+    inHost('primary', ['runuser', '-u', 'postgres', '--', 'sh', '-c', shown]);
+    // Exactly the segments before the one still needed are gone; that one and later ones stay.
+    expect(segments()).toEqual(before.filter((name) => name.slice(8) >= keep.slice(8)));
+    await expectStreamingWithNewRow();
+    const after = await doctorUntil((next) => !next.findings.some((f) => f.id === 'archive-cleanup'), 60_000);
+    expect(after.findings.map((f) => f.id)).not.toContain('archive-cleanup');
   });
 });

@@ -62,13 +62,13 @@ describe('doctor catalog', () => {
     expect(matchConnectionError('7711454321759576451|1|0/3000148|')).toEqual([]);
   });
 
-  it('has a complete entry for every id: title, cause, fix, host; only slot-inactive, replication-lag, application-name-collision and archive-space are warnings', () => {
+  it('has a complete entry for every id: title, cause, fix, host; only slot-inactive, replication-lag, application-name-collision, archive-space and archive-cleanup are warnings', () => {
     for (const id of findingIds) {
       const spec = catalog[id];
       expect(spec.id).toBe(id);
       expect(spec.title && spec.cause && spec.fix).toBeTruthy();
       expect(['primary', 'standby']).toContain(spec.host);
     }
-    expect(findingIds.filter((id) => catalog[id].severity === 'warning')).toEqual(['slot-inactive', 'replication-lag', 'application-name-collision', 'archive-space']);
+    expect(findingIds.filter((id) => catalog[id].severity === 'warning')).toEqual(['slot-inactive', 'replication-lag', 'application-name-collision', 'archive-space', 'archive-cleanup']);
   });
 });
