@@ -5,6 +5,7 @@ import type { Pair, PairFacts } from '../session.js';
 import { passwordEnv } from '../options.js';
 import { sourceAddressTowards } from '../facts/host.js';
 import { parseTablespaceMap, slotNameFor } from '../setup/prepare.js';
+import { holdingRunLocks } from '../setup/run-lock.js';
 import { runSteps, type RunnerEvent, type StepResult } from '../setup/runner.js';
 import { confirmDestructive } from '../setup/setup.js';
 import type { ChangeRecord, SetupSettings, Step, StepContext } from '../../steps/contract.js';
@@ -222,6 +223,19 @@ export async function runRepairs({ nodes, facts, plan, options, io, emit, signal
     note: (line) => emit({ type: 'note', id: stepId, line }),
     recordChange: (change) => changes.push(change),
   });
+  // One run at a time per cluster, as setup: a setup or another --fix may be changing the same files.
+  const run = () => runPlanned(plan, contextFor, { planOnly, emit }, changes);
+  if (planOnly) return run();
+  return holdingRunLocks([nodes.primary, nodes.standby], (line) => emit({ type: 'note', id: 'run-lock', line }), run);
+}
+
+/** The plan's steps through the setup runner; a failed rewind is followed by its fallback clone. */
+async function runPlanned(
+  plan: RepairPlan,
+  contextFor: (settings: SetupSettings) => (stepId: string) => StepContext,
+  { planOnly, emit }: { planOnly: boolean; emit: (event: RunnerEvent) => void },
+  changes: ChangeRecord[],
+): Promise<RepairOutcome> {
   const steps = await runSteps(plan.steps, contextFor(plan.settings), { planOnly, emit });
   const rewind = steps.find((step) => step.id === rewindStandbyStep.id && step.status === 'failed');
   if (!rewind || !plan.fallback) return { ok: steps.every((step) => step.status !== 'failed'), notes: plan.notes, steps, changes };

@@ -3,6 +3,7 @@ import { WizardError } from '../errors.js';
 import { serverHome } from '../facts/host.js';
 import * as privileged from '../remote/commands.js';
 import type { Host } from '../remote/host.js';
+import type { Node } from '../../steps/contract.js';
 
 /**
  * One run at a time per cluster: two runs against the same standby would clone over each
@@ -21,6 +22,20 @@ const lockName = (dataDirectory: string) => `run${dataDirectory.replace(/[^A-Za-
 
 export interface RunLock {
   release(): Promise<void>;
+}
+
+/**
+ * Runs `work` holding the run lock of every node's cluster, taken in the order given (every
+ * run, setup or doctor --fix, gives the primary first, so two runs never each hold one).
+ */
+export async function holdingRunLocks<T>(nodes: readonly Node[], note: (line: string) => void, work: () => Promise<T>): Promise<T> {
+  const locks: RunLock[] = [];
+  try {
+    for (const node of nodes) locks.push(await lockCluster(node.host, node.cluster.dataDirectory, note));
+    return await work();
+  } finally {
+    await Promise.all(locks.map((lock) => lock.release()));
+  }
 }
 
 /** Takes the lock of `dataDirectory` on `host`, or refuses naming the run that holds it. `note` hears about a dead run's lock taken over. */

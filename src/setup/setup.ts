@@ -9,7 +9,7 @@ import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
 import { blockingProblems } from './blockers.js';
 import { resolveSettings } from './prepare.js';
-import { lockCluster, type RunLock } from './run-lock.js';
+import { holdingRunLocks } from './run-lock.js';
 import { errorDetail, runSteps, type RunnerEvent, type StepResult } from './runner.js';
 
 export interface SetupOutcome {
@@ -77,19 +77,16 @@ export async function runSetup({ pair, facts, settings, options, io, emit, signa
     emit(event);
   };
   let steps: StepResult[];
-  const locks: RunLock[] = [];
   try {
     const preflightFailure = await preflight(facts, planOnly, contextFor(preflightId));
-    if (!preflightFailure && !planOnly) {
-      // One run at a time per cluster, the primary's first (every run takes them in this order).
-      for (const node of [primary, standby]) locks.push(await lockCluster(node.host, node.cluster.dataDirectory, (line) => contextFor(preflightId).note(line)));
-    }
+    const run = () => runSteps(setupSteps, contextFor, { planOnly, emit: tracking });
     steps = preflightFailure
       ? [preflightFailure, ...setupSteps.map((step): StepResult => ({ id: step.id, title: step.title, status: 'skipped', detail: 'not run: a precheck failed' }))]
-      : await runSteps(setupSteps, contextFor, { planOnly, emit: tracking });
+      : planOnly
+        ? await run()
+        : await holdingRunLocks([primary, standby], (line) => contextFor(preflightId).note(line), run);
   } finally {
     unwatch.forEach((stop) => stop?.());
-    await Promise.all(locks.map((lock) => lock.release()));
   }
   const { password: _secret, ...shown } = settings;
   return {

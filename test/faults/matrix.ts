@@ -125,6 +125,14 @@ export const faults: readonly Fault[] = [
     before: 'let the first run finish',
   },
   {
+    id: 'doctor-fix-during-setup',
+    fault: 'doctor --fix --yes against the same pair while a setup runs',
+    at: "before doctor's repairs (the setup is at its first step)",
+    outcome: 'stops (exit 1)',
+    sees: ["another pgrepl-wizard run is working on the primary's cluster", 'started', 'wait until that run has finished'],
+    before: 'let the setup finish',
+  },
+  {
     id: 'lock-left-by-dead-run',
     fault: 'a run killed (SIGKILL) mid-clone leaves its lock behind',
     at: 'the next run, before any step',

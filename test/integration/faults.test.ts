@@ -315,6 +315,25 @@ const cases: Record<string, (marker: number) => Promise<void>> = {
     await expectNextRunFinishes(marker);
   },
 
+  async 'doctor-fix-during-setup'(marker) {
+    // The pair is set up and its standby stopped: setup has it to start, doctor --fix a repair to run.
+    inHost('standby', ['pg_ctlcluster', '15', 'main', 'stop']);
+    const setup = start(setupArgs);
+    // Its locks are taken before the first step starts.
+    await setup.reaches(/==> /);
+    setup.signal('SIGSTOP');
+    let doctor: CliResult;
+    try {
+      doctor = await runCli(['doctor', '--fix', '--yes', ...labFlags()], secretEnv);
+    } finally {
+      setup.signal('SIGCONT');
+    }
+    expectOperatorSees(doctor, 'doctor-fix-during-setup');
+    const setupResult = await setup.done;
+    expect(setupResult.code, setupResult.stdout + setupResult.stderr).toBe(0);
+    await expectNextRunFinishes(marker);
+  },
+
   async 'lock-left-by-dead-run'(marker) {
     freshStandby();
     const first = start(setupArgs);
