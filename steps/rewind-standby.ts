@@ -6,7 +6,7 @@ import { runningAddress } from '../src/facts/live.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
 import { standbyOwnConfig } from './clone-standby.js';
 import { timestampSuffix } from './lib/config-files.js';
-import { rewindArgv, runRewind, type RewindRun } from './lib/rewind.js';
+import { copyWalSegment, missingWalSegment, rewindArgv, runRewind, type RewindRun } from './lib/rewind.js';
 import { controlServer, serverControlCommand } from './lib/server-control.js';
 
 /**
@@ -54,6 +54,22 @@ async function stopCleanly(ctx: StepContext): Promise<void> {
   }
 }
 
+/** At most this many WAL segments are fetched from the primary for pg_rewind (16 MB each by default). */
+const walSegmentsFetched = 64;
+
+/** pg_rewind --dry-run; each WAL segment it misses that the primary still has is copied over, and it runs again. */
+async function dryRunFetchingWal(ctx: StepContext): Promise<RewindRun> {
+  for (let fetched = 0; ; fetched++) {
+    const dryRun = await runRewind(ctx.primary, ctx.standby, { dryRun: true, signal: ctx.signal });
+    const missing = missingWalSegment(dryRun);
+    if (!missing || fetched === walSegmentsFetched || !(await copyWalSegment(ctx.primary, ctx.standby, missing))) {
+      for (const line of dryRun.lines) ctx.note(line);
+      return dryRun;
+    }
+    ctx.note(`pg_rewind needs WAL segment ${missing}, which the standby no longer has: copied it from the primary's pg_wal (the same WAL before the fork)`);
+  }
+}
+
 const megabytes = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
 
 export const rewindStandbyStep: Step = {
@@ -87,8 +103,7 @@ export const rewindStandbyStep: Step = {
       throw new WizardError('stopped before touching the standby', where(ctx.standby), "run again and confirm rewinding the standby's data directory (headless: --yes)");
     }
     await stopCleanly(ctx);
-    const dryRun = await runRewind(ctx.primary, ctx.standby, { dryRun: true, signal: ctx.signal });
-    for (const line of dryRun.lines) ctx.note(line);
+    const dryRun = await dryRunFetchingWal(ctx);
     if (!dryRun.ok) throw refused(ctx, dryRun, false);
 
     const saved = `${await serverHome(host)}/.pgrepl-wizard/rewind-${timestampSuffix()}`;

@@ -72,6 +72,42 @@ export function parseRewindOutput(code: number, stderr: string): RewindRun {
   return { ok: code === 0, lines, error, toCopy, copiedKb };
 }
 
+/** Two commands on the two hosts joined by the workstation: each one's stdout is the other's stdin. */
+async function joined<T>(run: (standbySide: Duplex, primarySide: Duplex) => Promise<T>): Promise<T> {
+  const toPrimary = new PassThrough();
+  const toStandby = new PassThrough();
+  return run(Duplex.from({ readable: toStandby, writable: toPrimary }), Duplex.from({ readable: toPrimary, writable: toStandby }));
+}
+
+const missingSegment = /could not open file "[^"]*\/pg_wal\/([0-9A-F]{24})": No such file or directory/;
+
+/** The WAL segment pg_rewind found missing in the standby's pg_wal, if that is why it stopped. */
+export const missingWalSegment = (run: RewindRun) => (run.ok ? undefined : run.lines.map((line) => missingSegment.exec(line)?.[1]).find(Boolean));
+
+/**
+ * Copies a WAL segment from the primary's pg_wal into the standby's, through the workstation:
+ * pg_rewind reads the standby's WAL from the last checkpoint before the fork, which a standby
+ * promoted soon after a restartpoint may have removed; before the fork both servers wrote the
+ * same WAL. False when the primary no longer has it either (or the copy came out short).
+ */
+export async function copyWalSegment(primary: Node, standby: Node, name: string): Promise<boolean> {
+  const from = `${primary.cluster.dataDirectory}/pg_wal/${name}`;
+  const to = `${standby.cluster.dataDirectory}/pg_wal/${name}`;
+  const size = async (node: Node, path: string) => {
+    const result = await node.host.exec(privileged.statPath('%s', path), { as: 'postgres' });
+    return result.code === 0 ? result.stdout.trim() : undefined;
+  };
+  const expected = await size(primary, from);
+  if (expected === undefined) return false;
+  await joined((standbySide, primarySide) =>
+    Promise.all([
+      standby.host.exec(privileged.writeFile(to, '600', ''), { as: 'postgres', stream: standbySide }),
+      primary.host.exec(privileged.readFile(from), { as: 'postgres', stream: primarySide }),
+    ]),
+  );
+  return (await size(standby, to)) === expected;
+}
+
 /**
  * Runs pg_rewind on the standby against the primary: two commands joined by the workstation,
  * the standby's relay (pg_rewind's connection) and the primary's socket relay (its server).
@@ -79,20 +115,15 @@ export function parseRewindOutput(code: number, stderr: string): RewindRun {
 export async function runRewind(primary: Node, standby: Node, options: { dryRun: boolean; onProgress?: (doneKb: number, totalKb: number, percent: number) => void; signal?: AbortSignal }): Promise<RewindRun> {
   const address = await runningAddress(primary);
   if (!address) return { ok: false, lines: [], error: `the primary's cluster ${primary.cluster.id} is not running: pg_rewind needs it as its source` };
-  const toPrimary = new PassThrough();
-  const toStandby = new PassThrough();
   const progress = lineSplitter((line) => {
     const match = progressPattern.exec(line);
     if (match) options.onProgress?.(Number(match[1]), Number(match[2]), Number(match[3]));
   });
-  const [rewound] = await Promise.all([
-    standby.host.exec(rewindArgv(primary, standby, options.dryRun), {
-      as: 'postgres',
-      stream: Duplex.from({ readable: toStandby, writable: toPrimary }),
-      onStderr: (chunk) => progress.push(chunk),
-      signal: options.signal,
-    }),
-    primary.host.exec(privileged.socketRelay(`${address.socketDir}/.s.PGSQL.${address.port}`), { as: 'postgres', stream: Duplex.from({ readable: toPrimary, writable: toStandby }) }),
-  ]);
+  const [rewound] = await joined((standbySide, primarySide) =>
+    Promise.all([
+      standby.host.exec(rewindArgv(primary, standby, options.dryRun), { as: 'postgres', stream: standbySide, onStderr: (chunk) => progress.push(chunk), signal: options.signal }),
+      primary.host.exec(privileged.socketRelay(`${address.socketDir}/.s.PGSQL.${address.port}`), { as: 'postgres', stream: primarySide }),
+    ]),
+  );
   return parseRewindOutput(rewound.code, rewound.stderr);
 }

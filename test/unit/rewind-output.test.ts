@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hintsMissing, parseRewindOutput, rewindArgs, targetRunning } from '../../steps/lib/rewind.js';
+import { hintsMissing, missingWalSegment, parseRewindOutput, rewindArgs, targetRunning } from '../../steps/lib/rewind.js';
 import type { Node } from '../../steps/contract.js';
 
 /** pg_rewind's stderr as PostgreSQL 15's pg_rewind wrote it on the lab (progress lines end in \r). */
@@ -39,5 +39,12 @@ describe("pg_rewind's output", () => {
   it("runs the target's own major's pg_rewind; --no-ensure-shutdown from 13, where pg_rewind would start the server itself", () => {
     expect(rewindArgs(node(12), true)).toEqual(['/usr/lib/postgresql/12/bin/pg_rewind', '--target-pgdata=/var/lib/postgresql/main', '--progress', '--dry-run']);
     expect(rewindArgs(node(15), false)).toEqual(['/usr/lib/postgresql/15/bin/pg_rewind', '--target-pgdata=/var/lib/postgresql/main', '--progress', '--no-ensure-shutdown']);
+  });
+
+  it('names the WAL segment pg_rewind missed in the standby\'s pg_wal (fetched from the primary), and no other failure', () => {
+    const missing = parseRewindOutput(1, 'pg_rewind: error: could not open file "/var/lib/postgresql/15/main/pg_wal/000000010000000000000002": No such file or directory\npg_rewind: error: could not find previous WAL record at 0/2000100\n');
+    expect(missingWalSegment(missing)).toBe('000000010000000000000002');
+    expect(missingWalSegment(parseRewindOutput(1, `pg_rewind: error: ${hintsMissing}\n`))).toBeUndefined();
+    expect(missingWalSegment(parseRewindOutput(0, rewound))).toBeUndefined();
   });
 });
