@@ -286,9 +286,9 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
   const names = [...walreceiverSettingNames, ...hotStandbyMinimums(cluster.major), 'archive_cleanup_command', 'hot_standby', 'hot_standby_feedback', 'max_standby_streaming_delay', 'wal_receiver_timeout'];
   const { live, ...facts } = await serverFacts(node, names, async () => {
     // The statement status reads the standby with, and the identity doctor needs beside it.
-    const [row] = await host.sql<StandbyReading & { systemIdentifier: string; timeline: number }>(
+    const [row] = await host.sql<StandbyReading & { timeline: number }>(
       node.address!,
-      `SELECT (SELECT system_identifier::text FROM pg_control_system()) AS "systemIdentifier", ${timelineSql} AS timeline, replication.*
+      `SELECT ${timelineSql} AS timeline, replication.*
          FROM (${standbyStatusSql(cluster.major)}) replication`,
     );
     const { inRecovery, receiver } = row;

@@ -48,6 +48,8 @@ export interface SlotReading {
 export interface PrimaryReading {
   /** The server's clock (ISO 8601) when it answered. */
   at: string;
+  /** pg_control_system(): a standby cloned from this primary has the same. */
+  systemIdentifier: string;
   inRecovery: boolean;
   currentLsn: string | null;
   /** The same position as a byte count, for rates. */
@@ -72,6 +74,7 @@ export interface ReceiverReading {
 /** A type, not an interface: host.sql's rows are records (doctor reads it with columns of its own). */
 export type StandbyReading = {
   at: string;
+  systemIdentifier: string;
   inRecovery: boolean;
   /** 'not paused', 'pause requested' (14+) or 'paused'. */
   replayPauseState: string | null;
@@ -84,6 +87,7 @@ export type StandbyReading = {
   receiver: ReceiverReading | null;
 };
 
+const systemIdentifier = '(SELECT system_identifier::text FROM pg_control_system())';
 const lsnBytes = (lsn: string) => `pg_wal_lsn_diff(${lsn}, '0/0')::float8`;
 const seconds = (interval: string) => `extract(epoch FROM ${interval})::float8`;
 const gap = (from: string, to: string) => `pg_wal_lsn_diff(${from}, ${to})::float8`;
@@ -99,6 +103,7 @@ export function primaryStatusSql(major: number): string {
   const keepSize = major >= 13 ? `pg_size_bytes(NULLIF(current_setting('max_slot_wal_keep_size'), '-1'))::float8` : 'NULL::float8';
   return `
 SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
+       ${systemIdentifier} AS "systemIdentifier",
        pg_is_in_recovery() AS "inRecovery",
        CASE WHEN NOT pg_is_in_recovery() THEN ${current}::text END AS "currentLsn",
        CASE WHEN NOT pg_is_in_recovery() THEN ${lsnBytes(current)} END AS "currentBytes",
@@ -133,6 +138,7 @@ export function standbyStatusSql(major: number): string {
       : `substring(conninfo FROM 'host=([^ ]+)') AS "senderHost", substring(conninfo FROM 'port=([0-9]+)')::int AS "senderPort"`;
   return `
 SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
+       ${systemIdentifier} AS "systemIdentifier",
        pg_is_in_recovery() AS "inRecovery",
        CASE WHEN pg_is_in_recovery() THEN ${pauseState} END AS "replayPauseState",
        pg_last_wal_receive_lsn()::text AS "receivedLsn",

@@ -28,7 +28,7 @@ export interface PairContext {
 }
 
 export interface Attention {
-  id: 'primary-unavailable' | 'primary-in-recovery' | 'standby-unavailable' | 'standby-not-in-recovery' | 'not-streaming' | 'replay-paused' | 'lag' | 'retained' | 'slot-lost' | 'slot-unreserved';
+  id: 'primary-unavailable' | 'primary-in-recovery' | 'standby-unavailable' | 'standby-other-cluster' | 'standby-not-in-recovery' | 'not-streaming' | 'replay-paused' | 'lag' | 'retained' | 'slot-lost' | 'slot-unreserved';
   host: 'primary' | 'standby';
   text: string;
 }
@@ -59,6 +59,7 @@ export interface PairStatus {
     host: string;
     cluster: string;
     problem: string | null;
+    systemIdentifier: string | null;
     currentLsn: string | null;
     /** WAL written per second over the samples of this run (null with fewer than two). */
     walRateBytesPerSecond: number | null;
@@ -75,6 +76,8 @@ export interface PairStatus {
     host: string;
     cluster: string;
     problem: string | null;
+    /** Differs from the primary's when the standby is not a copy of it (never cloned, or another primary's). */
+    systemIdentifier: string | null;
     inRecovery: boolean | null;
     /** True for 'paused' and 'pause requested': replay stands still while WAL keeps arriving. */
     replayPaused: boolean | null;
@@ -131,6 +134,9 @@ function slotStatuses(samples: readonly Sample[], history: StatusHistory, rate: 
   });
 }
 
+const otherCluster = (standby: PairStatus['standby'], primary: PairStatus['primary']) =>
+  standby.systemIdentifier !== null && primary.systemIdentifier !== null && standby.systemIdentifier !== primary.systemIdentifier;
+
 type Rule = (status: Omit<PairStatus, 'healthy' | 'attention'>) => Attention[];
 
 /** What makes a pair need attention, one rule per cause. */
@@ -139,9 +145,14 @@ const rules: Rule[] = [
   ({ primary, standbys }) =>
     !primary.problem && primary.currentLsn === null && standbys.length === 0 ? [{ id: 'primary-in-recovery', host: 'primary', text: 'the primary is in recovery: it is a standby itself' }] : [],
   ({ standby }) => (standby.problem ? [{ id: 'standby-unavailable', host: 'standby', text: `the standby does not answer: ${standby.problem}` }] : []),
-  ({ standby }) => (standby.inRecovery === false ? [{ id: 'standby-not-in-recovery', host: 'standby', text: 'the standby is not in recovery: it was promoted and no longer follows the primary' }] : []),
+  ({ standby, primary }) =>
+    otherCluster(standby, primary)
+      ? [{ id: 'standby-other-cluster', host: 'standby', text: `the standby is not a copy of this primary (system identifier ${standby.systemIdentifier}, the primary's ${primary.systemIdentifier}): it was never cloned from it, e.g. a setup stopped before its clone; run the setup again` }]
+      : [],
+  ({ standby, primary }) =>
+    standby.inRecovery === false && !otherCluster(standby, primary) ? [{ id: 'standby-not-in-recovery', host: 'standby', text: 'the standby is not in recovery: it was promoted and no longer follows the primary' }] : [],
   ({ standby, standbys, primary }) => {
-    if (standby.problem || !standby.inRecovery) return [];
+    if (standby.problem || !standby.inRecovery || otherCluster(standby, primary)) return [];
     if (standby.receiverStatus !== 'streaming') {
       return [{ id: 'not-streaming', host: 'standby', text: `the standby does not stream: its walreceiver is ${standby.receiverStatus ?? 'not running'}` }];
     }
@@ -205,6 +216,7 @@ export function assess(samples: readonly Sample[], context: PairContext, history
       host: context.primary.label,
       cluster: context.primary.clusterId,
       problem: latest.primary.ok ? null : latest.primary.problem,
+      systemIdentifier: primary?.systemIdentifier ?? null,
       currentLsn: primary?.currentLsn ?? null,
       walRateBytesPerSecond: rate ? Math.round(rate.rate) : null,
       rateWindowSeconds: rate ? Math.round(rate.window * 10) / 10 : null,
@@ -219,6 +231,7 @@ export function assess(samples: readonly Sample[], context: PairContext, history
       host: context.standby.label,
       cluster: context.standby.clusterId,
       problem: latest.standby.ok ? null : latest.standby.problem,
+      systemIdentifier: standby?.systemIdentifier ?? null,
       inRecovery: standby?.inRecovery ?? null,
       replayPaused: standby?.replayPauseState ? standby.replayPauseState !== 'not paused' : null,
       replayPauseState: standby?.replayPauseState ?? null,

@@ -247,6 +247,8 @@ describe('a setup with a generated password that stops at the primary\'s restart
     expect(doctor.stdout).toContain('sysid-mismatch');
     expect(doctor.stdout).toContain('the same pgrepl-wizard setup run again does it');
     expect(doctor.stdout).not.toContain('standby-not-in-recovery');
+    const status = JSON.parse((await runCli(['status', '--json', ...labFlags()])).stdout);
+    expect(status.attention.map((a: { id: string }) => a.id)).toEqual(['standby-other-cluster']);
 
     const finished = await runCli(['setup', '--yes', '--restart-primary', ...labFlags()]);
     expect(finished.code, finished.stdout + finished.stderr).toBe(0);

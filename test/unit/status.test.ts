@@ -50,8 +50,11 @@ const slot = (change: Partial<SlotReading> = {}): SlotReading => ({
   ...change,
 });
 
+const systemIdentifier = '7713416206642007751';
+
 const primary = (change: Partial<PrimaryReading> = {}): PrimaryReading => ({
   at: '2026-11-28T22:00:00.000Z',
+  systemIdentifier,
   inRecovery: false,
   currentLsn: '0/3000148',
   currentBytes: 50331976,
@@ -64,6 +67,7 @@ const primary = (change: Partial<PrimaryReading> = {}): PrimaryReading => ({
 
 const standby = (change: Partial<StandbyReading> = {}): StandbyReading => ({
   at: '2026-11-28T22:00:00.000Z',
+  systemIdentifier,
   inRecovery: true,
   replayPauseState: 'not paused',
   receivedLsn: '0/3000148',
@@ -109,6 +113,8 @@ describe('status: what needs attention', () => {
     expect(ids([sample(primary({ senders: [] }), standby())])).toEqual(['not-streaming']);
     expect(ids([sample(primary({ senders: [] }), '15/main is not running')])).toEqual(['standby-unavailable']);
     expect(ids([sample(primary(), standby({ inRecovery: false, replayPauseState: null, receiver: null }))])).toEqual(['standby-not-in-recovery']);
+    // Never cloned (its own initdb): another cluster, not a promoted copy, and nothing else about it.
+    expect(ids([sample(primary({ senders: [] }), standby({ systemIdentifier: '7713416222771306552', inRecovery: false, replayPauseState: null, receiver: null }))])).toEqual(['standby-other-cluster']);
     expect(ids([sample(primary({ senders: [sender({ state: 'catchup' })] }), standby())])).toEqual(['not-streaming']);
   });
 
