@@ -1,5 +1,6 @@
-import React, { useReducer } from 'react';
+import React from 'react';
 import { Box, Text, useInput } from 'ink';
+import { useKeyState } from './components.js';
 import { destructiveMark, statusLabel, stepLines } from '../setup/render.js';
 import type { StepResult } from '../setup/runner.js';
 
@@ -72,13 +73,15 @@ export function StepsReview({
   onSelect: (go: boolean) => void;
 }) {
   const itemCount = steps.length + labels.length;
-  const [state, dispatch] = useReducer((current: ReviewState, key: ReviewKey) => reduceReview(current, key, itemCount, steps.length), initialReview(steps.length));
+  const [state, update] = useKeyState(initialReview(steps.length));
+  const press = (key: ReviewKey) => update((current) => reduceReview(current, key, itemCount, steps.length));
   useInput((_input, key) => {
-    if (key.upArrow) dispatch('up');
-    if (key.downArrow) dispatch('down');
+    if (key.upArrow) press('up');
+    if (key.downArrow) press('down');
     if (key.return) {
-      if (state.cursor >= steps.length) onSelect(state.cursor === steps.length);
-      else dispatch('enter');
+      // Enter on an answer answers; on a step it opens or closes it (reduceReview).
+      const { cursor } = press('enter');
+      if (cursor >= steps.length) onSelect(cursor === steps.length);
     }
   });
   return (

@@ -40,7 +40,7 @@ export class TerminalSession {
   /** Keys as tmux names them (Enter, Down, Escape, C-c) or literal text with `literal`. */
   async send(keys: string[], literal = false): Promise<void> {
     execFileSync('tmux', ['send-keys', '-t', this.name, ...(literal ? ['-l'] : []), ...keys]);
-    // Ink reads input per tick; a pause keeps ↓ and Enter from landing in the same tick.
+    // A pause as a person leaves between keys; keys sent in one call arrive together.
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
 

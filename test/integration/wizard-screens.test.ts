@@ -41,9 +41,9 @@ describe('the wizard in a real terminal', () => {
     await terminal.send(['d'], true);
     await terminal.waitFor(() => !terminal!.visible().includes('data_directory:') && terminal!.visible().includes('What next?'));
 
-    // Set up, Troubleshoot, Watch status, Quit: the last entry.
-    for (const _entry of ['doctor', 'status', 'quit']) await terminal.send(['Down']);
-    await terminal.send(['Enter']); // Quit
+    // Set up, Troubleshoot, Watch status, Quit: the last entry. The keys arrive together, as
+    // over a slow link: each moves the cursor before Enter acts.
+    await terminal.send(['Down', 'Down', 'Down', 'Enter']);
     const screen = await terminal.waitFor('EXIT=0');
     // Nothing runs at the menu: quitting has no step to wait for.
     expect(screen).not.toContain('Stopping');
@@ -69,7 +69,7 @@ describe('the wizard in a real terminal', () => {
     const review = await terminal.waitFor('Run this plan?', 120_000);
     const stepLines = review.split('\n').filter((line) => /^\s*(❯ )?▸ \d\. /.test(line));
     expect(stepLines.map((line) => line.replace(/^.*▸ /, '').replace(/:.*$/, ''))).toEqual([
-      '1. [to do] Replication role on the primary (on primary)',
+      '1. [to do] Replication role on the primary (on primary and standby)',
       '2. [to do] !! RESTARTS THE PRIMARY Replication settings on the primary (on primary)',
       '3. [to do] pg_hba.conf rule for the standby (on primary)',
       '4. [to do] Replication slot on the primary (on primary)',
@@ -87,8 +87,9 @@ describe('the wizard in a real terminal', () => {
     expect(opened).toMatch(/^\s+\+listen_addresses = 'localhost,/m);
     expect(opened).not.toContain('pg_basebackup -h'); // step 5 stays closed
 
-    for (let i = 0; i < 8; i++) await terminal.send(['Down']); // to "Quit without changing anything"
-    await terminal.send(['Enter']);
+    // To "Quit without changing anything", the keys arriving together: Enter must not act on
+    // where the cursor was before them ("Run it" is one Down away).
+    await terminal.send([...Array<string>(8).fill('Down'), 'Enter']);
     expect(await terminal.waitFor('EXIT=0')).not.toContain('Stopping');
     expect(psqlIn('primary', "SELECT count(*) FROM pg_roles WHERE rolname = 'repl'")).toBe('0');
   });
