@@ -220,7 +220,21 @@ export class SshHost implements Host {
     if (as === 'root') return this.writeRootFile(path, content, options);
     const args = [path, options.mode ?? '600', options.secretOwner ?? ''] as const;
     const result = as === 'login' ? await this.exec(privileged.writeFile.argv(...args), { stdin: content }) : await this.exec(privileged.writeFile(...args), { as, stdin: content });
-    if (result.code !== 0) throw this.commandError(['write', path], this.userFor(as), result);
+    if (result.code !== 0) throw this.unwritable(path, result.stderr) ?? this.commandError(['write', path], this.userFor(as), result);
+  }
+
+  /** A replacement of `path` the system refused whoever asks (an immutable file, a read-only filesystem), in the operator's words. */
+  private unwritable(path: string, stderr: string): WizardError | undefined {
+    const where = `${this.role} ${this.label}`;
+    if (/Read-only file system/.test(stderr)) {
+      return new WizardError(`cannot replace ${path}: its filesystem is mounted read-only; the file is unchanged`, where, 'remount that filesystem read-write, then run the same command again');
+    }
+    if (!/mv: cannot move .*: Operation not permitted/.test(stderr)) return undefined;
+    return new WizardError(
+      `cannot replace ${path}: the system refused it even to its owner ("Operation not permitted"), so the file is probably immutable (chattr +i) or append-only; the file is unchanged`,
+      where,
+      `check with lsattr ${path}: whoever set "i" or "a" may want it so; if the change is welcome, chattr -i ${path} (as root), then run the same command again`,
+    );
   }
 
   /** Root reads with cat alone: no root shell. */
@@ -245,7 +259,7 @@ export class SshHost implements Host {
       await this.run(privileged.replaceFile(tmp, path), { as });
     } catch (error) {
       await this.exec(privileged.removeTree([tmp]), { as });
-      throw error;
+      throw (error instanceof WizardError && this.unwritable(path, error.message)) || error;
     }
   }
 

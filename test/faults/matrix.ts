@@ -117,6 +117,14 @@ export const faults: readonly Fault[] = [
     before: "resume the server's processes (kill -CONT)",
   },
   {
+    id: 'primary-hba-immutable',
+    fault: "the primary's pg_hba.conf made immutable (chattr +i)",
+    at: 'pg_hba.conf rule for the standby: when it replaces the file',
+    outcome: 'stops (exit 1)',
+    sees: ['cannot replace /etc/postgresql/15/prod/pg_hba.conf', 'immutable (chattr +i)', 'the file is unchanged', 'chattr -i'],
+    before: 'chattr -i the file, if the change is welcome',
+  },
+  {
     id: 'second-run-same-pair',
     fault: 'a second run against the same primary and standby while the first runs',
     at: 'before any step (the first run is cloning)',

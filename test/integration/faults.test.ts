@@ -297,6 +297,24 @@ const cases: Record<string, (marker: number) => Promise<void>> = {
     await expectNextRunFinishes(marker);
   },
 
+  async 'primary-hba-immutable'(marker) {
+    // The standby's rule gone (reloaded), so the step has to write the file again.
+    const hba = '/etc/postgresql/15/prod/pg_hba.conf';
+    inHost('primary', ['sed', '-i', '/replication repl/d', hba]);
+    inHost('primary', ['pg_ctlcluster', '15', 'prod', 'reload']);
+    const before = inHost('primary', ['cat', hba]);
+    inHost('primary', ['chattr', '+i', hba]);
+    let result: CliResult;
+    try {
+      result = await runCli(setupArgs, secretEnv);
+    } finally {
+      inHost('primary', ['chattr', '-i', hba]);
+    }
+    expectOperatorSees(result, 'primary-hba-immutable');
+    expect(inHost('primary', ['cat', hba])).toBe(before);
+    await expectNextRunFinishes(marker);
+  },
+
   async 'second-run-same-pair'(marker) {
     freshStandby();
     const first = start(setupArgs);
