@@ -295,10 +295,12 @@ export const catalog: Record<FindingId, FindingSpec> = {
     host: 'standby',
     severity: 'error',
     title: 'the standby has no primary_conninfo, so it cannot stream',
-    cause: 'its recovery configuration names no primary (only restore_command, or nothing)',
+    cause:
+      'its recovery configuration names no primary: with only restore_command it replays what reaches the archive, with neither it waits for WAL files to appear in its pg_wal, forever, while it looks like a healthy standby',
     fix: 'set primary_conninfo (and primary_slot_name) in the standby\'s postgresql.auto.conf (recovery.conf up to PG 11) and restart it',
     autoFix: "writes primary_conninfo (password in the passfile) and primary_slot_name, and restarts the standby",
-    logPatterns: [],
+    // PG 10–11: 'recovery command file "recovery.conf" specified neither …'; PG 17+ quotes the names. HINT: it polls pg_wal.
+    logPatterns: [/specified neither "?primary_conninfo"? nor "?restore_command"?/],
   },
   'primary-conninfo-elsewhere': {
     id: 'primary-conninfo-elsewhere',

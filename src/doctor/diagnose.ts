@@ -191,12 +191,22 @@ function standbyRole(ctx: Context): Finding[] {
   }
   const inRecovery = standby.running ? standby.inRecovery !== false : found.length === 0;
   if (inRecovery && relationship.conninfo === undefined) {
+    const restore = restoreCommand(standby);
+    const source = restore ? `restore_command = '${restore}'` : 'no restore_command either: it waits for WAL files to appear in its pg_wal';
     found.push(
-      finding('primary-conninfo-missing', [fromQuery('standby', relationship.source, standby.clock, ['primary_conninfo is empty'])], { repairs: ['recovery-config', 'start-standby'] }),
+      finding(
+        'primary-conninfo-missing',
+        [fromQuery('standby', relationship.source, standby.clock, ['primary_conninfo is empty', source]), ...fromLog(standby.log, lastWith(sinceStart(standby.log.entries), 'primary-conninfo-missing'))],
+        { repairs: ['recovery-config', 'start-standby'] },
+        { detail: restore ? 'it replays only what reaches the WAL archive (restore_command), never streams' : 'neither primary_conninfo nor restore_command: it has no source of WAL' },
+      ),
     );
   }
   return found;
 }
+
+/** The standby's restore_command: a setting from PG 12, a recovery.conf line before. */
+const restoreCommand = (standby: DoctorFacts['standby']) => (standby.major >= 12 ? standby.settings.restore_command : autoConfValue(standby.recoveryConf ?? '', 'restore_command')) || undefined;
 
 const shutdownRequest = /received (fast|smart|immediate) shutdown request/;
 const message = (entry: LogEntry) => entry.line.replace(/^.*?\b(LOG|FATAL|PANIC):\s+/, '');

@@ -283,7 +283,8 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
   const dir = cluster.dataDirectory;
   const exists = async (name: string) => (await host.exec(privileged.pathExists(`${dir}/${name}`), { as: 'postgres' })).code === 0;
   const [recoveryConf, standbySignal, recoverySignal] = await Promise.all([host.readFile(`${dir}/recovery.conf`, 'postgres'), exists('standby.signal'), exists('recovery.signal')]);
-  const names = [...walreceiverSettingNames, ...hotStandbyMinimums(cluster.major), 'archive_cleanup_command', 'hot_standby', 'hot_standby_feedback', 'max_standby_streaming_delay', 'wal_receiver_timeout'];
+  // restore_command is a setting from PG 12 (recovery.conf before).
+  const names = [...walreceiverSettingNames, ...hotStandbyMinimums(cluster.major), 'archive_cleanup_command', 'hot_standby', 'hot_standby_feedback', 'max_standby_streaming_delay', 'wal_receiver_timeout', ...(cluster.major >= 12 ? ['restore_command'] : [])];
   const { live, ...facts } = await serverFacts(node, names, async () => {
     // The statement status reads the standby with, and the identity doctor needs beside it.
     const [row] = await host.sql<StandbyReading & { timeline: number }>(

@@ -4,7 +4,7 @@ import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
 import { passwordEnv } from '../options.js';
 import { sourceAddressTowards } from '../facts/host.js';
-import { parseTablespaceMap, slotNameFor } from '../setup/prepare.js';
+import { defaultRoleName, parseTablespaceMap, slotNameFor } from '../setup/prepare.js';
 import { holdingRunLocks } from '../setup/run-lock.js';
 import { runSteps, type RunnerEvent, type StepResult } from '../setup/runner.js';
 import { confirmDestructive } from '../setup/setup.js';
@@ -168,7 +168,8 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
 
   const { relationship } = facts;
   const params = relationship.params;
-  const roleName = replicationUser(relationship, nodes.standby.cluster.owner);
+  // Without primary_conninfo nothing names the standby's role: setup's (--role, default repl), never the server's OS user.
+  const roleName = relationship.conninfo === undefined ? (options.role ?? defaultRoleName) : replicationUser(relationship, nodes.standby.cluster.owner);
   const primaryAddress = params.hostaddr ?? params.host ?? pair.primary.address;
   const standbyAddress = relationship.standbyAddress ?? (await sourceAddressTowards(pair.standby, primaryAddress, '--standby-address'));
   const needed = steps.some((step) => needsPassword.has(step.id));

@@ -39,12 +39,15 @@ export function parseTablespaceMap(value: string | undefined): Record<string, st
  * Settles every answer the steps need before any of them runs, from flags, config, the
  * environment, what a previous run left on the standby, or the operator.
  */
+/** The replication role setup creates unless --role names another. */
+export const defaultRoleName = 'repl';
+
 export async function resolveSettings(pair: Pair, facts: PairFacts, options: Options, io: Io): Promise<SetupSettings> {
   const checkpoint = options.checkpoint ?? 'fast';
   if (checkpoint !== 'fast' && checkpoint !== 'spread') {
     throw new UsageError(`--checkpoint "${checkpoint}" is neither fast nor spread`, 'pass --checkpoint fast or --checkpoint spread');
   }
-  const roleName = options.role ?? 'repl';
+  const roleName = options.role ?? defaultRoleName;
   const roleProblem = roleNameProblem(roleName);
   if (roleProblem) throw new UsageError(`--role ${roleProblem}`, 'use letters, digits and underscores, e.g. --role repl');
   const slotName = options.slot ?? slotNameFor(pair.standby.address);

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { current, diagnoseUntil, doctor, doctorUntil, errorIds, expectStreamingWithNewRow, fix, logLine, quotedLogLines, setUpWithWizard, slot, startReceiveWal, stopProcess } from './doctor-lab.js';
+import { current, diagnoseUntil, doctor, doctorUntil, errorIds, expectStreamingWithNewRow, fix, logLine, password, quotedLogLines, setUpWithWizard, slot, startReceiveWal, stopProcess } from './doctor-lab.js';
 import { inHost, lab, psqlIn } from './lab.js';
 
 /**
@@ -11,7 +11,9 @@ import { inHost, lab, psqlIn } from './lab.js';
  * query cancelled by a conflict with recovery (info, quoting the ERROR and its DETAIL), and a
  * second WAL receiver reporting the standby's application_name (a warning), and a walreceiver
  * that stops answering, ended by the primary after wal_sender_timeout (info), and the primary
- * restarted with a higher max_connections, which pauses the standby's replay (hot-standby-params).
+ * restarted with a higher max_connections, which pauses the standby's replay (hot-standby-params);
+ * then a standby that cannot get WAL: restarted without primary_conninfo, ahead of a primary put
+ * back to an older copy of itself, and stopped on a checkpoint record its pg_wal no longer has.
  */
 
 const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
@@ -145,6 +147,23 @@ describe('doctor: replay on the standby', () => {
 
     expect(errorIds(await fix())).toEqual([]);
     expect(psqlIn('standby', 'SHOW max_connections')).toBe('150');
+    await expectStreamingWithNewRow();
+  });
+
+  it('primary-conninfo-missing: a standby restarted without primary_conninfo (and no restore_command) waits for WAL forever: an error quoting its WARNING; --fix writes it back', async () => {
+    psqlIn('standby', 'ALTER SYSTEM RESET primary_conninfo');
+    inHost('standby', ['pg_ctlcluster', '15', 'main', 'restart']);
+    const report = await diagnoseUntil(['primary-conninfo-missing']);
+    const missing = current(report, 'primary-conninfo-missing');
+    expect(missing.detail).toBe('neither primary_conninfo nor restore_command: it has no source of WAL');
+    expect(quotedLogLines(missing, 'standby')).toEqual([
+      expect.stringMatching(logLine('WARNING:  specified neither primary_conninfo nor restore_command')),
+      expect.stringMatching(logLine('HINT:  The database server will regularly poll the pg_wal subdirectory to check for files placed there\\.')),
+    ]);
+
+    // Nothing on the standby names the role now: --fix uses setup's (repl) with the password given, never the OS user's role.
+    expect(errorIds(await fix([], { PGREPL_PASSWORD: password }))).toEqual([]);
+    expect(psqlIn('standby', 'SHOW primary_conninfo')).toContain(`application_name=${slot}`);
     await expectStreamingWithNewRow();
   });
 });

@@ -261,8 +261,20 @@ describe('doctor diagnosis', () => {
   });
 
   it('a standby without primary_conninfo cannot stream; a conninfo host that is not the primary is info', () => {
-    const missing = diagnose(facts({ relationship: { conninfo: undefined, params: {}, hostAddresses: [] } }), false).findings;
-    expect(byId(missing, 'primary-conninfo-missing')[0].fix.repairs).toEqual(['recovery-config', 'start-standby']);
+    // PostgreSQL 15 on the lab, started with standby.signal and no primary_conninfo.
+    const warned =
+      '2026-11-29 02:40:01.100 UTC [2210] WARNING:  specified neither primary_conninfo nor restore_command\n' +
+      '2026-11-29 02:40:01.100 UTC [2210] HINT:  The database server will regularly poll the pg_wal subdirectory to check for files placed there.\n';
+    const alone = standbyFacts({ receiverStatus: undefined }, standbyStart + warned);
+    const missing = diagnose(facts({ standby: alone, relationship: { conninfo: undefined, params: {}, hostAddresses: [] } }), false).findings;
+    const [none] = byId(missing, 'primary-conninfo-missing');
+    expect(none).toMatchObject({ severity: 'error', detail: 'neither primary_conninfo nor restore_command: it has no source of WAL', fix: { repairs: ['recovery-config', 'start-standby'] } });
+    expect(none.evidence[0].lines).toEqual(['2026-11-23 19:40:00 UTC  primary_conninfo is empty', '2026-11-23 19:40:00 UTC  no restore_command either: it waits for WAL files to appear in its pg_wal']);
+    expect(none.evidence[1].lines).toEqual(warned.trim().split('\n'));
+    const archiveOnly = standbyFacts({ receiverStatus: undefined, settings: { ...standbyFacts().settings, primary_conninfo: '', restore_command: 'cp /archive/%f %p' } });
+    const [restoring] = byId(diagnose(facts({ standby: archiveOnly, relationship: { conninfo: undefined, params: {}, hostAddresses: [] } }), false).findings, 'primary-conninfo-missing');
+    expect(restoring.detail).toBe('it replays only what reaches the WAL archive (restore_command), never streams');
+    expect(restoring.evidence[0].lines[1]).toBe("2026-11-23 19:40:00 UTC  restore_command = 'cp /archive/%f %p'");
     const elsewhere = diagnose(facts({ relationship: { hostAddresses: ['10.99.0.5'] } }), false).findings;
     expect(byId(elsewhere, 'primary-conninfo-elsewhere')[0].severity).toBe('info');
   });
