@@ -24,6 +24,7 @@ export const findingIds = [
   'recovery-conf-unsupported',
   'hot-standby-params',
   'timeline-diverged',
+  'standby-ahead',
   'standby-not-in-recovery',
   'standby-down',
   'slot-inactive',
@@ -232,10 +233,21 @@ export const catalog: Record<FindingId, FindingSpec> = {
     logPatterns: [
       /highest timeline \d+ of the primary is behind recovery timeline \d+/,
       /requested starting point \S+ on timeline \d+ is not in this server's history/,
-      /requested starting point \S+ is ahead of the WAL flush position of this server/,
       /new timeline \d+ forked off current database system timeline \d+ before current recovery point/,
       /requested timeline \d+ is not a child of this server's history/,
     ],
+  },
+  'standby-ahead': {
+    id: 'standby-ahead',
+    host: 'standby',
+    severity: 'error',
+    title: "the standby is ahead of the primary's WAL on the same timeline",
+    cause:
+      'the primary went back in time without a new timeline: it was restored from a backup or a snapshot, a standby that was behind took its place (a failover gone wrong), or it lost its newest WAL in a crash (fsync off, a disk that lies); the standby replayed WAL the primary no longer has, so the primary refuses to stream from where the standby is',
+    fix: 're-clone the standby from the primary; first find out how the primary lost WAL: transactions the standby has may be missing on the primary',
+    autoFix: 're-clones the standby (old data directory kept, renamed)',
+    // The same text in PostgreSQL 10–18; on the standby inside "could not receive data from WAL stream: ERROR:  …" (PG 15 on the lab).
+    logPatterns: [/requested starting point \S+ is ahead of the WAL flush position of this server \S+/],
   },
   'standby-not-in-recovery': {
     id: 'standby-not-in-recovery',

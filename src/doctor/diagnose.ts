@@ -469,6 +469,37 @@ function timeline(ctx: Context): Finding[] {
   return [finding('timeline-diverged', [...evidence, ...timelines], { repairs: ['reclone'] })];
 }
 
+/** An LSN ("16/B374D848") as a byte position. */
+const lsnBytes = (lsn: string) => {
+  const [high, low] = lsn.split('/');
+  return (BigInt(`0x${high}`) << 32n) + BigInt(`0x${low}`);
+};
+
+/** The standby asks the primary for WAL beyond the primary's end: the primary lost WAL the standby replayed. */
+function standbyAhead(ctx: Context): Finding[] {
+  const { primary, standby } = ctx.facts;
+  if (ctx.streaming || standby.inRecovery === false) return [];
+  // The primary refuses right after accepting the stream, a moment before the standby logs "started streaming": its line
+  // can fall before the standby's window, so the primary's log counts since its own start.
+  const standbyLine = lastWith(ctx.standbyWindow, 'standby-ahead');
+  if (!standbyLine) return [];
+  const primaryLine = lastWith(
+    sinceStart(primary.log.entries).filter((entry) => aboutThisStandby(entry, ctx.standbyAddresses)),
+    'standby-ahead',
+  );
+  const evidence = [...fromLog(standby.log, standbyLine), ...fromLog(primary.log, primaryLine)];
+  const { replayLsn } = standby;
+  const { flushLsn } = primary;
+  const ahead = replayLsn !== undefined && flushLsn !== undefined ? lsnBytes(replayLsn) - lsnBytes(flushLsn) : undefined;
+  // The primary has written past the standby since: the line is about an earlier state.
+  if (ahead !== undefined && ahead <= 0n) return [];
+  const positions =
+    ahead === undefined ? [] : [fromQuery('standby', 'pg_last_wal_replay_lsn() on the standby, pg_current_wal_flush_lsn() on the primary', standby.clock, [`the standby replayed up to ${replayLsn}, the primary's WAL ends at ${flushLsn}: ${formatBytes(Number(ahead))} the primary does not have`])];
+  return [
+    finding('standby-ahead', [...positions, ...evidence], { repairs: ['reclone'] }, { detail: ahead === undefined ? 'the standby asks for WAL beyond the end of the primary\'s' : `the standby is ${formatBytes(Number(ahead))} ahead of the primary (replayed ${replayLsn}, primary at ${flushLsn})` }),
+  ];
+}
+
 /** A duration setting as pg_settings gives it (milliseconds), with its unit. */
 const milliseconds = (value: string | undefined) => (value !== undefined && /^\d+$/.test(value) ? `${value} ms` : value);
 
@@ -703,7 +734,7 @@ function context(facts: DoctorFacts, passwordKnown: boolean): Context {
 export function diagnose(facts: DoctorFacts, passwordKnown: boolean): Diagnosis {
   const ctx = context(facts, passwordKnown || facts.relationship.storedPassword !== undefined || facts.relationship.params.password !== undefined);
   // Causes first; a stopped standby is often their consequence.
-  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyDown, replayPaused, lag, recoveryConflicts, replicationTimeouts, applicationNameCollisions, elsewhere, archiving].flatMap((detect) => detect(ctx));
+  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyAhead, standbyDown, replayPaused, lag, recoveryConflicts, replicationTimeouts, applicationNameCollisions, elsewhere, archiving].flatMap((detect) => detect(ctx));
   const findings = [...current, ...resolved(ctx, current)].sort((a, b) => severityOrder.indexOf(a.severity) - severityOrder.indexOf(b.severity));
   return { healthy: !findings.some((f) => f.severity === 'error'), findings, replication: replicationState(ctx) };
 }

@@ -74,6 +74,8 @@ export interface PrimaryFacts extends ServerFacts {
   /** The conninfo's role; null when it does not exist, undefined when unknown. */
   role?: { canLogin: boolean; replication: boolean } | null;
   oldestWalSegment?: string;
+  /** pg_current_wal_flush_lsn(): where its WAL ends, out of recovery. */
+  flushLsn?: string;
   /** pg_stat_archiver, while archive_mode is not off. */
   archiver?: ArchiverFact;
   /** The filesystem of the archive directory archive_command names (the wizard's own command). */
@@ -120,6 +122,8 @@ export interface StandbyFacts extends ServerFacts {
   replayPaused?: boolean;
   /** Received but not yet replayed. */
   applyBytes?: number;
+  /** pg_last_wal_replay_lsn(): how far it has replayed. */
+  replayLsn?: string;
   /** now() − pg_last_xact_replay_timestamp(). */
   replayAgeSeconds?: number;
   /** pg_stat_wal_receiver.last_msg_receipt_time, and how long before the check it was. */
@@ -193,8 +197,9 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
   const sql = <Row extends Record<string, unknown>>(text: string, params?: unknown[]) => node.host.sql<Row>(node.address!, text, params);
   const walStatus = node.cluster.major >= 13 ? 'wal_status' : 'NULL::text';
   const { live, ...facts } = await serverFacts(node, [...primarySettingNames, ...hotStandbyMinimums(standbyMajor)], async () => {
-    const [state] = await sql<{ in_recovery: boolean; system_identifier: string; timeline: number; oldest_wal: string | null }>(
+    const [state] = await sql<{ in_recovery: boolean; system_identifier: string; timeline: number; oldest_wal: string | null; flush_lsn: string | null }>(
       `SELECT pg_is_in_recovery() AS in_recovery,
+              CASE WHEN NOT pg_is_in_recovery() THEN pg_current_wal_flush_lsn()::text END AS flush_lsn,
               (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
               ${timelineSql} AS timeline,
               (SELECT min(name) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$') AS oldest_wal`,
@@ -253,6 +258,7 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
             waiting: archiver.waiting,
           }
         : undefined,
+      flushLsn: state.flush_lsn ?? undefined,
       slots: slots.map((s) => ({ name: s.name, type: s.type, active: s.active, activePid: s.active_pid, restartLsn: s.restart_lsn, walStatus: s.wal_status, retainedBytes: numeric(s.retained) ?? null })),
       walSenders: senders.map((s) => ({
         pid: s.pid,
@@ -301,6 +307,7 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
       // Nothing received yet is no amount; after a promotion both positions stand still and say nothing.
       applyBytes: inRecovery && row.receivedLsn !== null ? (row.receivedNotReplayedBytes ?? undefined) : undefined,
       replayAgeSeconds: inRecovery ? (row.lastReplayedTransactionAgeSeconds ?? undefined) : undefined,
+      replayLsn: inRecovery ? (row.replayedLsn ?? undefined) : undefined,
       receiverStatus: receiver?.status,
       lastMessageAt: receiver?.lastMessageAt ? utcSecond(receiver.lastMessageAt) : undefined,
       lastMessageAgeSeconds: receiver?.lastMessageAgeSeconds ?? undefined,

@@ -166,4 +166,29 @@ describe('doctor: replay on the standby', () => {
     expect(psqlIn('standby', 'SHOW primary_conninfo')).toContain(`application_name=${slot}`);
     await expectStreamingWithNewRow();
   });
+
+  it('standby-ahead: the primary put back to an older copy of itself is behind its standby: an error quoting "requested starting point … is ahead of the WAL flush position"; --fix clones again', async () => {
+    const primaryData = '/var/lib/postgresql/15/prod';
+    inHost('primary', ['sh', '-c', `set -e; pg_ctlcluster 15 prod stop; rm -rf /tmp/prod-copy; cp -a ${primaryData} /tmp/prod-copy; pg_ctlcluster 15 prod start`]);
+    // WAL the standby replays and the copy will not have.
+    for (const n of [1, 2, 3]) psqlIn('primary', `INSERT INTO t VALUES (${900 + n}, 'lost by the restore'); SELECT pg_switch_wal()`, 'appdb');
+    await until(() => psqlIn('standby', 'SELECT count(*) FROM t WHERE id BETWEEN 901 AND 903', 'appdb') === '3', 'the rows on the standby');
+    inHost('primary', ['sh', '-c', `set -e; pg_ctlcluster 15 prod stop; rm -rf ${primaryData}; mv /tmp/prod-copy ${primaryData}; pg_ctlcluster 15 prod start`]);
+
+    const report = await diagnoseUntil(['standby-ahead']);
+    const ahead = current(report, 'standby-ahead');
+    expect(ahead.detail).toMatch(/^the standby is \d+(\.\d)? [kMG]?B ahead of the primary \(replayed [0-9A-F]+\/[0-9A-F]+, primary at [0-9A-F]+\/[0-9A-F]+\)$/);
+    const lsn = '[0-9A-F]+/[0-9A-F]+';
+    expect(quotedLogLines(ahead, 'standby')).toContainEqual(
+      expect.stringMatching(logLine(`FATAL:  could not receive data from WAL stream: ERROR:  requested starting point ${lsn} is ahead of the WAL flush position of this server ${lsn}`)),
+    );
+    expect(quotedLogLines(ahead, 'primary')).toContainEqual(expect.stringMatching(logLine(`ERROR:  requested starting point ${lsn} is ahead of the WAL flush position of this server ${lsn}`)));
+    expect(report.findings.map((f) => f.id)).not.toContain('timeline-diverged');
+
+    const after = await fix();
+    expect(errorIds(after)).toEqual([]);
+    expect(after.repairs.steps.find((s) => s.id === 'clone-standby')).toMatchObject({ status: 'done' });
+    expect(psqlIn('standby', 'SELECT count(*) FROM t WHERE id BETWEEN 901 AND 903', 'appdb')).toBe('0');
+    await expectStreamingWithNewRow();
+  });
 });

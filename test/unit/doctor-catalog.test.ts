@@ -38,6 +38,7 @@ const samples: [string, string][] = [
   ['primary-conninfo-missing', 'WARNING:  specified neither "primary_conninfo" nor "restore_command"'],
   ['primary-conninfo-missing', 'WARNING:  recovery command file "recovery.conf" specified neither primary_conninfo nor restore_command'],
   ['timeline-diverged', 'FATAL:  could not start WAL streaming: ERROR:  requested starting point 0/5000000 on timeline 1 is not in this server\'s history'],
+  ['standby-ahead', 'FATAL:  could not receive data from WAL stream: ERROR:  requested starting point 0/5A000000 is ahead of the WAL flush position of this server 0/59042760'],
   ['timeline-diverged', 'FATAL:  highest timeline 1 of the primary is behind recovery timeline 2'],
   ['slot-invalidated', 'LOG:  invalidating obsolete replication slot "s1"'],
   ['slot-invalidated', 'LOG:  invalidating slot "s1" because its restart_lsn 0/1000000 exceeds max_slot_wal_keep_size'],

@@ -253,6 +253,26 @@ describe('doctor diagnosis', () => {
     expect(byId(diagnose(facts({ primary: idleOwn, standby: standbyFacts({ receiverStatus: undefined }) }), false).findings, 'slot-inactive')[0].fix.fixable).toBe(false);
   });
 
+  it('a standby ahead of the primary on its timeline is standby-ahead while the primary is behind it, only info once the primary has written past it', () => {
+    // PostgreSQL 15 on the lab, the primary put back to an older copy of itself.
+    const refused =
+      '2026-11-29 03:01:02.331 UTC [2301] FATAL:  could not receive data from WAL stream: ERROR:  requested starting point 0/6000000 is ahead of the WAL flush position of this server 0/30001A8\n';
+    const primaryRefused = '2026-11-29 03:01:02.330 UTC [2302] repl@[unknown] ERROR:  requested starting point 0/6000000 is ahead of the WAL flush position of this server 0/30001A8\n';
+    const standby = standbyFacts({ receiverStatus: undefined, replayLsn: '0/60000A0' }, standbyStart + refused);
+    const idleSlot = [{ name: slot, type: 'physical', active: false, activePid: null, restartLsn: '0/3000000', walStatus: 'reserved', retainedBytes: 424 }];
+    const primary = primaryFacts({ walSenders: [], slots: idleSlot, flushLsn: '0/30001A8' }, primaryStart + primaryRefused);
+    const [ahead, ...others] = diagnose(facts({ primary, standby }), false).findings.filter((f) => f.severity === 'error');
+    expect(others).toEqual([]);
+    expect(ahead).toMatchObject({ id: 'standby-ahead', detail: 'the standby is 48.0 MB ahead of the primary (replayed 0/60000A0, primary at 0/30001A8)', fix: { repairs: ['reclone'] } });
+    expect(ahead.evidence.map((e) => e.lines)).toEqual([
+      ["2026-11-23 19:40:00 UTC  the standby replayed up to 0/60000A0, the primary's WAL ends at 0/30001A8: 48.0 MB the primary does not have"],
+      [refused.trim()],
+      [primaryRefused.trim()],
+    ]);
+    const caughtUp = primaryFacts({ walSenders: [], slots: idleSlot, flushLsn: '0/7000000' }, primaryStart + primaryRefused);
+    expect(diagnose(facts({ primary: caughtUp, standby }), false).findings.find((f) => f.id === 'standby-ahead')).toMatchObject({ severity: 'info' });
+  });
+
   it('a stopped standby without standby.signal would start as a primary', () => {
     const standby = standbyFacts({ running: false, receiverStatus: undefined, inRecovery: undefined, standbySignal: false, controlState: 'shut down' });
     const [finding] = byId(diagnose(facts({ standby }), false).findings, 'standby-not-in-recovery');
