@@ -25,6 +25,7 @@ export const findingIds = [
   'hot-standby-params',
   'timeline-diverged',
   'standby-ahead',
+  'checkpoint-missing',
   'standby-not-in-recovery',
   'standby-down',
   'slot-inactive',
@@ -248,6 +249,21 @@ export const catalog: Record<FindingId, FindingSpec> = {
     autoFix: 're-clones the standby (old data directory kept, renamed)',
     // The same text in PostgreSQL 10–18; on the standby inside "could not receive data from WAL stream: ERROR:  …" (PG 15 on the lab).
     logPatterns: [/requested starting point \S+ is ahead of the WAL flush position of this server \S+/],
+  },
+  'checkpoint-missing': {
+    id: 'checkpoint-missing',
+    host: 'standby',
+    severity: 'error',
+    title: "the standby cannot start: the WAL of the checkpoint it starts from is not in its pg_wal",
+    cause:
+      'WAL files were deleted from pg_wal (by hand, to free space), or the data directory was copied without its WAL (pg_basebackup -X none, a file copy without pg_wal) and starts with nothing to fetch it from: no standby.signal with primary_conninfo, no restore_command',
+    fix: 're-clone the standby with its WAL (pg_basebackup -X stream); never delete files in pg_wal by hand, and never remove backup_label from a copy to make it start (that gives a corrupt cluster)',
+    autoFix: 're-clones the standby (old data directory kept, renamed)',
+    logPatterns: [
+      // PANIC without backup_label, FATAL with one (HINTs: touch recovery.signal (PG 12+; "or standby.signal" 17+), removing backup_label); PG 17+ add " at %X/%X".
+      /could not locate a valid checkpoint record/,
+      /could not locate required checkpoint record/,
+    ],
   },
   'standby-not-in-recovery': {
     id: 'standby-not-in-recovery',

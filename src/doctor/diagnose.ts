@@ -500,6 +500,22 @@ function standbyAhead(ctx: Context): Finding[] {
   ];
 }
 
+/** A stopped standby that cannot find the checkpoint it must start from: its own copy is incomplete. */
+function checkpointMissing(ctx: Context): Finding[] {
+  const { standby } = ctx.facts;
+  if (standby.running) return [];
+  const failed = lastWith(sinceStart(standby.log.entries), 'checkpoint-missing');
+  if (!failed) return [];
+  const label = standby.backupLabel
+    ? 'backup_label present: a copy whose backup_label names a checkpoint no WAL in pg_wal holds'
+    : 'no backup_label: the checkpoint pg_control names is not in pg_wal';
+  return [
+    finding('checkpoint-missing', [fromQuery('standby', 'data directory', standby.clock, [label]), ...fromLog(standby.log, failed)], { repairs: ['reclone'] }, {
+      detail: standby.backupLabel ? 'the data directory was copied without the WAL its backup_label needs' : "WAL that the data directory's last checkpoint is in was removed from pg_wal",
+    }),
+  ];
+}
+
 /** A duration setting as pg_settings gives it (milliseconds), with its unit. */
 const milliseconds = (value: string | undefined) => (value !== undefined && /^\d+$/.test(value) ? `${value} ms` : value);
 
@@ -734,7 +750,7 @@ function context(facts: DoctorFacts, passwordKnown: boolean): Context {
 export function diagnose(facts: DoctorFacts, passwordKnown: boolean): Diagnosis {
   const ctx = context(facts, passwordKnown || facts.relationship.storedPassword !== undefined || facts.relationship.params.password !== undefined);
   // Causes first; a stopped standby is often their consequence.
-  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyAhead, standbyDown, replayPaused, lag, recoveryConflicts, replicationTimeouts, applicationNameCollisions, elsewhere, archiving].flatMap((detect) => detect(ctx));
+  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyAhead, checkpointMissing, standbyDown, replayPaused, lag, recoveryConflicts, replicationTimeouts, applicationNameCollisions, elsewhere, archiving].flatMap((detect) => detect(ctx));
   const findings = [...current, ...resolved(ctx, current)].sort((a, b) => severityOrder.indexOf(a.severity) - severityOrder.indexOf(b.severity));
   return { healthy: !findings.some((f) => f.severity === 'error'), findings, replication: replicationState(ctx) };
 }

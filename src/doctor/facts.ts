@@ -132,6 +132,8 @@ export interface StandbyFacts extends ServerFacts {
   recoveryConf: string | null;
   standbySignal: boolean;
   recoverySignal: boolean;
+  /** A backup_label in its data directory: a copy that has not started yet (or never could). */
+  backupLabel: boolean;
 }
 
 /** Who the standby follows, as its own recovery configuration says. */
@@ -288,7 +290,7 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
   const { host, cluster } = node;
   const dir = cluster.dataDirectory;
   const exists = async (name: string) => (await host.exec(privileged.pathExists(`${dir}/${name}`), { as: 'postgres' })).code === 0;
-  const [recoveryConf, standbySignal, recoverySignal] = await Promise.all([host.readFile(`${dir}/recovery.conf`, 'postgres'), exists('standby.signal'), exists('recovery.signal')]);
+  const [recoveryConf, standbySignal, recoverySignal, backupLabel] = await Promise.all([host.readFile(`${dir}/recovery.conf`, 'postgres'), exists('standby.signal'), exists('recovery.signal'), exists('backup_label')]);
   // restore_command is a setting from PG 12 (recovery.conf before).
   const names = [...walreceiverSettingNames, ...hotStandbyMinimums(cluster.major), 'archive_cleanup_command', 'hot_standby', 'hot_standby_feedback', 'max_standby_streaming_delay', 'wal_receiver_timeout', ...(cluster.major >= 12 ? ['restore_command'] : [])];
   const { live, ...facts } = await serverFacts(node, names, async () => {
@@ -313,7 +315,7 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
       lastMessageAgeSeconds: receiver?.lastMessageAgeSeconds ?? undefined,
     };
   });
-  return { ...facts, ...live, recoveryConf, standbySignal, recoverySignal };
+  return { ...facts, ...live, recoveryConf, standbySignal, recoverySignal, backupLabel };
 }
 
 /** Whom the standby follows, as the walreceiver reads it (the same reading setup's verification uses). */

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { current, diagnoseUntil, doctor, doctorUntil, errorIds, expectStreamingWithNewRow, fix, logLine, password, quotedLogLines, setUpWithWizard, slot, startReceiveWal, stopProcess } from './doctor-lab.js';
+import { current, diagnoseUntil, doctor, doctorUntil, errorIds, expectStreamingWithNewRow, fix, logLine, password, quotedLogLines, setUpWithWizard, slot, standbyData, startReceiveWal, stopProcess } from './doctor-lab.js';
 import { inHost, lab, psqlIn } from './lab.js';
 
 /**
@@ -189,6 +189,21 @@ describe('doctor: replay on the standby', () => {
     expect(errorIds(after)).toEqual([]);
     expect(after.repairs.steps.find((s) => s.id === 'clone-standby')).toMatchObject({ status: 'done' });
     expect(psqlIn('standby', 'SELECT count(*) FROM t WHERE id BETWEEN 901 AND 903', 'appdb')).toBe('0');
+    await expectStreamingWithNewRow();
+  });
+
+  it('checkpoint-missing: a standby whose pg_wal was emptied and standby.signal lost stops on "could not locate a valid checkpoint record": an error quoting the PANIC; --fix clones again', async () => {
+    inHost('standby', ['sh', '-c', `pg_ctlcluster 15 main stop; rm -f ${standbyData}/standby.signal ${standbyData}/pg_wal/0000*; pg_ctlcluster 15 main start >/dev/null 2>&1; true`]);
+    const report = await diagnoseUntil(['checkpoint-missing', 'standby-down']);
+    const missing = current(report, 'checkpoint-missing');
+    expect(missing.detail).toBe("WAL that the data directory's last checkpoint is in was removed from pg_wal");
+    expect(missing.evidence[0].lines[0]).toMatch(/no backup_label: the checkpoint pg_control names is not in pg_wal$/);
+    expect(quotedLogLines(missing, 'standby')).toEqual([expect.stringMatching(logLine('PANIC:  could not locate a valid checkpoint record$'))]);
+    expect(current(report, 'standby-down').detail).toBe('it stopped on: could not locate a valid checkpoint record');
+
+    const after = await fix();
+    expect(errorIds(after)).toEqual([]);
+    expect(psqlIn('standby', 'SELECT pg_is_in_recovery()')).toBe('t');
     await expectStreamingWithNewRow();
   });
 });

@@ -57,6 +57,7 @@ function standbyFacts(change: Partial<StandbyFacts> = {}, log = standbyStart): S
     recoveryConf: null,
     standbySignal: true,
     recoverySignal: false,
+    backupLabel: false,
     ...change,
   };
 }
@@ -271,6 +272,21 @@ describe('doctor diagnosis', () => {
     ]);
     const caughtUp = primaryFacts({ walSenders: [], slots: idleSlot, flushLsn: '0/7000000' }, primaryStart + primaryRefused);
     expect(diagnose(facts({ primary: caughtUp, standby }), false).findings.find((f) => f.id === 'standby-ahead')).toMatchObject({ severity: 'info' });
+  });
+
+  it('a standby that cannot find its checkpoint record is checkpoint-missing, with the HINTs and whether a backup_label is there', () => {
+    // PostgreSQL 15: a copy made with pg_basebackup -X none and started without standby.signal.
+    const failed =
+      '2026-11-29 03:10:00.100 UTC [2400] FATAL:  could not locate required checkpoint record\n' +
+      '2026-11-29 03:10:00.100 UTC [2400] HINT:  If you are restoring from a backup, touch "/var/lib/postgresql/15/main/recovery.signal" and add required recovery options.\n' +
+      '\tIf you are not restoring from a backup, try removing the file "/var/lib/postgresql/15/main/backup_label".\n' +
+      '\tBe careful: removing "/var/lib/postgresql/15/main/backup_label" will result in a corrupt cluster if restoring from a backup.\n';
+    const stopped = standbyFacts({ running: false, inRecovery: undefined, receiverStatus: undefined, backupLabel: true }, standbyStart + failed);
+    const [finding] = byId(diagnose(facts({ standby: stopped }), false).findings, 'checkpoint-missing');
+    expect(finding).toMatchObject({ severity: 'error', detail: 'the data directory was copied without the WAL its backup_label needs', fix: { repairs: ['reclone'] } });
+    expect(finding.evidence[1].lines).toEqual(failed.trim().split('\n'));
+    const emptied = standbyFacts({ running: false, inRecovery: undefined, receiverStatus: undefined }, standbyStart + '2026-11-29 03:10:00.100 UTC [2400] PANIC:  could not locate a valid checkpoint record\n');
+    expect(byId(diagnose(facts({ standby: emptied }), false).findings, 'checkpoint-missing')[0].detail).toBe("WAL that the data directory's last checkpoint is in was removed from pg_wal");
   });
 
   it('a stopped standby without standby.signal would start as a primary', () => {
