@@ -300,7 +300,7 @@ const cases: Record<string, (marker: number) => Promise<void>> = {
   async 'primary-hba-immutable'(marker) {
     // The standby's rule gone (reloaded), so the step has to write the file again.
     const hba = '/etc/postgresql/15/prod/pg_hba.conf';
-    inHost('primary', ['sed', '-i', '/replication repl/d', hba]);
+    inHost('primary', ['sed', '-E', '-i', '/^host[[:space:]]+replication[[:space:]]+repl[[:space:]]/d', hba]);
     inHost('primary', ['pg_ctlcluster', '15', 'prod', 'reload']);
     const before = inHost('primary', ['cat', hba]);
     inHost('primary', ['chattr', '+i', hba]);
