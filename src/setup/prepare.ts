@@ -105,7 +105,7 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
     primaryAddress,
     standbyAddress,
     primaryListenAddress,
-    walLogHints: await walLogHints(facts, options, io),
+    walLogHints: walLogHints(facts, options),
     archiveDir: options.archiveDir,
     standbyArchiveDir: options.standbyArchiveDir,
     checkpoint,
@@ -118,18 +118,15 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
 const enabled = (value: string | undefined) => /^(on|true|yes|1)$/i.test(value ?? '');
 
 /**
- * --wal-log-hints, or asked for when the primary has neither data checksums nor wal_log_hints:
- * without them pg_rewind refuses to rewind either server, and a forked standby (or a former
- * primary) can only be cloned again. The restart it needs is confirmed with the others.
+ * --wal-log-hints: without data checksums or wal_log_hints pg_rewind refuses to rewind either
+ * server, and a forked standby (or a former primary) can only be cloned again. Set only when
+ * asked for, not by a question of its own: the plan's pg_rewind-ready precheck says what is
+ * missing and names the flag, and the restart it needs is confirmed with the others.
  */
-async function walLogHints(facts: PairFacts, options: Options, io: Io): Promise<boolean> {
+function walLogHints(facts: PairFacts, options: Options): boolean {
   const settings = facts.primary.cluster?.settings;
   if (enabled(settings?.data_checksums?.value) || enabled(settings?.wal_log_hints?.value)) return false;
-  if (options.walLogHints !== undefined || !io.interactive || options.yes || options.plan) return Boolean(options.walLogHints);
-  return io.confirm(
-    'The primary has neither data checksums nor wal_log_hints, so pg_rewind could never rewind these servers: a standby whose history forks would have to be cloned again in full. Set wal_log_hints = on (the primary is restarted for it; the standby gets it with the clone)?',
-    '--wal-log-hints',
-  );
+  return Boolean(options.walLogHints);
 }
 
 /**
