@@ -300,12 +300,16 @@ export const catalog: Record<FindingId, FindingSpec> = {
     host: 'primary',
     severity: 'error',
     title: 'the replication slot was invalidated (wal_status lost)',
-    cause: 'it retained more WAL than max_slot_wal_keep_size allows, so the primary released that WAL',
-    fix: 'drop and recreate the slot, then re-clone the standby; consider a larger max_slot_wal_keep_size',
+    cause:
+      'it retained more WAL than max_slot_wal_keep_size allows (PG 13+), or (PG 18) stayed inactive longer than idle_replication_slot_timeout, so the primary released the WAL it held: the standby cannot get that WAL from the primary any more',
+    fix: 'drop and recreate the slot, then re-clone the standby (or let it fetch the missing WAL from the archive with restore_command); consider a larger max_slot_wal_keep_size',
     autoFix: 'recreates the slot and re-clones the standby',
     logPatterns: [
+      // PG 13–15.
       /invalidating slot "[^"]+" because its restart_lsn \S+ exceeds max_slot_wal_keep_size/,
+      // PG 16+, with a DETAIL: "The slot's restart_lsn %X/%X exceeds the limit by N bytes." or (18) "The slot's idle time of Ns exceeds the configured "idle_replication_slot_timeout" duration of Ns."
       /invalidating obsolete replication slot "[^"]+"/,
+      // PG 18, to whoever uses it: DETAIL "This replication slot has been invalidated due to "wal_removed"."
       /can no longer access replication slot "[^"]+"/,
     ],
   },

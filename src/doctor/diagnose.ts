@@ -387,6 +387,33 @@ function unreachable(ctx: Context): Finding {
   return finding('primary-unreachable', evidence, { text: fixTextFor(ctx, 'primary-unreachable') }, { detail: `the primary listens on '${listen}' port ${primary.settings.port}; something between the hosts (routing, a firewall) stops the connection` });
 }
 
+/** Why the standby's slot lost its WAL: the cap it crossed, from invalidation_reason (17+) or the settings, with the primary's own line. */
+function slotInvalidated(ctx: Context, slot: SlotFact, line: string): Finding {
+  const { primary } = ctx.facts;
+  const keep = primary.settings.max_slot_wal_keep_size;
+  const idle = primary.settings.idle_replication_slot_timeout;
+  const reason = slot.invalidationReason;
+  const settings = [
+    ...(keep !== undefined ? [`max_slot_wal_keep_size = ${keep === '-1' ? '-1 (unlimited)' : `${keep} MB`}`] : []),
+    // Seconds in pg_settings; 0 turns it off.
+    ...(idle !== undefined ? [`idle_replication_slot_timeout = ${idle === '0' ? '0 (off)' : `${idle} s`}`] : []),
+  ];
+  const byIdle = reason === 'idle_timeout';
+  const cap = byIdle ? `it stayed inactive longer than idle_replication_slot_timeout (${idle ?? '?'} s)` : `it retained more WAL than max_slot_wal_keep_size (${keep === undefined || keep === '-1' ? keep ?? '?' : `${keep} MB`}) allows`;
+  const invalidated = lastWith(primary.log.entries, 'slot-invalidated');
+  return finding(
+    'slot-invalidated',
+    [fromQuery('primary', 'pg_replication_slots, pg_settings', primary.clock, [`${line}${reason ? `, invalidation_reason ${reason}` : ''}`, ...(settings.length > 0 ? [settings.join(', ')] : [])]), ...fromLog(primary.log, invalidated)],
+    {
+      text: byIdle
+        ? `${catalog['slot-invalidated'].fix.replace(/; consider .*$/, '')}; raise idle_replication_slot_timeout (or 0 to turn it off) if standbys may stay away that long`
+        : catalog['slot-invalidated'].fix,
+      repairs: ['reclone'],
+    },
+    { slot: slot.name, detail: `slot ${slot.name} was invalidated: ${cap}, so the primary released WAL the standby still needs` },
+  );
+}
+
 function slots(ctx: Context): Finding[] {
   const { primary, relationship } = ctx.facts;
   if (!primary.slots) return [];
@@ -413,10 +440,7 @@ function slots(ctx: Context): Finding[] {
       ),
     );
   }
-  if (own?.walStatus === 'lost') {
-    const invalidated = lastWith(primary.log.entries, 'slot-invalidated');
-    found.push(finding('slot-invalidated', [fromQuery('primary', 'pg_replication_slots', primary.clock, [slotLine(own)]), ...fromLog(primary.log, invalidated)], { repairs: ['reclone'] }, { slot: own.name }));
-  }
+  if (own?.walStatus === 'lost') found.push(slotInvalidated(ctx, own, slotLine(own)));
   const keep = primary.settings.max_slot_wal_keep_size;
   const cap = keep === undefined ? 'PostgreSQL before 13 has no max_slot_wal_keep_size: nothing caps it' : keep === '-1' ? 'max_slot_wal_keep_size = -1 (unlimited): pg_wal grows until the disk is full' : `max_slot_wal_keep_size = ${keep} MB caps it`;
   for (const slot of primary.slots.filter((s) => !s.active && s.restartLsn !== null && s.walStatus !== 'lost')) {

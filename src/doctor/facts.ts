@@ -29,6 +29,8 @@ export interface SlotFact {
   restartLsn: string | null;
   /** reserved/extended/unreserved/lost, PostgreSQL 13+. */
   walStatus: string | null;
+  /** Why it was invalidated (wal_removed, idle_timeout, …), PostgreSQL 17+. */
+  invalidationReason?: string | null;
   /** WAL the primary keeps for it: current LSN − restart_lsn. */
   retainedBytes: number | null;
 }
@@ -166,7 +168,7 @@ export interface DoctorFacts {
   probe?: Probe;
 }
 
-const primarySettingNames = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'port', 'max_slot_wal_keep_size', 'wal_keep_size', 'wal_keep_segments', 'synchronous_standby_names', 'wal_sender_timeout', 'archive_mode', 'archive_command'];
+const primarySettingNames = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'port', 'max_slot_wal_keep_size', 'wal_keep_size', 'wal_keep_segments', 'synchronous_standby_names', 'wal_sender_timeout', 'idle_replication_slot_timeout', 'archive_mode', 'archive_command'];
 /** A server out of recovery writes on this timeline; one in recovery is on its last checkpoint's. */
 const timelineSql = `CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())
                           ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END`;
@@ -198,6 +200,7 @@ async function serverFacts<Live>(node: Node, settingNames: string[], readLive: (
 async function primaryFacts(node: Node, roleName: string | undefined, standbyMajor: number): Promise<PrimaryFacts> {
   const sql = <Row extends Record<string, unknown>>(text: string, params?: unknown[]) => node.host.sql<Row>(node.address!, text, params);
   const walStatus = node.cluster.major >= 13 ? 'wal_status' : 'NULL::text';
+  const invalidationReason = node.cluster.major >= 17 ? 'invalidation_reason' : 'NULL::text';
   const { live, ...facts } = await serverFacts(node, [...primarySettingNames, ...hotStandbyMinimums(standbyMajor)], async () => {
     const [state] = await sql<{ in_recovery: boolean; system_identifier: string; timeline: number; oldest_wal: string | null; flush_lsn: string | null }>(
       `SELECT pg_is_in_recovery() AS in_recovery,
@@ -207,8 +210,8 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
               (SELECT min(name) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$') AS oldest_wal`,
     );
     const current = 'CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END';
-    const slots = await sql<{ name: string; type: string; active: boolean; active_pid: number | null; restart_lsn: string | null; wal_status: string | null; retained: string | null }>(
-      `SELECT slot_name AS name, slot_type AS type, active, active_pid, restart_lsn::text, ${walStatus} AS wal_status,
+    const slots = await sql<{ name: string; type: string; active: boolean; active_pid: number | null; restart_lsn: string | null; wal_status: string | null; invalidation_reason: string | null; retained: string | null }>(
+      `SELECT slot_name AS name, slot_type AS type, active, active_pid, restart_lsn::text, ${walStatus} AS wal_status, ${invalidationReason} AS invalidation_reason,
               pg_wal_lsn_diff(${current}, restart_lsn)::bigint::text AS retained
          FROM pg_replication_slots WHERE NOT temporary ORDER BY slot_name`,
     );
@@ -261,7 +264,7 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
           }
         : undefined,
       flushLsn: state.flush_lsn ?? undefined,
-      slots: slots.map((s) => ({ name: s.name, type: s.type, active: s.active, activePid: s.active_pid, restartLsn: s.restart_lsn, walStatus: s.wal_status, retainedBytes: numeric(s.retained) ?? null })),
+      slots: slots.map((s) => ({ name: s.name, type: s.type, active: s.active, activePid: s.active_pid, restartLsn: s.restart_lsn, walStatus: s.wal_status, invalidationReason: s.invalidation_reason, retainedBytes: numeric(s.retained) ?? null })),
       walSenders: senders.map((s) => ({
         pid: s.pid,
         user: s.usename,

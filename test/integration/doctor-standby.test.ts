@@ -121,6 +121,8 @@ describe('doctor on a pair broken on the standby', () => {
     const report = await diagnoseUntil(['wal-removed', 'slot-invalidated'], 'primary');
     const invalidated = current(report, 'slot-invalidated');
     expect(invalidated.slot).toBe(slot);
+    expect(invalidated.detail).toBe(`slot ${slot} was invalidated: it retained more WAL than max_slot_wal_keep_size (1 MB) allows, so the primary released WAL the standby still needs`);
+    expect(invalidated.evidence[0].lines).toEqual([expect.stringMatching(new RegExp(`slot ${slot} \\(physical\\): .*, restart_lsn none, wal_status lost$`)), expect.stringMatching(/ max_slot_wal_keep_size = 1 MB$/)]);
     expect(quotedLogLines(invalidated, 'primary')).toContainEqual(expect.stringMatching(logLine(`LOG:  invalidating slot "${slot}" because its restart_lsn \\S+ exceeds max_slot_wal_keep_size`)));
     const removed = current(report, 'wal-removed');
     expect(quotedLogLines(removed, 'standby')).toContainEqual(expect.stringMatching(logLine('FATAL:  could not receive data from WAL stream: ERROR:  requested WAL segment [0-9A-F]{24} has already been removed')));

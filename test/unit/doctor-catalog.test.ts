@@ -44,6 +44,7 @@ const samples: [string, string][] = [
   ['checkpoint-missing', 'FATAL:  could not locate required checkpoint record'],
   ['timeline-diverged', 'FATAL:  highest timeline 1 of the primary is behind recovery timeline 2'],
   ['slot-invalidated', 'LOG:  invalidating obsolete replication slot "s1"'],
+  ['slot-invalidated', 'FATAL:  could not start WAL streaming: ERROR:  can no longer access replication slot "s1"'],
   ['slot-invalidated', 'LOG:  invalidating slot "s1" because its restart_lsn 0/1000000 exceeds max_slot_wal_keep_size'],
   ['archive-failing', '2026-11-29 03:05:11.402 UTC [4410] LOG:  archive command failed with exit code 1'],
   ['archive-failing', 'WARNING:  archiving write-ahead log file "000000010000000000000005" failed too many times, will try again later'],

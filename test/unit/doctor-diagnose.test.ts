@@ -289,6 +289,30 @@ describe('doctor diagnosis', () => {
     expect(byId(diagnose(facts({ standby: emptied }), false).findings, 'checkpoint-missing')[0].detail).toBe("WAL that the data directory's last checkpoint is in was removed from pg_wal");
   });
 
+  it("an invalidated slot names the cap it crossed (invalidation_reason 17+, or the settings) and quotes the primary's line with its DETAIL", () => {
+    // PostgreSQL 17's words (the lab's PG 15 writes "invalidating slot … because its restart_lsn … exceeds max_slot_wal_keep_size").
+    const invalidating =
+      `2026-11-29 03:20:00.100 UTC [3001] LOG:  invalidating obsolete replication slot "${slot}"\n` +
+      "2026-11-29 03:20:00.100 UTC [3001] DETAIL:  The slot's restart_lsn 0/3000000 exceeds the limit by 2097152 bytes.\n" +
+      '2026-11-29 03:20:00.100 UTC [3001] HINT:  You might need to increase "max_slot_wal_keep_size".\n';
+    const lost = [{ name: slot, type: 'physical', active: false, activePid: null, restartLsn: null, walStatus: 'lost', invalidationReason: 'wal_removed', retainedBytes: null }];
+    const primary = primaryFacts({ walSenders: [], slots: lost, settings: { ...primaryFacts().settings, max_slot_wal_keep_size: '1' } }, primaryStart + invalidating);
+    const [invalidated] = byId(diagnose(facts({ primary, standby: standbyFacts({ receiverStatus: undefined }) }), false).findings, 'slot-invalidated');
+    expect(invalidated).toMatchObject({
+      severity: 'error',
+      slot,
+      detail: `slot ${slot} was invalidated: it retained more WAL than max_slot_wal_keep_size (1 MB) allows, so the primary released WAL the standby still needs`,
+      fix: { repairs: ['reclone'] },
+    });
+    expect(invalidated.evidence[0].lines).toEqual([`2026-11-23 19:40:00 UTC  slot ${slot} (physical): inactive, restart_lsn none, wal_status lost, invalidation_reason wal_removed`, '2026-11-23 19:40:00 UTC  max_slot_wal_keep_size = 1 MB']);
+    expect(invalidated.evidence[1].lines).toEqual(invalidating.trim().split('\n'));
+
+    const idle = primaryFacts({ walSenders: [], slots: [{ ...lost[0], invalidationReason: 'idle_timeout' }], settings: { ...primaryFacts().settings, idle_replication_slot_timeout: '60' } });
+    const [timedOut] = byId(diagnose(facts({ primary: idle, standby: standbyFacts({ receiverStatus: undefined }) }), false).findings, 'slot-invalidated');
+    expect(timedOut.detail).toBe(`slot ${slot} was invalidated: it stayed inactive longer than idle_replication_slot_timeout (60 s), so the primary released WAL the standby still needs`);
+    expect(timedOut.fix.text).toMatch(/; raise idle_replication_slot_timeout \(or 0 to turn it off\) if standbys may stay away that long$/);
+  });
+
   it('a stopped standby without standby.signal would start as a primary', () => {
     const standby = standbyFacts({ running: false, receiverStatus: undefined, inRecovery: undefined, standbySignal: false, controlState: 'shut down' });
     const [finding] = byId(diagnose(facts({ standby }), false).findings, 'standby-not-in-recovery');
