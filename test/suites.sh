@@ -9,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 vitest=node_modules/.bin/vitest
 matrix=test/integration/majors.test.ts
-half2=(faults status archive steps-primary steps-standby doctor-replay doctor-evidence sudo-password tls least-privilege wizard-hostkeys standbys rewind)
+half2=(faults status archive steps-primary steps-standby doctor-replay doctor-evidence sudo-password tls least-privilege wizard-hostkeys)
 half2=("${half2[@]/#/test/integration/}"); half2=("${half2[@]/%/.test.ts}")
 
 if (($#)); then exec "$vitest" run "$@"; fi   # npm test -- FILE…: just those, in PGW_LAB
