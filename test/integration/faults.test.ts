@@ -20,8 +20,15 @@ const standbyConf = '/etc/postgresql/15/main/postgresql.conf';
 const cloneCopying = /write-ahead log start point/;
 const labInstance = process.env.PGW_LAB || '0';
 const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
-/** $1 the clone's side directory, $2 the file to fill the filesystem with. */
-const fillOnceCopying = 'i=0; until [ -d "$1/base" ]; do i=$((i + 1)); [ "$i" -lt 12000 ] || exit 1; sleep 0.01; done; dd if=/dev/zero of="$2" bs=1M status=none 2>/dev/null; true';
+/** A host-side script: once the clone's side directory ($1) has a base/, it runs `then` (bounded: gives up after 120 s). */
+const onceCopying = (then: string) => `i=0; until [ -d "$1/base" ]; do i=$((i + 1)); [ "$i" -lt 12000 ] || exit 1; sleep 0.01; done; ${then}`;
+/** $2 the file to fill the filesystem with. */
+const fillOnceCopying = onceCopying('dd if=/dev/zero of="$2" bs=1M status=none 2>/dev/null; true');
+/** Pauses pg_basebackup (the host's own PID namespace) so that the copy cannot end before the fault lands. */
+const pauseOnceCopying = onceCopying(
+  // sudo, which runs it, stops itself with its stopped child; wait for that (at most 5 s) so that the CONT for both comes after.
+  "pkill -STOP -x pg_basebackup; i=0; until ps -o stat= -C sudo | grep -q '^T'; do i=$((i + 1)); [ \"$i\" -lt 500 ] || break; sleep 0.01; done",
+);
 
 /** The root-namespace end of a lab host's network link (test/lab/lab.sh veth_name). */
 const linkOf = (host: 'primary' | 'standby') => `pgwv${labInstance === '0' ? '' : labInstance}-${host}`;
@@ -190,9 +197,16 @@ const cases: Record<string, (marker: number) => Promise<void>> = {
   async 'primary-restarted-at-clone'(marker) {
     freshStandby();
     const before = standbySystemIdentifier();
+    // The small lab primary is copied in about a second: a restart started from here once the
+    // run prints its start point landed after the copy had ended. pg_basebackup is paused on
+    // the host as the copy begins, the primary restarts, then the copy goes on and finds it gone.
+    const pauser = spawn('bash', [labScript, 'exec', 'standby', 'sh', '-c', pauseOnceCopying, 'pause', `${standbyData}.pgrepl-new`], { stdio: 'ignore' });
+    const paused = new Promise((resolve) => pauser.on('close', resolve));
     const run = start(setupArgs);
-    await run.reaches(cloneCopying);
+    await paused;
     inHost('primary', ['pg_ctlcluster', '-m', 'immediate', '15', 'prod', 'restart']);
+    inHost('standby', ['pkill', '-CONT', '-x', 'pg_basebackup']);
+    inHost('standby', ['pkill', '-CONT', '-x', 'sudo']);
     const result = await run.done;
     expectOperatorSees(result, 'primary-restarted-at-clone');
     await expectStandbyUntouched(before, result);
