@@ -122,6 +122,37 @@ async function expectStandbyUntouched(identifierBefore: string | undefined, resu
   expect(standbySystemIdentifier(), result.stdout + result.stderr).toBe(identifierBefore);
 }
 
+/** A host's link down for 5 s (the fault is the 5 s itself) while the clone copies: the run rides it out. */
+async function linkBlipAtClone(host: 'primary' | 'standby', id: string, marker: number): Promise<void> {
+  freshStandby();
+  const run = start(setupArgs);
+  await run.reaches(cloneCopying);
+  setLink(host, 'down');
+  await new Promise((resolve) => setTimeout(resolve, 5000));
+  setLink(host, 'up');
+  const result = await run.done;
+  expectOperatorSees(result, id);
+  await expectNextRunFinishes(marker);
+}
+
+/** A host's link down until the run gives up (PGREPL_SSH_TIMEOUT=6) while the clone copies. */
+async function linkDownAtClone(host: 'primary' | 'standby', id: string, marker: number): Promise<void> {
+  freshStandby();
+  const before = standbySystemIdentifier();
+  const run = start(setupArgs, { PGREPL_SSH_TIMEOUT: '6' });
+  await run.reaches(cloneCopying);
+  setLink(host, 'down');
+  let result: CliResult;
+  try {
+    result = await run.done;
+  } finally {
+    setLink(host, 'up');
+  }
+  expectOperatorSees(result, id);
+  await expectStandbyUntouched(before, result);
+  await expectNextRunFinishes(marker);
+}
+
 const cases: Record<string, (marker: number) => Promise<void>> = {
   async 'ssh-killed-at-primary-restart'(marker) {
     // A fresh pair: listen_addresses and wal_senders need the primary's restart.
@@ -134,65 +165,10 @@ const cases: Record<string, (marker: number) => Promise<void>> = {
     await expectNextRunFinishes(marker);
   },
 
-  async 'standby-link-blip-at-clone'(marker) {
-    freshStandby();
-    const run = start(setupArgs);
-    await run.reaches(cloneCopying);
-    setLink('standby', 'down');
-    // The fault is the 5 s itself.
-    await new Promise((resolve) => setTimeout(resolve, 5000));
-    setLink('standby', 'up');
-    const result = await run.done;
-    expectOperatorSees(result, 'standby-link-blip-at-clone');
-    await expectNextRunFinishes(marker);
-  },
-
-  async 'standby-link-down-at-clone'(marker) {
-    freshStandby();
-    const before = standbySystemIdentifier();
-    const run = start(setupArgs, { PGREPL_SSH_TIMEOUT: '6' });
-    await run.reaches(cloneCopying);
-    setLink('standby', 'down');
-    let result: CliResult;
-    try {
-      result = await run.done;
-    } finally {
-      setLink('standby', 'up');
-    }
-    expectOperatorSees(result, 'standby-link-down-at-clone');
-    await expectStandbyUntouched(before, result);
-    await expectNextRunFinishes(marker);
-  },
-
-  async 'primary-link-blip-at-clone'(marker) {
-    freshStandby();
-    const run = start(setupArgs);
-    await run.reaches(cloneCopying);
-    setLink('primary', 'down');
-    // The fault is the 5 s itself.
-    await new Promise((resolve) => setTimeout(resolve, 5000));
-    setLink('primary', 'up');
-    const result = await run.done;
-    expectOperatorSees(result, 'primary-link-blip-at-clone');
-    await expectNextRunFinishes(marker);
-  },
-
-  async 'primary-link-down-at-clone'(marker) {
-    freshStandby();
-    const before = standbySystemIdentifier();
-    const run = start(setupArgs, { PGREPL_SSH_TIMEOUT: '6' });
-    await run.reaches(cloneCopying);
-    setLink('primary', 'down');
-    let result: CliResult;
-    try {
-      result = await run.done;
-    } finally {
-      setLink('primary', 'up');
-    }
-    expectOperatorSees(result, 'primary-link-down-at-clone');
-    await expectStandbyUntouched(before, result);
-    await expectNextRunFinishes(marker);
-  },
+  'standby-link-blip-at-clone': (marker) => linkBlipAtClone('standby', 'standby-link-blip-at-clone', marker),
+  'standby-link-down-at-clone': (marker) => linkDownAtClone('standby', 'standby-link-down-at-clone', marker),
+  'primary-link-blip-at-clone': (marker) => linkBlipAtClone('primary', 'primary-link-blip-at-clone', marker),
+  'primary-link-down-at-clone': (marker) => linkDownAtClone('primary', 'primary-link-down-at-clone', marker),
 
   async 'primary-restarted-at-clone'(marker) {
     freshStandby();
