@@ -13,8 +13,23 @@ interface LabPair {
   /** `refused`: the wizard must stop before any change (mixed majors). */
   expect?: string;
 }
-const hostKinds: Record<string, { layout: string; major: number }> = matrix.hostKinds;
-const labPairs: LabPair[] = matrix.pairs;
+const hostKinds: Record<string, { layout: string; major: number; root: string }> = matrix.hostKinds;
+
+/**
+ * PGW_MATRIX_SHARD=K/N (test/suites.sh runs two shards side by side, each in a lab instance of
+ * its own): every Nth pair from the Kth. Pairs on this machine's own root come first in each
+ * shard, so on a fresh machine the other Debian roots (`lab.sh cache`) are built meanwhile.
+ */
+function shardOf(pairs: LabPair[]): LabPair[] {
+  const shard = process.env.PGW_MATRIX_SHARD;
+  if (!shard) return pairs;
+  const [k, n] = shard.split('/').map(Number);
+  if (!(n >= 1 && k >= 1 && k <= n)) throw new Error(`PGW_MATRIX_SHARD must be K/N with 1 <= K <= N (got "${shard}")`);
+  const needsBuiltRoot = (pair: LabPair) => [pair.primary, pair.standby].some((kind) => hostKinds[kind].root !== 'machine');
+  const ordered = [...pairs.filter((pair) => !needsBuiltRoot(pair)), ...pairs.filter(needsBuiltRoot)];
+  return ordered.filter((_pair, index) => index % n === k - 1);
+}
+const labPairs: LabPair[] = shardOf(matrix.pairs);
 /** A pair's whole run waits on servers (restarts, clones, the walreceiver's 5 s retries): minutes on a busy 2-core machine. */
 const slow = 300_000;
 
@@ -26,8 +41,8 @@ const slow = 300_000;
  * A pair the matrix marks `refused` (mixed majors) is refused before any change.
  *
  * The pairs run one after another in a lab instance of their own (test/suites.sh runs this
- * file beside the rest of the suite, with PGW_LAB set to that instance), each rebuilt as its
- * kind; the runbook pairs carry four tablespaces on the primary.
+ * file in two shards beside the rest of the suite, with PGW_LAB set to each shard's instance),
+ * each rebuilt as its kind; the runbook pairs carry four tablespaces on the primary.
  */
 
 const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
