@@ -18,6 +18,8 @@ export type Command = (typeof commands)[number];
 export const optionSpecs = {
   primary: { type: 'string', help: 'primary host as [user@]host[:port] (aliases from ~/.ssh/config work)' },
   standby: { type: 'string', help: "standby host as [user@]host[:port], or with a config file's standbys list the name of the one this run works on" },
+  upstream: { type: 'string', help: "setup, doctor, status, inspect: a cascaded standby's upstream, another standby it clones from and streams from ([user@]host[:port], or with a config file's standbys list that standby's name)" },
+  'upstream-cluster': { type: 'string', help: 'cluster on the upstream, same forms as --primary-cluster' },
   'primary-cluster': { type: 'string', help: 'cluster on the primary: 15/main, its name, data directory or port (asked when several)' },
   'standby-cluster': { type: 'string', help: 'cluster on the standby, same forms' },
   'primary-bindir': { type: 'string', help: "directory of the primary's server binaries (postgres, pg_ctl) when they are found nowhere else" },
@@ -107,7 +109,7 @@ export async function parseOptions(argv: string[], env = process.env): Promise<O
     sshDeadAfterMs: sshDeadAfterMs(env[sshTimeoutEnv]),
   };
   const picked = standbys ? pickStandby(standbys, fromFlags, configPath!) : {};
-  return { ...fromFile, ...picked, ...fromFlags, ...(standbys ? { standby: picked.standby } : {}), ...environment, command: command as Command } as Options;
+  return { ...fromFile, ...picked, ...fromFlags, ...(standbys ? { standby: picked.standby, upstream: picked.upstream, upstreamCluster: fromFlags.upstreamCluster ?? picked.upstreamCluster } : {}), ...environment, command: command as Command } as Options;
 }
 
 /**
@@ -122,10 +124,12 @@ export interface NamedStandby {
   cluster?: string;
   bindir?: string;
   address?: string;
+  /** The name of the standby it streams from (a cascade); absent: the primary. */
+  upstream?: string;
 }
 
 /** Each entry key and the option it sets for the run that picks the entry. */
-const standbyEntryOptions = { name: 'slot', host: 'standby', cluster: 'standbyCluster', bindir: 'standbyBindir', address: 'standbyAddress' } as const;
+const standbyEntryOptions = { name: 'slot', host: 'standby', cluster: 'standbyCluster', bindir: 'standbyBindir', address: 'standbyAddress', upstream: 'upstream' } as const;
 
 /** Why a replication slot (and standby) name is refused, or undefined when PostgreSQL takes it. */
 export const slotNameProblem = (name: string) =>
@@ -154,11 +158,30 @@ function pickStandby(standbys: NamedStandby[], flags: Record<string, unknown>, p
       'leave --slot out: a named standby streams from the slot of its own name',
     );
   }
-  return Object.fromEntries(
+  const picked: Record<string, string> = Object.fromEntries(
     Object.entries(standbyEntryOptions)
-      .filter(([key]) => entry[key as keyof NamedStandby] !== undefined)
+      .filter(([key]) => entry[key as keyof NamedStandby] !== undefined && key !== 'upstream')
       .map(([key, option]) => [option, entry[key as keyof NamedStandby]!]),
   );
+  return { ...picked, ...upstreamOf(standbys, entry, flags.upstream as string | undefined, path) };
+}
+
+/**
+ * A cascaded standby's upstream from the list: --upstream NAME or the entry's `upstream:`
+ * names another standby, whose host and cluster the run connects to; "primary" (or neither)
+ * means the primary itself.
+ */
+function upstreamOf(standbys: NamedStandby[], entry: NamedStandby, flag: string | undefined, path: string): Record<string, string> {
+  const name = flag ?? entry.upstream;
+  if (name === undefined || name === 'primary') return {};
+  const upstream = standbys.find((candidate) => candidate.name === name);
+  if (!upstream || upstream === entry) {
+    throw new UsageError(
+      `standby ${entry.name}'s upstream ${name} is ${upstream ? 'itself' : `none of the standbys in config file ${path} (${standbys.map((s) => s.name).join(', ')})`}`,
+      'name another standby of the list as its upstream, or "primary"',
+    );
+  }
+  return { upstream: upstream.host, ...(upstream.cluster ? { upstreamCluster: upstream.cluster } : {}) };
 }
 
 /** `standbys:` checked: a list of mappings with a valid, unique name, a host and known keys only. */
@@ -218,9 +241,9 @@ async function readConfigFile(path: string): Promise<{ values: Record<string, un
     result[key] = normalized;
   }
   if (standbys === undefined) return { values: result };
-  const clashing = ['standby', 'slot', 'standbyCluster', 'standbyBindir', 'standbyAddress'].filter((key) => key in result);
+  const clashing = ['standby', 'slot', 'standbyCluster', 'standbyBindir', 'standbyAddress', 'upstream', 'upstreamCluster'].filter((key) => key in result);
   if (clashing.length > 0) {
-    throw new UsageError(`config file ${path} has both "standbys" and ${clashing.map((key) => `"${key}"`).join(', ')}`, 'give each standby its host, cluster, bindir and address inside its "standbys" entry');
+    throw new UsageError(`config file ${path} has both "standbys" and ${clashing.map((key) => `"${key}"`).join(', ')}`, 'give each standby its host, cluster, bindir, address and upstream inside its "standbys" entry');
   }
   return { values: result, standbys: readStandbys(standbys, path) };
 }

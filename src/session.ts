@@ -8,15 +8,22 @@ import { inspectHost, type HostFacts } from './facts/host.js';
 
 export type Role = 'primary' | 'standby';
 export const roles: readonly Role[] = ['primary', 'standby'];
+/** A host a run connects to: one end of the pair, or the upstream of a cascaded standby (another standby it streams from). */
+type HostRole = Role | 'upstream';
 
 /** Both hosts, connected once for the whole run. */
 export interface Pair {
   primary: Host;
   standby: Host;
+  /** --upstream: the standby the standby streams from (a cascade); absent when it streams from the primary. */
+  upstream?: Host;
   close(): Promise<void>;
 }
 
-function connectRole(options: Options, io: Io, role: Role): Promise<Host> {
+// The upstream is a standby: its sudo password is the standby's.
+const sudoRole = (role: HostRole): Role => (role === 'upstream' ? 'standby' : role);
+
+function connectRole(options: Options, io: Io, role: HostRole): Promise<Host> {
   if (!options[role]) {
     throw new UsageError(`no ${role} host given`, `pass --${role} [user@]host[:port], or put "${role}:" in the --config file`);
   }
@@ -30,8 +37,8 @@ function connectRole(options: Options, io: Io, role: Role): Promise<Host> {
     deadAfterMs: options.sshDeadAfterMs,
     confirmHostKey: io.interactive ? (key) => io.confirmHostKey(key) : undefined,
     sudoPassword: async (loginUser) =>
-      options.sudoPasswords?.[role] ??
-      (io.interactive ? await io.askSecret(`sudo password for ${loginUser} on the ${role} ${options[role]} (sudo alone receives it; asked once):`, sudoPasswordEnvs[role]) : undefined),
+      options.sudoPasswords?.[sudoRole(role)] ??
+      (io.interactive ? await io.askSecret(`sudo password for ${loginUser} on the ${role} ${options[role]} (sudo alone receives it; asked once):`, sudoPasswordEnvs[sudoRole(role)]) : undefined),
   });
 }
 
@@ -41,16 +48,21 @@ export async function connectPair(options: Options, io: Io): Promise<Pair> {
       throw new UsageError(`no ${role} host given`, `pass --${role} [user@]host[:port], or put "${role}:" in the --config file`);
     }
   }
-  const [primary, standby] = await Promise.allSettled([connectRole(options, io, 'primary'), connectRole(options, io, 'standby')]);
-  if (primary.status === 'rejected' || standby.status === 'rejected') {
-    await Promise.all([primary, standby].map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
-    throw primary.status === 'rejected' ? primary.reason : (standby as PromiseRejectedResult).reason;
+  const wanted: HostRole[] = options.upstream ? ['primary', 'standby', 'upstream'] : ['primary', 'standby'];
+  const settled = await Promise.allSettled(wanted.map((role) => connectRole(options, io, role)));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const hosts = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (failed) {
+    await Promise.all(hosts.map((host) => host.close()));
+    throw failed.reason;
   }
+  const [primary, standby, upstream] = hosts;
   return {
-    primary: primary.value,
-    standby: standby.value,
+    primary,
+    standby,
+    ...(upstream ? { upstream } : {}),
     close: async () => {
-      await Promise.all([primary.value.close(), standby.value.close()]);
+      await Promise.all(hosts.map((host) => host.close()));
     },
   };
 }
@@ -58,14 +70,17 @@ export async function connectPair(options: Options, io: Io): Promise<Pair> {
 export interface PairFacts {
   primary: HostFacts;
   standby: HostFacts;
+  upstream?: HostFacts;
 }
 
+const clusterOption = (options: Options, role: HostRole) => (role === 'upstream' ? options.upstreamCluster : options[`${role}Cluster`]);
+
 /** Discovers one host: its clusters, the one chosen (asked when several), and its facts. */
-async function discoverRole(host: Host, options: Options, io: Io, role: Role): Promise<HostFacts> {
-  const clusters = await listClusters(host, options[`${role}Cluster`], options[`${role}Bindir`]);
+async function discoverRole(host: Host, options: Options, io: Io, role: HostRole): Promise<HostFacts> {
+  const clusters = await listClusters(host, clusterOption(options, role), role === 'upstream' ? undefined : options[`${role}Bindir`]);
   const where = `${role} ${host.label}`;
   const chosen =
-    chooseCluster(clusters, options[`${role}Cluster`], role, where) ??
+    chooseCluster(clusters, clusterOption(options, role), role, where) ??
     (await io.choose(
       `Several PostgreSQL clusters on the ${role} ${host.label}; which one?`,
       clusters.map((c) => ({ label: describeCluster(c), value: c })),
@@ -79,8 +94,12 @@ async function discoverRole(host: Host, options: Options, io: Io, role: Role): P
 
 /** Discovers both hosts in parallel; a host with several clusters asks which one (or names the flag). */
 export async function discoverPair(pair: Pair, options: Options, io: Io): Promise<PairFacts> {
-  const [primary, standby] = await Promise.all([discoverRole(pair.primary, options, io, 'primary'), discoverRole(pair.standby, options, io, 'standby')]);
-  return { primary, standby };
+  const [primary, standby, upstream] = await Promise.all([
+    discoverRole(pair.primary, options, io, 'primary'),
+    discoverRole(pair.standby, options, io, 'standby'),
+    pair.upstream ? discoverRole(pair.upstream, options, io, 'upstream') : undefined,
+  ]);
+  return { primary, standby, ...(upstream ? { upstream } : {}) };
 }
 
 /** The primary alone, connected and discovered: for work that needs no standby host (taking one off). */

@@ -130,8 +130,14 @@ export interface ChangeRecord {
 }
 
 export interface StepContext {
+  /** The server the standby clones and streams from: the primary, or in a cascade its upstream standby. */
   primary: Node;
   standby: Node;
+  /**
+   * In a cascade (primary is then an upstream standby, read-only): the real primary, where
+   * the replication role is written and the canary is emitted. Absent otherwise.
+   */
+  origin?: Node;
   settings: SetupSettings;
   signal: AbortSignal;
   /** Asks for an explicit yes before something destructive; false means stop without doing it. */
@@ -163,6 +169,9 @@ export interface Step {
    */
   cutShort?(ctx: StepContext): string;
 }
+
+/** The server that accepts writes: the primary, which in a cascade is not the one streamed from. */
+export const writableServer = (ctx: StepContext): Node => ctx.origin ?? ctx.primary;
 
 export const where = (node: Node) => `${node.host.role} ${node.host.label}`;
 

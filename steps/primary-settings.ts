@@ -195,7 +195,7 @@ function restartNames(state: State, settings: SetupSettings): Managed[] {
 function restartAction(ctx: StepContext, names: readonly string[]): PlannedAction {
   return {
     side: 'primary',
-    summary: `restart the primary so ${names.join(', ')} take${names.length === 1 ? 's' : ''} effect (open connections are dropped; clients must reconnect)`,
+    summary: `restart the ${ctx.primary.host.role} so ${names.join(', ')} take${names.length === 1 ? 's' : ''} effect (open connections are dropped; clients must reconnect)`,
     command: serverControlCommand(ctx.primary.cluster, 'restart'),
     destructive: 'restart-primary',
   };

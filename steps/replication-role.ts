@@ -3,7 +3,7 @@ import { clientTool } from '../src/facts/clusters.js';
 import { WizardError } from '../src/errors.js';
 import { passwordEnv } from '../src/options.js';
 import { storePassword, writePassfile } from './clone-standby.js';
-import { where, type CheckResult, type Node, type PlannedAction, type SetupSettings, type Step, type StepContext } from './contract.js';
+import { where, writableServer, type CheckResult, type Node, type PlannedAction, type SetupSettings, type Step, type StepContext } from './contract.js';
 import { sharedWithCheck } from './lib/checked-state.js';
 import { livePasswordMethod, query } from './lib/live-server.js';
 import { findPassfileEntry, upsertPassfileEntry } from './lib/passfile.js';
@@ -55,11 +55,11 @@ const standbyEntry = (ctx: StepContext, passfile: string | null) =>
 async function roleState(ctx: StepContext, passfileRead?: string | null): Promise<RoleState> {
   const { roleName, password } = ctx.settings;
   const [role, method, passfile, others] = await Promise.all([
-    readRole(ctx.primary, roleName),
-    livePasswordMethod(ctx.primary),
+    readRole(writableServer(ctx), roleName),
+    livePasswordMethod(writableServer(ctx)),
     passfileRead !== undefined ? passfileRead : ctx.standby.host.readFile(ctx.settings.passfile, 'postgres'),
     query<{ standby: string }>(
-      ctx.primary,
+      writableServer(ctx),
       `SELECT coalesce(nullif(application_name, ''), 'unnamed') || ' from ' || coalesce(host(client_addr), 'a local socket') AS standby
          FROM pg_stat_replication WHERE usename = $1 AND host(client_addr) IS DISTINCT FROM $2 ORDER BY 1`,
       [roleName, ctx.settings.standbyAddress],
@@ -121,7 +121,7 @@ function refuseGeneratedReplacement(ctx: StepContext, state: RoleState): void {
   if (!ctx.settings.passwordGenerated || ctx.settings.rotatePassword || !state.otherPassword) return;
   throw new WizardError(
     `role ${ctx.settings.roleName} already exists with a password, and no password was given for it`,
-    where(ctx.primary),
+    where(writableServer(ctx)),
     `give its current password (or the new one you want it to have) at the wizard's password prompt or in ${passwordEnv}, or choose another role with --role`,
   );
 }
@@ -134,7 +134,7 @@ function refuseLockingOutOthers(ctx: StepContext, state: RoleState): void {
   if (ctx.settings.rotatePassword || !state.otherPassword || state.otherStandbys.length === 0) return;
   throw new WizardError(
     `role ${ctx.settings.roleName} has another password than the one given, and ${state.otherStandbys.join(', ')} stream${state.otherStandbys.length === 1 ? 's' : ''} as ${ctx.settings.roleName} with it: replacing it would lock ${state.otherStandbys.length === 1 ? 'that standby' : 'them'} out at the next connection`,
-    where(ctx.primary),
+    where(writableServer(ctx)),
     `nothing was changed; set ${passwordEnv} to the password those standbys use (in their server user's ~/.pgpass), or give this standby a role of its own with --role`,
   );
 }
@@ -164,7 +164,7 @@ async function updateStandby(ctx: StepContext, state: RoleState, authenticatedBe
     if (state.role) {
       // A stored verifier is taken as it is: the old password comes back without being known.
       const previous = state.role.rolpassword === null ? 'NULL' : pg.escapeLiteral(state.role.rolpassword);
-      await query(ctx.primary, `ALTER ROLE ${pg.escapeIdentifier(settings.roleName)} PASSWORD ${previous}`).catch((error: Error) =>
+      await query(writableServer(ctx), `ALTER ROLE ${pg.escapeIdentifier(settings.roleName)} PASSWORD ${previous}`).catch((error: Error) =>
         problems.push(`role ${settings.roleName} on the primary keeps the new password (${error.message})`),
       );
     }
@@ -257,7 +257,7 @@ export const replicationRoleStep: Step = {
     const done: string[] = [];
     if (state.missing.length > 0) {
       const verifier = verifierFor(state.method, ctx.settings.password, name);
-      await query(ctx.primary, roleStatement(ctx, state, pg.escapeLiteral(verifier)));
+      await query(writableServer(ctx), roleStatement(ctx, state, pg.escapeLiteral(verifier)));
       done.push(`${state.role ? 'updated' : 'created'} role ${name}`);
     }
     // Throws after setting the role back when the standby's half fails: then nothing changed.
@@ -284,7 +284,7 @@ export const replicationRoleStep: Step = {
     if (problems.length > 0) {
       throw new WizardError(
         `${problems.join(', ')} after it was set up`,
-        where(ctx.primary),
+        where(writableServer(ctx)),
         'something changed the role or the passfile at the same time (another tool or session); run again',
       );
     }

@@ -1,6 +1,6 @@
 import { clientTool } from '../src/facts/clusters.js';
 import { WizardError } from '../src/errors.js';
-import { where, type CheckResult, type Node, type Step, type StepContext } from './contract.js';
+import { where, writableServer, type CheckResult, type Node, type Step, type StepContext } from './contract.js';
 import { runningAddress } from '../src/facts/live.js';
 import { pollUntil } from './lib/poll.js';
 import { replicationFix } from '../src/catalog/replication-errors.js';
@@ -18,7 +18,7 @@ const streamingTimeoutMs = 60_000;
 const canaryTimeoutMs = 30_000;
 
 const primarySql = `SELECT r.application_name, host(r.client_addr) AS client_addr, r.state, r.sync_state,
-       pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint::text AS replay_bytes,
+       pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END, r.replay_lsn)::bigint::text AS replay_bytes,
        (SELECT active FROM pg_replication_slots WHERE slot_name = $3) AS slot_active
   FROM pg_stat_replication r
  WHERE r.application_name = $1 OR host(r.client_addr) = $2`;
@@ -26,6 +26,27 @@ const standbySql = `SELECT (SELECT status FROM pg_stat_wal_receiver) AS status,
        pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint::text AS apply_bytes`;
 const canarySql = `SELECT pg_logical_emit_message(true, 'pgrepl-wizard', $1)::text AS lsn`;
 const replayedSql = 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS replayed';
+// sender_host and sender_port exist from PostgreSQL 11.
+const senderSql = 'SELECT sender_host, sender_port FROM pg_stat_wal_receiver';
+
+/**
+ * A cascaded standby's WAL receiver must stream from its upstream, not from the primary: its
+ * own view says whom it reached (PostgreSQL 11+), and the upstream's pg_stat_replication lists it.
+ */
+async function cascadeProof(ctx: StepContext): Promise<string> {
+  const upstream = `the upstream ${ctx.primary.host.label}`;
+  if (ctx.standby.cluster.major < 11) return `${upstream} streams to it (pg_stat_replication there)`;
+  const [row] = (await sql<{ sender_host: string | null; sender_port: number | null }>(ctx.standby, senderSql)) ?? [];
+  const expected = ctx.settings.primaryAddress;
+  if (row?.sender_host !== expected || row.sender_port !== ctx.primary.cluster.port) {
+    throw new WizardError(
+      `the standby's WAL receiver streams from ${row?.sender_host ? `${row.sender_host}:${row.sender_port}` : 'nowhere'}, not from its upstream ${expected}:${ctx.primary.cluster.port}`,
+      where(ctx.standby),
+      "read its primary_conninfo (postgresql.auto.conf) and run setup again: the recovery-config step points it at the upstream",
+    );
+  }
+  return `its WAL receiver streams from ${row.sender_host}:${row.sender_port} (pg_stat_wal_receiver.sender_host), ${upstream}, which lists it in pg_stat_replication`;
+}
 
 interface Streaming {
   primary: { application_name: string; client_addr: string | null; state: string; sync_state: string; replay_bytes: string | null; slot_active: boolean | null } | undefined;
@@ -48,10 +69,10 @@ async function streamingState(ctx: StepContext): Promise<Streaming> {
 
 const isStreaming = (s: Streaming) => s.primary?.state === 'streaming' && s.primary.slot_active === true && s.standby?.status === 'streaming';
 
-function describe(s: Streaming, slotName: string): string {
+function describe(s: Streaming, slotName: string, sender = 'primary'): string {
   const primary = s.primary
-    ? `the primary sees ${s.primary.application_name || 'a standby'} from ${s.primary.client_addr ?? 'a local socket'} in state ${s.primary.state} (${s.primary.sync_state}), slot ${slotName} ${s.primary.slot_active ? 'active' : 'inactive'}, ${s.primary.replay_bytes ?? '?'} bytes not yet replayed`
-    : 'the primary has no replication connection from the standby';
+    ? `the ${sender} sees ${s.primary.application_name || 'a standby'} from ${s.primary.client_addr ?? 'a local socket'} in state ${s.primary.state} (${s.primary.sync_state}), slot ${slotName} ${s.primary.slot_active ? 'active' : 'inactive'}, ${s.primary.replay_bytes ?? '?'} bytes not yet replayed`
+    : `the ${sender} has no replication connection from the standby`;
   const standby = s.standby ? `the standby's WAL receiver is ${s.standby.status ?? 'not running'}, ${s.standby.apply_bytes ?? '?'} bytes received but not yet applied` : 'the standby is not running';
   return `${primary}; ${standby}`;
 }
@@ -59,7 +80,7 @@ function describe(s: Streaming, slotName: string): string {
 async function notStreaming(ctx: StepContext, state: Streaming, failure: string): Promise<WizardError> {
   const lines = problemLines(await recentLog(ctx.standby));
   return new WizardError(
-    `${failure}: ${describe(state, ctx.settings.slotName)}${lines.length ? `; the standby's log says:\n${lines.join('\n')}` : ''}`,
+    `${failure}: ${describe(state, ctx.settings.slotName, ctx.primary.host.role)}${lines.length ? `; the standby's log says:\n${lines.join('\n')}` : ''}`,
     where(ctx.standby),
     replicationFix(lines.join('\n'), { ...ctx.settings, primaryPort: ctx.primary.cluster.port }) ??
       `read the standby's log${ctx.standby.cluster.logFile ? ` (${ctx.standby.cluster.logFile})` : ''} and the primary's for the walreceiver's errors`,
@@ -99,7 +120,12 @@ export const verifyStreamingStep: Step = {
     return [
       { side: 'primary', summary: `Wait up to ${streamingTimeoutMs / 1000} s for the standby's replication connection in state streaming, with slot ${settings.slotName} active`, sql: primarySql },
       { side: 'standby', summary: "Read the standby's WAL receiver status and apply lag", sql: standbySql },
-      { side: 'primary', summary: 'Write a canary into the WAL (a logical message: no table, no user data)', sql: canarySql },
+      {
+        side: 'primary',
+        summary: `Write a canary into the WAL${ctx.origin ? ' on the primary (the upstream, a standby, passes it on)' : ''} (a logical message: no table, no user data)`,
+        sql: canarySql,
+      },
+      ...(ctx.origin ? [{ side: 'standby' as const, summary: "Read whom the standby's WAL receiver streams from (pg_stat_wal_receiver.sender_host): the upstream", sql: senderSql }] : []),
       { side: 'standby', summary: 'Time until the standby has replayed the canary', sql: replayedSql },
       {
         side: 'standby',
@@ -120,7 +146,7 @@ export const verifyStreamingStep: Step = {
     );
     if (!streaming) throw await notStreaming(ctx, last!, `the standby did not stream within ${streamingTimeoutMs / 1000} s`);
 
-    const [{ lsn }] = (await sql<{ lsn: string }>(ctx.primary, canarySql, [`canary ${new Date().toISOString()}`]))!;
+    const [{ lsn }] = (await sql<{ lsn: string }>(writableServer(ctx), canarySql, [`canary ${new Date().toISOString()}`]))!;
     const started = performance.now();
     const replayed = await pollUntil(
       async () => ((await sql<{ replayed: boolean }>(ctx.standby, replayedSql, [lsn]))?.[0]?.replayed ? true : undefined),
@@ -128,12 +154,13 @@ export const verifyStreamingStep: Step = {
     );
     if (!replayed) throw await notStreaming(ctx, await streamingState(ctx), `the standby did not replay a canary written at ${lsn} within ${canaryTimeoutMs / 1000} s`);
     const latencyMs = Math.round(performance.now() - started);
-    return `the standby streams; a canary written at ${lsn} on the primary was replayed on the standby after ${latencyMs} ms; ${await newConnectionProof(ctx)}`;
+    const cascade = ctx.origin ? `${await cascadeProof(ctx)}; ` : '';
+    return `the standby streams; ${cascade}a canary written at ${lsn} on the primary was replayed on the standby after ${latencyMs} ms; ${await newConnectionProof(ctx)}`;
   },
 
   async verify(ctx) {
     const state = await streamingState(ctx);
     if (!isStreaming(state)) throw await notStreaming(ctx, state, 'the standby does not stream');
-    return describe(state, ctx.settings.slotName);
+    return describe(state, ctx.settings.slotName, ctx.primary.host.role);
   },
 };

@@ -9,7 +9,11 @@ export async function inspectCommand(options: Options): Promise<number> {
   const { facts, close } = await openSession(options, io);
   try {
     if (options.json) console.log(JSON.stringify({ ok: true, ...facts }, null, 2));
-    else console.log([...hostReport(facts.primary, options.sudoersFor), '', ...hostReport(facts.standby, options.sudoersFor), '', 'About these sudo rules:', ...sudoersCaveats.map((caveat) => `- ${caveat.replaceAll('`', '')}`)].join('\n'));
+    else {
+      // A cascade's upstream sits between the two: primary → upstream → standby.
+      const hosts = [facts.primary, ...(facts.upstream ? [facts.upstream] : []), facts.standby];
+      console.log([...hosts.flatMap((host) => [...hostReport(host, options.sudoersFor), '']), 'About these sudo rules:', ...sudoersCaveats.map((caveat) => `- ${caveat.replaceAll('`', '')}`)].join('\n'));
+    }
     return 0;
   } finally {
     await close();

@@ -41,6 +41,7 @@ export async function statusCommand(options: Options): Promise<number> {
     const status = await statusJob({
       primary,
       standby,
+      ...(pair.upstream ? { upstream: toNode(pair.upstream, facts.upstream!) } : {}),
       thresholds,
       watch: Boolean(options.watch),
       historyFile: historyPath(pair.primary.label, primary.cluster.id),

@@ -92,9 +92,12 @@ const lsnBytes = (lsn: string) => `pg_wal_lsn_diff(${lsn}, '0/0')::float8`;
 const seconds = (interval: string) => `extract(epoch FROM ${interval})::float8`;
 const gap = (from: string, to: string) => `pg_wal_lsn_diff(${from}, ${to})::float8`;
 
-/** The primary's statement for its major: the columns each version has. */
-export function primaryStatusSql(major: number): string {
-  const current = 'pg_current_wal_lsn()';
+/**
+ * The primary's statement for its major: the columns each version has. `cascading`: the same
+ * read of a cascade's upstream, a standby whose walsenders send what it has received.
+ */
+export function primaryStatusSql(major: number, cascading = false): string {
+  const current = cascading ? 'pg_last_wal_receive_lsn()' : 'pg_current_wal_lsn()';
   const slotColumns =
     major >= 13
       ? `wal_status AS "walStatus", CASE WHEN safe_wal_size IS NULL THEN NULL ELSE safe_wal_size::float8 END AS "safeWalSizeBytes"`
@@ -118,7 +121,7 @@ SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
                 ${gap('flush_lsn', 'replay_lsn')} AS "flushedNotReplayedBytes",
                 ${gap(current, 'replay_lsn')} AS "replayGapBytes",
                 ${seconds('write_lag')} AS "writeLagSeconds", ${seconds('flush_lag')} AS "flushLagSeconds", ${seconds('replay_lag')} AS "replayLagSeconds"
-           FROM pg_stat_replication WHERE NOT pg_is_in_recovery()) r), '[]') AS senders,
+           FROM pg_stat_replication WHERE ${cascading ? 'pg_is_in_recovery()' : 'NOT pg_is_in_recovery()'}) r), '[]') AS senders,
        coalesce((SELECT json_agg(s ORDER BY s.name) FROM (
          SELECT slot_name AS name, slot_type AS type, active, restart_lsn::text AS "restartLsn",
                 CASE WHEN NOT pg_is_in_recovery() THEN ${gap(current, 'restart_lsn')} END AS "retainedBytes",

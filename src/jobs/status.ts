@@ -1,6 +1,6 @@
 import type { Node } from '../../steps/contract.js';
 import { hostAddresses } from '../facts/host.js';
-import { readPrimaryStatus, readStandbyStatus, readWalFilesystem, type WalFilesystem } from '../status/readings.js';
+import { readPrimaryStatus, readStandbyStatus, readUpstreamStatus, readWalFilesystem, type WalFilesystem } from '../status/readings.js';
 import { assess, lagPoint, type PairContext, type PairStatus, type Sample } from '../status/assess.js';
 import { loadHistory, recordInactiveSlots, saveHistory } from '../status/history.js';
 import type { Thresholds } from '../status/thresholds.js';
@@ -9,6 +9,8 @@ import type { Emit } from './events.js';
 export interface StatusJobInput {
   primary: Node;
   standby: Node;
+  /** A cascade's upstream (--upstream): read too, for the standby's walsender there. */
+  upstream?: Node;
   thresholds: Thresholds;
   /** Refresh every second until `signal` aborts; otherwise two refreshes a few seconds apart. */
   watch: boolean;
@@ -50,8 +52,11 @@ export async function statusJob(input: StatusJobInput): Promise<PairStatus> {
   const { primary, standby, signal } = input;
   const readPrimary = readPrimaryStatus(primary);
   const readStandby = readStandbyStatus(standby);
+  const upstream = input.upstream;
+  const readUpstream = upstream ? readUpstreamStatus(upstream) : async () => undefined;
   const context: PairContext = {
     primary: { label: primary.host.label, clusterId: primary.cluster.id },
+    ...(upstream ? { upstream: { label: upstream.host.label, clusterId: upstream.cluster.id } } : {}),
     standby: { label: standby.host.label, clusterId: standby.cluster.id, addresses: await hostAddresses(standby.host) },
     thresholds: input.thresholds,
   };
@@ -64,13 +69,18 @@ export async function statusJob(input: StatusJobInput): Promise<PairStatus> {
     const takenAt = Date.now();
     const readDisk = takenAt - diskReadAt >= diskEveryMs;
     const started = performance.now();
-    const [primaryReading, standbyReading, filesystem] = await Promise.all([readPrimary(), readStandby(), readDisk ? readWalFilesystem(primary).catch(() => undefined) : undefined]);
+    const [primaryReading, standbyReading, filesystem, upstreamReading] = await Promise.all([
+      readPrimary(),
+      readStandby(),
+      readDisk ? readWalFilesystem(primary).catch(() => undefined) : undefined,
+      readUpstream(),
+    ]);
     const refreshMs = performance.now() - started;
     if (readDisk) {
       diskReadAt = takenAt;
       disk = filesystem ?? disk;
     }
-    samples.push({ takenAt, primary: primaryReading, standby: standbyReading, refreshMs });
+    samples.push({ takenAt, primary: primaryReading, standby: standbyReading, ...(upstreamReading ? { upstream: upstreamReading } : {}), refreshMs });
     while (samples[0].takenAt < takenAt - chartWindowMs) samples.shift();
   };
 

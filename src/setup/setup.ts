@@ -4,6 +4,8 @@ import { cloneStandbyStep } from '../../steps/clone-standby.js';
 import { nameTakenElsewhere } from '../../steps/replication-slot.js';
 import { runClonePrechecks } from '../../steps/lib/clone-prechecks.js';
 import { requireRoot } from '../../steps/lib/privilege.js';
+import { upstreamStreams } from '../../steps/lib/cascade.js';
+import { UsageError } from '../errors.js';
 import type { Io } from '../io.js';
 import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
@@ -47,17 +49,38 @@ export interface SetupRun {
   planOnly: boolean;
 }
 
+/**
+ * The server the standby clones and streams from, which the steps call its primary: the
+ * primary itself, or in a cascade (--upstream) the standby upstream of it. The steps that
+ * must write on the real primary (the replication role, the canary) get it as the origin.
+ */
+function streamingFrom(pair: Pair, facts: PairFacts): { pair: Pair; facts: PairFacts } {
+  if (!pair.upstream || !facts.upstream) return { pair, facts };
+  return { pair: { ...pair, primary: pair.upstream }, facts: { ...facts, primary: facts.upstream } };
+}
+
 /** Settings are resolved once (the password asked once), then planned and applied with them. */
-export const prepareSetup = (pair: Pair, facts: PairFacts, options: Options, io: Io) => resolveSettings(pair, facts, options, io);
+export function prepareSetup(pair: Pair, facts: PairFacts, options: Options, io: Io): Promise<SetupSettings> {
+  if (!pair.upstream) return resolveSettings(pair, facts, options, io);
+  if (options.archiveDir !== undefined) {
+    throw new UsageError('--archive-dir with --upstream: archiving is set up on the primary, not on a cascade\'s upstream', 'set up archiving with the primary\'s own standby (without --upstream), then cascade without --archive-dir');
+  }
+  // --primary-address names the primary; a cascaded standby reaches its upstream at the upstream's address.
+  const source = streamingFrom(pair, facts);
+  return resolveSettings(source.pair, source.facts, { ...options, primaryAddress: undefined }, io);
+}
 
 export async function runSetup({ pair, facts, settings, options, io, emit, signal, planOnly }: SetupRun): Promise<SetupOutcome> {
-  const primary = toNode(pair.primary, facts.primary);
+  const source = streamingFrom(pair, facts);
+  const primary = toNode(source.pair.primary, source.facts.primary);
   const standby = toNode(pair.standby, facts.standby);
+  const origin = pair.upstream ? toNode(pair.primary, facts.primary) : undefined;
   const changes: ChangeRecord[] = [];
   const notes = new Map<string, string[]>();
   const contextFor = (stepId: string): StepContext => ({
     primary,
     standby,
+    ...(origin ? { origin } : {}),
     settings,
     signal,
     // The standby's own host name (from the machine itself) is what the operator must type.
@@ -71,7 +94,7 @@ export async function runSetup({ pair, facts, settings, options, io, emit, signa
   });
   // A stall both connections rode out is told in the step it happened in.
   let currentStep = preflightId;
-  const unwatch = [pair.primary, pair.standby].map((host) => host.watchConnection?.((line) => contextFor(currentStep).note(line)));
+  const unwatch = [pair.primary, pair.standby, ...(pair.upstream ? [pair.upstream] : [])].map((host) => host.watchConnection?.((line) => contextFor(currentStep).note(line)));
   const tracking = (event: RunnerEvent) => {
     if (event.type === 'step-start') currentStep = event.id;
     emit(event);
@@ -117,6 +140,7 @@ async function preflight(facts: PairFacts, planOnly: boolean, ctx: StepContext):
     }
     const cloning = !(await cloneStandbyStep.check(ctx)).done;
     await requireRoot(ctx, cloning);
+    if (ctx.origin) ctx.note(await upstreamStreams(ctx));
     if (planOnly || !cloning) return undefined;
     await runClonePrechecks(ctx, 'plan');
     return undefined;

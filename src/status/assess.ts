@@ -16,20 +16,23 @@ export interface Sample {
   takenAt: number;
   primary: Reading<PrimaryReading>;
   standby: Reading<StandbyReading>;
+  /** A cascade's upstream (--upstream): the standby the standby streams from. */
+  upstream?: Reading<PrimaryReading>;
   /** How long the refresh took, both hosts in parallel. */
   refreshMs: number;
 }
 
 export interface PairContext {
   primary: { label: string; clusterId: string };
+  upstream?: { label: string; clusterId: string };
   /** The standby's own addresses: its row in pg_stat_replication has one of them as client_addr. */
   standby: { label: string; clusterId: string; addresses: readonly string[] };
   thresholds: Thresholds;
 }
 
 export interface Attention {
-  id: 'primary-unavailable' | 'primary-in-recovery' | 'standby-unavailable' | 'standby-other-cluster' | 'standby-not-in-recovery' | 'not-streaming' | 'replay-paused' | 'lag' | 'retained' | 'slot-lost' | 'slot-unreserved';
-  host: 'primary' | 'standby';
+  id: 'primary-unavailable' | 'primary-in-recovery' | 'standby-unavailable' | 'standby-other-cluster' | 'standby-not-in-recovery' | 'not-streaming' | 'replay-paused' | 'lag' | 'retained' | 'slot-lost' | 'slot-unreserved' | 'upstream-unavailable';
+  host: 'primary' | 'standby' | 'upstream';
   text: string;
 }
 
@@ -95,6 +98,8 @@ export interface PairStatus {
     lastMessageAgeSeconds: number | null;
   };
   slots: SlotStatus[];
+  /** A cascade's upstream: the standby this standby streams from, and who streams from it (its pg_stat_replication). */
+  upstream?: { host: string; cluster: string; problem: string | null; standbys: StandbyRow[] };
 }
 
 const value = <T>(reading: Reading<T> | undefined): T | undefined => (reading?.ok ? reading.value : undefined);
@@ -151,13 +156,17 @@ const rules: Rule[] = [
       : [],
   ({ standby, primary }) =>
     standby.inRecovery === false && !otherCluster(standby, primary) ? [{ id: 'standby-not-in-recovery', host: 'standby', text: 'the standby is not in recovery: it was promoted and no longer follows the primary' }] : [],
-  ({ standby, standbys, primary }) => {
+  ({ standby, standbys, primary, upstream }) => {
     if (standby.problem || !standby.inRecovery || otherCluster(standby, primary)) return [];
     if (standby.receiverStatus !== 'streaming') {
       return [{ id: 'not-streaming', host: 'standby', text: `the standby does not stream: its walreceiver is ${standby.receiverStatus ?? 'not running'}` }];
     }
+    if (upstream) {
+      return upstream.problem || upstream.standbys.some((row) => row.thisStandby) ? [] : [{ id: 'not-streaming', host: 'upstream', text: "the upstream has no walsender for the standby (no pg_stat_replication row from the standby's addresses)" }];
+    }
     return primary.problem || standbys.some((row) => row.thisStandby) ? [] : [{ id: 'not-streaming', host: 'primary', text: "the primary has no walsender for the standby (no pg_stat_replication row from the standby's addresses)" }];
   },
+  ({ upstream }) => (upstream?.problem ? [{ id: 'upstream-unavailable', host: 'upstream', text: `the upstream ${upstream.host} does not answer: ${upstream.problem}` }] : []),
   ({ standbys }) =>
     standbys
       .filter((row) => row.state !== 'streaming' && row.state !== 'backup')
@@ -247,6 +256,16 @@ export function assess(samples: readonly Sample[], context: PairContext, history
       lastMessageAgeSeconds: receiver?.lastMessageAgeSeconds ?? null,
     },
     slots,
+    ...(context.upstream && latest.upstream
+      ? {
+          upstream: {
+            host: context.upstream.label,
+            cluster: context.upstream.clusterId,
+            problem: latest.upstream.ok ? null : latest.upstream.problem,
+            standbys: (value(latest.upstream)?.senders ?? []).map((row) => ({ ...row, thisStandby: isThisStandby(row, context.standby.addresses) })),
+          },
+        }
+      : {}),
   };
   const attention = rules.flatMap((rule) => rule(base));
   return { healthy: attention.length === 0, attention, ...base };

@@ -42,6 +42,7 @@ export function statusReader<T>(node: Node, sqlFor: (major: number) => string): 
 }
 
 export const readPrimaryStatus = (node: Node) => statusReader<PrimaryReading>(node, primaryStatusSql);
+export const readUpstreamStatus = (node: Node) => statusReader<PrimaryReading>(node, (major) => primaryStatusSql(major, true));
 export const readStandbyStatus = (node: Node) => statusReader<StandbyReading>(node, standbyStatusSql);
 
 /** The filesystem that holds pg_wal (a symlinked pg_wal is followed): free and total bytes. */

@@ -62,7 +62,20 @@ function slotLine(slot: SlotStatus): string {
 export function statusLines(status: PairStatus): string[] {
   const lines = [`Replication status at ${status.sampledAt} (one refresh: ${status.refreshMilliseconds} ms)`, '', ...primaryLines(status), ''];
   lines.push(status.standbys.length > 0 ? 'Standbys streaming from the primary (pg_stat_replication; ▶ is the standby given):' : 'No standby is connected to the primary.');
-  lines.push(...status.standbys.flatMap(senderLines), '', ...standbyLines(status), '');
+  lines.push(...status.standbys.flatMap(senderLines), '');
+  if (status.upstream) {
+    const { host, cluster, problem, standbys } = status.upstream;
+    lines.push(
+      problem
+        ? `The upstream ${host} (${cluster}), the standby the standby follows, does not answer: ${problem}`
+        : standbys.length > 0
+          ? `Standbys streaming from the upstream ${host} (${cluster}; a cascade):`
+          : `No standby is connected to the upstream ${host} (${cluster}).`,
+      ...standbys.flatMap(senderLines),
+      '',
+    );
+  }
+  lines.push(...standbyLines(status), '');
   lines.push(status.slots.length > 0 ? 'Replication slots on the primary:' : 'No replication slots on the primary.', ...status.slots.map(slotLine), '');
   if (status.attention.length > 0) {
     lines.push(`Needs attention (${status.attention.length}):`, ...status.attention.map((item) => `  ✗ ${item.id} (${item.host}): ${item.text}`), '');

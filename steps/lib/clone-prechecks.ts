@@ -77,6 +77,8 @@ export interface CloneFacts {
   standby: StandbyCloneFacts;
   standbyHost: HostIdentity;
   connection: ConnectionTest;
+  /** The "primary" is a cascade's upstream: a standby, in recovery by design. */
+  cascade?: boolean;
 }
 
 export interface Finding {
@@ -204,7 +206,7 @@ async function gatherCloneFacts(ctx: StepContext, mode: 'plan' | 'apply'): Promi
   const primaryRead = primaryFacts(ctx);
   const tablespaces = primaryRead.then((primary) => ('unreachable' in primary ? [] : primary.tablespaces));
   const [primary, connection, standby] = await Promise.all([primaryRead, connectionTest(ctx, mode), standbyFacts(ctx, tablespaces)]);
-  return { primary, primaryHost: identity(ctx, 'primary'), primaryPort: ctx.primary.cluster.port, standby, standbyHost: identity(ctx, 'standby'), connection };
+  return { primary, primaryHost: identity(ctx, 'primary'), primaryPort: ctx.primary.cluster.port, standby, standbyHost: identity(ctx, 'standby'), connection, cascade: ctx.origin !== undefined };
 }
 
 const major = (versionNum: number) => (versionNum >= 100000 ? Math.floor(versionNum / 10000) : Math.floor(versionNum / 100) / 100);
@@ -229,9 +231,9 @@ export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Fin
     const p = facts.primary;
     const primaryMajor = major(p.versionNum);
     add('primary-reachable', 'primary', false,
-      p.inRecovery
+      p.inRecovery && !facts.cascade
         ? { status: 'fail', detail: 'the chosen primary is itself in recovery (a standby)', fix: 'pick the cluster that accepts writes as --primary' }
-        : ok(`PostgreSQL ${p.version}, system identifier ${p.systemIdentifier}`));
+        : ok(`PostgreSQL ${p.version}, system identifier ${p.systemIdentifier}${facts.cascade ? ', a standby in recovery: the upstream of a cascade' : ''}`));
     add('same-major-version', 'standby', false,
       standby.major === primaryMajor
         ? ok(`both run PostgreSQL ${primaryMajor}`)

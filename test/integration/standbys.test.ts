@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { until } from './doctor-lab.js';
-import { escapeRegExp, lab, labResetWithStandbys, psqlIn, runCli, tempDir } from './lab.js';
+import { escapeRegExp, inHost, lab, labResetWithStandbys, psqlIn, runCli, tempDir } from './lab.js';
 
 // Several standbys (README "Several standbys"): a named standby is added to a primary that
 // already streams to another, on a lab with a third host (PGW_LAB_STANDBYS=2).
@@ -10,10 +10,10 @@ const password = 'standbys-lab-password';
 let standby2Ip = '';
 let config = '';
 
-/** A config file listing named standbys (name, host) beside the lab's primary. */
-function standbysConfig(file: string, standbys: [name: string, ip: string][]): string {
+/** A config file listing named standbys (name, host, and the upstream of a cascaded one) beside the lab's primary. */
+function standbysConfig(file: string, standbys: [name: string, ip: string, upstream?: string][]): string {
   const path = join(tempDir('pgrepl-standbys-'), file);
-  const entries = standbys.map(([name, ip]) => `  - name: ${name}\n    host: labadmin@${ip}\n    cluster: 15/main\n`).join('');
+  const entries = standbys.map(([name, ip, upstream]) => `  - name: ${name}\n    host: labadmin@${ip}\n    cluster: 15/main\n${upstream ? `    upstream: ${upstream}\n` : ''}`).join('');
   writeFileSync(path, `primary: labadmin@${lab.primaryIp}\nprimaryCluster: 15/prod\nidentity: ${lab.key}\nknownHosts: ${lab.knownHosts}\nstandbys:\n${entries}`);
   return path;
 }
@@ -100,5 +100,41 @@ describe('a second named standby', () => {
     expect(walsender('lab_one')).toBe(firstWalsender);
     psqlIn('primary', "INSERT INTO t VALUES (2002, 'after lab_two left')", 'appdb');
     expect(await until(() => psqlIn('standby', 'SELECT note FROM t WHERE id = 2002', 'appdb') || undefined, 'the row on standby')).toBe('after lab_two left');
+  });
+});
+
+describe('a cascaded standby (primary → lab_one → lab_three)', () => {
+  let cascade = '';
+
+  beforeAll(async () => {
+    cascade = standbysConfig('cascade.yaml', [['lab_one', lab.standbyIp], ['lab_three', standby2Ip, 'lab_one']]);
+    // standby2 gets an empty cluster of its own again, so lab_three is really cloned, from lab_one.
+    inHost('standby2', ['pg_dropcluster', '--stop', '15', 'main']);
+    inHost('standby2', ['pg_createcluster', '15', 'main', '-p', '5432', '--start', '--', '--no-sync']);
+  });
+
+  it('is cloned from its upstream standby and streams from it; a row written on the primary reaches it through lab_one', async () => {
+    const run = await runCli(['setup', '--config', cascade, '--standby', 'lab_three', '--yes', '--restart-primary'], { PGREPL_PASSWORD: password });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain('the upstream is a hot standby that streams');
+
+    // The upstream holds the slot, the hba line and the walsender; the primary knows nothing of lab_three.
+    expect(psqlIn('standby', 'SELECT application_name, host(client_addr), state FROM pg_stat_replication')).toBe(`lab_three|${standby2Ip}|streaming`);
+    expect(psqlIn('standby', "SELECT active FROM pg_replication_slots WHERE slot_name = 'lab_three'")).toBe('t');
+    expect(psqlIn('standby', `SELECT count(*) FROM pg_hba_file_rules WHERE address = '${standby2Ip}' AND 'replication' = ANY(database)`)).toBe('1');
+    expect(psqlIn('primary', 'SELECT string_agg(application_name, \',\') FROM pg_stat_replication')).toBe('lab_one');
+    expect(psqlIn('standby2', 'SELECT sender_host FROM pg_stat_wal_receiver')).toBe(lab.standbyIp);
+
+    psqlIn('primary', "INSERT INTO t VALUES (3001, 'down the chain')", 'appdb');
+    expect(await until(() => psqlIn('standby2', 'SELECT note FROM t WHERE id = 3001', 'appdb') || undefined, 'the row on standby2')).toBe('down the chain');
+
+    const inspect = await runCli(['inspect', '--config', cascade, '--standby', 'lab_three']);
+    expect(inspect.code, inspect.stderr).toBe(0);
+    expect(inspect.stdout).toContain(`standbys streaming from it (pg_stat_replication): lab_three from ${standby2Ip} (streaming, async, slot lab_three)`);
+    const status = await runCli(['status', '--json', '--config', cascade, '--standby', 'lab_three']);
+    expect(status.code, status.stdout + status.stderr).toBe(0);
+    const document = JSON.parse(status.stdout) as { standby: { senderHost: string }; upstream: { standbys: { applicationName: string; thisStandby: boolean }[] } };
+    expect(document.standby.senderHost).toBe(lab.standbyIp);
+    expect(document.upstream.standbys.map((row) => [row.applicationName, row.thisStandby])).toEqual([['lab_three', true]]);
   });
 });

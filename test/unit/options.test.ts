@@ -53,6 +53,14 @@ describe('parseOptions', () => {
   });
 
   describe('a list of named standbys', () => {
+    it("a cascaded standby's upstream is another entry: its host and cluster; --upstream NAME or primary overrides it", async () => {
+      const chain = 'primary: root@db1\nstandbys:\n  - name: db2\n    host: admin@db2\n    cluster: 15/main\n  - name: db3\n    host: admin@db3\n    upstream: db2\n';
+      expect(await parseOptions(['setup', '--config', configFile(chain), '--standby', 'db3'], {})).toMatchObject({ standby: 'admin@db3', slot: 'db3', upstream: 'admin@db2', upstreamCluster: '15/main' });
+      expect((await parseOptions(['setup', '--config', configFile(chain), '--standby', 'db3', '--upstream', 'primary'], {})).upstream).toBeUndefined();
+      expect(await parseOptions(['setup', '--config', configFile(chain), '--standby', 'db2', '--upstream', 'db3'], {})).toMatchObject({ standby: 'admin@db2', upstream: 'admin@db3' });
+      expect((await parseOptions(['setup', '--config', configFile(chain), '--standby', 'db2'], {})).upstream).toBeUndefined();
+    });
+
     const two = 'primary: root@db1\nstandbys:\n  - name: db2\n    host: admin@db2\n    cluster: 15/main\n  - name: db3\n    host: admin@db3:2222\n    address: 10.0.0.13\n';
 
     it('--standby picks one by name: its host, cluster and address, and its name as the slot', async () => {
@@ -73,7 +81,9 @@ describe('parseOptions', () => {
       await refused('standbys:\n  - { name: 15/main, host: db2 }\n').toThrow(/"15\/main" is not a valid replication slot name/);
       await refused('standbys:\n  - { name: db2, host: db2 }\n  - { name: db2, host: db3 }\n').toThrow(/two standbys are named db2/);
       await refused('standbys:\n  - { name: db2 }\n').toThrow(/standby db2 has no host/);
-      await refused('standbys:\n  - { name: db2, host: db2, upstream: db1 }\n').toThrow(/unknown key "upstream"/);
+      await refused('standbys:\n  - { name: db2, host: db2, port: 5432 }\n').toThrow(/unknown key "port"/);
+      await refused('standbys:\n  - { name: db2, host: db2, upstream: db1 }\n').toThrow(/standby db2's upstream db1 is none of the standbys/);
+      await refused('standbys:\n  - { name: db2, host: db2, upstream: db2 }\n').toThrow(/standby db2's upstream db2 is itself/);
       await refused('standbys: db2\n').toThrow(/"standbys" must be a list/);
       await refused('standby: db9\nstandbys:\n  - { name: db2, host: db2 }\n').toThrow(/both "standbys" and "standby"/);
       await refused(two, ['--standby', 'db2', '--slot', 'other']).toThrow(/--slot other differs from standby db2's name/);
