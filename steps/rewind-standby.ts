@@ -6,7 +6,7 @@ import { runningAddress } from '../src/facts/live.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
 import { standbyOwnConfig } from './clone-standby.js';
 import { timestampSuffix } from './lib/config-files.js';
-import { copyWalSegment, missingWalSegment, rewindArgv, runRewind, type RewindRun } from './lib/rewind.js';
+import { copyWalSegment, findPgRewind, missingWalSegment, rewindArgv, runRewind, type RewindRun } from './lib/rewind.js';
 import { controlServer, serverControlCommand } from './lib/server-control.js';
 
 /**
@@ -86,11 +86,13 @@ export const rewindStandbyStep: Step = {
   async plan(ctx) {
     const { cluster } = ctx.standby;
     const actions: PlannedAction[] = [];
+    const found = await findPgRewind(ctx.standby);
+    const pgRewind = 'path' in found ? found.path : 'pg_rewind';
     if (await runningAddress(ctx.standby)) actions.push({ side: 'standby', summary: `Stop the standby's cluster ${cluster.id} (pg_rewind needs it shut down cleanly)`, command: serverControlCommand(cluster, 'stop') });
     actions.push(
       { side: 'standby', summary: `Save the standby's own ${ownFiles(ctx).join(', ')} (pg_rewind copies the primary's) to ~${ctx.standby.host.serverUser}/.pgrepl-wizard/rewind-<time>/` },
-      { side: 'standby', summary: "pg_rewind --dry-run: proves the rewind can work before anything changes", command: rewindArgv(ctx.primary, ctx.standby, true) },
-      rewindAction(ctx),
+      { side: 'standby', summary: "pg_rewind --dry-run: proves the rewind can work before anything changes", command: rewindArgv(ctx.primary, ctx.standby, pgRewind, true) },
+      rewindAction(ctx, pgRewind),
       { side: 'standby', summary: `Put the standby's own ${ownFiles(ctx).join(', ')} back` },
     );
     return actions;
@@ -99,7 +101,9 @@ export const rewindStandbyStep: Step = {
   async apply(ctx) {
     const { host, cluster } = ctx.standby;
     const dir = cluster.dataDirectory;
-    if (!(await ctx.confirm(rewindAction(ctx)))) {
+    const found = await findPgRewind(ctx.standby);
+    if ('missing' in found) throw new RewindFailed(found.missing, where(ctx.standby), found.missing, false);
+    if (!(await ctx.confirm(rewindAction(ctx, found.path)))) {
       throw new WizardError('stopped before touching the standby', where(ctx.standby), "run again and confirm rewinding the standby's data directory (headless: --yes)");
     }
     await stopCleanly(ctx);
@@ -146,7 +150,7 @@ export const rewindStandbyStep: Step = {
 };
 
 /** The rewind itself, for the plan and the confirmation: it changes the data directory in place. */
-function rewindAction(ctx: StepContext): PlannedAction {
+function rewindAction(ctx: StepContext, pgRewind: string): PlannedAction {
   const { cluster } = ctx.standby;
   return {
     side: 'standby',
@@ -154,7 +158,7 @@ function rewindAction(ctx: StepContext): PlannedAction {
       `Rewind the standby's data directory ${cluster.dataDirectory} with pg_rewind ${cluster.major} against the primary ` +
       `(--source-server: the primary's superuser ${ctx.primary.host.serverUser} over the wizard's socket relay, no password): ` +
       "only the blocks changed since the fork are copied; what the standby wrote after the fork is discarded, not kept",
-    command: rewindArgv(ctx.primary, ctx.standby, false),
+    command: rewindArgv(ctx.primary, ctx.standby, pgRewind, false),
     destructive: 'replace-standby-data',
   };
 }

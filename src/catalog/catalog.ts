@@ -270,7 +270,7 @@ export const catalog: Record<FindingId, FindingSpec> = {
     host: 'standby',
     severity: 'error',
     title: 'the standby runs as a primary (not in recovery)',
-    cause: 'it was promoted, or standby.signal / recovery.conf is missing',
+    cause: 'it was promoted, standby.signal / recovery.conf is missing, or it is the former primary after a failover (pointed at the new primary as its standby)',
     fix: 'rewind it with pg_rewind (needs data checksums or wal_log_hints), or re-clone it from the primary (a promoted server cannot simply go back)',
     autoFix: 'rewinds the standby with pg_rewind when pg_rewind --dry-run accepts it, else (or when the rewind fails) re-clones it',
     logPatterns: [],

@@ -177,7 +177,7 @@ function standbyRole(ctx: Context): Finding[] {
         'standby-not-in-recovery',
         [fromQuery('standby', 'pg_is_in_recovery()', standby.clock, ['pg_is_in_recovery() = false: it accepts writes']), ...fromLog(standby.log, ...promoted)],
         { repairs: ['reclone'] },
-        { detail: `${standby.clusterId} runs as a primary${standby.timeline !== undefined && primary.timeline !== undefined ? ` on timeline ${standby.timeline} (the primary is on ${primary.timeline})` : ''}` },
+        { detail: `${standby.clusterId} runs as a primary${standby.timeline !== undefined && primary.timeline !== undefined ? ` on timeline ${standby.timeline} (the primary is on ${primary.timeline})` : ''}${formerPrimary(ctx)}` },
       ),
     );
   } else if (!standby.running) {
@@ -185,7 +185,7 @@ function standbyRole(ctx: Context): Finding[] {
     if (!signal) {
       const file = standby.major >= 12 ? 'standby.signal' : "recovery.conf with standby_mode = 'on'";
       found.push(
-        finding('standby-not-in-recovery', [fromQuery('standby', 'data directory', standby.clock, [`no ${file}: it would start as a primary (cluster state: ${standby.controlState ?? 'unknown'})`])], { repairs: ['reclone'] }, { detail: `${standby.clusterId} has no ${file}` }),
+        finding('standby-not-in-recovery', [fromQuery('standby', 'data directory', standby.clock, [`no ${file}: it would start as a primary (cluster state: ${standby.controlState ?? 'unknown'})`])], { repairs: ['reclone'] }, { detail: `${standby.clusterId} has no ${file}${formerPrimary(ctx)}` }),
       );
     }
   }
@@ -203,6 +203,16 @@ function standbyRole(ctx: Context): Finding[] {
     );
   }
   return found;
+}
+
+/**
+ * A standby out of recovery on an earlier timeline than the primary's: the primary was
+ * promoted after it forked (a failover), so this is the former primary, to follow the new one.
+ */
+function formerPrimary(ctx: Context): string {
+  const { standby, primary } = ctx.facts;
+  if (standby.timeline === undefined || primary.timeline === undefined || standby.timeline >= primary.timeline) return '';
+  return `: the former primary (the primary was promoted on a later timeline, a failover); to follow the new primary it needs a rewind or a new clone`;
 }
 
 /** The standby's restore_command: a setting from PG 12, a recovery.conf line before. */

@@ -156,6 +156,11 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
   const ids = new Set(chosen.flatMap((f) => f.fix.repairs.flatMap((repair) => repairSteps[repair])));
   const recloneFor = chosen.filter((f) => f.fix.repairs.includes('reclone'));
   const choice = recloneFor.length > 0 && recloneFor.every((f) => rewindable.has(f.id)) ? await rewindChoice(nodes) : undefined;
+  if (choice) {
+    // A former primary turned into a standby has neither a pg_hba.conf line on the new primary nor a stored password.
+    ids.add(pgHbaStep.id);
+    ids.add(passfileStep.id);
+  }
   if (choice?.rewind) {
     ids.delete(cloneStandbyStep.id);
     ids.add(rewindStandbyStep.id);

@@ -99,6 +99,12 @@ export const findArchiveCleanup = command({
   argv: (binDir: string) =>
     sh('for d in "$1" /usr/lib/postgresql/*/bin /usr/pgsql-*/bin; do [ -x "$d/pg_archivecleanup" ] && exec echo "$d/pg_archivecleanup"; done; command -v pg_archivecleanup', binDir),
 });
+/** pg_rewind of the server's own major (it refuses another's data directory): the server's bindir, then Debian's and PGDG's for that major. */
+export const findPgRewind = command({
+  runs: server,
+  argv: (binDir: string, major: number) =>
+    sh('for d in "$1" "/usr/lib/postgresql/$2/bin" "/usr/pgsql-$2/bin"; do [ -x "$d/pg_rewind" ] && exec echo "$d/pg_rewind"; done; exit 1', binDir, String(major)),
+});
 export const listDirectory = command({ runs: server, argv: (path: string) => ['ls', '-1A', '--', path] });
 export const removeFile = command({ runs: server, argv: (path: string) => ['rm', '-f', '--', path] });
 const spaceScript = [

@@ -39,20 +39,35 @@ const progressPattern = /^\s*(\d+)\/(\d+) kB \((\d+)%\) copied/;
 // 12–14 say "fatal:", 15+ "error:", 10–11 print the bare message.
 const errorPrefix = /^pg_rewind: (?:error|fatal): /;
 
-export const pgRewindPath = (node: Node) => `${node.cluster.binDir}/pg_rewind`;
+/** Where pg_rewind is looked for on the standby, for the message when none is there. */
+const pgRewindPlaces = (node: Node) => [node.cluster.binDir, `/usr/lib/postgresql/${node.cluster.major}/bin`, `/usr/pgsql-${node.cluster.major}/bin`];
+
+/** The standby's pg_rewind of its own major, or why there is none (a hand-installed server often ships without it). */
+export async function findPgRewind(node: Node): Promise<{ path: string } | { missing: string }> {
+  const found = await node.host.exec(privileged.findPgRewind(node.cluster.binDir, node.cluster.major), { as: 'postgres' });
+  const path = found.stdout.trim();
+  if (found.code === 0 && path) return { path };
+  const { major } = node.cluster;
+  return {
+    missing:
+      `no pg_rewind of PostgreSQL ${major} on the standby (looked in ${pgRewindPlaces(node).join(', ')}; pg_rewind works only on its own major's data directory): ` +
+      `it comes with the server package (postgresql-${major} on Debian/Ubuntu, postgresql${major}-server from PGDG) or a source build's bin directory`,
+  };
+}
 
 /**
  * pg_rewind's arguments (the relay adds --source-server). From 13 pg_rewind would run a
  * target that was not shut down cleanly in single-user mode itself, which fails where the
  * configuration lives outside the data directory (Debian): the wizard stops it cleanly first.
  */
-export function rewindArgs(standby: Node, dryRun: boolean): string[] {
+export function rewindArgs(standby: Node, pgRewind: string, dryRun: boolean): string[] {
   const { cluster } = standby;
-  return [pgRewindPath(standby), `--target-pgdata=${cluster.dataDirectory}`, '--progress', ...(cluster.major >= 13 ? ['--no-ensure-shutdown'] : []), ...(dryRun ? ['--dry-run'] : [])];
+  return [pgRewind, `--target-pgdata=${cluster.dataDirectory}`, '--progress', ...(cluster.major >= 13 ? ['--no-ensure-shutdown'] : []), ...(dryRun ? ['--dry-run'] : [])];
 }
 
 /** The argv the standby runs, as the plan shows it (the --source-server the relay adds is named in the summary). */
-export const rewindArgv = (primary: Node, standby: Node, dryRun: boolean) => privileged.rewindThroughRelay(primary.cluster.port, primary.host.serverUser, rewindArgs(standby, dryRun));
+export const rewindArgv = (primary: Node, standby: Node, pgRewind: string, dryRun: boolean) =>
+  privileged.rewindThroughRelay(primary.cluster.port, primary.host.serverUser, rewindArgs(standby, pgRewind, dryRun));
 
 export function parseRewindOutput(code: number, stderr: string): RewindRun {
   const lines: string[] = [];
@@ -115,13 +130,15 @@ export async function copyWalSegment(primary: Node, standby: Node, name: string)
 export async function runRewind(primary: Node, standby: Node, options: { dryRun: boolean; onProgress?: (doneKb: number, totalKb: number, percent: number) => void; signal?: AbortSignal }): Promise<RewindRun> {
   const address = await runningAddress(primary);
   if (!address) return { ok: false, lines: [], error: `the primary's cluster ${primary.cluster.id} is not running: pg_rewind needs it as its source` };
+  const pgRewind = await findPgRewind(standby);
+  if ('missing' in pgRewind) return { ok: false, lines: [], error: pgRewind.missing };
   const progress = lineSplitter((line) => {
     const match = progressPattern.exec(line);
     if (match) options.onProgress?.(Number(match[1]), Number(match[2]), Number(match[3]));
   });
   const [rewound] = await joined((standbySide, primarySide) =>
     Promise.all([
-      standby.host.exec(rewindArgv(primary, standby, options.dryRun), { as: 'postgres', stream: standbySide, onStderr: (chunk) => progress.push(chunk), signal: options.signal }),
+      standby.host.exec(rewindArgv(primary, standby, pgRewind.path, options.dryRun), { as: 'postgres', stream: standbySide, onStderr: (chunk) => progress.push(chunk), signal: options.signal }),
       primary.host.exec(privileged.socketRelay(`${address.socketDir}/.s.PGSQL.${address.port}`), { as: 'postgres', stream: primarySide }),
     ]),
   );

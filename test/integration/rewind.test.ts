@@ -1,12 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { inHost, labFlags, labReset, psqlIn, runCli } from './lab.js';
-import { current, diagnoseUntil, errorIds, expectStreamingWithNewRow, fix, password } from './doctor-lab.js';
+import { inHost, lab, labFlags, labReset, psqlIn, runCli } from './lab.js';
+import { current, diagnoseUntil, doctor, errorIds, expectStreamingWithNewRow, fix, password } from './doctor-lab.js';
 
 /**
  * doctor --fix on a standby promoted by mistake and written to on both sides: pg_rewind brings
  * it back when the standby logs hint bits (wal_log_hints), a clone again when it cannot, with
  * pg_rewind's own reason. One pair, set up once; each case leaves it streaming.
  */
+
+/** doctor --fix stops, rewinds or clones, starts and proves streaming: minutes on a busy 2-core machine. */
+const slow = 300_000;
 
 const restartStandby = () => inHost('standby', ['pg_ctlcluster', '15', 'main', 'restart']);
 const rowOn = (host: 'primary' | 'standby', id: number) => psqlIn(host, `SELECT note FROM t WHERE id = ${id}`, 'appdb');
@@ -57,7 +60,7 @@ describe('doctor --fix on a standby whose history forked', () => {
     expect(rowOn('standby', 990)).toBe('');
     expect(psqlIn('standby', 'SHOW work_mem')).toBe('7MB');
     await expectStreamingWithNewRow();
-  });
+  }, slow);
 
   it('wal_log_hints off, no data checksums: pg_rewind says why, and the standby is cloned again instead', async () => {
     psqlIn('standby', 'ALTER SYSTEM SET wal_log_hints = off');
@@ -71,5 +74,30 @@ describe('doctor --fix on a standby whose history forked', () => {
     expect(rowOn('standby', 993)).toBe('written on the primary after the fork');
     expect(rowOn('standby', 992)).toBe('');
     await expectStreamingWithNewRow();
-  });
+  }, slow);
+
+  it('after a failover the former primary follows the new one: doctor --fix with the roles swapped rewinds it', async () => {
+    // The failover: the standby is promoted and written to; the former primary takes a last write, then crashes.
+    psqlIn('standby', 'SELECT pg_promote()');
+    await until(() => psqlIn('standby', 'SELECT pg_is_in_recovery()') === 'f', 'the promotion');
+    psqlIn('standby', "INSERT INTO t VALUES (994, 'written on the new primary')", 'appdb');
+    psqlIn('primary', "INSERT INTO t VALUES (995, 'written on the former primary after the failover')", 'appdb');
+    inHost('primary', ['pg_ctlcluster', '15', 'prod', 'stop', '-m', 'immediate']);
+    const swapped = ['--primary', `labadmin@${lab.standbyIp}`, '--primary-cluster', '15/main', '--standby', `labadmin@${lab.primaryIp}`, '--standby-cluster', '15/prod'];
+
+    const before = await doctor(swapped);
+    expect(current(before, 'standby-not-in-recovery').detail).toContain('the former primary (the primary was promoted on a later timeline, a failover)');
+    // The former primary has no stored replication password: the operator gives it, as to setup.
+    const after = await fix(swapped, { PGREPL_PASSWORD: password });
+    expect(errorIds(after), JSON.stringify(after.findings)).toEqual([]);
+    const steps = after.repairs.steps.map((s) => [s.id, s.status]);
+    expect(steps).toEqual(expect.arrayContaining([['pg-hba', 'done'], ['standby-passfile', 'done'], ['rewind-standby', 'done'], ['verify-streaming', 'done']]));
+    expect(steps.map(([id]) => id)).not.toContain('clone-standby');
+    expect(psqlIn('primary', 'SELECT pg_is_in_recovery()')).toBe('t');
+    expect(rowOn('primary', 994)).toBe('written on the new primary');
+    expect(rowOn('primary', 995)).toBe('');
+    expect(psqlIn('standby', `SELECT state FROM pg_stat_replication WHERE client_addr = '${lab.primaryIp}'`)).toBe('streaming');
+    psqlIn('standby', "INSERT INTO t VALUES (996, 'written on the new primary after the rejoin')", 'appdb');
+    await until(() => rowOn('primary', 996) !== '', 'the row on the former primary');
+  }, slow);
 });

@@ -37,8 +37,8 @@ describe("pg_rewind's output", () => {
   });
 
   it("runs the target's own major's pg_rewind; --no-ensure-shutdown from 13, where pg_rewind would start the server itself", () => {
-    expect(rewindArgs(node(12), true)).toEqual(['/usr/lib/postgresql/12/bin/pg_rewind', '--target-pgdata=/var/lib/postgresql/main', '--progress', '--dry-run']);
-    expect(rewindArgs(node(15), false)).toEqual(['/usr/lib/postgresql/15/bin/pg_rewind', '--target-pgdata=/var/lib/postgresql/main', '--progress', '--no-ensure-shutdown']);
+    expect(rewindArgs(node(12), '/usr/lib/postgresql/12/bin/pg_rewind', true)).toEqual(['/usr/lib/postgresql/12/bin/pg_rewind', '--target-pgdata=/var/lib/postgresql/main', '--progress', '--dry-run']);
+    expect(rewindArgs(node(15), '/usr/lib/postgresql/15/bin/pg_rewind', false)).toEqual(['/usr/lib/postgresql/15/bin/pg_rewind', '--target-pgdata=/var/lib/postgresql/main', '--progress', '--no-ensure-shutdown']);
   });
 
   it('names the WAL segment pg_rewind missed in the standby\'s pg_wal (fetched from the primary), and no other failure', () => {
