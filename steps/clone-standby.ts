@@ -16,6 +16,8 @@ import { upsertPassfileEntry } from './lib/passfile.js';
 import { passfileParams, replicationProbeArgv } from '../src/facts/replication.js';
 import { tlsEnvironment } from './lib/standby-config.js';
 import { errorLines, replicationFix } from '../src/catalog/replication-errors.js';
+import { cloneFailure, primaryLogReasons } from '../src/catalog/clone-failures.js';
+import { logSince, markLog, type LogMark } from '../src/facts/server-log.js';
 import { controlServer, isRunning, serverControlCommand } from './lib/server-control.js';
 import { keptTablespace, mappingOption, primaryTablespaces, tablespaceSide, type Tablespace } from './lib/tablespaces.js';
 
@@ -144,7 +146,8 @@ async function endOrphanedClones(ctx: StepContext): Promise<void> {
   }
 }
 
-async function runBasebackup(ctx: StepContext, tablespaces: Tablespace[]): Promise<void> {
+/** `primaryLog`: where the primary's log ended before the copy, for its reasons when the copy fails. */
+async function runBasebackup(ctx: StepContext, tablespaces: Tablespace[], primaryLog: LogMark): Promise<void> {
   const { host } = ctx.standby;
   // The copy streams from the primary: when the primary's SSH connection is lost (network
   // down, host stopped), pg_basebackup would wait on it for as long as TCP does, so the
@@ -195,12 +198,15 @@ async function runBasebackup(ctx: StepContext, tablespaces: Tablespace[]): Promi
   lines.end();
   if (result.code !== 0) {
     const text = errorLines(result.stderr).join('\n') || result.stderr.trim().split(/\r|\n/).slice(-3).join('\n');
+    const failure = cloneFailure(text);
+    // Evidence only: a primary that cannot be read now leaves pg_basebackup's words alone.
+    const reasons = failure?.primaryLogPatterns ? primaryLogReasons(failure, await logSince(ctx.primary, primaryLog).catch(() => '')) : [];
     throw new WizardError(
-      `pg_basebackup failed; the standby's data directory was not touched:\n${text}`,
+      `pg_basebackup failed; the standby's data directory was not touched:\n${text}` +
+        (failure ? `\n${failure.cause}` : '') +
+        (reasons.length > 0 ? `\nthe primary's log during the copy:\n${reasons.join('\n')}` : ''),
       where(ctx.standby),
-      (/No space left on device/.test(text)
-        ? `make room on the standby's filesystem next to ${ctx.standby.cluster.dataDirectory}: the copy needs about the primary's size while the old data directory stays; then run the same command again`
-        : undefined) ??
+      failure?.fix({ dataDirectory: ctx.standby.cluster.dataDirectory, primaryMajor: ctx.primary.cluster.major }) ??
         replicationFix(text, { ...ctx.settings, primaryPort: ctx.primary.cluster.port }) ??
         "read pg_basebackup's message above, fix its cause and run setup again",
     );
@@ -346,7 +352,8 @@ export const cloneStandbyStep: Step = {
     if (ctx.settings.checkpoint === 'spread') ctx.note('warning: waiting for a spread checkpoint on the primary; this can take minutes');
     // Asked again after the confirmation, which may have taken the operator a while; the open
     // session answers when it runs.
-    const wasRunning = (await runningAddress(ctx.standby)) !== undefined;
+    const [standbyAddress, primaryLog] = await Promise.all([runningAddress(ctx.standby), markLog(ctx.primary)]);
+    const wasRunning = standbyAddress !== undefined;
     const as = await directoryUser(host, [dir, ...tablespaces.map((t) => t.target)]);
     const sides = [sideDirectory(dir), ...tablespaces.map((t) => tablespaceSide(t.target))];
     const untouched = () =>
@@ -361,7 +368,7 @@ export const cloneStandbyStep: Step = {
         // A side directory still here is from an interrupted earlier run: it is ours to remove.
         await host.run(privileged.removeTree(sides), { as });
         for (const side of sides) await host.run(privileged.makeServerDirectory(host.serverUser, side), { as });
-        await runBasebackup(ctx, tablespaces);
+        await runBasebackup(ctx, tablespaces, primaryLog);
       } catch (error) {
         // Cleaning up needs the connection that was just lost: the next run does it.
         if (error instanceof ConnectionLost && error.role === 'standby') throw error;

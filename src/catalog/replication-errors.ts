@@ -23,7 +23,7 @@ const refused: Fix = (e) =>
 const unreachable: Fix = (e) =>
   `the standby cannot reach ${e.primaryAddress} port ${e.primaryPort}: check routing and firewalls between the hosts (allow TCP ${e.primaryPort} from ${e.standbyAddress})`;
 
-// Client-side texts (libpq, pg_basebackup) that no server log carries; checked first.
+// Client-side texts (libpq) that no server log carries; checked first. pg_basebackup's own: clone-failures.ts.
 const clientRules: [RegExp, Fix][] = [
   [/fe_sendauth: no password supplied/, (e) =>
     `${e.passfile} on the standby has no line for ${e.primaryAddress}:${e.primaryPort}:replication:${e.roleName} ` +
@@ -31,9 +31,6 @@ const clientRules: [RegExp, Fix][] = [
   [/Connection refused/, refused],
   [/timeout expired|timed out|No route to host|Network is unreachable/, unreachable],
   [/could not translate host name/, (e) => `the standby cannot resolve ${e.primaryAddress}: use an IP address (--primary-address) or fix DNS or /etc/hosts on the standby`],
-  [/directory "[^"]+" exists but is not empty/, () =>
-    'a tablespace of the primary maps to a non-empty directory on the standby: empty it, or clone by hand with pg_basebackup --tablespace-mapping'],
-  [/incompatible server version/, () => "install the primary's major version of the PostgreSQL client tools on the standby (pg_basebackup must be at least the server's version)"],
   [/data directory "[^"]+" has (?:invalid permissions|group or world access|wrong ownership)/, () => 'chown -R the data directory to the OS user that runs PostgreSQL and chmod 0700 it'],
 ];
 

@@ -1,5 +1,6 @@
 import { withSection, writeSectionWhenRun, type GeneratedSection } from '../readme-section.js';
 import { catalog, findingIds } from '../catalog/catalog.js';
+import { cloneFailures } from '../catalog/clone-failures.js';
 
 /**
  * README's doctor section, written from the catalog so ids, texts and fixes have one source.
@@ -16,6 +17,7 @@ export function readableMessage(pattern: RegExp): string {
   return pattern.source
     .replace(/"\[\^"\]\+"/g, '"…"')
     .replace(/\\S\+|\\w\+|\.\*/g, '…')
+    .replace(/\\s\+/g, ' ')
     .replace(/\\d\+/g, 'N')
     .replace(/"\?/g, '')
     .replace(/\\([.()])/g, '$1');
@@ -54,6 +56,17 @@ export function troubleshootingSection(): string {
     '| id | severity | host | what it means | log messages it quotes | what to do | `--fix` |',
     '|---|---|---|---|---|---|---|',
     ...rows,
+    '',
+    '#### When the clone fails (setup, and `doctor --fix` when it clones again)',
+    '',
+    "pg_basebackup's own errors show only in its output, so the clone step explains them itself:",
+    "pg_basebackup's lines, the cause, the primary's log lines written during the copy where they say",
+    "why, and the fix. The standby's data directory is left as it was (the copy goes to a directory",
+    'beside it and is removed).',
+    '',
+    "| pg_basebackup says | cause | what to do |",
+    '|---|---|---|',
+    ...cloneFailures.map((failure) => `| ${messages(failure.patterns)} | ${cell(failure.cause)} | ${cell(failure.fix({ dataDirectory: '<data directory>' }))} |`),
     endMarker,
   ].join('\n');
 }

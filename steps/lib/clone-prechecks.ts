@@ -9,6 +9,7 @@ import { runningAddress, servesAsPrimary, systemIdentifier } from '../../src/fac
 import { findPassfileEntry } from './passfile.js';
 import { passfileParams, probeReplication, type ProbeOutcome } from '../../src/facts/replication.js';
 import { replicationFix } from '../../src/catalog/replication-errors.js';
+import { olderClientFix } from '../../src/catalog/clone-failures.js';
 import { hotStandbyMinimums, settingsToRaise } from './standby-config.js';
 
 /**
@@ -242,7 +243,7 @@ export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Fin
     add('pg_basebackup-version', 'standby', false,
       basebackupMajor !== undefined && basebackupMajor >= primaryMajor
         ? ok(`pg_basebackup ${standby.basebackupVersion}`)
-        : { status: 'fail', detail: basebackupMajor === undefined ? "the standby cluster's pg_basebackup does not run" : `pg_basebackup ${standby.basebackupVersion} is older than the primary (${primaryMajor})`, fix: `install the PostgreSQL ${primaryMajor} client tools on the standby` });
+        : { status: 'fail', detail: basebackupMajor === undefined ? "the standby cluster's pg_basebackup does not run" : `pg_basebackup ${standby.basebackupVersion} is older than the primary (${primaryMajor})`, fix: olderClientFix(primaryMajor) });
     add('wal-level', 'primary', true,
       ['replica', 'logical'].includes(p.walLevel)
         ? ok(`wal_level = ${p.walLevel}`)

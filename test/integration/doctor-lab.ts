@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import { slotNameFor } from '../../src/setup/prepare.js';
 import { inHost, lab, labFlags, labReset, psqlIn, runCli, type CliResult } from './lab.js';
@@ -7,6 +9,8 @@ import { inHost, lab, labFlags, labReset, psqlIn, runCli, type CliResult } from 
  * attempt to show a breakage, reading findings as an operator reads them, and proving a
  * repaired pair streams rows written on the primary.
  */
+
+const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
 
 export const password = 'doctor-lab-password';
 export const slot = slotNameFor(lab.standbyIp);
@@ -96,9 +100,16 @@ export function quotedLogLines(finding: JsonFinding, host: 'primary' | 'standby'
 export const logLine = (message: string) => new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} UTC \\[\\d+\\] .*${message}`);
 
 /** Runs `doctor --fix --yes` headless and returns the second diagnosis it prints. */
-export async function fix(flags: string[] = [], env: Record<string, string> = {}): Promise<Report & { repairs: { ok: boolean; notes: string[]; steps: { id: string; status: string; detail: string }[] } }> {
+export interface RepairStep {
+  id: string;
+  status: string;
+  detail: string;
+  error?: { message: string; where: string; fix: string };
+}
+
+export async function fix(flags: string[] = [], env: Record<string, string> = {}): Promise<Report & { repairs: { ok: boolean; notes: string[]; steps: RepairStep[] } }> {
   const report = await doctor(['--fix', '--yes', ...flags], env);
-  return report as Report & { repairs: { ok: boolean; notes: string[]; steps: { id: string; status: string; detail: string }[] } };
+  return report as Report & { repairs: { ok: boolean; notes: string[]; steps: RepairStep[] } };
 }
 
 export async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
@@ -147,3 +158,26 @@ export async function waitForSlotHolder(slotName: string): Promise<void> {
 }
 
 export const stopProcess = (pid: string) => inHost('primary', ['kill', pid]);
+
+/**
+ * Ends the next base backup's WAL sender on the primary (pg_terminate_backend) once it has
+ * streamed 8 MB, as an operator's pg_terminate_backend or a fast restart would. It waits on the
+ * primary itself (5 ms polls, at most 120 s): the lab primary is copied in about a second.
+ * Resolves with psql's exit code once it has done so.
+ */
+export function terminateCopyOnce(): Promise<number | null> {
+  const sql = `DO $$
+    DECLARE sender int;
+    BEGIN
+      FOR i IN 1..24000 LOOP
+        PERFORM pg_stat_clear_snapshot();
+        SELECT pid INTO sender FROM pg_stat_progress_basebackup WHERE phase = 'streaming database files' AND backup_streamed > 8 * 1024 * 1024;
+        IF sender IS NOT NULL THEN PERFORM pg_terminate_backend(sender); RETURN; END IF;
+        PERFORM pg_sleep(0.005);
+      END LOOP;
+      RAISE EXCEPTION 'no base backup streamed 8 MB within 120 s';
+    END $$;`;
+  const psql = spawn('bash', [labScript, 'exec', 'primary', 'runuser', '-u', 'postgres', '--', 'psql', '-X', '-q', '-p', '5433', '-v', 'ON_ERROR_STOP=1'], { stdio: ['pipe', 'ignore', 'inherit'] });
+  psql.stdin.end(sql);
+  return new Promise((resolve) => psql.on('close', resolve));
+}

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inHost, psqlIn } from './lab.js';
-import { current, diagnoseUntil, errorIds, expectStreamingWithNewRow, fix, logLine, quotedLogLines, setUpWithWizard, slot, standbyData } from './doctor-lab.js';
+import { current, diagnoseUntil, errorIds, expectStreamingWithNewRow, fix, logLine, quotedLogLines, setUpWithWizard, slot, standbyData, terminateCopyOnce } from './doctor-lab.js';
 
 /**
  * Doctor against a pair set up by the wizard, broken on the standby's side: stopped,
@@ -60,18 +60,34 @@ describe('doctor on a pair broken on the standby', () => {
     await expectStreamingWithNewRow();
   });
 
-  it('standby-not-in-recovery: promoted; --fix clones it again', async () => {
+  it("standby-not-in-recovery: promoted; --fix clones it again (a first clone whose WAL sender the primary ends says so, quoting the primary's reason)", async () => {
     psqlIn('standby', 'SELECT pg_promote()');
     const finding = current(await diagnoseUntil(['standby-not-in-recovery']), 'standby-not-in-recovery');
     expect(finding.detail).toBe('15/main runs as a primary on timeline 2 (the primary is on 1)');
     expect(quotedLogLines(finding, 'standby')).toContainEqual(expect.stringMatching(logLine('LOG:  selected new timeline ID: 2')));
+
+    const terminated = terminateCopyOnce();
+    const cutShort = await fix();
+    expect(await terminated).toBe(0);
+    const clone = cutShort.repairs.steps.find((s) => s.id === 'clone-standby');
+    expect(clone?.status).toBe('failed');
+    if (!clone?.error) throw new Error(`the failed clone carries no error: ${JSON.stringify(clone)}`);
+    // Which of pg_basebackup's texts depends on where the copy was when its WAL sender ended (seen: all three).
+    expect(clone.error.message).toMatch(/\npg_basebackup: error: (could not read COPY data: server closed the connection unexpectedly|COPY stream ended before last file was finished|backup failed: FATAL:  terminating connection due to administrator command)\n/);
+    expect(clone.error.message).toContain("the primary's side of the copy ended before the copy was complete: its WAL sender was terminated (pg_terminate_backend");
+    expect(clone.error.message.split("the primary's log during the copy:\n")[1]?.split('\n')).toEqual(
+      expect.arrayContaining([expect.stringMatching(logLine('FATAL:  terminating connection due to administrator command')), expect.stringMatching(logLine('STATEMENT:  BASE_BACKUP'))]),
+    );
+    expect(clone.error.fix).toContain('run the same command again: the clone starts afresh');
+    expect(psqlIn('standby', 'SELECT pg_is_in_recovery()')).toBe('f');
 
     const after = await fix();
     expect(errorIds(after)).toEqual([]);
     expect(after.repairs.steps.find((s) => s.id === 'clone-standby')).toMatchObject({ status: 'done' });
     expect(psqlIn('standby', 'SELECT pg_is_in_recovery()')).toBe('t');
     await expectStreamingWithNewRow();
-  });
+    // Two repairs, each a rewind's dry run and a clone: minutes on a loaded machine.
+  }, 240_000);
 
   it('timeline-diverged: promoted, written to, then made a standby again; --fix clones it again', async () => {
     psqlIn('standby', 'SELECT pg_promote()');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { connectionMessage, errorLines, replicationFix } from '../../src/catalog/replication-errors.js';
 import { problemLines } from '../../src/facts/server-log.js';
+import { cloneFailure, olderClientFix, primaryLogReasons } from '../../src/catalog/clone-failures.js';
 
 const endpoints = {
   roleName: 'repl',
@@ -92,5 +93,53 @@ describe('server log problem lines', () => {
 
   it('finds nothing in a healthy start', () => {
     expect(problemLines('LOG:  entering standby mode\nLOG:  started streaming WAL from primary at 0/3000000 on timeline 1\n')).toEqual([]);
+  });
+});
+
+describe("pg_basebackup's failures during a clone", () => {
+  // Each as pg_basebackup printed it on lab 2 (PostgreSQL 15) unless said otherwise; the same words in the 13, 17 and 18 binaries.
+  const cut = {
+    // pg_terminate_backend of the copy's WAL sender between messages (and a fast restart of the primary).
+    streamEnded: 'pg_basebackup: error: COPY stream ended before last file was finished\npg_basebackup: removing data directory "/tmp/bb1"',
+    // The WAL sender killed (-9), an immediate restart, or terminated while blocked sending.
+    connectionClosed: 'pg_basebackup: error: could not read COPY data: server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\tbefore or while processing the request.',
+    // Terminated before any file reached the client.
+    beforeFiles: 'pg_basebackup: error: backup failed: FATAL:  terminating connection due to administrator command',
+    // PostgreSQL 10–11 print no "error:" (their sources: pg_basebackup.c).
+    old: 'pg_basebackup: COPY stream ended before last file was finished',
+  };
+
+  it('tells a copy the primary ended from its three texts, and names the primary log as where the reason is', () => {
+    for (const text of Object.values(cut)) expect(cloneFailure(errorLines(text).join('\n') || text)?.id).toBe('copy-cut-short');
+    expect(cloneFailure(cut.streamEnded)?.cause).toContain("the primary's log says why");
+  });
+
+  it('quotes the lines of the primary log that say why the copy ended, not its clients\' errors', () => {
+    const failure = cloneFailure(cut.streamEnded)!;
+    const log = [
+      '2026-11-29 05:42:46.811 UTC [245] LOG:  checkpoint starting: force wait',
+      "2026-11-29 05:42:50.100 UTC [380] app@appdb ERROR:  relation \"nosuch\" does not exist",
+      '2026-11-29 05:42:56.286 UTC [396] repl@[unknown] FATAL:  terminating connection due to administrator command',
+      "2026-11-29 05:42:56.286 UTC [396] repl@[unknown] STATEMENT:  BASE_BACKUP ( LABEL 'pg_basebackup base backup',  PROGRESS,  WAIT 0,  MANIFEST 'yes',  TARGET 'client')",
+      '2026-11-29 05:42:56.638 UTC [397] repl@[unknown] LOG:  unexpected EOF on standby connection',
+    ].join('\n');
+    expect(primaryLogReasons(failure, log)).toEqual([expect.stringContaining('FATAL:  terminating connection due to administrator command'), expect.stringContaining('STATEMENT:  BASE_BACKUP')]);
+    const crash = [
+      '2026-11-29 05:43:12.832 UTC [241] LOG:  server process (PID 406) was terminated by signal 9: Killed',
+      "2026-11-29 05:43:12.832 UTC [241] DETAIL:  Failed process was running: BASE_BACKUP ( LABEL 'pg_basebackup base backup',  PROGRESS,  WAIT 0,  MAX_RATE 100,  MANIFEST 'yes',  TARGET 'client')",
+      '2026-11-29 05:43:53.577 UTC [433] LOG:  received immediate shutdown request',
+    ].join('\n');
+    expect(primaryLogReasons(failure, crash)).toHaveLength(3);
+  });
+
+  it('names the other causes: a full standby disk, a non-empty target, a client older than the server', () => {
+    const at = { dataDirectory: '/var/lib/postgresql/15/main', primaryMajor: 17 };
+    expect(cloneFailure('pg_basebackup: error: could not write to file "/var/lib/postgresql/15/main.pgrepl-new/base/5/1259": No space left on device')?.fix(at)).toContain('next to /var/lib/postgresql/15/main');
+    expect(cloneFailure('pg_basebackup: error: directory "/tmp/f3y" exists but is not empty')?.id).toBe('target-not-empty');
+    // pg_basebackup 13 (Debian 11's) against the lab's 15 primary; 10–11: "pg_basebackup: incompatible server version 15.20".
+    const older = cloneFailure('pg_basebackup: error: incompatible server version 15.20 (Debian 15.20-0+deb12u1)');
+    expect(older?.id).toBe('client-too-old');
+    expect(older?.fix(at)).toBe(olderClientFix(17));
+    expect(olderClientFix(17)).toContain('postgresql-client-17');
   });
 });
