@@ -3,6 +3,7 @@ import { Box, Text, useInput } from 'ink';
 import SelectInput from 'ink-select-input';
 import TextInput from 'ink-text-input';
 import { WizardError } from '../errors.js';
+import { type Field, typeInto } from './text-field.js';
 
 /** One banner for every failure: what, where, what to do. */
 export function ErrorBanner({ error }: { error: unknown }) {
@@ -64,7 +65,10 @@ export function Menu<T>({ title, items, onSelect }: { title: string; items: Menu
   );
 }
 
-/** A text field; `problem` (when given) keeps the operator on it with the reason in red. */
+/**
+ * A text field; `problem` (when given) keeps the operator on it with the reason in red. Keys are
+ * read here into the field's state (useKeyState, see typeInto); ink-text-input draws the text.
+ */
 export function Prompt({
   label,
   initial = '',
@@ -78,18 +82,40 @@ export function Prompt({
   problem?: (value: string) => string | undefined;
   onSubmit: (value: string) => void;
 }) {
-  const [value, setValue] = useState(initial);
+  const [field, update] = useKeyState<Field>({ value: initial, cursor: initial.length });
   const [error, setError] = useState<string>();
   const submit = (text: string) => {
     const reason = problem?.(text.trim());
     setError(reason);
     if (!reason) onSubmit(text);
   };
+  useInput((input, key) => {
+    if (key.upArrow || key.downArrow || key.tab || key.escape || key.pageUp || key.pageDown) return;
+    const move = (to: (field: Field) => number) => update((current) => ({ ...current, cursor: Math.max(0, Math.min(current.value.length, to(current))) }));
+    if (key.leftArrow) move(({ cursor }) => cursor - 1);
+    else if (key.rightArrow) move(({ cursor }) => cursor + 1);
+    else if (key.home) move(() => 0);
+    else if (key.end) move(({ value }) => value.length);
+    else {
+      // One key Ink has named stands for its byte; anything else is typed text.
+      const text = key.return ? '\r' : key.backspace || key.delete ? '\x7f' : key.ctrl ? String.fromCharCode(input.charCodeAt(0) - 96) : input;
+      let submitted = false;
+      update((current) => {
+        const typed = typeInto(current, text);
+        submitted = typed.submitted;
+        return { value: typed.value, cursor: typed.cursor };
+      });
+      if (submitted) submit(update((current) => current).value);
+    }
+  });
+  const character = field.value[field.cursor] ?? ' ';
   return (
     <Box flexDirection="column">
       <Box>
         <Text bold>{label} </Text>
-        <TextInput value={value} onChange={setValue} onSubmit={submit} mask={mask} />
+        <TextInput value={field.value.slice(0, field.cursor)} onChange={() => undefined} focus={false} mask={mask} />
+        <Text inverse>{mask && field.cursor < field.value.length ? mask : character}</Text>
+        <TextInput value={field.value.slice(field.cursor + 1)} onChange={() => undefined} focus={false} mask={mask} />
       </Box>
       {error && <Text color="red">{error}</Text>}
     </Box>

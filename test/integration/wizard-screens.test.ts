@@ -62,11 +62,17 @@ describe('the wizard in a real terminal', () => {
     terminal.start(['node', cli, ...labFlags()], { PGREPL_PASSWORD: password });
     await terminal.waitFor('What next?');
     await terminal.send(['Enter']); // Set up a standby
-    for (const prompt of ['Replication role name:', 'Replication slot name:', 'WAL archiving on the primary?', 'Checkpoint before the clone', "The standby's current data directory"]) {
+    // The default role name erased and another typed, each arriving in one read (a held
+    // Backspace's auto-repeat, a quick typist's name and Enter): every key counts.
+    await terminal.waitFor('Replication role name: repl');
+    await terminal.send(Array<string>(12).fill('BSpace'));
+    await terminal.send(['opsrepl\r'], true);
+    for (const prompt of ['Replication slot name:', 'WAL archiving on the primary?', 'Checkpoint before the clone', "The standby's current data directory"]) {
       await terminal.waitFor(prompt);
       await terminal.send(['Enter']);
     }
     const review = await terminal.waitFor('Run this plan?', 120_000);
+    expect(review).toContain('role opsrepl does not exist');
     const stepLines = review.split('\n').filter((line) => /^\s*(❯ )?▸ \d\. /.test(line));
     expect(stepLines.map((line) => line.replace(/^.*▸ /, '').replace(/:.*$/, ''))).toEqual([
       '1. [to do] Replication role on the primary (on primary and standby)',
@@ -91,7 +97,7 @@ describe('the wizard in a real terminal', () => {
     // where the cursor was before them ("Run it" is one Down away).
     await terminal.send([...Array<string>(8).fill('Down'), 'Enter']);
     expect(await terminal.waitFor('EXIT=0')).not.toContain('Stopping');
-    expect(psqlIn('primary', "SELECT count(*) FROM pg_roles WHERE rolname = 'repl'")).toBe('0');
+    expect(psqlIn('primary', "SELECT count(*) FROM pg_roles WHERE rolname IN ('repl', 'opsrepl')")).toBe('0');
   });
 
 });
