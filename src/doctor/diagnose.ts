@@ -5,6 +5,7 @@ import { hotStandbyMinimums } from '../../steps/lib/standby-config.js';
 import { formatBytes } from '../report.js';
 import { autoConfValue } from '../facts/auto-conf.js';
 import { commandLine } from '../remote/quote.js';
+import { isOtherCluster } from '../facts/replication-views.js';
 import { catalog, matchConnectionError, type FindingId, type Severity } from '../catalog/catalog.js';
 import { replicationUser, type DoctorFacts, type SlotFact, type WalSenderFact } from './facts.js';
 import {
@@ -169,7 +170,7 @@ function standbyRole(ctx: Context): Finding[] {
   const found: Finding[] = [];
   // A standby of another cluster was never this primary's copy, so it was not "promoted":
   // sysid-mismatch says what it is (a setup that stopped before its clone leaves exactly that).
-  if (primary.systemIdentifier && standby.systemIdentifier && primary.systemIdentifier !== standby.systemIdentifier) return found;
+  if (isOtherCluster(standby.systemIdentifier, primary.systemIdentifier)) return found;
   if (standby.running && standby.inRecovery === false) {
     const promoted = standby.log.entries.filter((entry) => /received promote request|selected new timeline ID|database system is ready to accept connections/.test(entry.line)).slice(-2);
     found.push(
@@ -472,7 +473,7 @@ function slots(ctx: Context): Finding[] {
 
 function identity(ctx: Context): Finding[] {
   const { primary, standby } = ctx.facts;
-  if (!primary.systemIdentifier || !standby.systemIdentifier || primary.systemIdentifier === standby.systemIdentifier) return [];
+  if (!isOtherCluster(standby.systemIdentifier, primary.systemIdentifier)) return [];
   return [
     finding(
       'sysid-mismatch',

@@ -87,6 +87,13 @@ export type StandbyReading = {
   receiver: ReceiverReading | null;
 };
 
+/**
+ * The standby's data directory is not a copy of the primary's cluster: both system identifiers
+ * are known and differ (e.g. a setup stopped before its clone). Doctor and status both ask this.
+ */
+export const isOtherCluster = (standbyIdentifier?: string | null, primaryIdentifier?: string | null): boolean =>
+  !!standbyIdentifier && !!primaryIdentifier && standbyIdentifier !== primaryIdentifier;
+
 const systemIdentifier = '(SELECT system_identifier::text FROM pg_control_system())';
 const lsnBytes = (lsn: string) => `pg_wal_lsn_diff(${lsn}, '0/0')::float8`;
 const seconds = (interval: string) => `extract(epoch FROM ${interval})::float8`;

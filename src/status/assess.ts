@@ -1,4 +1,4 @@
-import type { PrimaryReading, SenderReading, SlotReading, StandbyReading } from '../facts/replication-views.js';
+import { isOtherCluster, type PrimaryReading, type SenderReading, type SlotReading, type StandbyReading } from '../facts/replication-views.js';
 import type { Reading, WalFilesystem } from './readings.js';
 import { formatBytes, formatSeconds } from '../report.js';
 import type { StatusHistory } from './history.js';
@@ -139,8 +139,7 @@ function slotStatuses(samples: readonly Sample[], history: StatusHistory, rate: 
   });
 }
 
-const otherCluster = (standby: PairStatus['standby'], primary: PairStatus['primary']) =>
-  standby.systemIdentifier !== null && primary.systemIdentifier !== null && standby.systemIdentifier !== primary.systemIdentifier;
+const otherCluster = (standby: PairStatus['standby'], primary: PairStatus['primary']) => isOtherCluster(standby.systemIdentifier, primary.systemIdentifier);
 
 type Rule = (status: Omit<PairStatus, 'healthy' | 'attention'>) => Attention[];
 
