@@ -40,6 +40,14 @@ export interface Io {
   reviewPlan(review: PlanReview): Promise<boolean>;
 }
 
+/**
+ * A typed confirmation (the host name before its data is replaced): the exact name goes ahead,
+ * an empty answer stops; anything else is a typo, asked again with this reason, the same in the
+ * app and on a plain terminal.
+ */
+export const typedConfirmationProblem = (answer: string, typed: string) =>
+  answer === '' || answer === typed ? undefined : `"${answer}" is not ${typed}: type it exactly to go ahead, or leave it empty and press Enter to stop here`;
+
 /** Prompts one at a time on stderr, so stdout stays clean for --json; none without a TTY. */
 export function terminalIo(input = process.stdin, output = process.stderr): Io {
   const interactive = Boolean(input.isTTY);
@@ -87,8 +95,14 @@ export function terminalIo(input = process.stdin, output = process.stderr): Io {
     },
     async confirm(question, flag, typed) {
       if (!interactive) throw new UsageError(`${question} (no terminal to ask in)`, `pass ${flag} to confirm it`);
-      const answer = (await ask(typed ? `${question}\nType ${typed} to confirm: ` : `${question} [y/N] `)).trim();
-      return typed ? answer === typed : /^y(es)?$/i.test(answer);
+      if (!typed) return /^y(es)?$/i.test((await ask(`${question} [y/N] `)).trim());
+      let prompt = `${question}\nType ${typed} to confirm: `;
+      for (;;) {
+        const answer = (await ask(prompt)).trim();
+        const problem = typedConfirmationProblem(answer, typed);
+        if (!problem) return answer === typed;
+        prompt = `${problem}\nType ${typed} to confirm: `;
+      }
     },
     // The headless reporter has printed the plan already: only the question is left.
     reviewPlan(review) {

@@ -1,10 +1,10 @@
-import { reviewQuestion, type Choice, type Io, type PlanReview } from '../io.js';
+import { reviewQuestion, typedConfirmationProblem, type Choice, type Io, type PlanReview } from '../io.js';
 import type { HostKeyDecision, UnknownHostKey } from '../remote/connect.js';
 
 /** A question the core is waiting on, shown by the app until the operator answers. */
 export type PendingQuestion =
   | { kind: 'choice'; title: string; details: string[]; choices: Choice<unknown>[]; answer: (value: unknown) => void }
-  | { kind: 'text'; title: string; details: string[]; mask?: string; answer: (value: string) => void }
+  | { kind: 'text'; title: string; details: string[]; mask?: string; problem?: (value: string) => string | undefined; answer: (value: string) => void }
   | { kind: 'review'; title: string; details: string[]; review: PlanReview; answer: (go: boolean) => void };
 
 type Question = PendingQuestion extends infer Q ? (Q extends PendingQuestion ? Omit<Q, 'answer'> : never) : never;
@@ -57,7 +57,7 @@ export function inkIo(show: (question: PendingQuestion | undefined) => void): Io
     askSecret: (title: string) => ask<string>({ kind: 'text', title, details: [], mask: '*' }),
     confirm: async (title: string, _flag: string, typed?: string) =>
       typed
-        ? (await ask<string>({ kind: 'text', title: `Type ${typed} to confirm:`, details: [title] })).trim() === typed
+        ? (await ask<string>({ kind: 'text', title: `Type ${typed} to confirm:`, details: [title], problem: (answer) => typedConfirmationProblem(answer, typed) })).trim() === typed
         : ask<boolean>({ kind: 'choice', title, details: [], choices: yesNo }),
     reviewPlan: (review: PlanReview) => ask<boolean>({ kind: 'review', title: reviewQuestion(review), details: [], review }),
   };

@@ -45,7 +45,7 @@ export function QuestionBox({ question }: { question: PendingQuestion }) {
       {question.kind === 'choice' ? (
         <Menu key={question.title} title={question.title} items={question.choices} onSelect={question.answer} />
       ) : (
-        <Prompt key={question.title} label={question.title} mask={question.mask} onSubmit={question.answer} />
+        <Prompt key={question.title} label={question.title} mask={question.mask} problem={question.problem} onSubmit={question.answer} />
       )}
     </Box>
   );

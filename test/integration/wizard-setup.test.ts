@@ -5,6 +5,8 @@ import { TerminalSession } from './tmux.js';
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'pgrepl-wizard.js');
 const password = 'Tui:secret\\pw';
+/** Each case resets the pair and runs a real setup through the terminal: minutes on a busy 2-core machine. */
+const slow = 300_000;
 
 /** A fresh pair, every default accepted, the plan run: stops at the standby wipe's confirmation. */
 async function runUntilWipeConfirmation(): Promise<TerminalSession> {
@@ -40,9 +42,7 @@ describe('interactive setup in a real terminal', () => {
     await terminal.send(['X!'], true);
     await terminal.send(['Enter']);
     await terminal.waitFor('"replX!" is not a plain lower-case role name');
-    // One key per send: Ink reads two backspaces arriving together as text.
-    await terminal.send(['BSpace']);
-    await terminal.send(['BSpace']);
+    await terminal.send(['BSpace', 'BSpace']); // arriving together, as a held key's repeats do
     await terminal.send(['Enter']);
     await terminal.waitFor('Replication slot name:');
     await terminal.send(['Enter']);
@@ -74,19 +74,24 @@ describe('interactive setup in a real terminal', () => {
     await terminal.send(['Enter']);
     await terminal.waitFor('EXIT=0');
     expect(psqlIn('primary', `SELECT state FROM pg_stat_replication WHERE client_addr = '${lab.standbyIp}'`)).toBe('streaming');
-  });
+  }, slow);
 
-  it('stops without touching the standby when the typed host name is wrong', async () => {
+  it('a typo in the host name is asked again, and an empty answer stops without touching the standby', async () => {
     terminal = await runUntilWipeConfirmation();
     const systemIdentifier = psqlIn('standby', 'SELECT system_identifier FROM pg_control_system()');
+    const hostname = inHost('standby', ['uname', '-n']).trim();
     await terminal.send(['not-this-host'], true);
     await terminal.send(['Enter']);
+    await terminal.waitFor(`"not-this-host" is not ${hostname}: type it exactly to go ahead, or leave it empty and press Enter to stop here`);
+    expect(terminal.visible()).toContain(`Type ${hostname} to confirm: not-this-host`); // the field stays open
+    expect(psqlIn('standby', 'SELECT system_identifier FROM pg_control_system()')).toBe(systemIdentifier);
+    await terminal.send(['C-u', 'Enter']);
     const screen = await terminal.waitFor('Result: setup stopped');
     expect(screen).toContain('stopped before touching the standby');
     expect(psqlIn('standby', 'SELECT system_identifier FROM pg_control_system()')).toBe(systemIdentifier);
     await terminal.send(['Enter']);
     await terminal.waitFor('EXIT=1');
-  });
+  }, slow);
 
   it('Esc at the confirmation stops cleanly: exit 130, the standby untouched', async () => {
     terminal = await runUntilWipeConfirmation();
@@ -95,5 +100,5 @@ describe('interactive setup in a real terminal', () => {
     await terminal.waitFor('EXIT=130');
     expect(psqlIn('standby', 'SELECT system_identifier FROM pg_control_system()')).toBe(systemIdentifier);
     expect(inHost('standby', ['sh', '-c', 'ls -d /var/lib/postgresql/15/main.pgrepl-* 2>/dev/null || true']).trim()).toBe('');
-  });
+  }, slow);
 });
