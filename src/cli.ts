@@ -1,15 +1,27 @@
 import { readFileSync } from 'node:fs';
 import { formatError, UsageError, WizardError } from './errors.js';
 import { helpText, parseOptions, type Options } from './options.js';
+import { startTimings, timed, timingsText } from './timings.js';
 
 const packageVersion = (): string =>
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
 /** The one entry point: returns the exit code; bin/ sets it, nothing calls process.exit. */
 export async function main(argv: string[]): Promise<number> {
+  const entered = performance.now();
+  try {
+    return await runCommand(argv, entered);
+  } finally {
+    const timings = timingsText();
+    if (timings) console.error(timings);
+  }
+}
+
+async function runCommand(argv: string[], entered: number): Promise<number> {
   let options: Options | undefined;
   try {
     options = await parseOptions(argv);
+    if (options.timings) startTimings(entered);
     if (options.help) {
       console.log(helpText());
       return 0;
@@ -23,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'inspect':
         return await (await import('./commands/inspect.js')).inspectCommand(options);
       case 'setup':
-        return await (await import('./commands/setup.js')).setupCommand(options);
+        return await (await timed('load the setup command', () => import('./commands/setup.js'))).setupCommand(options);
       case 'doctor':
         return await (await import('./commands/doctor.js')).doctorCommand(options);
       case 'status':

@@ -49,6 +49,7 @@ export const optionSpecs = {
   config: { type: 'string', help: 'YAML file with any of these options (flags win over it)' },
   'sudoers-for': { type: 'string', help: 'inspect: print the sudo rules for this login user instead of the one logged in (to grant them to an operator account)' },
   json: { type: 'boolean', help: 'print one JSON document on stdout instead of text' },
+  timings: { type: 'boolean', help: 'setup: print on stderr, when the run ends, how long each phase took (start, connecting, discovery, each precheck, each step)' },
   yes: { type: 'boolean', short: 'y', help: 'answer yes to confirmations (headless runs)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
   version: { type: 'boolean', help: 'print the version' },

@@ -5,6 +5,7 @@ import { connectHost } from './remote/connect.js';
 import type { Host } from './remote/host.js';
 import { chooseCluster, describeCluster, findClientBinDir, listClusters } from './facts/clusters.js';
 import { inspectHost, type HostFacts } from './facts/host.js';
+import { timed } from './timings.js';
 
 export type Role = 'primary' | 'standby';
 export const roles: readonly Role[] = ['primary', 'standby'];
@@ -49,7 +50,7 @@ export async function connectPair(options: Options, io: Io): Promise<Pair> {
     }
   }
   const wanted: HostRole[] = options.upstream ? ['primary', 'standby', 'upstream'] : ['primary', 'standby'];
-  const settled = await Promise.allSettled(wanted.map((role) => connectRole(options, io, role)));
+  const settled = await Promise.allSettled(wanted.map((role) => timed(`connect the ${role}`, () => connectRole(options, io, role))));
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   const hosts = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   if (failed) {
@@ -95,9 +96,9 @@ async function discoverRole(host: Host, options: Options, io: Io, role: HostRole
 /** Discovers both hosts in parallel; a host with several clusters asks which one (or names the flag). */
 export async function discoverPair(pair: Pair, options: Options, io: Io): Promise<PairFacts> {
   const [primary, standby, upstream] = await Promise.all([
-    discoverRole(pair.primary, options, io, 'primary'),
-    discoverRole(pair.standby, options, io, 'standby'),
-    pair.upstream ? discoverRole(pair.upstream, options, io, 'upstream') : undefined,
+    timed('discover the primary', () => discoverRole(pair.primary, options, io, 'primary')),
+    timed('discover the standby', () => discoverRole(pair.standby, options, io, 'standby')),
+    pair.upstream ? timed('discover the upstream', () => discoverRole(pair.upstream!, options, io, 'upstream')) : undefined,
   ]);
   return { primary, standby, ...(upstream ? { upstream } : {}) };
 }

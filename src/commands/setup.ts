@@ -5,6 +5,7 @@ import type { JobEvent } from '../jobs/events.js';
 import { openSession } from '../jobs/session.js';
 import { setupJob } from '../jobs/setup.js';
 import { planText, progressLine, stepLines, summaryText } from '../setup/render.js';
+import { timed } from '../timings.js';
 
 /** The headless reporter: a job's live events on stderr, so stdout carries only the summary (or the JSON document). */
 export function stderrReporter(): (event: JobEvent) => void {
@@ -67,6 +68,6 @@ export async function setupCommand(options: Options): Promise<number> {
     return outcome.ok ? 0 : 1;
   } finally {
     signals.forEach((signal) => process.off(signal, interrupt));
-    await close();
+    await timed('close both connections', close);
   }
 }

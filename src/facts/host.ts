@@ -226,8 +226,25 @@ export async function sourceAddressTowards(host: Host, destination: string, flag
   return source;
 }
 
+/** Each host's server users' homes, asked once a run (the passfile and the run lock both live there). */
+const homes = new WeakMap<Host, Map<string, Promise<string>>>();
+
 /** The home directory of the server's OS user (where its ~/.pgpass lives). */
-export async function serverHome(host: Host): Promise<string> {
+export function serverHome(host: Host): Promise<string> {
+  const user = host.serverUser;
+  const known = homes.get(host) ?? new Map<string, Promise<string>>();
+  homes.set(host, known);
+  let home = known.get(user);
+  if (!home) {
+    home = readServerHome(host);
+    known.set(user, home);
+    // A failed read is asked again next time.
+    home.catch(() => known.delete(user));
+  }
+  return home;
+}
+
+async function readServerHome(host: Host): Promise<string> {
   const entry = (await host.run(['getent', 'passwd', host.serverUser])).trim();
   const home = entry.split(':')[5];
   if (!home) {

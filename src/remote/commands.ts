@@ -266,8 +266,8 @@ export const endProcessGroup = command({
 });
 /**
  * The run lock (src/setup/run-lock.ts): $1 directory, $2 lock file, $3 this run's record, $4
- * seconds without renewal before the holder gives up. Says `pgrepl-lock busy RECORD` or
- * `pgrepl-lock taken PREVIOUS-RECORD` on stderr, then holds the flock while it can write to
+ * seconds without renewal before the holder gives up. Says `pgrepl-lock busy RECORD`, or
+ * `pgrepl-lock holder PID` and `pgrepl-lock taken PREVIOUS-RECORD`, on stderr, then holds the flock while it can write to
  * the session (a byte a second: when the session is gone, that write ends it).
  */
 export const holdRunLock = command({
@@ -278,16 +278,25 @@ export const holdRunLock = command({
         'dir=$1 lock=$1/$2 record=$3 stale=$4',
         'mkdir -p -m 0700 -- "$dir" && exec 9>>"$lock" || exit 1',
         'if ! flock -n 9; then printf \'pgrepl-lock busy %s\\n\' "$(cat -- "$lock")" >&2; exit 75; fi',
+        // The release ends this shell by its pid (clearRunLock); sleep never holds the lock's descriptor, so it is free at once.
+        'printf \'pgrepl-lock holder %s\\n\' "$$" >&2',
         'printf \'pgrepl-lock taken %s\\n\' "$(cat -- "$lock")" >&2',
         'printf "%s\\n" "$record" > "$lock"',
-        'while [ $(( $(date +%s) - $(stat -c %Y -- "$lock") )) -lt "$stale" ]; do printf . || exit 0; sleep 1; done',
+        'while [ $(( $(date +%s) - $(stat -c %Y -- "$lock") )) -lt "$stale" ]; do printf . || exit 0; sleep 1 9>&-; done',
       ].join('\n'),
       dir, file, record, String(staleSeconds),
     ),
 });
 export const renewRunLock = command({ runs: server, argv: (path: string) => ['touch', '-c', '--', path] });
-/** A clean end clears the record (only while it is still this run's), so the next run finds no dead run's lock. */
-export const clearRunLock = command({ runs: server, argv: (path: string, record: string) => sh('[ "$(cat -- "$1" 2>/dev/null)" = "$2" ] && : > "$1"; exit 0', path, record) });
+/**
+ * A clean end clears the record (only while it is still this run's), so the next run finds no
+ * dead run's lock, and ends the holder ($3): waiting for it to notice its closed channel (its
+ * next write, up to a second later) would keep the lock from a run that follows at once.
+ */
+export const clearRunLock = command({
+  runs: server,
+  argv: (path: string, record: string, holderPid: string) => sh('[ "$(cat -- "$1" 2>/dev/null)" = "$2" ] && : > "$1"; kill "$3" 2>/dev/null; exit 0', path, record, holderPid),
+});
 /**
  * Process groups of pg_basebackup runs still writing into the side directory $1. A process
  * counts only by its executable (this script's own command line names pg_basebackup and the

@@ -4,6 +4,7 @@ import { serverHome } from '../facts/host.js';
 import * as privileged from '../remote/commands.js';
 import type { Host } from '../remote/host.js';
 import type { Node } from '../../steps/contract.js';
+import { timed } from '../timings.js';
 
 /**
  * One run at a time per cluster: two runs against the same standby would clone over each
@@ -31,10 +32,10 @@ export interface RunLock {
 export async function holdingRunLocks<T>(nodes: readonly Node[], note: (line: string) => void, work: () => Promise<T>): Promise<T> {
   const locks: RunLock[] = [];
   try {
-    for (const node of nodes) locks.push(await lockCluster(node.host, node.cluster.dataDirectory, note));
+    for (const node of nodes) locks.push(await timed(`take the run lock on the ${node.host.role}`, () => lockCluster(node.host, node.cluster.dataDirectory, note)));
     return await work();
   } finally {
-    await Promise.all(locks.map((lock) => lock.release()));
+    await timed('release the run locks', () => Promise.all(locks.map((lock) => lock.release())));
   }
 }
 
@@ -47,12 +48,14 @@ export async function lockCluster(host: Host, dataDirectory: string, note: (line
   let answered: (line: string) => void = () => undefined;
   const answer = new Promise<string>((resolve) => (answered = resolve));
   let stderr = '';
+  let holder: string | undefined;
   const held = host
     .exec(privileged.holdRunLock(dir, lockName(dataDirectory), record, staleSeconds), {
       as: 'postgres',
       signal: holding.signal,
       onStderr: (chunk) => {
         stderr += chunk;
+        holder ??= /^pgrepl-lock holder (\d+)$/m.exec(stderr)?.[1];
         const line = /^pgrepl-lock (busy|taken) ?(.*)$/m.exec(stderr);
         if (line) answered(line[0]);
       },
@@ -80,7 +83,7 @@ export async function lockCluster(host: Host, dataDirectory: string, note: (line
   return {
     async release() {
       clearInterval(renew);
-      await host.exec(privileged.clearRunLock(lock, record), { as: 'postgres' }).catch(() => undefined);
+      if (holder) await host.exec(privileged.clearRunLock(lock, record, holder), { as: 'postgres' }).catch(() => undefined);
       holding.abort();
       await held;
     },

@@ -2,6 +2,7 @@ import type { Progress, Step, StepContext, StepResult } from '../../steps/contra
 
 export type { StepResult, StepStatus } from '../../steps/contract.js';
 import { ConnectionLost, WizardError } from '../errors.js';
+import { timed } from '../timings.js';
 
 export type RunnerEvent =
   | { type: 'step-start'; id: string; title: string }
@@ -45,20 +46,20 @@ export async function runSteps(
       // A stop asked for (Ctrl-C, SIGTERM, SIGHUP) ends the run at the next step boundary.
       ctx.signal?.throwIfAborted();
       phase('checking');
-      const check = await step.check(ctx);
+      const check = await timed(`step ${step.id}: check`, () => step.check(ctx));
       if (check.done) {
         result = { ...base, status: 'already-done', detail: check.detail };
       } else if (options.planOnly) {
         phase('planning');
-        result = { ...base, status: 'planned', detail: check.detail, actions: await step.plan(ctx) };
+        result = { ...base, status: 'planned', detail: check.detail, actions: await timed(`step ${step.id}: plan`, () => step.plan(ctx)) };
       } else {
         // The plan was shown (interactive review, or --plan) before; apply re-checks what it needs.
         phase('applying');
         changing = true;
-        const applied = await step.apply(ctx);
+        const applied = await timed(`step ${step.id}: apply`, () => step.apply(ctx));
         ctx.signal?.throwIfAborted();
         phase('verifying');
-        const proven = await step.verify(ctx);
+        const proven = await timed(`step ${step.id}: verify`, () => step.verify(ctx));
         result = { ...base, status: 'done', detail: proven ? `${applied}; ${proven}` : applied };
       }
     } catch (caught) {

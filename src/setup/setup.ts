@@ -2,13 +2,14 @@ import { toNode, where, type ChangeRecord, type PlannedAction, type SetupSetting
 import { setupSteps } from '../../steps/index.js';
 import { cloneStandbyStep } from '../../steps/clone-standby.js';
 import { nameTakenElsewhere } from '../../steps/replication-slot.js';
-import { runClonePrechecks } from '../../steps/lib/clone-prechecks.js';
+import { gatherCloneFacts, reportClonePrechecks } from '../../steps/lib/clone-prechecks.js';
 import { requireRoot } from '../../steps/lib/privilege.js';
 import { upstreamStreams } from '../../steps/lib/cascade.js';
 import { UsageError } from '../errors.js';
 import type { Io } from '../io.js';
 import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
+import { timed } from '../timings.js';
 import { blockingProblems } from './blockers.js';
 import { resolveSettings } from './prepare.js';
 import { holdingRunLocks } from './run-lock.js';
@@ -61,13 +62,15 @@ function streamingFrom(pair: Pair, facts: PairFacts): { pair: Pair; facts: PairF
 
 /** Settings are resolved once (the password asked once), then planned and applied with them. */
 export function prepareSetup(pair: Pair, facts: PairFacts, options: Options, io: Io): Promise<SetupSettings> {
-  if (!pair.upstream) return resolveSettings(pair, facts, options, io);
-  if (options.archiveDir !== undefined) {
-    throw new UsageError('--archive-dir with --upstream: archiving is set up on the primary, not on a cascade\'s upstream', 'set up archiving with the primary\'s own standby (without --upstream), then cascade without --archive-dir');
-  }
-  // --primary-address names the primary; a cascaded standby reaches its upstream at the upstream's address.
-  const source = streamingFrom(pair, facts);
-  return resolveSettings(source.pair, source.facts, { ...options, primaryAddress: undefined }, io);
+  return timed('settings (addresses, passfile, password)', async () => {
+    if (!pair.upstream) return resolveSettings(pair, facts, options, io);
+    if (options.archiveDir !== undefined) {
+      throw new UsageError('--archive-dir with --upstream: archiving is set up on the primary, not on a cascade\'s upstream', 'set up archiving with the primary\'s own standby (without --upstream), then cascade without --archive-dir');
+    }
+    // --primary-address names the primary; a cascaded standby reaches its upstream at the upstream's address.
+    const source = streamingFrom(pair, facts);
+    return resolveSettings(source.pair, source.facts, { ...options, primaryAddress: undefined }, io);
+  });
 }
 
 export async function runSetup({ pair, facts, settings, options, io, emit, signal, planOnly }: SetupRun): Promise<SetupOutcome> {
@@ -101,7 +104,7 @@ export async function runSetup({ pair, facts, settings, options, io, emit, signa
   };
   let steps: StepResult[];
   try {
-    const preflightFailure = await preflight(facts, planOnly, contextFor(preflightId));
+    const preflightFailure = await timed('prechecks before any change', () => preflight(facts, planOnly, contextFor(preflightId)));
     const run = () => runSteps(setupSteps, contextFor, { planOnly, emit: tracking });
     steps = preflightFailure
       ? [preflightFailure, ...setupSteps.map((step): StepResult => ({ id: step.id, title: step.title, status: 'skipped', detail: 'not run: a precheck failed' }))]
@@ -127,22 +130,29 @@ const preflightId = 'prechecks';
  * Standby-side blockers (disk, versions, the target being the primary or somebody's primary)
  * and a command that needs root the login user may not run as root stop the run before step
  * 1 changes anything on the primary. Checks that the earlier steps will make pass (pg_hba,
- * role, listen_addresses) run again right before the clone.
+ * role, listen_addresses) run again right before the clone. Every precheck only reads, so
+ * their facts are all asked at once (one wait, not one after another); they are judged, and
+ * the first failure reported, in the order an operator reads them.
  */
 async function preflight(facts: PairFacts, planOnly: boolean, ctx: StepContext): Promise<StepResult | undefined> {
   const failed = (error: StepResult['error']): StepResult => ({ id: preflightId, title: 'Prechecks before any change', status: 'failed', detail: error!.message, error });
   const [problem] = blockingProblems(facts);
   if (problem) return failed({ message: problem, where: 'the pair of hosts', fix: 'nothing was changed; correct the hosts or clusters named and run again' });
+  const taken = timed('precheck: the standby name taken by another standby', () => nameTakenElsewhere(ctx));
+  const cloning = timed('precheck: whether the standby is cloned already', () => cloneStandbyStep.check(ctx)).then((check) => !check.done);
+  const rootRefusal = cloning.then((clone) => timed('precheck: the commands that need root', () => requireRoot(ctx, clone)));
+  const cloneFacts = cloning.then((clone) => (planOnly || !clone ? undefined : timed('precheck: the clone prechecks (facts)', () => gatherCloneFacts(ctx, 'plan'))));
+  // Read ahead; a failure is reported where its check comes, unless an earlier one stops the run first.
+  [taken, rootRefusal, cloneFacts].forEach((reading) => reading.catch(() => undefined));
   try {
-    const taken = await nameTakenElsewhere(ctx);
-    if (taken) {
-      return failed({ message: taken, where: where(ctx.primary), fix: 'nothing was changed; each standby has a name of its own (its slot and application_name): choose another with --slot (or --standby NAME of its own entry in the config file), or point this run at the standby that has that name' });
+    const takenBy = await taken;
+    if (takenBy) {
+      return failed({ message: takenBy, where: where(ctx.primary), fix: 'nothing was changed; each standby has a name of its own (its slot and application_name): choose another with --slot (or --standby NAME of its own entry in the config file), or point this run at the standby that has that name' });
     }
-    const cloning = !(await cloneStandbyStep.check(ctx)).done;
-    await requireRoot(ctx, cloning);
+    await rootRefusal;
     if (ctx.origin) ctx.note(await upstreamStreams(ctx));
-    if (planOnly || !cloning) return undefined;
-    await runClonePrechecks(ctx, 'plan');
+    const clone = await cloneFacts;
+    if (clone) reportClonePrechecks(ctx, 'plan', clone);
     return undefined;
   } catch (error) {
     return failed(errorDetail(error));

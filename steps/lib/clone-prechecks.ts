@@ -203,7 +203,7 @@ async function connectionTest(ctx: StepContext, mode: 'plan' | 'apply'): Promise
   return { ran: true, ...(await probeReplication(ctx.standby, passfileParams(settings, ctx.primary.cluster.port))) };
 }
 
-async function gatherCloneFacts(ctx: StepContext, mode: 'plan' | 'apply'): Promise<CloneFacts> {
+export async function gatherCloneFacts(ctx: StepContext, mode: 'plan' | 'apply'): Promise<CloneFacts> {
   const primaryRead = primaryFacts(ctx);
   const tablespaces = primaryRead.then((primary) => ('unreachable' in primary ? [] : primary.tablespaces));
   const [primary, connection, standby] = await Promise.all([primaryRead, connectionTest(ctx, mode), standbyFacts(ctx, tablespaces)]);
@@ -398,7 +398,12 @@ const summary = (f: Finding) => `${f.name}: ${f.detail}`;
  * mode runs right after the replication password was stored in the standby's passfile.
  */
 export async function runClonePrechecks(ctx: StepContext, mode: 'plan' | 'apply'): Promise<Finding[]> {
-  const findings = judgeCloneFacts(await gatherCloneFacts(ctx, mode), ctx.settings);
+  return reportClonePrechecks(ctx, mode, await gatherCloneFacts(ctx, mode));
+}
+
+/** The judging half of runClonePrechecks, for facts gathered beforehand (gatherCloneFacts). */
+export function reportClonePrechecks(ctx: StepContext, mode: 'plan' | 'apply', facts: CloneFacts): Finding[] {
+  const findings = judgeCloneFacts(facts, ctx.settings);
   const blocking = findings.filter((f) => f.status === 'fail' && (mode === 'apply' || !f.earlierSteps));
   for (const f of findings) {
     if (f.status === 'fail') {
