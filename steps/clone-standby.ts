@@ -15,6 +15,7 @@ import { directoryUser } from './lib/privilege.js';
 import { upsertPassfileEntry } from './lib/passfile.js';
 import { passfileParams, replicationProbeArgv } from '../src/facts/replication.js';
 import { tlsEnvironment } from './lib/standby-config.js';
+import { cloneLabel } from './lib/wal-archive.js';
 import { errorLines, replicationFix } from '../src/catalog/replication-errors.js';
 import { cloneFailure, primaryLogReasons } from '../src/catalog/clone-failures.js';
 import { logSince, markLog, type LogMark } from '../src/facts/server-log.js';
@@ -42,6 +43,7 @@ function basebackupArgv(ctx: StepContext, tablespaces: Tablespace[]) {
     '-X', 'stream',
     '-S', settings.slotName,
     `--checkpoint=${settings.checkpoint}`,
+    '-l', cloneLabel,
     '-P', '-v', '-w',
     ...tablespaces.map(mappingOption),
   ]);

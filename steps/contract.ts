@@ -60,6 +60,12 @@ export interface SetupSettings {
    * and archive_cleanup_command for it. Only with archiveDir.
    */
   standbyArchiveDir?: string;
+  /**
+   * The standby's own restore_command and archive_cleanup_command before a repair (doctor):
+   * written again where a re-clone (or a rewind) left them out, since the copy brings the
+   * primary's postgresql.auto.conf and no recovery.conf.
+   */
+  keptArchive?: Record<string, string>;
   checkpoint: 'fast' | 'spread';
   /** Keep the standby's previous data directory, renamed, after the clone (default true). */
   /**

@@ -16,7 +16,7 @@ import {
   standbyListenAddresses,
 } from './lib/standby-config.js';
 import { usesStandbySignal } from '../src/facts/replication.js';
-import { proveSharedArchive, sharedArchiveProof, standbyArchiveSettings } from './lib/wal-archive.js';
+import { archiveSettingNames, proveSharedArchive, sharedArchiveProof, standbyArchiveSettings } from './lib/wal-archive.js';
 
 /**
  * Step 6: make the cloned data directory start as a streaming standby. PG 12+:
@@ -85,7 +85,7 @@ async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired>
   const [autoBefore, fromPrimary, fromFiles, signalExists, archive] = await Promise.all([
     cloned ? host.readFile(autoPath, 'postgres') : ctx.primary.host.readFile(`${ctx.primary.cluster.dataDirectory}/postgresql.auto.conf`, 'postgres'),
     known?.fromPrimary ?? primaryValues(ctx, minimums),
-    known?.fromFiles ?? settingsFromFiles(ctx.standby, [...minimums, 'hot_standby', 'wal_log_hints', ...logSettingNames]),
+    known?.fromFiles ?? settingsFromFiles(ctx.standby, [...minimums, 'hot_standby', 'wal_log_hints', ...logSettingNames, ...(usesStandbySignal(cluster.major) ? archiveSettingNames : [])]),
     cloned && usesStandbySignal(cluster.major) ? host.exec(privileged.pathExists(signal), { as: 'postgres' }).then((result) => result.code === 0) : false,
     known?.archive ?? (archiveDir === undefined ? {} : standbyArchiveSettings(ctx.standby, archiveDir)),
   ]);
@@ -111,8 +111,13 @@ async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired>
   const listen = standbyListenAddresses(autoConfValue(autoText, 'listen_addresses'), settings.primaryListenAddress, settings.standbyAddress);
   if (listen) changes.push({ name: 'listen_addresses', value: listen });
 
+  const recoveryPath = `${dir}/recovery.conf`;
+  const recoveryBefore = cloned && !usesStandbySignal(cluster.major) ? await host.readFile(recoveryPath, 'postgres') : null;
+  // The standby's own archive settings, where a re-clone lost them (not set anywhere now).
+  const setNow = (name: string) => (usesStandbySignal(cluster.major) ? effective(name) : autoConfValue(recoveryBefore ?? '', name));
+  const kept = Object.fromEntries(Object.entries(settings.keptArchive ?? {}).filter(([name]) => !setNow(name)));
   const conninfoText = primaryConninfo(settings, ctx.primary.cluster.port);
-  const recovery = recoverySettings(cluster.major, conninfoText, settings.slotName, archive);
+  const recovery = recoverySettings(cluster.major, conninfoText, settings.slotName, { ...kept, ...archive });
   const edits: FileEdit[] = [];
   if (usesStandbySignal(cluster.major)) {
     for (const [name, value] of Object.entries(recovery)) {
@@ -127,10 +132,11 @@ async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired>
       edits.push({ path: signal, before: null, after: '', why: 'start in standby mode' });
     }
   } else {
-    const path = `${dir}/recovery.conf`;
-    const before = cloned ? await host.readFile(path, 'postgres') : null;
-    if (before === null || Object.entries(recovery).some(([name, value]) => autoConfValue(before, name) !== value)) {
-      edits.push({ path, before, after: recoveryConfText(cluster.major, conninfoText, settings.slotName, archive), why: 'start as a standby of the primary' });
+    const before = recoveryBefore;
+    const differing = Object.keys(recovery).filter((name) => before === null || autoConfValue(before, name) !== recovery[name]);
+    if (differing.length > 0) {
+      const why = before === null ? 'start as a standby of the primary' : `set ${differing.join(', ')}; its other lines kept`;
+      edits.push({ path: recoveryPath, before, after: recoveryConfText(recovery, before), why });
     }
   }
   return { cloned, edits, inputs: { cloned, standbyRunning, fromPrimary, fromFiles, archive } };

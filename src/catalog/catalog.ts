@@ -412,6 +412,8 @@ export const catalog: Record<FindingId, FindingSpec> = {
     cause:
       "nothing removes segments from an archive on the primary by itself (no standby's archive_cleanup_command reads it): it grows until its filesystem is full, then archive_command fails and WAL piles up in the primary's pg_wal",
     fix: "remove the segments older than the oldest one the primary's last checkpoint, every slot and every connected standby still need, with the pg_archivecleanup command shown (it keeps that segment and everything after it); when the archive also serves base backups, clean only up to the oldest base backup you keep (pg_archivecleanup ARCHIVE ITS.backup)",
+    autoFix:
+      "runs that pg_archivecleanup on the primary as the server's OS user, after the plan listed the files (pg_archivecleanup -n); it keeps the WAL of the oldest base backup in the archive that this wizard's clones did not leave, and reports what it removed and the space freed",
     logPatterns: [],
   },
 };

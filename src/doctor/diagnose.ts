@@ -8,6 +8,7 @@ import { commandLine } from '../remote/quote.js';
 import { isOtherCluster } from '../facts/replication-views.js';
 import { catalog, matchConnectionError, type FindingId, type Severity } from '../catalog/catalog.js';
 import { replicationUser, type DoctorFacts, type SlotFact, type WalSenderFact } from './facts.js';
+import { archiveCleanupOf, keepReason } from './archive-cleanup.js';
 import {
   after,
   currentStandbyWindow,
@@ -42,7 +43,8 @@ export type RepairId =
   | 'convert-recovery-conf'
   | 'standby-settings'
   | 'recovery-config'
-  | 'start-standby';
+  | 'start-standby'
+  | 'archive-cleanup';
 
 export interface Evidence {
   host: Side;
@@ -707,33 +709,30 @@ function archiving(ctx: Context): Finding[] {
  * An archive only the primary sees grows until cleaned: propose the cleanup, with its exact
  * command, once it holds more than max_wal_size that nothing needs. What is needed is the
  * oldest of the primary's checkpoint redo, every slot's restart_lsn and every connected
- * standby's replay position; with this pair's standby neither streaming nor on a slot, its
- * needs are unknown and nothing is proposed.
+ * standby's replay position, and an operator's base backup in the archive; with this pair's
+ * standby neither streaming nor on a slot, its needs are unknown and nothing is proposed.
  */
 function archiveCleanup(ctx: Context): Finding[] {
   const { primary, standby } = ctx.facts;
   const { archive, walNeed } = primary;
   const standbyCleans = standby.settings.archive_cleanup_command || autoConfValue(standby.recoveryConf ?? '', 'archive_cleanup_command');
   if (!archive || !walNeed || standbyCleans || (!ctx.streaming && !ctx.ownSlot)) return [];
-  // pg_archivecleanup compares names without the timeline, as here.
-  const removable = archive.files.filter((name) => walSegment.test(name) && name.slice(8) < walNeed.keepFrom.slice(8));
-  const removableBytes = removable.length * walNeed.segmentBytes;
-  if (removableBytes <= walNeed.maxWalBytes) return [];
-  const command = commandLine([archive.archiveCleanup ?? 'pg_archivecleanup', archive.dir, walNeed.keepFrom]);
-  const backups = archive.files.filter((name) => name.endsWith('.backup')).sort();
-  const backupForm = backups.length > 0 ? `; when the archive also serves base backups, clean only up to the oldest one you keep instead, e.g. ${commandLine([archive.archiveCleanup ?? 'pg_archivecleanup', archive.dir, backups[0]])}` : '';
+  const cleanup = archiveCleanupOf(archive, walNeed.keepFrom);
+  const { removable } = cleanup;
+  if (cleanup.bytes <= walNeed.maxWalBytes) return [];
+  const command = commandLine([archive.archiveCleanup ?? 'pg_archivecleanup', archive.dir, cleanup.keepFrom]);
   const needs = [
     `the oldest segment still needed: ${walNeed.keepFrom} (checkpoint redo ${walNeed.checkpointRedo}; oldest slot restart_lsn ${walNeed.oldestSlotRestart ?? 'none'}; oldest standby replay_lsn ${walNeed.oldestStandbyReplay ?? 'none connected'})`,
-    `${archive.dir}: ${removable.length} segment(s) older than that, ${removable[0]} to ${removable.at(-1)} (${formatBytes(removableBytes)}; max_wal_size ${formatBytes(walNeed.maxWalBytes)})`,
+    ...(cleanup.heldBy ? [`the oldest base backup in the archive: ${cleanup.heldBy.name} (label "${cleanup.heldBy.label}"), which starts earlier`] : []),
+    `${archive.dir}: ${removable.length} WAL file(s) older than ${cleanup.keepFrom}, ${removable[0].name} to ${removable.at(-1)!.name} (${formatBytes(cleanup.bytes)}; max_wal_size ${formatBytes(walNeed.maxWalBytes)})`,
   ];
   return [
-    finding('archive-cleanup', [fromQuery('primary', 'pg_control_checkpoint(), pg_replication_slots, pg_stat_replication, ls', primary.clock, needs)], {
-      text: `on the primary, as the server's OS user: ${command} (removes the ${removable.length} segment(s) before ${walNeed.keepFrom}, keeps it and all later ones)${backupForm}; a standby that is neither connected nor on a slot may still need some: check first`,
-    }, { detail: `${formatBytes(removableBytes)} in ${removable.length} segment(s) nothing needs: ${command}` }),
+    finding('archive-cleanup', [fromQuery('primary', 'pg_control_checkpoint(), pg_replication_slots, pg_stat_replication, the archive', primary.clock, needs)], {
+      text: `on the primary, as the server's OS user: ${command} (removes the ${removable.length} WAL file(s) before ${cleanup.keepFrom}; it ${keepReason(walNeed, cleanup)}); a standby that is neither connected nor on a slot may still need some: check first`,
+      repairs: ['archive-cleanup'],
+    }, { detail: `${formatBytes(cleanup.bytes)} in ${removable.length} WAL file(s) nothing needs: ${command}` }),
   ];
 }
-
-const walSegment = /^[0-9A-F]{24}$/;
 
 /**
  * Causes the standby's log shows that the live state no longer does: before it began

@@ -90,10 +90,22 @@ export interface ArchiveFact {
   dir: string;
   freeBytes: number;
   sizeBytes: number;
-  /** The file names in it (WAL segments, .backup and .history files). */
-  files: string[];
+  /** The files in it (WAL segments, .backup and .history files) and their sizes. */
+  files: ArchiveFile[];
+  /** The base backups' history files (NAME.backup) and their LABEL lines. */
+  backups: BackupHistory[];
   /** pg_archivecleanup on the primary, when one is installed. */
   archiveCleanup?: string;
+}
+
+export interface ArchiveFile {
+  name: string;
+  bytes: number;
+}
+
+export interface BackupHistory {
+  name: string;
+  label: string;
 }
 
 export interface WalNeed {
@@ -229,28 +241,14 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
               current_setting('archive_mode') <> 'off' AS archiving
          FROM pg_stat_archiver`,
     );
-    const [need] = await sql<{ keep_from: string; redo: string; slot: string | null; replay: string | null; segment_bytes: string; max_wal_bytes: string }>(
-      `SELECT pg_walfile_name(least(c.redo_lsn, s.lsn, r.lsn)) AS keep_from, c.redo_lsn::text AS redo, s.lsn::text AS slot, r.lsn::text AS replay,
-              pg_size_bytes(current_setting('wal_segment_size'))::text AS segment_bytes, pg_size_bytes(current_setting('max_wal_size'))::text AS max_wal_bytes
-         FROM pg_control_checkpoint() c,
-              (SELECT min(restart_lsn) AS lsn FROM pg_replication_slots) s,
-              (SELECT min(replay_lsn) AS lsn FROM pg_stat_replication) r
-        WHERE NOT pg_is_in_recovery()`,
-    );
+    const [need] = await sql<WalNeedRow>(walNeedSql);
     const [role] = roleName ? await sql<{ rolcanlogin: boolean; rolreplication: boolean }>('SELECT rolcanlogin, rolreplication FROM pg_roles WHERE rolname = $1', [roleName]) : [];
     return {
       inRecovery: state.in_recovery,
       systemIdentifier: state.system_identifier,
       timeline: state.timeline,
       oldestWalSegment: state.oldest_wal ?? undefined,
-      walNeed: need && {
-        keepFrom: need.keep_from,
-        checkpointRedo: need.redo,
-        oldestSlotRestart: need.slot,
-        oldestStandbyReplay: need.replay,
-        segmentBytes: Number(need.segment_bytes),
-        maxWalBytes: Number(need.max_wal_bytes),
-      },
+      walNeed: need && walNeedOf(need),
       archiver: archiver.archiving
         ? {
             archivedCount: Number(archiver.archived_count),
@@ -280,13 +278,56 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
     };
   });
   const dir = facts.settings.archive_mode !== 'off' ? archiveDirectoryOf(facts.settings.archive_command ?? '') : undefined;
-  const [space, listing, cleanup] = dir === undefined ? [] : await Promise.all([
+  const archive = dir === undefined ? undefined : await readArchive(node, dir);
+  return { ...facts, ...live, walSenders: live?.walSenders ?? [], archive };
+}
+
+interface WalNeedRow extends Record<string, unknown> {
+  keep_from: string;
+  redo: string;
+  slot: string | null;
+  replay: string | null;
+  segment_bytes: string;
+  max_wal_bytes: string;
+}
+
+/**
+ * What a primary's WAL archive must keep: the least of its checkpoint's redo, every slot's
+ * restart_lsn and every connected standby's replay_lsn (no row in recovery). min(pg_lsn) exists
+ * from PostgreSQL 13 only; ORDER BY works from 10.
+ */
+export const walNeedSql = `SELECT pg_walfile_name(least(c.redo_lsn, s.lsn, r.lsn)) AS keep_from, c.redo_lsn::text AS redo, s.lsn::text AS slot, r.lsn::text AS replay,
+              pg_size_bytes(current_setting('wal_segment_size'))::text AS segment_bytes, pg_size_bytes(current_setting('max_wal_size'))::text AS max_wal_bytes
+         FROM pg_control_checkpoint() c,
+              (SELECT (SELECT restart_lsn FROM pg_replication_slots WHERE restart_lsn IS NOT NULL ORDER BY 1 LIMIT 1) AS lsn) s,
+              (SELECT (SELECT replay_lsn FROM pg_stat_replication WHERE replay_lsn IS NOT NULL ORDER BY 1 LIMIT 1) AS lsn) r
+        WHERE NOT pg_is_in_recovery()`;
+
+export const walNeedOf = (row: WalNeedRow): WalNeed => ({
+  keepFrom: row.keep_from,
+  checkpointRedo: row.redo,
+  oldestSlotRestart: row.slot,
+  oldestStandbyReplay: row.replay,
+  segmentBytes: Number(row.segment_bytes),
+  maxWalBytes: Number(row.max_wal_bytes),
+});
+
+/** The archive directory's files, base backup labels, filesystem and pg_archivecleanup; undefined when it cannot be read. */
+export async function readArchive(node: Node, dir: string): Promise<ArchiveFact | undefined> {
+  const [space, listing, cleanup] = await Promise.all([
     filesystemSpace(node.host, dir),
-    node.host.exec(privileged.listDirectory(dir), { as: 'postgres' }),
+    node.host.exec(privileged.archiveContents(dir), { as: 'postgres' }),
     node.host.exec(privileged.findArchiveCleanup(node.cluster.binDir), { as: 'postgres' }),
   ]);
-  const archive = dir && space && listing?.code === 0 ? { dir, ...space, files: listing.stdout.split('\n').filter(Boolean), archiveCleanup: cleanup?.stdout.trim().split('\n')[0] || undefined } : undefined;
-  return { ...facts, ...live, walSenders: live?.walSenders ?? [], archive };
+  if (!space || listing.code !== 0) return undefined;
+  const rows = listing.stdout.split('\n').filter(Boolean).map((line) => line.split('\t'));
+  return {
+    dir,
+    ...space,
+    files: rows.map(([name, bytes]) => ({ name, bytes: Number(bytes) })),
+    backups: rows.filter(([name]) => name.endsWith('.backup')).map(([name, , ...label]) => ({ name, label: label.join('\t') })),
+    archiveCleanup: cleanup.stdout.trim().split('\n')[0] || undefined,
+  };
 }
 
 async function standbyFacts(node: Node): Promise<StandbyFacts> {

@@ -23,6 +23,9 @@ import type { FindingId } from '../catalog/catalog.js';
 import type { Diagnosis, Finding, RepairId } from './diagnose.js';
 import type { DoctorNodes } from './doctor.js';
 import { replicationUser, type DoctorFacts } from './facts.js';
+import { archiveCleanupOf, archiveCleanupStep } from './archive-cleanup.js';
+import { autoConfValue } from '../facts/auto-conf.js';
+import { archiveSettingNames } from '../../steps/lib/wal-archive.js';
 import { awaitStreamingStep, convertRecoveryConfStep, dropSlotsStep, passfileStep, standbyMinimumsStep, startPrimaryStep, walLevelInFilesStep } from './repair-steps.js';
 
 /**
@@ -46,10 +49,11 @@ const repairSteps: Record<RepairId, string[]> = {
   'standby-settings': [standbyMinimumsStep.id],
   'recovery-config': [passfileStep.id, replicationSlotStep.id, recoveryConfigStep.id],
   'start-standby': [startStandbyStep.id],
+  'archive-cleanup': ['archive-cleanup'],
 };
 
-/** Runbook order: the primary first, then the standby, then the proof. */
-const stepOrder = (dropSlots: Step): Step[] => [
+/** Runbook order: the primary first, then the standby, then the proof; the archive is cleaned once the standby streams and its needs count. */
+const stepOrder = (dropSlots: Step, archiveCleanup: Step): Step[] => [
   passfileStep,
   replicationRoleStep,
   walLevelInFilesStep,
@@ -66,6 +70,7 @@ const stepOrder = (dropSlots: Step): Step[] => [
   startStandbyStep,
   verifyStreamingStep,
   awaitStreamingStep,
+  archiveCleanup,
 ];
 
 // A rewind that fails is followed by a clone, which stores the password.
@@ -96,6 +101,12 @@ async function rewindChoice(nodes: DoctorNodes): Promise<{ rewind: boolean; why:
   };
 }
 
+
+/** The standby's restore_command and archive_cleanup_command as it runs with them now (recovery.conf lines up to PG 11). */
+function standbyArchiveSettingsOf(standby: DoctorFacts['standby']): Record<string, string> {
+  const value = (name: string) => (standby.major >= 12 ? standby.settings[name] : autoConfValue(standby.recoveryConf ?? '', name));
+  return Object.fromEntries(archiveSettingNames.flatMap((name) => (value(name) ? [[name, value(name)!]] : [])));
+}
 
 export interface RepairPlan {
   steps: Step[];
@@ -169,7 +180,10 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
   // with the canary through the slot, or (a pair that streams without a slot) from both views.
   const slotInUse = facts.relationship.slotName !== undefined || ids.has(recoveryConfigStep.id);
   if (ids.size > 0 && !leftAlone.some((f) => f.severity === 'error')) ids.add(slotInUse ? verifyStreamingStep.id : awaitStreamingStep.id);
-  const steps = stepOrder(dropSlotsStep(dropSlots)).filter((step) => ids.has(step.id));
+  // The archive is cleaned up to what the diagnosis showed at the most.
+  const { archive, walNeed } = facts.primary;
+  const keepFrom = archive && walNeed ? archiveCleanupOf(archive, walNeed.keepFrom).keepFrom : '';
+  const steps = stepOrder(dropSlotsStep(dropSlots), archiveCleanupStep(keepFrom)).filter((step) => ids.has(step.id));
 
   const { relationship } = facts;
   const params = relationship.params;
@@ -193,6 +207,7 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
     // The standby's own TLS settings are kept when the repairs write primary_conninfo again.
     tls: params.sslmode ? { sslmode: params.sslmode, rootCert: params.sslrootcert } : undefined,
     reclone: ids.has(cloneStandbyStep.id),
+    keptArchive: standbyArchiveSettingsOf(facts.standby),
   };
   const fallback = choice?.rewind ? { steps: steps.filter((step) => step.id !== rewindStandbyStep.id).flatMap((step) => (step.id === recoveryConfigStep.id ? [cloneStandbyStep, step] : [step])), settings: { ...settings, reclone: true } } : undefined;
   return { steps, settings, dropSlots, leftAlone, notes: choice?.why ?? [], fallback };

@@ -105,7 +105,21 @@ export const findPgRewind = command({
   argv: (binDir: string, major: number) =>
     sh('for d in "$1" "/usr/lib/postgresql/$2/bin" "/usr/pgsql-$2/bin"; do [ -x "$d/pg_rewind" ] && exec echo "$d/pg_rewind"; done; exit 1', binDir, String(major)),
 });
-export const listDirectory = command({ runs: server, argv: (path: string) => ['ls', '-1A', '--', path] });
+/** A WAL archive's files, one `NAME<tab>BYTES` line each; a base backup's history file adds `<tab>LABEL` (its LABEL: line). */
+export const archiveContents = command({
+  runs: server,
+  argv: (dir: string) =>
+    sh(
+      'cd -- "$1" || exit 1; tab=$(printf "\\t"); find . -maxdepth 1 -type f -printf "%f\\t%s\\n" | while IFS="$tab" read -r name size; do ' +
+        'case $name in *.backup) printf "%s\\t%s\\t%s\\n" "$name" "$size" "$(sed -n "s/^LABEL: //p" -- "$name")" ;; *) printf "%s\\t%s\\n" "$name" "$size" ;; esac; done',
+      dir,
+    ),
+});
+/** pg_archivecleanup DIR KEEP: removes the WAL files in DIR older than KEEP (a segment, or a base backup's history file); with dryRun (-n) prints their paths instead. */
+export const archiveCleanup = command({
+  runs: server,
+  argv: (tool: string, dir: string, keepFrom: string, dryRun: boolean) => [tool, ...(dryRun ? ['-n'] : []), dir, keepFrom],
+});
 export const removeFile = command({ runs: server, argv: (path: string) => ['rm', '-f', '--', path] });
 const spaceScript = [
   'for p; do',

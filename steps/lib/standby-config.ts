@@ -1,4 +1,5 @@
 import type { ReplicationTls, SetupSettings } from '../contract.js';
+import { parseAutoConf } from '../../src/facts/auto-conf.js';
 import { conninfo } from '../../src/facts/conninfo.js';
 import { tlsParams, usesStandbySignal } from '../../src/facts/replication.js';
 
@@ -34,10 +35,24 @@ export function recoverySettings(major: number, conninfoText: string, slotName: 
   return usesStandbySignal(major) ? settings : { standby_mode: 'on', ...settings, recovery_target_timeline: 'latest' };
 }
 
-/** recovery.conf for PG ≤ 11. */
-export function recoveryConfText(major: number, conninfoText: string, slotName: string, archive: Record<string, string> = {}): string {
-  const lines = Object.entries(recoverySettings(major, conninfoText, slotName, archive)).map(([name, value]) => `${name} = ${confString(value)}`);
-  return ['# Written by pgrepl-wizard: this server is a streaming standby.', ...lines].join('\n') + '\n';
+/**
+ * recovery.conf for PG ≤ 11 with `recovery`'s settings. The standby's own file (`before`) keeps
+ * every line they do not name (an operator's restore_command, comments, other settings), as
+ * postgresql.auto.conf does from 12: a setting of `recovery` is replaced where it first stands
+ * (its later lines dropped: the last one would win) and appended when it is not there.
+ */
+export function recoveryConfText(recovery: Readonly<Record<string, string>>, before: string | null = null): string {
+  const line = (name: string) => `${name} = ${confString(recovery[name])}`;
+  if (!before?.trim()) return ['# Written by pgrepl-wizard: this server is a streaming standby.', ...Object.keys(recovery).map(line)].join('\n') + '\n';
+  const written = new Set<string>();
+  const kept = before.replace(/\n$/, '').split('\n').flatMap((text) => {
+    const name = parseAutoConf(text)[0]?.name.toLowerCase();
+    if (name === undefined || !(name in recovery)) return [text];
+    if (written.has(name)) return [];
+    written.add(name);
+    return [line(name)];
+  });
+  return [...kept, ...Object.keys(recovery).filter((name) => !written.has(name)).map(line)].join('\n') + '\n';
 }
 
 /**

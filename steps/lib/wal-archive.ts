@@ -36,6 +36,13 @@ export function archiveCommand(dir: string): string {
  */
 export const archiveCommandFits = (dir: string) => archiveCommand(dir).length - 4 + 31 + 24 < 1024;
 
+/**
+ * pg_basebackup's label for this wizard's clones: the backup history file a clone leaves in the
+ * archive carries it, so that doctor's archive cleanup does not keep WAL for a base backup
+ * nobody keeps (the clone became the standby).
+ */
+export const cloneLabel = 'pgrepl-wizard clone';
+
 /** restore_command for a standby that reads the same archive at `dir`. */
 export function restoreCommand(dir: string): string {
   return `cp ${directoryWord(dir)}/%f %p`;
@@ -45,6 +52,9 @@ export function restoreCommand(dir: string): string {
 export function archiveCleanupCommand(archiveCleanup: string, dir: string): string {
   return `${directoryWord(archiveCleanup)} ${directoryWord(dir)} %r`;
 }
+
+/** The standby's settings for an archive it reads: settings from PostgreSQL 12, recovery.conf lines before. */
+export const archiveSettingNames = ['restore_command', 'archive_cleanup_command'];
 
 /** restore_command and archive_cleanup_command for a standby reading the archive at `dir`. */
 export async function standbyArchiveSettings(standby: Node, dir: string): Promise<Record<string, string>> {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { current, doctorUntil, expectStreamingWithNewRow, logLine, password, quotedLogLines, slot, standbyLog, until } from './doctor-lab.js';
+import { current, diagnoseUntil, doctorUntil, errorIds, expectStreamingWithNewRow, fix, logLine, password, quotedLogLines, slot, standbyData, standbyLog, until } from './doctor-lab.js';
 import { inHost, lab, labFlags, labReset, psqlIn, runCli } from './lab.js';
 
 /**
@@ -75,7 +75,21 @@ describe('a WAL archive the standby reads too', () => {
     expect(healed.findings.map((f) => f.id)).not.toContain('archive-failing');
   });
 
-  it('proposes cleaning an archive only the primary reads with the exact pg_archivecleanup command, which keeps what the standby needs', async () => {
+  it('keeps the standby restoring from and cleaning the archive when doctor --fix clones it again', async () => {
+    const archiveSettings = () => [psqlIn('standby', 'SHOW restore_command'), psqlIn('standby', 'SHOW archive_cleanup_command')];
+    const before = archiveSettings();
+    // A copy that cannot start (pg_wal emptied, standby.signal lost): --fix clones it again, and the
+    // clone brings the primary's postgresql.auto.conf, which has neither setting.
+    inHost('standby', ['sh', '-c', `pg_ctlcluster 15 main stop; rm -f ${standbyData}/standby.signal ${standbyData}/pg_wal/0000*; pg_ctlcluster 15 main start >/dev/null 2>&1; true`]);
+    await diagnoseUntil(['checkpoint-missing', 'standby-down']);
+    const after = await fix();
+    expect(after.repairs.steps.find((step) => step.id === 'clone-standby')?.status, JSON.stringify(after.repairs)).toBe('done');
+    expect(errorIds(after)).toEqual([]);
+    expect(archiveSettings()).toEqual(before);
+    await expectStreamingWithNewRow();
+  }, 300_000);
+
+  it('proposes cleaning an archive only the primary reads with the exact pg_archivecleanup command, and --fix removes exactly what nothing needs', async () => {
     // The standby no longer cleans the archive: the runbook's primary-only archive.
     psqlIn('standby', 'ALTER SYSTEM RESET archive_cleanup_command');
     psqlIn('standby', 'SELECT pg_reload_conf()');
@@ -93,15 +107,23 @@ describe('a WAL archive the standby reads too', () => {
     expect(command, finding.detail).not.toBeNull();
     const [, shown, keep] = command!;
     expect(finding.fix.text).toContain(shown);
+    // The setup's own clone left a backup history file, which holds nothing back.
+    expect(inHost('primary', ['ls', archive])).toMatch(/^[0-9A-F]{24}\.[0-9A-F]{8}\.backup$/m);
 
     const segments = () => inHost('primary', ['ls', archive]).split('\n').filter((name) => /^[0-9A-F]{24}$/.test(name));
     const before = segments();
-    expect(before.filter((name) => name.slice(8) < keep.slice(8)).length).toBeGreaterThan(2);
-    inHost('primary', ['runuser', '-u', 'postgres', '--', 'sh', '-c', shown]);
+    const removable = before.filter((name) => name.slice(8) < keep.slice(8));
+    expect(removable.length).toBeGreaterThan(2);
+    const fixed = await runCli(['doctor', '--fix', '--yes', '--json', ...labFlags()]);
+    const outcome = JSON.parse(fixed.stdout) as { findings: { id: string }[]; repairs: { steps: { id: string; status: string; detail: string }[] } };
+    const step = outcome.repairs.steps.find((s) => s.id === 'archive-cleanup');
+    expect(step?.status, fixed.stdout + fixed.stderr).toBe('done');
+    // It reports the command it ran, what it removed and the space freed.
+    expect(step?.detail).toContain(`ran ${shown}: removed ${removable.length} WAL file(s), ${removable[0]} to ${removable.at(-1)}, `);
+    expect(step?.detail).toMatch(/, \d+(\.\d+)? MB freed \(/);
     // Exactly the segments before the one still needed are gone; that one and later ones stay.
-    expect(segments()).toEqual(before.filter((name) => name.slice(8) >= keep.slice(8)));
+    expect(segments().filter((name) => name.slice(8) <= before.at(-1)!.slice(8))).toEqual(before.filter((name) => name.slice(8) >= keep.slice(8)));
+    expect(outcome.findings.map((f) => f.id)).not.toContain('archive-cleanup');
     await expectStreamingWithNewRow();
-    const after = await doctorUntil((next) => !next.findings.some((f) => f.id === 'archive-cleanup'), 60_000);
-    expect(after.findings.map((f) => f.id)).not.toContain('archive-cleanup');
   });
 });

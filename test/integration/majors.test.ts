@@ -114,6 +114,7 @@ interface Evidence {
 interface Finding {
   id: string;
   severity: string;
+  detail?: string;
   host: string;
   evidence: Evidence[];
   resolved?: boolean;
@@ -147,23 +148,36 @@ async function doctorUntil(lab: MatrixLab, done: (report: Report) => boolean, ti
   }
 }
 
+/** `read` once it gives a value, polled until the deadline. */
+async function eventually<T>(what: string, read: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 const quotedError = (id: string, host: Side) => (report: Report) =>
   report.findings.some((f) => f.id === id && f.severity === 'error' && logLines(f, host).length > 0);
 
 let nextRow = 20_000;
+/** Tells this run's rows from an earlier run's on the same pair (a re-run of some cases with -t). */
+const runTag = Date.now().toString(36);
 
 /** The primary sees the standby streaming, and a row written on the primary is read on the standby. */
 async function expectRowArrives(lab: MatrixLab): Promise<void> {
   expect(lab.psql('primary', `SELECT state FROM pg_stat_replication WHERE client_addr = '${lab.ip('standby')}'`)).toBe('streaming');
   const id = nextRow++;
-  lab.psql('primary', `INSERT INTO t VALUES (${id}, 'row ${id}')`, 'appdb');
+  lab.psql('primary', `INSERT INTO t VALUES (${id}, 'row ${id} ${runTag}') ON CONFLICT (id) DO UPDATE SET note = excluded.note`, 'appdb');
   const deadline = Date.now() + 30_000;
   let note = '';
   while (!note && Date.now() < deadline) {
     note = lab.psql('standby', `SELECT note FROM t WHERE id = ${id}`, 'appdb');
     if (!note) await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  expect(note).toBe(`row ${id}`);
+  expect(note).toBe(`row ${id} ${runTag}`);
 }
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'pgrepl-wizard.js');
@@ -198,6 +212,8 @@ const systemId = (lab: MatrixLab, side: Side) => lab.psql(side, 'SELECT system_i
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const streaming = labPairs.filter((pair) => pair.expect !== 'refused');
+/** The pairs whose WAL archiving path differs from archive.test.ts's Debian 15 pair: the runbook's hand-installed 11 (recovery.conf). */
+const archivingPairs = ['hand-11'];
 const refused = labPairs.filter((pair) => pair.expect === 'refused');
 
 describe.each(streaming.map((pair) => [pair.id, pair] as const))('%s', (_id, pair) => {
@@ -315,6 +331,102 @@ describe.each(streaming.map((pair) => [pair.id, pair] as const))('%s', (_id, pai
     expect(systemId(lab, 'standby')).toBe(cloned);
     await expectRowArrives(lab);
   }, slow);
+
+  if (archivingPairs.includes(pair.id)) {
+    // WAL archiving where its path differs from the Debian pair of archive.test.ts: recovery.conf
+    // (≤ 11), pg_ctl, the server's own OS user, port 3000, the Debian client's pg_archivecleanup.
+    const archive = () => `${lab.env.LAB_DIR}/wal-archive`;
+    const recoveryConf = () => `${lab.get('standby', 'PGDATA')}/recovery.conf`;
+    const standbySetting = (name: string) =>
+      major <= 11 ? new RegExp(`^${name} = '(.*)'$`, 'm').exec(lab.inHost('standby', ['cat', recoveryConf()]))?.[1].replace(/''/g, "'") : lab.psql('standby', `SHOW ${name}`);
+    const restartStandby = () => lab.inHost('standby', ['sh', '-c', `${lab.control('standby', 'stop')} && ${lab.control('standby', 'start')} >/dev/null`]);
+    /** A WAL record, then the segment switched: one more segment to archive. */
+    const switchWal = "SELECT pg_switch_wal() FROM (SELECT pg_logical_emit_message(true, 'pgw', 'x')) m";
+    const segments = () => lab.inHost('primary', ['ls', archive()]).split('\n').filter((name) => /^[0-9A-F]{24}$/.test(name));
+
+    it(`WAL archiving: setup --archive-dir --standby-archive-dir gives the standby restore_command and archive_cleanup_command${major <= 11 ? ' in recovery.conf' : ''}`, async () => {
+      lab.inHost('primary', ['rm', '-rf', '--', archive()]);
+      const result = await runCli(['setup', '--yes', '--restart-primary', '--json', '--archive-dir', archive(), '--standby-archive-dir', archive(), ...lab.flags()], { PGREPL_PASSWORD: 'matrix-password' });
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      expect(standbySetting('restore_command')).toBe(`cp ${archive()}/%f %p`);
+      expect(standbySetting('archive_cleanup_command')).toMatch(new RegExp(`^/usr/lib/postgresql/\\d+/bin/pg_archivecleanup ${escape(archive())} %r$`));
+      await expectRowArrives(lab);
+    }, slow);
+
+    if (major <= 11) {
+      it("doctor --fix rewriting recovery.conf keeps the operator's lines (restore_command, a comment, another setting) and backs the file up", async () => {
+        const restore = standbySetting('restore_command');
+        // primary_conninfo lost and lines of the operator's own: the standby replays only the archive.
+        lab.inHost('standby', ['sh', '-c', `sed -i '/^primary_conninfo/d' "$1" && printf '%s\\n' '# the operator: no delay' "recovery_min_apply_delay = '0'" >> "$1"`, 'sh', recoveryConf()]);
+        restartStandby();
+        const report = await doctorUntil(lab, (next) => next.findings.some((f) => f.id === 'primary-conninfo-missing'));
+        expect(report.findings.map((f) => f.id)).toContain('primary-conninfo-missing');
+
+        // Nothing names the role's password without primary_conninfo: the operator gives it.
+        const fixed = await runCli(['doctor', '--fix', '--yes', '--json', ...lab.flags()], { PGREPL_PASSWORD: 'matrix-password' });
+        expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0);
+        const text = lab.inHost('standby', ['cat', recoveryConf()]);
+        expect(text).toMatch(/^primary_conninfo = '.*'$/m);
+        expect(standbySetting('restore_command')).toBe(restore);
+        expect(standbySetting('archive_cleanup_command')).toMatch(/pg_archivecleanup /);
+        expect(text).toContain("# the operator: no delay\nrecovery_min_apply_delay = '0'\n");
+        // The file as the operator left it is kept beside it.
+        const backup = lab.inHost('standby', ['sh', '-c', 'ls -t "$1".pgrepl-backup-* | head -1', 'sh', recoveryConf()]).trim();
+        expect(lab.inHost('standby', ['cat', backup])).toMatch(/^# the operator: no delay$(?![^]*primary_conninfo)/m);
+        await expectRowArrives(lab);
+      }, slow);
+    }
+
+    it('a standby without a slot that fell behind catches up from the archive, then streams', async () => {
+      const slot = standbySetting('primary_slot_name')!;
+      if (major <= 11) lab.inHost('standby', ['sed', '-i', '/^primary_slot_name/d', recoveryConf()]);
+      else lab.psql('standby', "ALTER SYSTEM SET primary_slot_name = ''");
+      lab.inHost('standby', ['sh', '-c', lab.control('standby', 'stop')]);
+      await eventually('slot released', () => (lab.psql('primary', `SELECT active FROM pg_replication_slots WHERE slot_name = '${slot}'`) === 'f' ? true : undefined));
+      lab.psql('primary', `SELECT pg_drop_replication_slot('${slot}')`);
+      const needed = lab.psql('primary', 'SELECT pg_walfile_name(pg_current_wal_lsn())');
+      // More WAL than the primary keeps: it archives and removes segments at each checkpoint.
+      const oldest = () => lab.psql('primary', "SELECT min(name) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'");
+      for (let round = 0; oldest() <= needed; round++) {
+        lab.psql('primary', switchWal);
+        lab.psql('primary', 'CHECKPOINT');
+        if (round > 100) throw new Error(`the primary still keeps ${needed} (oldest: ${oldest()})`);
+      }
+      lab.psql('primary', `INSERT INTO t VALUES (30999, 'after the gap ${runTag}') ON CONFLICT (id) DO UPDATE SET note = excluded.note`, 'appdb');
+      lab.inHost('standby', ['sh', '-c', `${lab.control('standby', 'start')} >/dev/null`]);
+      expect(await eventually('row after the gap on the standby', () => lab.psql('standby', 'SELECT note FROM t WHERE id = 30999', 'appdb') || undefined, 120_000)).toBe(`after the gap ${runTag}`);
+      expect(lab.inHost('standby', ['sh', '-c', 'cat "$1"/*', 'sh', lab.get('standby', 'LOG_DIR')])).toContain(`restored log file "${needed}" from archive`);
+      await eventually('streaming', () => (lab.psql('primary', `SELECT state FROM pg_stat_replication WHERE client_addr = '${lab.ip('standby')}'`) === 'streaming' ? true : undefined));
+      await expectRowArrives(lab);
+    }, slow);
+
+    it('doctor --fix cleans an archive no standby cleans: exactly the WAL nothing needs, reporting the space freed', async () => {
+      if (major <= 11) {
+        lab.inHost('standby', ['sed', '-i', '/^archive_cleanup_command/d', recoveryConf()]);
+        restartStandby();
+      } else {
+        lab.psql('standby', 'ALTER SYSTEM RESET archive_cleanup_command');
+        lab.psql('standby', 'SELECT pg_reload_conf()');
+      }
+      lab.psql('primary', "ALTER SYSTEM SET max_wal_size = '32MB'");
+      lab.psql('primary', 'SELECT pg_reload_conf()');
+      for (let round = 0; round < 5; round++) lab.psql('primary', switchWal);
+      lab.psql('primary', 'CHECKPOINT');
+      const report = await doctorUntil(lab, (next) => next.findings.some((f) => f.id === 'archive-cleanup'));
+      const keep = /pg_archivecleanup \S+ ([0-9A-F]{24})$/.exec(report.findings.find((f) => f.id === 'archive-cleanup')?.detail ?? '')?.[1];
+      expect(keep, JSON.stringify(report.findings)).toBeDefined();
+      const before = segments();
+      const removable = before.filter((name) => name.slice(8) < keep!.slice(8));
+      expect(removable.length).toBeGreaterThan(2);
+
+      const fixed = await runCli(['doctor', '--fix', '--yes', '--json', ...lab.flags()]);
+      const step = (JSON.parse(fixed.stdout) as { repairs: { steps: { id: string; status: string; detail: string }[] } }).repairs.steps.find((s) => s.id === 'archive-cleanup');
+      expect(step?.status, fixed.stdout + fixed.stderr).toBe('done');
+      expect(step?.detail).toMatch(new RegExp(`^ran /usr/lib/postgresql/\\d+/bin/pg_archivecleanup ${escape(archive())} ${keep}: removed ${removable.length} WAL file\\(s\\), ${removable[0]} to ${removable.at(-1)}, [\\d.]+ MB freed`));
+      expect(segments().filter((name) => name.slice(8) <= before.at(-1)!.slice(8))).toEqual(before.filter((name) => name.slice(8) >= keep!.slice(8)));
+      await expectRowArrives(lab);
+    }, slow);
+  }
 });
 
 describe.each(refused.map((pair) => [pair.id, pair] as const))('%s', (_id, pair) => {

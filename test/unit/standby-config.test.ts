@@ -54,7 +54,7 @@ describe('recovery configuration by major version', () => {
 
   it('writes recovery.conf with standby_mode for PostgreSQL 11 and older', () => {
     expect(usesStandbySignal(11)).toBe(false);
-    expect(recoveryConfText(11, conninfo, settings.slotName)).toBe(
+    expect(recoveryConfText(recoverySettings(11, conninfo, settings.slotName))).toBe(
       [
         '# Written by pgrepl-wizard: this server is a streaming standby.',
         "standby_mode = 'on'",
@@ -66,9 +66,33 @@ describe('recovery configuration by major version', () => {
     );
   });
 
+  it("rewrites an existing recovery.conf keeping the operator's lines: only the settings it writes change, in place", () => {
+    const before = [
+      '# the standby of appdb',
+      "standby_mode = 'on'",
+      "restore_command = 'cp /home1/dbadmin/psql/arch/testdb/%f %p'",
+      "primary_slot_name = 'old_slot'",
+      "recovery_min_apply_delay = '0'",
+      "primary_slot_name = 'older_slot'",
+      '',
+    ].join('\n');
+    expect(recoveryConfText(recoverySettings(11, conninfo, settings.slotName), before)).toBe(
+      [
+        '# the standby of appdb',
+        "standby_mode = 'on'",
+        "restore_command = 'cp /home1/dbadmin/psql/arch/testdb/%f %p'",
+        "primary_slot_name = 'pgrepl_10_77_0_12'",
+        "recovery_min_apply_delay = '0'",
+        `primary_conninfo = '${conninfo}'`,
+        "recovery_target_timeline = 'latest'",
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('quotes an archive directory for the shell inside the setting\'s string, in recovery.conf and postgresql.auto.conf alike', () => {
     const archive = { restore_command: restoreCommand("/mnt/wal's"), archive_cleanup_command: archiveCleanupCommand('/usr/lib/postgresql/11/bin/pg_archivecleanup', "/mnt/wal's") };
-    const text = recoveryConfText(11, conninfo, settings.slotName, archive);
+    const text = recoveryConfText(recoverySettings(11, conninfo, settings.slotName, archive));
     expect(text).toContain("restore_command = 'cp ''/mnt/wal''\\\\''''s''/%f %p'\n");
     expect(text).toContain("archive_cleanup_command = '/usr/lib/postgresql/11/bin/pg_archivecleanup ''/mnt/wal''\\\\''''s'' %r'\n");
     expect(autoConfValue(text, 'restore_command')).toBe("cp '/mnt/wal'\\''s'/%f %p");
