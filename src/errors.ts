@@ -15,11 +15,18 @@ export class WizardError extends Error {
 }
 
 /**
- * The SSH connection to a host went away mid-run (network down, host or sshd stopped, the
- * session killed). `state` says what the interrupted work left on the servers; the step that
- * knows adds it, the runner gives a general one otherwise.
+ * Work on a host cut short before it finished: the connection lost, or a command ended because
+ * the run was interrupted. `state` says what the cut-short work left on the servers; the step
+ * that knows adds it (withState), the runner gives a general one otherwise.
  */
-export class ConnectionLost extends WizardError {
+export abstract class CutShort extends WizardError {
+  abstract readonly state?: string;
+  /** The same error, with what it left behind on the servers. */
+  abstract withState(state: string): CutShort;
+}
+
+/** The SSH connection to a host went away mid-run (network down, host or sshd stopped, the session killed). */
+export class ConnectionLost extends CutShort {
   constructor(
     readonly role: string,
     readonly label: string,
@@ -34,9 +41,51 @@ export class ConnectionLost extends WizardError {
     this.name = 'ConnectionLost';
   }
 
-  /** The same loss, with what it left behind on the servers. */
   withState(state: string): ConnectionLost {
     return new ConnectionLost(this.role, this.label, this.reason, state);
+  }
+}
+
+/**
+ * The run was interrupted (Ctrl-C, SIGTERM, SIGHUP) while a command or query ran on a host:
+ * the wizard ended it there (its process group, or the query's session) rather than wait for it.
+ * `reason` is the interruption's own error (its words, fix and exit code).
+ */
+export class CommandInterrupted extends CutShort {
+  constructor(
+    readonly reason: WizardError,
+    readonly role: string,
+    readonly label: string,
+    readonly running: string,
+    readonly state?: string,
+  ) {
+    super(`${reason.message}: ${running} was running on the ${role} ${label} and was ended${state ? `. ${state}` : ''}`, `${role} ${label}`, reason.fix, reason.exitCode);
+    this.name = 'CommandInterrupted';
+  }
+
+  withState(state: string): CommandInterrupted {
+    return new CommandInterrupted(this.reason, this.role, this.label, this.running, state);
+  }
+}
+
+/**
+ * sudo refused a command it ran as the same user earlier in this run (its rule was removed or
+ * changed meanwhile): the command did not run. The message is the remote layer's one wording
+ * for a sudo refusal, with what sudo says now.
+ */
+export class SudoRefusedMidRun extends CutShort {
+  constructor(
+    message: string,
+    where: string,
+    fix: string,
+    readonly state?: string,
+  ) {
+    super(`${message}${state ? `. ${state}` : ''}`, where, fix);
+    this.name = 'SudoRefusedMidRun';
+  }
+
+  withState(state: string): SudoRefusedMidRun {
+    return new SudoRefusedMidRun(this.message, this.where, this.fix, state);
   }
 }
 

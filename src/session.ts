@@ -103,9 +103,10 @@ export async function discoverPair(pair: Pair, options: Options, io: Io): Promis
   return { primary, standby, ...(upstream ? { upstream } : {}) };
 }
 
-/** The primary alone, connected and discovered: for work that needs no standby host (taking one off). */
-export async function openPrimary(options: Options, io: Io): Promise<{ host: Host; facts: HostFacts; close(): Promise<void> }> {
+/** The primary alone, connected and discovered: for work that needs no standby host (taking one off). `interruption` as openSession's. */
+export async function openPrimary(options: Options, io: Io, interruption?: AbortSignal): Promise<{ host: Host; facts: HostFacts; close(): Promise<void> }> {
   const host = await connectRole(options, io, 'primary');
+  if (interruption) host.endCommandsOn?.(interruption);
   try {
     return { host, facts: await discoverRole(host, options, io, 'primary'), close: () => host.close() };
   } catch (error) {

@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { clientTool } from '../src/facts/clusters.js';
-import { ConnectionLost, WizardError } from '../src/errors.js';
+import { ConnectionLost, SudoRefusedMidRun, WizardError } from '../src/errors.js';
 import type { Host } from '../src/remote/host.js';
 import * as privileged from '../src/remote/commands.js';
 import type { Privilege } from '../src/remote/commands.js';
@@ -29,7 +29,6 @@ import { keptTablespace, mappingOption, primaryTablespaces, tablespaceSide, type
  */
 
 const stepId = 'clone-standby';
-const pgidMarker = /^pgrepl-pgid (\d+)$/;
 
 /** pg_basebackup as it runs on the standby, as the server's OS user, into the side directory. */
 function basebackupArgv(ctx: StepContext, tablespaces: Tablespace[]) {
@@ -161,41 +160,26 @@ async function runBasebackup(ctx: StepContext, tablespaces: Tablespace[], primar
   const meter = progressMeter();
   const started = performance.now();
   let copiedKb = 0;
-  let pgid: string | undefined;
   const lines = lineSplitter((line) => {
-    const marker = pgidMarker.exec(line);
     const progress = parseProgressLine(line);
-    if (marker) pgid = marker[1];
-    else if (progress) {
+    if (progress) {
       const { doneKb, totalKb, percent, tablespacesDone, tablespacesTotal } = progress;
       copiedKb = doneKb;
       ctx.progress({ stepId, doneKb, totalKb, percent, ...meter(doneKb, totalKb, Date.now()), message: `${tablespacesDone}/${tablespacesTotal} tablespaces` });
     } else ctx.note(line);
   });
-  // Closing the channel (what the stop does) ends pg_basebackup only when it next writes; a
-  // copy blocked on a silent primary writes nothing, so its process group is ended at once.
-  let ending: Promise<unknown> | undefined;
-  const endCopy = () => {
-    ending ??= pgid ? endProcessGroup(host, pgid) : Promise.resolve();
-    // Awaited below, where its failure is reported.
-    ending.catch(() => undefined);
-    return ending;
-  };
-  stop.addEventListener('abort', endCopy, { once: true });
   let result;
   try {
+    // The stop ends pg_basebackup's process group (its WAL streamer with it) before exec rejects.
     result = await host.exec(basebackupArgv(ctx, tablespaces), { as: 'postgres', onStderr: (chunk) => lines.push(chunk), signal: stop });
   } catch (error) {
     if (!stop.aborted) throw error;
-    await endCopy();
     if (!ctx.signal.aborted) throw stop.reason;
     throw new WizardError(
       "the clone was interrupted; the standby's data directory was not touched",
       where(ctx.standby),
       'run the same command again: finished steps are detected and skipped, the clone starts afresh',
     );
-  } finally {
-    stop.removeEventListener('abort', endCopy);
   }
   lines.end();
   if (result.code !== 0) {
@@ -372,8 +356,8 @@ export const cloneStandbyStep: Step = {
         for (const side of sides) await host.run(privileged.makeServerDirectory(host.serverUser, side), { as });
         await runBasebackup(ctx, tablespaces, primaryLog);
       } catch (error) {
-        // Cleaning up needs the connection that was just lost: the next run does it.
-        if (error instanceof ConnectionLost && error.role === 'standby') throw error;
+        // Cleaning up needs the connection that was just lost, or the sudo just refused: the next run does it.
+        if ((error instanceof ConnectionLost && error.role === 'standby') || error instanceof SudoRefusedMidRun) throw error;
         const free = await discardClone(ctx, wasRunning, tablespaces);
         if (error instanceof ConnectionLost) {
           throw error.withState(
@@ -388,7 +372,8 @@ export const cloneStandbyStep: Step = {
     const suffix = timestampSuffix();
     const kept = keptDirectory(dir, suffix);
     const swapped = () =>
-      `The copy of the primary was being moved into ${dir} (the old data directory goes to ${kept}): the next run finds whichever is in place and finishes; the primary was not changed by this step`;
+      `The copy of the primary was being moved into ${dir} (the old data directory goes to ${kept})${wasRunning ? `; the standby's cluster ${cluster.id} was stopped for the clone and is still stopped` : ''}: ` +
+      'the next run finds whichever is in place and finishes; the primary was not changed by this step';
     const keptSpaces = await sayingWhatIsLeft(async () => {
       const dataSwap = { side: sideDirectory(dir), target: dir, kept };
       const [dataExisted, ...spacesExisted] = await readySwaps(host, [dataSwap, ...tablespaces.map((t) => tablespaceSwap(t, suffix))]);

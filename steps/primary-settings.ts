@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import * as privileged from '../src/remote/commands.js';
 import pg from 'pg';
-import { WizardError } from '../src/errors.js';
+import { SudoRefusedMidRun, WizardError } from '../src/errors.js';
 import { commandLine } from '../src/remote/quote.js';
 import { archiveCommand, archiveCommandFits, archivePlacementNote } from './lib/wal-archive.js';
 import { where, type CheckResult, type PlannedAction, type SetupSettings, type Step, type StepContext } from './contract.js';
@@ -342,9 +342,11 @@ export const primarySettingsStep: Step = {
       ctx.note(`restarting the primary for ${pending.join(', ')}`);
       await sayingWhatIsLeft(
         () => controlServer(ctx.primary, 'restart'),
-        () =>
-          `The primary was being restarted for ${pending.join(', ')} (already written to ${autoConfPath(ctx)}): it may be down or starting now; ` +
-          `look with ${manualStatus(ctx)} and start it if it is down; the standby was not changed by this step`,
+        (cut) =>
+          cut instanceof SudoRefusedMidRun
+            ? `The primary was not restarted: it runs as before, with ${pending.join(', ')} written to ${autoConfPath(ctx)} and waiting for a restart; the standby was not changed by this step`
+            : `The primary was being restarted for ${pending.join(', ')} (already written to ${autoConfPath(ctx)}): it may be down or starting now; ` +
+              `look with ${manualStatus(ctx)} and start it if it is down; the standby was not changed by this step`,
       );
       done.push('restarted the primary');
     }

@@ -25,7 +25,7 @@ export async function doctorCommand(options: Options): Promise<number> {
   const interrupt = () => controller.abort(new WizardError('interrupted by the operator', 'doctor --fix', 'run doctor again to see where the pair stands'));
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
-  const { pair, facts: pairFacts, close } = await openSession(options, io);
+  const { pair, facts: pairFacts, close } = await openSession(options, io, controller.signal);
   try {
     const nodes = doctorNodes(pair, pairFacts);
     const before = await diagnoseJob(nodes, options, () => undefined);

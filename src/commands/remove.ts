@@ -10,7 +10,7 @@ export async function removeCommand(options: Options): Promise<number> {
   const controller = new AbortController();
   const interrupt = () => controller.abort(new WizardError('interrupted by the operator', 'remove', 'run the same command again; what is already removed is not planned again'));
   process.once('SIGINT', interrupt);
-  const { host, facts, close } = await openPrimary(options, io);
+  const { host, facts, close } = await openPrimary(options, io, controller.signal);
   try {
     const planText = (actions: Parameters<typeof actionLines>[0][]) => actions.flatMap(actionLines).join('\n');
     // Headless, the plan goes to stderr before the question (stdout carries the result).

@@ -56,7 +56,7 @@ export async function setupCommand(options: Options): Promise<number> {
   // SIGHUP: the terminal was closed; stop as cleanly as on Ctrl-C rather than die mid-step.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   signals.forEach((signal) => process.once(signal, interrupt));
-  const { pair, facts, close } = await openSession(options, io);
+  const { pair, facts, close } = await openSession(options, io, controller.signal);
   try {
     const quiet = options.json || options.plan;
     // Headless, the plan is not reviewed as a whole (each destructive action asks, or needs its

@@ -204,15 +204,10 @@ export const replicationProbeWithPassword = command({
   argv: (psql: string, conninfo: string) =>
     sh('IFS= read -r PGPASSWORD; if [ -n "$PGPASSWORD" ]; then export PGPASSWORD; else unset PGPASSWORD; fi; exec "$@"', ...identifySystem(psql, conninfo)),
 });
-/**
- * pg_basebackup in a session of its own (setsid), announcing its process group on stderr so
- * that an interruption can end it with its WAL-streaming child; the password comes from the
- * passfile.
- */
+/** pg_basebackup, the password from the passfile. */
 export const basebackup = command({
   runs: server,
   argv: (pgBasebackup: string, passfile: string, environment: readonly string[], args: readonly string[]) => [
-    'setsid', '-w', 'sh', '-c', 'echo "pgrepl-pgid $$" >&2; exec "$@"', 'sh',
     'env', `PGPASSFILE=${passfile}`, 'PGAPPNAME=pgrepl-wizard-clone', ...environment, pgBasebackup, ...args,
   ],
 });
@@ -265,13 +260,25 @@ export const rewindThroughRelay = command({
   runs: server,
   argv: (port: number, sourceRole: string, pgRewind: readonly string[]) => ['perl', '-e', rewindRelayScript, String(port), sourceRole, ...pgRewind],
 });
-/** Ends a process group and waits until none is left but zombies. `kill -s SIG --` is the spelling dash's kill accepts. */
+/**
+ * What every command runs behind (ssh-host.ts), as the user that runs it: a session and process
+ * group of its own (setsid), announced on stderr before the command starts, so that an
+ * interruption of the run can end the command with every process it started (pg_ctlcluster's
+ * pg_ctl, pg_basebackup's WAL streamer) instead of waiting for it.
+ */
+export const ownProcessGroup = ['setsid', '-w', 'sh', '-c', 'echo "pgrepl-pgid $$" >&2; exec "$@"', 'sh'] as const;
+export const processGroupMarker = /^pgrepl-pgid (\d+)\n/m;
+/**
+ * Ends a process group (CONT after TERM: a stopped member gets it too) and waits until none
+ * of its session is left but zombies, else KILLs it. `kill -s SIG --` is the spelling dash's kill accepts.
+ */
 export const endProcessGroup = command({
   runs: server,
   argv: (pgid: string) =>
     sh(
       [
         'kill -s TERM -- "-$1" 2>/dev/null || exit 0',
+        'kill -s CONT -- "-$1" 2>/dev/null',
         "for i in $(seq 1 100); do ps -o stat= -s \"$1\" | grep -qv '^Z' || exit 0; sleep 0.1; done",
         'kill -s KILL -- "-$1" 2>/dev/null; exit 0',
       ].join('\n'),

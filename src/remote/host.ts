@@ -35,7 +35,10 @@ export interface ExecOptions<As extends RunAs = RunAs> {
   stream?: Duplex;
   /** Called with each stderr chunk as it arrives (progress output). */
   onStderr?: (chunk: string) => void;
+  /** Ends the command on the host (its process group) when it aborts, like an interruption of the run. */
   signal?: AbortSignal;
+  /** Not ended by an interruption of the run: a process that lives until its own `signal` (the run lock's holder). */
+  outlivesInterruption?: boolean;
 }
 
 export interface ExecResult {
@@ -105,6 +108,12 @@ export interface Host {
    * the run closes it): for work on the other host that cannot finish without this one. Absent on fakes.
    */
   readonly lossSignal?: AbortSignal;
+  /**
+   * From now on, a command or query still running on this host when `signal` aborts (Ctrl-C,
+   * SIGTERM, SIGHUP) is ended there, its process group with it, and rejects with
+   * CommandInterrupted; commands started after the abort (the cleanup) run as usual. Absent on fakes.
+   */
+  endCommandsOn?(signal: AbortSignal): void;
 }
 
 /**

@@ -1,9 +1,10 @@
 import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import type pg from 'pg';
-import { ConnectionLost, WizardError } from '../errors.js';
+import { CommandInterrupted, ConnectionLost, SudoRefusedMidRun, WizardError } from '../errors.js';
 import { type ArgvFor, type ClusterAddress, type ExecOptions, type ExecResult, type Host, type RunAs, type SqlRow, type WriteFileOptions, privilegeWrapper, splitWrapperStderr } from './host.js';
 import * as privileged from './commands.js';
+import { ownProcessGroup, processGroupMarker } from './commands.js';
 import { PasswordDemanded, connectPg } from './pg-bridge.js';
 import { commandLine } from './quote.js';
 import { answerSudo, SudoEnded, sudoPassword, sudoValidate, type SudoPassword } from './sudo.js';
@@ -41,8 +42,20 @@ function lossReason(error: Error & { code?: string; level?: string }, deadAfterS
 /** The Unix socket a cluster listens on; its `.lock` file names the postmaster's PID. */
 const socketOf = (cluster: ClusterAddress) => `${cluster.socketDir}/.s.PGSQL.${cluster.port}`;
 
-/** Why a query's race ended: the server did not answer within the bound. */
+/** Why a query's race ended: the server did not answer within the bound, or the run was interrupted. */
 const noAnswer = Symbol('no answer');
+const interruptedQuery = Symbol('interrupted');
+
+/** A statement as a message quotes it: on one line, at most 70 characters. */
+function shortStatement(text: string): string {
+  const statement = text.replace(/\s+/g, ' ').trim();
+  return statement.length > 70 ? `${statement.slice(0, 70)}…` : statement;
+}
+
+/** A command as a message names it: constant scripts and long arguments shortened. */
+function shortCommand(argv: readonly string[]): string {
+  return argv.slice(0, 8).map((arg) => (arg.length > 40 || arg.includes('\n') ? '…' : arg)).join(' ');
+}
 
 const closedByServer = 'the SSH server closed the connection (sshd stopped or restarted, or the session was ended on the host)';
 
@@ -59,12 +72,16 @@ export class SshHost implements Host {
   private lost?: string;
   private readonly loss = new AbortController();
   private closing = false;
+  /** The run's interruption (endCommandsOn): what runs on this host when it aborts is ended. */
+  private interruption?: AbortSignal;
   loginUser = '';
   serverUser = 'postgres';
   /** The operator's sudo password for this host, known only when sudo asks for one; kept for this run only. */
   private sudo?: SudoPassword;
   /** sudo's answer when this user may not use it at all ("Sorry, user … may not run sudo on …"). */
   private noSudoRights?: string;
+  /** The users sudo has run a command as in this run: a refusal for one of them later means its rule changed mid-run. */
+  private readonly sudoRanAs = new Set<string>();
 
   constructor(
     readonly role: string,
@@ -109,6 +126,16 @@ export class SshHost implements Host {
 
   get lossSignal(): AbortSignal {
     return this.loss.signal;
+  }
+
+  endCommandsOn(signal: AbortSignal): void {
+    this.interruption = signal;
+  }
+
+  /** The run's interruption as this host says it, naming what it ended; any other abort's reason as it is. */
+  private interrupted(reason: unknown, running: string): unknown {
+    const ours = this.interruption?.aborted && reason === this.interruption.reason && reason instanceof WizardError && !(reason instanceof ConnectionLost);
+    return ours ? new CommandInterrupted(reason, this.role, this.label, running) : reason;
   }
 
   watchConnection(listener: (line: string) => void): () => void {
@@ -188,17 +215,51 @@ export class SshHost implements Host {
   }
 
   async exec<As extends RunAs = 'login'>(argv: ArgvFor<As>, options: ExecOptions<As> = {}): Promise<ExecResult> {
-    const wrapper = privilegeWrapper(this.loginUser, options.as ?? 'login', options.user ?? this.serverUser, this.sudo);
-    let result: ExecResult;
+    const as = options.as ?? 'login';
+    const wrapper = privilegeWrapper(this.loginUser, as, options.user ?? this.serverUser, this.sudo);
+    // The process group is the running user's, so that user ends it; root's commands are the
+    // sudoers rules' exact programs, so theirs is made around sudo, which passes the end on.
+    const aroundSudo = as === 'root' && wrapper[0] === 'sudo';
+    const command = aroundSudo ? [...ownProcessGroup, ...wrapper, ...argv] : [...wrapper, ...ownProcessGroup, ...argv];
+    const stops = [options.signal, options.outlivesInterruption ? undefined : this.interruption].filter((signal) => signal !== undefined);
+    const stop = stops.length > 1 ? AbortSignal.any(stops) : stops[0];
+    const endGroup = (pgid: string) =>
+      as === 'postgres' ? this.exec(privileged.endProcessGroup(pgid), { as: 'postgres', user: options.user }) : this.exec(privileged.endProcessGroup.argv(pgid));
+    const runsAs = this.userFor(as, options.user);
+    let collected: Collected;
     try {
-      result = await this.openExec([...wrapper, ...argv], (channel, firstStderr) => collect(channel, options, firstStderr, () => this.lossBehindClosedChannel()), this.askingSudo(wrapper));
+      collected = await this.openExec(
+        command,
+        (channel, firstStderr, beforeCommand) =>
+          // Around sudo, the group's marker came before sudo asked for its password.
+          collect(channel, options, (aroundSudo ? (processGroupMarker.exec(beforeCommand)?.[0] ?? '') : '') + firstStderr, () => this.lossBehindClosedChannel(), stop && { signal: stop, endGroup }),
+        this.askingSudo(wrapper),
+      );
     } catch (error) {
+      if (!(error instanceof SudoEnded)) throw this.interrupted(error, `"${shortCommand(argv)}"`);
       // sudo refused before the command started: its messages are all there is to say.
-      if (error instanceof SudoEnded) return { code: error.code, stdout: '', stderr: '', wrapperStderr: error.wrapperStderr };
-      throw error;
+      const refused = { code: error.code, stdout: '', stderr: '', wrapperStderr: error.wrapperStderr };
+      if (this.sudoRanAs.has(runsAs)) throw this.commandError(argv, runsAs, refused, await this.sudoSaysNow());
+      return refused;
     }
+    const { started, ...output } = collected;
+    if (wrapper.length === 0) return output;
     // The wrapper's complaints (e.g. an unresolvable own host name) are not the command's output.
-    return wrapper.length === 0 ? result : { ...result, ...splitWrapperStderr(result.stderr) };
+    const result = { ...output, ...splitWrapperStderr(output.stderr) };
+    // Around sudo the marker comes first; there only sudo's own refusal says the command never ran.
+    const ran = aroundSudo ? !sudoRefusal.test(result.wrapperStderr) : started;
+    if (ran && wrapper[0] === 'sudo') this.sudoRanAs.add(runsAs);
+    // sudo refuses what it ran earlier in this run: its rule was taken away. The command did
+    // not run; said here, in sudo's words, rather than as the command's own failure.
+    if (!ran && result.code !== 0 && this.sudoRanAs.has(runsAs)) throw this.commandError(argv, runsAs, result, await this.sudoSaysNow());
+    return result;
+  }
+
+  /** What `sudo -n -v` answers now (its first line), as identify asks it: e.g. "Sorry, user … may not run sudo on …". */
+  private async sudoSaysNow(): Promise<string> {
+    const answer = await this.exec(['sudo', '-n', '-v']).catch(() => undefined);
+    if (answer?.code === 0) return 'nothing: it lets this user validate';
+    return `${answer?.stderr ?? ''}\n${answer?.stdout ?? ''}`.split('\n').find((line) => line.trim())?.trim() ?? 'nothing';
   }
 
   async run<As extends RunAs = 'login'>(argv: ArgvFor<As>, options: ExecOptions<As> = {}): Promise<string> {
@@ -267,8 +328,12 @@ export class SshHost implements Host {
     // A server that hangs (its processes stopped, a lock never released) must not hang the run:
     // the session and the query get the bound a silent host gets.
     let timer: NodeJS.Timeout | undefined;
+    let interrupt: (() => void) | undefined;
+    const interruption = this.interruption?.aborted ? undefined : this.interruption;
     const unanswered = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(noAnswer), this.answerWithinMs);
+      interrupt = () => reject(interruptedQuery);
+      interruption?.addEventListener('abort', interrupt, { once: true });
     });
     let client: pg.Client | undefined;
     try {
@@ -281,6 +346,10 @@ export class SshHost implements Host {
       return result.rows as Row[];
     } catch (error) {
       if (error === noAnswer) throw await this.unanswered(cluster, text, (client as { processID?: number } | undefined)?.processID);
+      if (error === interruptedQuery) {
+        this.dropSession(socketOf(cluster));
+        throw this.interrupted(interruption!.reason, `the query "${shortStatement(text)}"`);
+      }
       if (error instanceof WizardError) throw error;
       // PostgreSQL's own errors carry a SQLSTATE; anything else is the session's transport.
       const lost = typeof (error as { code?: unknown }).code === 'string' ? undefined : await this.lossBehindClosedChannel();
@@ -293,7 +362,15 @@ export class SshHost implements Host {
       );
     } finally {
       clearTimeout(timer);
+      if (interrupt) interruption?.removeEventListener('abort', interrupt);
     }
+  }
+
+  /** Drops a session whose server stopped answering (or whose query was interrupted): its relay channel closes. */
+  private dropSession(socket: string): void {
+    this.pgClients.delete(socket);
+    this.pgChannels.get(socket)?.close();
+    this.pgChannels.delete(socket);
   }
 
   /**
@@ -303,9 +380,7 @@ export class SshHost implements Host {
    */
   private async unanswered(cluster: ClusterAddress, text: string, backendPid?: number): Promise<WizardError> {
     const socket = socketOf(cluster);
-    this.pgClients.delete(socket);
-    this.pgChannels.get(socket)?.close();
-    this.pgChannels.delete(socket);
+    this.dropSession(socket);
     const postmasterPid = (await this.readFile(`${socket}.lock`, 'postgres').catch(() => null))?.split('\n')[0].trim();
     const pids = [postmasterPid, backendPid].filter((pid) => pid && /^\d+$/.test(String(pid))).map(String);
     const states = new Map(
@@ -325,9 +400,8 @@ export class SshHost implements Host {
     };
     const seen = [described('its postmaster', postmasterPid), described("this session's backend", backendPid === undefined ? undefined : String(backendPid))].filter(Boolean);
     const stopped = [...states.values()].some((stat) => stat.startsWith('T'));
-    const statement = text.replace(/\s+/g, ' ').trim();
     return new WizardError(
-      `PostgreSQL on port ${cluster.port} answered nothing for ${Math.round(this.answerWithinMs / 1000)} s to "${statement.length > 70 ? `${statement.slice(0, 70)}…` : statement}"; ` +
+      `PostgreSQL on port ${cluster.port} answered nothing for ${Math.round(this.answerWithinMs / 1000)} s to "${shortStatement(text)}"; ` +
         (seen.length > 0 ? `${seen.join(', and ')}` : `no postmaster was found from ${socket}.lock`) +
         (stopped ? '' : ': a lock held by another session, or a server too busy to answer'),
       `${this.role} ${this.label}`,
@@ -414,12 +488,12 @@ export class SshHost implements Host {
    * `onOpen` runs inside ssh2's callback: a fast command's exit status can arrive in the same
    * packet batch as the channel confirmation, and an 'exit' listener attached one promise
    * tick later would miss it. Through a sudo that may ask for the password, it runs the
-   * moment the command starts, with the command's first stderr; sudo ending before that
-   * rejects with SudoEnded.
+   * moment the command starts, with the command's first stderr and what came before sudo's
+   * (prompts and all); sudo ending before that rejects with SudoEnded.
    */
   private openExec<T>(
     argv: readonly string[],
-    onOpen: (channel: ClientChannel, firstStderr: string) => T,
+    onOpen: (channel: ClientChannel, firstStderr: string, beforeCommand: string) => T,
     sudo?: SudoPassword,
     commandFollows = true,
   ): Promise<Awaited<T>> {
@@ -437,12 +511,12 @@ export class SshHost implements Host {
               'the SSH connection was lost or the server limits sessions (MaxSessions); run again',
             ),
           );
-        } else if (!sudo) resolve(onOpen(channel, '') as Awaited<T>);
+        } else if (!sudo) resolve(onOpen(channel, '', '') as Awaited<T>);
         else {
           answerSudo(
             channel,
             sudo,
-            (firstStderr) => resolve(onOpen(channel, firstStderr) as Awaited<T>),
+            (firstStderr, beforeCommand) => resolve(onOpen(channel, firstStderr, beforeCommand) as Awaited<T>),
             (ended) => (commandFollows || ended.code !== 0 ? reject(ended) : resolve(undefined as Awaited<T>)),
             commandFollows,
           );
@@ -462,12 +536,24 @@ export class SshHost implements Host {
     return as === 'root' ? 'root' : as === 'postgres' ? (user ?? this.serverUser) : this.loginUser;
   }
 
-  /** Why argv, run as `runsAs`, failed: sudo's refusal in the operator's words, else the command's own. */
-  private commandError(argv: readonly string[], runsAs: string, result: ExecResult): WizardError {
+  /**
+   * Why argv, run as `runsAs`, failed: sudo's refusal in the operator's words, else the
+   * command's own. `sudoNow` (what `sudo -n -v` says now) when sudo refused what it ran
+   * earlier in this run.
+   */
+  private commandError(argv: readonly string[], runsAs: string, result: ExecResult, sudoNow?: string): WizardError {
     const wrapperStderr = result.wrapperStderr?.trim() ?? '';
     // When the wrapper itself failed, its message is the only reason there is.
     const stderr = result.stderr.trim() || wrapperStderr;
     const shown = argv.slice(0, 3).join(' ');
+    if (sudoNow !== undefined) {
+      return new SudoRefusedMidRun(
+        `user ${this.loginUser} may not run commands as ${runsAs} any more (${wrapperStderr.split('\n')[0] || 'sudo refused'}), though sudo ran them earlier in this run: ` +
+          `its sudo rule was removed or changed meanwhile ("sudo -n -v" says now: ${sudoNow}); "${shortCommand(argv)}" did not run, so the ${this.role} is as this run left it before (see "Changed")`,
+        `${this.role} ${this.label}`,
+        `put ${this.loginUser}'s sudo rule back on the ${this.role} (e.g. "${this.loginUser} ALL=(ALL) NOPASSWD: ALL" in /etc/sudoers.d/, or the rules "pgrepl-wizard inspect" prints), check it with "sudo -l" as ${this.loginUser}, then run the same command again: finished steps are detected and skipped`,
+      );
+    }
     if (/sudo: (a password is required|a terminal is required)/.test(wrapperStderr) && this.noSudoRights) {
       return new WizardError(
         `user ${this.loginUser} may not run commands as ${runsAs}: ${this.noSudoRights}`,
@@ -498,33 +584,74 @@ export class SshHost implements Host {
   }
 }
 
-/** A command's output and exit code; a channel closed by a lost connection rejects with `lost()`'s error. */
-function collect(channel: ClientChannel, options: ExecOptions, firstStderr: string, lost: () => Promise<ConnectionLost | undefined>): Promise<ExecResult> {
+/** What sudo (or a refused `sudo -n`) says when it does not run the command. */
+const sudoRefusal = /sudo: (a password is required|a terminal is required)|is not in the sudoers file|not allowed to execute|may not run sudo/;
+
+/** A command's result, and whether it started at all (its process group's marker came: the privilege wrapper let it run). */
+type Collected = ExecResult & { started: boolean };
+
+/** How a running command is stopped: when `signal` aborts, its process group is ended on the host. */
+interface Stop {
+  signal: AbortSignal;
+  endGroup: (pgid: string) => Promise<unknown>;
+}
+
+/**
+ * A command's output and exit code; a channel closed by a lost connection rejects with `lost()`'s
+ * error. The command's process group marker (commands.ts ownProcessGroup) is taken out of its
+ * stderr; when `stop` aborts, that group is ended, then the channel closed, and it rejects with
+ * the abort's reason (a command blocked on a hung server writes nothing, so closing its
+ * channel alone would not end it).
+ */
+function collect(channel: ClientChannel, options: ExecOptions, firstStderr: string, lost: () => Promise<ConnectionLost | undefined>, stop?: Stop): Promise<Collected> {
   return new Promise((resolve, reject) => {
     const stdout: Buffer[] = [];
-    let stderr = firstStderr;
-    if (firstStderr) options.onStderr?.(firstStderr);
+    let stderr = '';
+    let pgid: string | undefined;
+    // Until the marker arrives, stderr is held (a wrapper's lines may come before it).
+    let beforeMarker: string | undefined = '';
+    const addStderr = (chunk: string) => {
+      let text = chunk;
+      if (beforeMarker !== undefined) {
+        beforeMarker += chunk;
+        const marker = processGroupMarker.exec(beforeMarker);
+        if (!marker) return;
+        pgid = marker[1];
+        text = beforeMarker.slice(0, marker.index) + beforeMarker.slice(marker.index + marker[0].length);
+        beforeMarker = undefined;
+      }
+      stderr += text;
+      if (text) options.onStderr?.(text);
+    };
+    addStderr(firstStderr);
     let code: number | null = null;
-    const abort = () => channel.close();
-    options.signal?.addEventListener('abort', abort, { once: true });
+    let stopping = false;
+    const stopNow = () => {
+      stopping = true;
+      const ended = pgid ? stop!.endGroup(pgid).catch(() => undefined) : Promise.resolve();
+      void ended.then(() => {
+        channel.close();
+        reject(stop!.signal.reason ?? new Error('aborted'));
+      });
+    };
+    stop?.signal.addEventListener('abort', stopNow, { once: true });
     if (options.stream) channel.pipe(options.stream);
     else channel.on('data', (chunk: Buffer) => stdout.push(chunk));
-    channel.stderr.on('data', (chunk: Buffer) => {
-      const text = chunk.toString();
-      stderr += text;
-      options.onStderr?.(text);
-    });
+    channel.stderr.on('data', (chunk: Buffer) => addStderr(chunk.toString()));
     channel.on('exit', (exitCode: number | null, signal?: string) => {
       code = exitCode ?? (signal ? 128 : 255);
     });
     channel.on('error', (error: Error) => lost().then((connectionLost) => reject(connectionLost ?? error)));
     channel.on('close', () => {
-      options.signal?.removeEventListener('abort', abort);
-      if (options.signal?.aborted) {
-        reject(options.signal.reason ?? new Error('aborted'));
-        return;
+      stop?.signal.removeEventListener('abort', stopNow);
+      // A stopped command rejects once its group is ended.
+      if (stopping) return;
+      if (beforeMarker) {
+        // The command never started (its wrapper refused): what came is the wrapper's.
+        stderr += beforeMarker;
+        beforeMarker = undefined;
       }
-      const result = { code: code ?? 255, stdout: Buffer.concat(stdout).toString(), stderr };
+      const result = { code: code ?? 255, stdout: Buffer.concat(stdout).toString(), stderr, started: pgid !== undefined };
       if (code !== null) resolve(result);
       else lost().then((connectionLost) => (connectionLost ? reject(connectionLost) : resolve(result)));
     });

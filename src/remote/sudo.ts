@@ -48,14 +48,14 @@ export class SudoEnded extends Error {
 /**
  * Talks to sudo on a fresh channel: answers its prompt once with the password (a second
  * prompt means it was refused: stdin is closed so sudo gives up instead of waiting), and
- * calls `onReady` with the command's first stderr bytes the moment the ready marker arrives,
- * synchronously, so the caller's listeners miss no event. Without a ready marker (`sudo -v`,
+ * calls `onReady` with the command's first stderr bytes (and what came before the ready
+ * marker) the moment the marker arrives, synchronously, so the caller's listeners miss no event. Without a ready marker (`sudo -v`,
  * or sudo refusing), `onEnded` gets the exit code and sudo's messages.
  */
 export function answerSudo(
   channel: ClientChannel,
   sudo: SudoPassword,
-  onReady: (firstStderr: string) => void,
+  onReady: (firstStderr: string, beforeCommand: string) => void,
   onEnded: (ended: SudoEnded) => void,
   expectReady = true,
 ): void {
@@ -72,7 +72,7 @@ export function answerSudo(
     const marker = expectReady ? before.indexOf(`${sudo.ready}\n`) : -1;
     if (marker >= 0) {
       detach();
-      onReady(before.slice(marker + sudo.ready.length + 1));
+      onReady(before.slice(marker + sudo.ready.length + 1), before.slice(0, marker));
     }
   };
   // The ready marker comes before the command runs, so an exit without it is sudo's own;

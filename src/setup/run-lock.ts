@@ -53,6 +53,8 @@ export async function lockCluster(host: Host, dataDirectory: string, note: (line
     .exec(privileged.holdRunLock(dir, lockName(dataDirectory), record, staleSeconds), {
       as: 'postgres',
       signal: holding.signal,
+      // Held while an interrupted run cleans up; released (holding) at its end.
+      outlivesInterruption: true,
       onStderr: (chunk) => {
         stderr += chunk;
         holder ??= /^pgrepl-lock holder (\d+)$/m.exec(stderr)?.[1];

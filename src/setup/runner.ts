@@ -1,7 +1,7 @@
 import type { Progress, Step, StepContext, StepResult } from '../../steps/contract.js';
 
 export type { StepResult, StepStatus } from '../../steps/contract.js';
-import { ConnectionLost, WizardError } from '../errors.js';
+import { CutShort, WizardError } from '../errors.js';
 import { timed } from '../timings.js';
 
 export type RunnerEvent =
@@ -65,7 +65,7 @@ export async function runSteps(
     } catch (caught) {
       // In plan mode a step may not be plannable before earlier steps ran; keep planning the rest.
       failed = !options.planOnly;
-      const error = caught instanceof ConnectionLost && !caught.state ? caught.withState(lossState(step, ctx, changing, results)) : caught;
+      const error = caught instanceof CutShort && !caught.state ? caught.withState(lossState(step, ctx, changing, results)) : caught;
       result = { ...base, status: 'failed', detail: errorDetail(error)!.message, error: errorDetail(error) };
     }
     result.durationMs = Math.round(performance.now() - started);
@@ -75,7 +75,7 @@ export async function runSteps(
   return results;
 }
 
-/** What a lost connection left on the servers, as far as the runner knows. */
+/** What a lost connection or an interruption left on the servers, as far as the runner knows. */
 function lossState(step: Step, ctx: StepContext, changing: boolean, before: readonly StepResult[]): string {
   const finished = before.filter((r) => r.status === 'done' || r.status === 'already-done').length;
   if (!changing && finished === 0) return 'nothing had been changed yet';

@@ -80,7 +80,7 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
     if (current.kind === 'connecting') {
       track(
         (async () => {
-          session.current = await openSession({ ...options, ...targets }, io);
+          session.current = await openSession({ ...options, ...targets }, io, abort.current.signal);
           setScreen({ kind: 'overview' });
         })().catch(fail),
       );

@@ -26,6 +26,8 @@ export function faultSection(): string {
     '`PGREPL_SSH_TIMEOUT` sets other seconds), and a clone copying from a primary given up on stops',
     'with it; a shorter silence is ridden out and noted. A query PostgreSQL leaves unanswered as long',
     '(a hung server, a lock never released) stops the run too, saying what the server\'s processes are doing.',
+    'Ctrl-C, SIGTERM or SIGHUP ends the command running on a host at that moment, with every process',
+    'it started, instead of waiting for it, and says which command it ended.',
     '',
     '| fault | injected at | the run | what the operator reads (excerpts) | before running it again |',
     '|---|---|---|---|---|',

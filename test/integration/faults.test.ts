@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { faults } from '../faults/matrix.js';
-import { inHost, lab, labFlags, labReset, psqlIn, runCli, type CliResult } from './lab.js';
+import { inHost, lab, labFlags, labReset, ownSudoUser, psqlIn, runCli, type CliResult } from './lab.js';
 
 /**
  * The fault matrix (test/faults/matrix.ts) on one real lab pair: each fault is injected while a
@@ -14,6 +14,9 @@ import { inHost, lab, labFlags, labReset, psqlIn, runCli, type CliResult } from 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'pgrepl-wizard.js');
 const secretEnv = { PGREPL_PASSWORD: 'faults-lab-password' };
 const setupArgs = ['setup', '--yes', '--restart-primary', ...labFlags()];
+/** The same, logged in as this lab instance's own sudo user, whose rule a fault may take away. */
+const ownSudoSetupArgs = ['setup', '--yes', '--restart-primary', ...labFlags(['--primary', `${lab.ownSudoUser}@${lab.primaryIp}`, '--standby', `${lab.ownSudoUser}@${lab.standbyIp}`])];
+const primaryAutoConf = '/var/lib/postgresql/15/prod/postgresql.auto.conf';
 const standbyData = '/var/lib/postgresql/15/main';
 const standbyConf = '/etc/postgresql/15/main/postgresql.conf';
 /** The copy is running: pg_basebackup -v says so before it copies the data directory. */
@@ -29,6 +32,32 @@ const pauseOnceCopying = onceCopying(
   // sudo, which runs it, stops itself with its stopped child; wait for that (at most 5 s) so that the CONT for both comes after.
   "pkill -STOP -x pg_basebackup; i=0; until ps -o stat= -C sudo | grep -q '^T'; do i=$((i + 1)); [ \"$i\" -lt 500 ] || break; sleep 0.01; done",
 );
+
+/** Once file $2 holds $3, file $1 (a sudo rule) is removed; gives up after 120 s. */
+const removeOnceWritten = 'i=0; until grep -q -- "$3" "$2"; do i=$((i + 1)); [ "$i" -lt 12000 ] || exit 1; sleep 0.01; done; rm -f -- "$1"';
+
+/** Once the host's PostgreSQL has stopped (the standby's own, stopped by the clone), file $1 (a sudo rule) is removed; gives up after 120 s. */
+const removeOnceStopped = 'i=0; while pgrep -u postgres -x postgres >/dev/null; do i=$((i + 1)); [ "$i" -lt 12000 ] || exit 1; sleep 0.01; done; rm -f -- "$1"';
+
+/**
+ * Runs `setup` as the lab's own sudo user while `remover` (a host-side command, started first)
+ * takes its sudo rule away; the rule is put back afterwards, whatever happened.
+ */
+async function withSudoRuleRemoved(remover: string[]): Promise<CliResult> {
+  ownSudoUser();
+  const removing = spawn('bash', [labScript, 'exec', ...remover], { stdio: 'ignore' });
+  const removed = new Promise((resolve) => removing.on('close', resolve));
+  try {
+    const result = await runCli(ownSudoSetupArgs, secretEnv);
+    await removed;
+    return result;
+  } finally {
+    ownSudoUser();
+  }
+}
+
+/** Once a pg_ctl runs on the host, every process of its PostgreSQL is stopped (SIGSTOP); gives up after 120 s. */
+const freezeOnceRestarting = 'i=0; until pgrep -x pg_ctl >/dev/null; do i=$((i + 1)); [ "$i" -lt 12000 ] || exit 1; sleep 0.01; done; pkill -STOP -u postgres -x postgres';
 
 /** The root-namespace end of a lab host's network link (test/lab/lab.sh veth_name). */
 const linkOf = (host: 'primary' | 'standby') => `pgwv${labInstance === '0' ? '' : labInstance}-${host}`;
@@ -109,8 +138,8 @@ function expectOperatorSees(result: CliResult, id: string): void {
 }
 
 /** The same command again finishes: exit 0, streaming, and a row written now arrives on the standby. */
-async function expectNextRunFinishes(marker: number): Promise<void> {
-  const result = await runCli(setupArgs, secretEnv);
+async function expectNextRunFinishes(marker: number, args = setupArgs): Promise<void> {
+  const result = await runCli(args, secretEnv);
   expect(result.code, result.stdout + result.stderr).toBe(0);
   expect(psqlIn('primary', `SELECT state FROM pg_stat_replication WHERE client_addr = '${lab.standbyIp}'`)).toBe('streaming');
   psqlIn('primary', `INSERT INTO t VALUES (${marker}, 'after a fault')`, 'appdb');
@@ -163,6 +192,57 @@ const cases: Record<string, (marker: number) => Promise<void>> = {
     const result = await run.done;
     expectOperatorSees(result, 'ssh-killed-at-primary-restart');
     await expectNextRunFinishes(marker);
+  },
+
+  async 'sigterm-at-primary-restart-hung'(marker) {
+    // The set-up primary listening on localhost only: setup has to set listen_addresses and restart it.
+    psqlIn('primary', 'ALTER SYSTEM RESET listen_addresses');
+    inHost('primary', ['pg_ctlcluster', '15', 'prod', 'restart']);
+    // As pg_ctl starts, every process of the server is held still (on the host: a loaded machine
+    // may need longer to start a command from here than pg_ctl needs to restart the server).
+    const freezer = spawn('bash', [labScript, 'exec', 'primary', 'sh', '-c', freezeOnceRestarting], { stdio: 'ignore' });
+    const frozen = new Promise((resolve) => freezer.on('close', resolve));
+    const run = start(setupArgs);
+    let result: CliResult;
+    let leftRunning: string;
+    try {
+      await frozen;
+      await run.reaches(/restarting the primary for/);
+      run.signal('SIGTERM');
+      result = await run.done;
+      // Read before the server is resumed: the run ended its command, not the server's answer.
+      // (The pg_ctl start that pg_ctlcluster detaches into a session of its own goes on by itself.)
+      leftRunning = inHost('primary', ['sh', '-c', 'pgrep -a -x pg_ctlcluster; true']);
+    } finally {
+      inHost('primary', ['pkill', '-CONT', '-u', 'postgres', '-x', 'postgres']);
+    }
+    expectOperatorSees(result, 'sigterm-at-primary-restart-hung');
+    expect(leftRunning.trim(), 'pg_ctlcluster left waiting on the primary').toBe('');
+    // What the message says to do: the server may have stopped (pg_ctl had asked it to); start it if so.
+    inHost('primary', ['sh', '-c', 'pg_ctlcluster 15 prod stop 2>/dev/null; pg_ctlcluster 15 prod start']);
+    await expectNextRunFinishes(marker);
+  },
+
+  async 'sudo-rule-removed-at-primary-restart'(marker) {
+    // The set-up primary listening on localhost only: setup has to set listen_addresses and restart it.
+    psqlIn('primary', 'ALTER SYSTEM RESET listen_addresses');
+    inHost('primary', ['pg_ctlcluster', '15', 'prod', 'restart']);
+    const startedAt = psqlIn('primary', 'SELECT pg_postmaster_start_time()');
+    // Once ALTER SYSTEM wrote the setting (the prechecks passed long before), the rule goes.
+    const result = await withSudoRuleRemoved(['primary', 'sh', '-c', removeOnceWritten, 'remove', lab.ownSudoers, primaryAutoConf, 'listen_addresses']);
+    expectOperatorSees(result, 'sudo-rule-removed-at-primary-restart');
+    expect(psqlIn('primary', 'SELECT pg_postmaster_start_time()'), 'the primary was restarted').toBe(startedAt);
+    await expectNextRunFinishes(marker, ownSudoSetupArgs);
+  },
+
+  async 'sudo-rule-removed-at-clone'(marker) {
+    freshStandby();
+    const before = standbySystemIdentifier();
+    // Once the clone stopped the standby's server (sudo let it), what it runs next is refused.
+    const result = await withSudoRuleRemoved(['standby', 'sh', '-c', removeOnceStopped, 'remove', lab.ownSudoers]);
+    expectOperatorSees(result, 'sudo-rule-removed-at-clone');
+    await expectStandbyUntouched(before, result);
+    await expectNextRunFinishes(marker, ownSudoSetupArgs);
   },
 
   'standby-link-blip-at-clone': (marker) => linkBlipAtClone('standby', 'standby-link-blip-at-clone', marker),

@@ -35,7 +35,15 @@ export const lab = {
   /** A user whose sudo asks for a password, and that password. */
   sudoUser: env.LAB_SUDOPW_USER,
   sudoPassword: env.LAB_SUDOPW_PASSWORD,
+  /** This instance's own sudo user (made by ownSudoUser()) and its sudoers file: a rule a test may take away, as no other instance uses it. */
+  ownSudoUser: env.LAB_OWN_SUDO_USER,
+  ownSudoers: env.LAB_OWN_SUDOERS,
 };
+
+/** This instance's own sudo user, created or its rule put back (lab.sh sudo-user). */
+export function ownSudoUser(): string {
+  return execFileSync('bash', [labScript, 'sudo-user'], { encoding: 'utf8' }).trim();
+}
 
 /** A string (e.g. a lab address) as a literal inside a RegExp. */
 export const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -57,6 +57,10 @@ readonly HAND_PREFIX=$HAND_HOME/psql
 # distinctive so tests can search every output, log and process list for it.
 readonly SUDOPW_USER=sudopw
 readonly SUDOPW_PASSWORD=pgw-lab-sudo-Q7xv2m9K
+# This instance's own sudo user (opt-in: "lab.sh sudo-user"), for tests that take its sudo rule
+# away mid-run: /etc/sudoers.d is shared by every instance, so labadmin's rule is never touched.
+readonly OWN_SUDO_USER=pgwsudo$INSTANCE
+readonly OWN_SUDOERS=/etc/sudoers.d/pgw-lab-$OWN_SUDO_USER
 readonly PACKAGES=(openssh-server openssh-client sudo postgresql-15 postgresql-contrib-15 iproute2 procps util-linux)
 readonly SSH_OPTS=(-i "$KEY" -o IdentitiesOnly=yes -o UserKnownHostsFile="$KNOWN"
   -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR)
@@ -76,7 +80,7 @@ die() { printf 'lab: ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
   cat >&2 <<'EOF'
-usage: lab.sh up [KIND] | down | status | reset | exec HOST CMD... | env [KIND] | cache
+usage: lab.sh up [KIND] | down | status | reset | exec HOST CMD... | env [KIND] | cache | sudo-user
   HOST is primary or standby (standby2, standby3 when up); KIND (or PGW_LAB_KIND) a pair of test/lab/matrix.json
   PGW_LAB=N (0-9, default 0) selects the lab instance; PGW_LAB_STANDBYS=N (1-3) adds standbys
 EOF
@@ -517,6 +521,35 @@ ensure_users() {
     visudo -cqf "$tmp" || { rm -f "$tmp"; die "sudoers validation failed"; }
     install -m 0440 -o root -g root "$tmp" "$sudoers"; rm -f "$tmp"
   fi
+}
+
+# This instance's own sudo user: created (or its rule put back) under the shared lock, the
+# client key authorized for it; prints its name. Machine-root hosts only (/etc/passwd is this
+# machine's). "down" removes the user and its rule.
+cmd_sudo_user() {
+  need_root
+  load_built_kind
+  local h
+  for h in "${HOSTS[@]}"; do [[ ${ROOT[$h]} == machine ]] || die "sudo-user needs hosts on this machine's root ($h is ${HKIND[$h]})"; done
+  take_shared_lock
+  id "$OWN_SUDO_USER" >/dev/null 2>&1 || useradd -m -d "/home/$OWN_SUDO_USER" -s /bin/bash "$OWN_SUDO_USER"
+  unlock_for_pubkey "$OWN_SUDO_USER"
+  local tmp
+  tmp=$(mktemp)
+  echo "$OWN_SUDO_USER ALL=(ALL) NOPASSWD: ALL" >"$tmp"
+  visudo -cqf "$tmp" || { rm -f "$tmp"; die "sudoers validation failed"; }
+  install -m 0440 -o root -g root "$tmp" "$OWN_SUDOERS"; rm -f "$tmp"
+  release_shared_lock
+  mkdir -p "$AUTHDIR"
+  install -m 0644 "$KEY.pub" "$AUTHDIR/$OWN_SUDO_USER"
+  printf '%s\n' "$OWN_SUDO_USER"
+}
+
+remove_own_sudo_user() {
+  take_shared_lock
+  rm -f "$OWN_SUDOERS" "$AUTHDIR/$OWN_SUDO_USER"
+  if id "$OWN_SUDO_USER" >/dev/null 2>&1; then userdel -r "$OWN_SUDO_USER" 2>/dev/null || userdel "$OWN_SUDO_USER"; fi
+  release_shared_lock
 }
 
 # Per instance: the client key and the users it logs in as (also on a lab that is already up,
@@ -1123,6 +1156,7 @@ cmd_down() {
   local h
   for h in primary standby "${EXTRA_STANDBYS[@]}"; do remove_host "$h"; done
   rm -f "$KIND_FILE" "$STANDBYS_FILE"
+  remove_own_sudo_user
   ip link del "$BR" >/dev/null 2>&1 || true
   if is_mounted "$NSDIR"; then umount "$NSDIR" || umount -l "$NSDIR"; fi
   log "down$(instance_note) (kept host keys in $LAB/<host>/ssh and client key in $CLIENT)"
@@ -1209,6 +1243,8 @@ LAB_DIR=$LAB
 LAB_SSH_USER=labadmin
 LAB_SUDOPW_USER=$SUDOPW_USER
 LAB_SUDOPW_PASSWORD=$SUDOPW_PASSWORD
+LAB_OWN_SUDO_USER=$OWN_SUDO_USER
+LAB_OWN_SUDOERS=$OWN_SUDOERS
 LAB_KIND=$KIND
 LAB_TABLESPACES=$TABLESPACES
 END
@@ -1248,6 +1284,7 @@ main() {
     exec) cmd_exec "$@" ;;
     env) [[ $# -le 1 ]] || usage; cmd_env "$@" ;;
     cache) [[ $# -eq 0 ]] || usage; cmd_cache ;;
+    sudo-user) [[ $# -eq 0 ]] || usage; cmd_sudo_user ;;
     -h|--help|help) usage ;;
     *) usage ;;
   esac
