@@ -12,11 +12,11 @@ export interface Session {
 /**
  * How every run begins: both hosts connected (host keys verified), then discovered, a host
  * with several clusters asking which one. When discovery fails the connections are closed.
- * When `interruption` aborts (Ctrl-C, SIGTERM, SIGHUP), what runs on either host is ended there.
+ * When `interruption` aborts (Ctrl-C, SIGTERM, SIGHUP), what runs on any of the hosts is ended there.
  */
 export async function openSession(options: Options, io: Io, interruption?: AbortSignal): Promise<Session> {
   const pair = await connectPair(options, io);
-  if (interruption) [pair.primary, pair.standby].forEach((host) => host.endCommandsOn?.(interruption));
+  if (interruption) [pair.primary, pair.standby, pair.upstream].forEach((host) => host?.endCommandsOn?.(interruption));
   try {
     return { pair, facts: await discoverPair(pair, options, io), close: () => pair.close() };
   } catch (error) {
