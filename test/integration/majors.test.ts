@@ -99,7 +99,7 @@ class MatrixLab {
   }
 
   /** pg_ctlcluster for a Debian cluster, pg_ctl as the data directory's owner otherwise. */
-  control(side: Side, action: 'start' | 'stop'): string {
+  control(side: Side, action: 'start' | 'stop' | 'promote'): string {
     if (this.get(side, 'LAYOUT') === 'debian') return `pg_ctlcluster ${this.get(side, 'CLUSTER').replace('/', ' ')} ${action}`;
     const log = `${this.get(side, 'LOG_DIR')}/../pg_ctl.log`;
     return `runuser -u ${this.get(side, 'OS_USER')} -- ${this.get(side, 'BINDIR')}/pg_ctl -D ${this.get(side, 'PGDATA')} -w -l ${log} ${action}`;
@@ -123,10 +123,12 @@ interface Report {
   code: number;
   healthy: boolean;
   findings: Finding[];
+  /** doctor --fix: what it decided (notes) and ran. */
+  repairs?: { notes: string[]; steps: { id: string; status: string; detail: string }[] };
 }
 
-async function doctor(lab: MatrixLab, extra: string[] = []): Promise<Report> {
-  const result = await runCli(['doctor', '--json', ...lab.flags(extra)]);
+async function doctor(lab: MatrixLab, extra: string[] = [], env: Record<string, string> = {}): Promise<Report> {
+  const result = await runCli(['doctor', '--json', ...lab.flags(extra)], env);
   try {
     return { code: result.code, ...JSON.parse(result.stdout) };
   } catch {
@@ -206,6 +208,57 @@ async function walkInteractiveSetup(lab: MatrixLab): Promise<string> {
   } finally {
     terminal.close();
   }
+}
+
+/**
+ * Where pg_rewind's path differs by major and layout (README "Rewind instead of a re-clone"),
+ * what the standby promoted by mistake and written to must show after doctor --fix.
+ */
+const rewindCases: Record<string, { title: string; prepare?: (lab: MatrixLab) => void; crash?: boolean; rewound: boolean; says?: string }> = {
+  // The configuration lives in /etc: pg_rewind must never start the server in single-user mode (13+ would, on a crashed target).
+  'deb-13': {
+    title: 'PostgreSQL 13, configuration outside the data directory: a crashed promoted standby is started and stopped once, then rewound',
+    prepare: (lab) => {
+      lab.psql('standby', 'ALTER SYSTEM SET wal_log_hints = on');
+      lab.inHost('standby', ['sh', '-c', `${lab.control('standby', 'stop')} && ${lab.control('standby', 'start')} >/dev/null`]);
+    },
+    crash: true,
+    rewound: true,
+  },
+  // The lab's hand-installed servers ship initdb, pg_ctl and postgres only; no pg_rewind 10 exists on the host.
+  'hand-10': {
+    title: 'PostgreSQL 10 without a pg_rewind of its own major: said so, and the standby is cloned again instead',
+    rewound: false,
+    says: 'no pg_rewind of PostgreSQL 10 on the standby (looked in ',
+  },
+  // initdb 18 turns data checksums on: pg_rewind works without wal_log_hints.
+  'deb-18': {
+    title: 'PostgreSQL 18, data checksums on by default: rewound without wal_log_hints',
+    prepare: (lab) => expect([lab.psql('standby', 'SHOW data_checksums'), lab.psql('standby', 'SHOW wal_log_hints')]).toEqual(['on', 'off']),
+    rewound: true,
+  },
+  'deb-18 without checksums': {
+    title: 'PostgreSQL 18 with data checksums turned off and wal_log_hints off: pg_rewind says why, and the standby is cloned again',
+    prepare: (lab) => {
+      const data = lab.get('standby', 'PGDATA');
+      lab.inHost('standby', ['sh', '-c', `set -e; ${lab.control('standby', 'stop')}; runuser -u postgres -- ${lab.get('standby', 'BINDIR')}/pg_checksums --disable -D ${data} >/dev/null; ${lab.control('standby', 'start')} >/dev/null`]);
+    },
+    rewound: false,
+    says: 'target server needs to use either data checksums or "wal_log_hints = on"',
+  },
+};
+
+/** The standby promoted (by mistake), a row written on each side; `crash`: the promoted standby then stops uncleanly. */
+async function promoteAndWrite(lab: MatrixLab, stray: number, written: number, crash: boolean): Promise<void> {
+  lab.inHost('standby', ['sh', '-c', `${lab.control('standby', 'promote')} >/dev/null`]);
+  const deadline = Date.now() + 60_000;
+  while (lab.psql('standby', 'SELECT pg_is_in_recovery()') !== 'f') {
+    if (Date.now() > deadline) throw new Error('the standby was not promoted within 60 s');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  lab.psql('standby', `INSERT INTO t VALUES (${stray}, 'written on the promoted standby')`, 'appdb');
+  lab.psql('primary', `INSERT INTO t VALUES (${written}, 'written on the primary after the fork')`, 'appdb');
+  if (crash) lab.inHost('standby', ['sh', '-c', `${lab.control('standby', 'stop')} -m immediate`]);
 }
 
 const systemId = (lab: MatrixLab, side: Side) => lab.psql(side, 'SELECT system_identifier FROM pg_control_system()');
@@ -424,6 +477,27 @@ describe.each(streaming.map((pair) => [pair.id, pair] as const))('%s', (_id, pai
       expect(step?.status, fixed.stdout + fixed.stderr).toBe('done');
       expect(step?.detail).toMatch(new RegExp(`^ran /usr/lib/postgresql/\\d+/bin/pg_archivecleanup ${escape(archive())} ${keep}: removed ${removable.length} WAL file\\(s\\), ${removable[0]} to ${removable.at(-1)}, [\\d.]+ MB freed`));
       expect(segments().filter((name) => name.slice(8) <= before.at(-1)!.slice(8))).toEqual(before.filter((name) => name.slice(8) >= keep!.slice(8)));
+      await expectRowArrives(lab);
+    }, slow);
+  }
+
+  for (const rewindCase of Object.entries(rewindCases).filter(([caseId]) => caseId.split(' ')[0] === pair.id).map(([, value]) => value)) {
+    it(`rewind: ${rewindCase.title}`, async () => {
+      rewindCase.prepare?.(lab);
+      const stray = nextRow++;
+      const written = nextRow++;
+      await promoteAndWrite(lab, stray, written, rewindCase.crash ?? false);
+
+      // 10–11 rename recovery.conf on promotion: primary_conninfo is gone, so the password is given (as to setup).
+      const after = await doctor(lab, ['--fix', '--yes'], { PGREPL_PASSWORD: 'matrix-password' });
+      expect(after.findings.filter((f) => f.severity === 'error'), JSON.stringify(after)).toEqual([]);
+      const steps = after.repairs!.steps.map((s) => [s.id, s.status]);
+      expect(steps).toContainEqual(rewindCase.rewound ? ['rewind-standby', 'done'] : ['clone-standby', 'done']);
+      if (rewindCase.rewound) expect(steps.map(([id]) => id)).not.toContain('clone-standby');
+      if (rewindCase.says) expect(after.repairs!.notes.join('\n')).toContain(rewindCase.says);
+      expect(lab.psql('standby', 'SELECT pg_is_in_recovery()')).toBe('t');
+      expect(lab.psql('standby', `SELECT note FROM t WHERE id = ${written}`, 'appdb')).toBe('written on the primary after the fork');
+      expect(lab.psql('standby', `SELECT count(*) FROM t WHERE id = ${stray}`, 'appdb')).toBe('0');
       await expectRowArrives(lab);
     }, slow);
   }
