@@ -42,6 +42,8 @@ async function runCommand(argv: string[], entered: number): Promise<number> {
         return await (await import('./commands/status.js')).statusCommand(options);
       case 'remove':
         return await (await import('./commands/remove.js')).removeCommand(options);
+      case 'sync':
+        return await (await import('./commands/sync.js')).syncCommand(options);
       case 'wizard':
         return await wizardCommand(options);
     }

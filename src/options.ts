@@ -8,7 +8,7 @@ export const passwordEnv = 'PGREPL_PASSWORD';
 /** The SSH login user's sudo password, when sudo asks for one: one for both hosts, or one per host (it wins). */
 export const sudoPasswordEnvs = { both: 'PGREPL_SUDO_PASSWORD', primary: 'PGREPL_PRIMARY_SUDO_PASSWORD', standby: 'PGREPL_STANDBY_SUDO_PASSWORD' } as const;
 
-export const commands = ['wizard', 'inspect', 'setup', 'doctor', 'status', 'remove'] as const;
+export const commands = ['wizard', 'inspect', 'setup', 'doctor', 'status', 'remove', 'sync'] as const;
 export type Command = (typeof commands)[number];
 
 /**
@@ -40,7 +40,12 @@ export const optionSpecs = {
   'wal-log-hints': { type: 'boolean', help: 'setup: also set wal_log_hints = on (a restart of the primary; the standby gets it with the clone), so that doctor --fix can later rewind a forked standby with pg_rewind instead of cloning it again' },
   'discard-old-data': { type: 'boolean', help: "setup: delete the standby's previous data directory after a good clone (default: keep it renamed)" },
   'restart-primary': { type: 'boolean', help: 'setup, doctor --fix: allow restarting the primary when a changed setting needs it (headless runs stop before it otherwise)' },
-  plan: { type: 'boolean', help: 'setup, remove: print the whole plan as a runbook and change nothing' },
+  plan: { type: 'boolean', help: 'setup, remove, sync: print the whole plan as a runbook and change nothing' },
+  'sync-first': { type: 'string', help: 'sync: FIRST N: each commit waits for the first N of the named standbys that stream (priority, in --sync-names order)' },
+  'sync-any': { type: 'string', help: 'sync: ANY N: each commit waits for any N of the named standbys (quorum)' },
+  'sync-names': { type: 'string', help: "sync: the standbys of the list, comma-separated, in priority order (default: the config file's standbys, else those streaming now)" },
+  'sync-off': { type: 'boolean', help: 'sync: turn synchronous replication off (synchronous_standby_names empty)' },
+  'synchronous-commit': { type: 'string', help: 'sync: also set synchronous_commit server-wide: remote_apply, on, remote_write, local or off' },
   fix: { type: 'boolean', help: 'doctor: repair what it found (shows the plan, asks; headless needs --yes), then diagnose again' },
   'drop-slot': { type: 'string', help: 'doctor --fix: drop these inactive replication slots (comma-separated names), which it never drops unasked' },
   watch: { type: 'boolean', help: 'status: refresh every second (with a chart of the lag) until Ctrl-C' },
@@ -79,7 +84,10 @@ function sshDeadAfterMs(value: string | undefined): number | undefined {
   if (!/^\d+$/.test(value) || Number(value) < 2) throw new UsageError(`${sshTimeoutEnv}=${value} is not a number of seconds (2 or more)`, `set ${sshTimeoutEnv} to whole seconds, e.g. 40, or unset it`);
   return Number(value) * 1000;
 }
-export type Options = { command: Command } & { [K in OptionName as CamelCase<K>]?: ValueOf<K> } & FromEnvironment;
+export type Options = { command: Command } & { [K in OptionName as CamelCase<K>]?: ValueOf<K> } & FromEnvironment & {
+  /** The config file's standbys that stream from the primary itself (no upstream), in its order: status judges each; sync builds its list over them. */
+  standbyNames?: string[];
+};
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 const fileKeys = new Map(
@@ -109,8 +117,12 @@ export async function parseOptions(argv: string[], env = process.env): Promise<O
     sudoPasswords: { primary: sudoFor('primary'), standby: sudoFor('standby') },
     sshDeadAfterMs: sshDeadAfterMs(env[sshTimeoutEnv]),
   };
-  const picked = standbys ? pickStandby(standbys, fromFlags, configPath!) : {};
-  return { ...fromFile, ...picked, ...fromFlags, ...(standbys ? { standby: picked.standby, upstream: picked.upstream, upstreamCluster: fromFlags.upstreamCluster ?? picked.upstreamCluster } : {}), ...environment, command: command as Command } as Options;
+  // sync works on the primary and the whole list: it needs no standby picked.
+  const picked = standbys && !(command === 'sync' && fromFlags.standby === undefined) ? pickStandby(standbys, fromFlags, configPath!) : {};
+  const fromList = standbys
+    ? { standby: picked.standby, upstream: picked.upstream, upstreamCluster: fromFlags.upstreamCluster ?? picked.upstreamCluster, standbyNames: standbys.filter((entry) => !entry.upstream).map((entry) => entry.name) }
+    : {};
+  return { ...fromFile, ...picked, ...fromFlags, ...fromList, ...environment, command: command as Command } as Options;
 }
 
 /**
@@ -266,7 +278,8 @@ export function helpText(): string {
     '  setup      build a streaming standby (headless; --plan to only print the plan)',
     '  doctor     diagnose the pair from both servers\' state and logs (--fix to repair; exit 1 on errors)',
     '  status     how replication stands: lag, replay paused, slots, pg_wal (--watch, --json; exit 1 when it needs attention)',
-    '  remove     take a named standby (--standby NAME) off the primary: its pg_hba.conf line, its connection, its slot (--plan, --yes)',
+    '  remove     take a named standby (--standby NAME) off the primary: out of synchronous_standby_names, its pg_hba.conf line, its connection, its slot (--plan, --yes)',
+    '  sync       synchronous replication on the primary: FIRST n or ANY n of the standbys (--sync-first/--sync-any N, --sync-names), or --sync-off; proven with sync_state and a canary commit',
     '',
     'Options:',
     ...lines,

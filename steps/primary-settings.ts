@@ -1,14 +1,13 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import * as privileged from '../src/remote/commands.js';
-import pg from 'pg';
 import { SudoRefusedMidRun, WizardError } from '../src/errors.js';
 import { commandLine } from '../src/remote/quote.js';
 import { archiveCommand, archiveCommandFits, archivePlacementNote } from './lib/wal-archive.js';
 import { where, type CheckResult, type PlannedAction, type SetupSettings, type Step, type StepContext } from './contract.js';
-import { afterAlterSystem, type AutoConfEntry } from '../src/facts/auto-conf.js';
-import { backupFile, unifiedDiff } from './lib/config-files.js';
+import type { AutoConfEntry } from '../src/facts/auto-conf.js';
+import { alterSystem, alterSystemAction, autoConfPath, manualControl } from './lib/alter-system.js';
 import { directoryUser } from './lib/privilege.js';
-import { query, reloadAndWait, restoreBackup } from './lib/live-server.js';
+import { query, reloadAndWait } from './lib/live-server.js';
 import { sayingWhatIsLeft } from './lib/cut-short.js';
 import { controlServer, serverControlCommand } from './lib/server-control.js';
 
@@ -206,22 +205,7 @@ const effectiveSummary = (ctx: StepContext, state: State) =>
     .map((name) => `${name}=${state.values[name].effective || "''"}`)
     .join(', ');
 
-const autoConfPath = (ctx: StepContext) => `${ctx.primary.cluster.dataDirectory}/postgresql.auto.conf`;
-
-const alterStatements = (changes: readonly AutoConfEntry[]) =>
-  changes.map((change) => `ALTER SYSTEM SET ${change.name} = ${pg.escapeLiteral(change.value)}`);
-
-/** Errors in the configuration files, except "cannot change without restart", which is expected. */
-async function configErrors(ctx: StepContext): Promise<string[]> {
-  const rows = await query<{ sourcefile: string | null; sourceline: number | null; name: string | null; error: string }>(
-    ctx.primary,
-    `SELECT f.sourcefile, f.sourceline, f.name, f.error
-       FROM pg_file_settings f LEFT JOIN pg_settings s ON s.name = lower(f.name)
-      WHERE f.error IS NOT NULL
-        AND NOT (f.error = 'setting could not be applied' AND s.context = 'postmaster')`,
-  );
-  return rows.map((row) => `${row.sourcefile ?? '?'}:${row.sourceline ?? '?'}${row.name ? ` (${row.name})` : ''}: ${row.error}`);
-}
+const writeSettings = (ctx: StepContext, changes: readonly AutoConfEntry[]) => alterSystem(ctx.primary, changes, ctx.recordChange, 'restart');
 
 /** The command an operator types to see whether the primary runs. */
 function manualStatus(ctx: StepContext): string {
@@ -230,47 +214,7 @@ function manualStatus(ctx: StepContext): string {
 }
 
 /** The command an operator types to restart the primary themselves. */
-function manualRestart(ctx: StepContext): string {
-  const sudo = ctx.primary.cluster.manager === 'pg_ctl' ? `sudo -u ${ctx.primary.host.serverUser}` : 'sudo';
-  return `${sudo} ${commandLine(serverControlCommand(ctx.primary.cluster, 'restart'))}`;
-}
-
-async function writeSettings(ctx: StepContext, changes: readonly AutoConfEntry[]): Promise<void> {
-  const node = ctx.primary;
-  const before = await configErrors(ctx);
-  if (before.length > 0) {
-    throw new WizardError(
-      `the primary's configuration files already contain errors: ${before.join('; ')}`,
-      where(node),
-      'fix those lines first (a reload would not apply the files as they are), then run again',
-    );
-  }
-  const path = autoConfPath(ctx);
-  const backup = await backupFile(node.host, path, 'postgres');
-  const rollBack = async (cause: string): Promise<never> => {
-    await restoreBackup(node, backup, path, 'postgres');
-    throw new WizardError(
-      `ALTER SYSTEM did not give a valid configuration (${cause}); ${path} was restored from ${backup}`,
-      where(node),
-      'check the value named above (e.g. the archive directory or the listen address) and run again',
-    );
-  };
-  for (const statement of alterStatements(changes)) {
-    try {
-      await query(node, statement);
-    } catch (error) {
-      await rollBack(error instanceof Error ? error.message : String(error));
-    }
-  }
-  const after = await configErrors(ctx);
-  if (after.length > 0) await rollBack(after.join('; '));
-  ctx.recordChange({
-    side: 'primary',
-    what: `ALTER SYSTEM SET ${changes.map((change) => `${change.name} = '${change.value}'`).join(', ')} (in ${path})`,
-    backup,
-    undo: `${commandLine(['cp', '-p', '--', backup, path])} && ${manualRestart(ctx)}`,
-  });
-}
+const manualRestart = (ctx: StepContext) => manualControl(ctx.primary, 'restart');
 
 export const primarySettingsStep: Step = {
   id: 'primary-settings',
@@ -298,14 +242,7 @@ export const primarySettingsStep: Step = {
       actions.push({ side: 'primary', summary: `create the WAL archive directory ${dir} (owner ${owner}, mode 0700)`, command: archiveDirCommand(dir, owner) });
     }
     if (state.changes.length > 0) {
-      const path = autoConfPath(ctx);
-      const current = await ctx.primary.host.readFile(path, 'postgres');
-      actions.push({
-        side: 'primary',
-        summary: `set ${state.changes.map((change) => change.name).join(', ')} with ALTER SYSTEM (${path} is backed up first; it overrides postgresql.conf)`,
-        sql: alterStatements(state.changes).join(';\n') + ';',
-        diff: unifiedDiff(path, current ?? '', afterAlterSystem(current, state.changes, ctx.primary.cluster.major)),
-      });
+      actions.push(await alterSystemAction(ctx.primary, state.changes));
       actions.push({ side: 'primary', summary: 'reload the configuration', sql: 'SELECT pg_reload_conf();' });
     }
     const restart = restartNames(state, ctx.settings);
@@ -334,7 +271,7 @@ export const primarySettingsStep: Step = {
       const action = restartAction(ctx, pending);
       if (!(await ctx.confirm(action))) {
         throw new WizardError(
-          `the settings are written to ${autoConfPath(ctx)}, but ${pending.join(', ')} only take effect after a restart of the primary`,
+          `the settings are written to ${autoConfPath(ctx.primary)}, but ${pending.join(', ')} only take effect after a restart of the primary`,
           where(ctx.primary),
           `restart it when convenient (${manualRestart(ctx)}) and run again, or run again with --restart-primary to let the wizard restart it`,
         );
@@ -344,8 +281,8 @@ export const primarySettingsStep: Step = {
         () => controlServer(ctx.primary, 'restart'),
         (cut) =>
           cut instanceof SudoRefusedMidRun
-            ? `The primary was not restarted: it runs as before, with ${pending.join(', ')} written to ${autoConfPath(ctx)} and waiting for a restart; the standby was not changed by this step`
-            : `The primary was being restarted for ${pending.join(', ')} (already written to ${autoConfPath(ctx)}): it may be down or starting now; ` +
+            ? `The primary was not restarted: it runs as before, with ${pending.join(', ')} written to ${autoConfPath(ctx.primary)} and waiting for a restart; the standby was not changed by this step`
+            : `The primary was being restarted for ${pending.join(', ')} (already written to ${autoConfPath(ctx.primary)}): it may be down or starting now; ` +
               `look with ${manualStatus(ctx)} and start it if it is down; the standby was not changed by this step`,
       );
       done.push('restarted the primary');

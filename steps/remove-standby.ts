@@ -4,13 +4,16 @@ import { where, type ChangeRecord, type Node, type PlannedAction } from './contr
 import { rewriteConfigFile, unifiedDiff } from './lib/config-files.js';
 import { hbaTag, taggedLineNumbers } from './lib/hba-rules.js';
 import { fileOwner, liveSetting, query, reloadAndWait, restoreBackup } from './lib/live-server.js';
+import { satisfiable, type SyncList } from '../src/facts/sync-standbys.js';
+import { applySync, readSyncState, settingOf, streamingNames, syncActions, verifySync, type SyncChange } from './sync-standbys.js';
 import { pollUntil } from './lib/poll.js';
 
 /**
  * Taking a named standby off the primary, in the order that never leaves commits waiting or
- * the standby half admitted: nothing while synchronous_standby_names names it (commits would
- * wait for it), then its pg_hba.conf line (so it cannot connect again), then its walsender,
- * then its slot (the WAL it held is released). Its own host is not touched: it may be gone.
+ * the standby half admitted: out of synchronous_standby_names first (reloaded, and a canary
+ * commit proves commits do not wait for it), then its pg_hba.conf line (so it cannot connect
+ * again), then its walsender, then its slot (the WAL it held is released). Its own host is
+ * not touched: it may be gone.
  */
 export interface Removal {
   name: string;
@@ -23,23 +26,33 @@ export interface Removal {
   /** Walsenders serving it: holding its slot or reporting its name as application_name. */
   walsenders: { pid: number; client: string }[];
   slotExists: boolean;
+  /** When synchronous_standby_names names it: the list without it (first of all), and whether the other standbys streaming now satisfy that list. */
+  sync?: { before: string; change: SyncChange; satisfied: boolean };
 }
 
-/** Whether synchronous_standby_names names this standby (or every standby, with *). */
-export function namedAsSynchronous(setting: string, name: string): boolean {
-  const names = setting
-    .replace(/^\s*(first|any)\s+\d+\s*\(/i, '')
-    .replace(/^\s*\d+\s*\(/, '')
-    .replace(/\)\s*$/, '')
-    .split(',')
-    .map((item) => item.trim().replace(/^"(.*)"$/, '$1').toLowerCase())
-    .filter(Boolean);
-  return names.includes('*') || names.includes(name.toLowerCase());
+/**
+ * synchronous_standby_names without `name`: the same method, n lowered to the names left, or
+ * off when none is left. A `*` list stays as it is (it names no one in particular).
+ */
+export function listWithout(list: SyncList, name: string): SyncChange | undefined {
+  if (list.names.includes('*')) return undefined;
+  const names = list.names.filter((entry) => entry.toLowerCase() !== name.toLowerCase());
+  if (names.length === list.names.length) return undefined;
+  return names.length === 0 ? {} : { list: { ...list, names, count: Math.min(list.count, names.length) } };
+}
+
+async function syncRemoval(primary: Node, name: string): Promise<Removal['sync']> {
+  const state = await readSyncState(primary);
+  if (!state.list) return undefined;
+  const change = listWithout(state.list, name);
+  if (!change) return undefined;
+  const others = streamingNames(state).filter((other) => other.toLowerCase() !== name.toLowerCase());
+  return { before: state.setting, change, satisfied: !change.list || satisfiable(change.list, others) };
 }
 
 export async function readRemoval(primary: Node, name: string): Promise<Removal> {
   const [sync, hbaFile, walsenders, slots] = await Promise.all([
-    liveSetting(primary, 'synchronous_standby_names'),
+    syncRemoval(primary, name),
     liveSetting(primary, 'hba_file'),
     query<{ pid: number; client: string }>(
       primary,
@@ -50,13 +63,6 @@ export async function readRemoval(primary: Node, name: string): Promise<Removal>
     ),
     query<{ slot_type: string }>(primary, 'SELECT slot_type FROM pg_replication_slots WHERE slot_name = $1', [name]),
   ]);
-  if (namedAsSynchronous(sync, name)) {
-    throw new WizardError(
-      `synchronous_standby_names = '${sync}' names ${name}: while it does, commits may wait for that standby, and removing it first could make every commit wait forever`,
-      where(primary),
-      `take ${name} out of synchronous_standby_names first (ALTER SYSTEM SET synchronous_standby_names = …; SELECT pg_reload_conf()), leaving a list the remaining standbys satisfy, then run again`,
-    );
-  }
   if (slots[0] && slots[0].slot_type !== 'physical') {
     throw new WizardError(`replication slot "${name}" is a ${slots[0].slot_type} slot, not a standby's`, where(primary), 'name the standby to remove; a logical slot belongs to something else');
   }
@@ -67,18 +73,32 @@ export async function readRemoval(primary: Node, name: string): Promise<Removal>
     .split('\n')
     .filter((_, i) => !taggedLines.includes(i + 1))
     .join('\n');
-  return { name, hbaFile, owner, hbaText, hbaAfter, taggedLines, walsenders, slotExists: slots.length > 0 };
+  return { name, hbaFile, owner, hbaText, hbaAfter, taggedLines, walsenders, slotExists: slots.length > 0, sync };
 }
 
-export const nothingToRemove = (removal: Removal) => removal.taggedLines.length === 0 && removal.walsenders.length === 0 && !removal.slotExists;
+export const nothingToRemove = (removal: Removal) => removal.taggedLines.length === 0 && removal.walsenders.length === 0 && !removal.slotExists && !removal.sync;
+
+/** Said before the removal and confirmed twice interactively: after it, commits wait for standbys that do not stream. */
+export function removalWarning(removal: Removal): string | undefined {
+  const { sync } = removal;
+  if (!sync || sync.satisfied) return undefined;
+  return `synchronous_standby_names = '${settingOf(sync.change)}' without ${removal.name} asks each commit to wait for more standbys than stream now: every commit on the primary will wait (hang) until enough of them stream again`;
+}
 
 const endSql = 'SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE pid = ANY($1)';
 const dropSql = 'SELECT pg_drop_replication_slot($1)';
 
 /** The actions, in the order they run. */
-export function removalPlan(removal: Removal): PlannedAction[] {
+export async function removalPlan(primary: Node, removal: Removal): Promise<PlannedAction[]> {
   const { name } = removal;
   const actions: PlannedAction[] = [];
+  if (removal.sync) {
+    const [set, reload] = await syncActions(primary, removal.sync.change);
+    actions.push(
+      { ...set, summary: `take ${name} out of synchronous_standby_names = '${removal.sync.before}' first: ${set.summary}` },
+      { ...reload, summary: `${reload.summary}; then a canary commit must return without ${name}` },
+    );
+  }
   if (removal.taggedLines.length > 0) {
     actions.push(
       { side: 'primary', summary: `remove the pg_hba.conf line${removal.taggedLines.length > 1 ? 's' : ''} setup wrote for ${name} (${hbaTag(name)}) from ${removal.hbaFile}, so it cannot connect again (the file is backed up first)`, diff: unifiedDiff(removal.hbaFile, removal.hbaText, removal.hbaAfter) },
@@ -102,6 +122,13 @@ const slotHolder = async (primary: Node, name: string) =>
 export async function applyRemoval(primary: Node, removal: Removal, recordChange: (change: ChangeRecord) => void, signal: AbortSignal): Promise<string[]> {
   const done: string[] = [];
   const { name } = removal;
+  if (removal.sync) {
+    const { change, before, satisfied } = removal.sync;
+    await applySync(primary, change, recordChange);
+    done.push(`synchronous_standby_names = '${settingOf(change)}' (was '${before}'), reloaded`);
+    // A list the others cannot satisfy was confirmed as such: a canary would only wait.
+    if (satisfied) done.push(...(await verifySync(primary, change.list, signal)));
+  }
   if (removal.taggedLines.length > 0) {
     const backup = await rewriteConfigFile(primary.host, 'primary', removal.hbaFile, removal.hbaAfter, removal.owner, recordChange, true);
     const [errors] = await query<{ count: number }>(primary, 'SELECT count(*)::int AS count FROM pg_hba_file_rules WHERE error IS NOT NULL');

@@ -40,6 +40,7 @@ export const findingIds = [
   'archive-failing',
   'archive-space',
   'archive-cleanup',
+  'sync-commit-hang',
 ] as const;
 export type FindingId = (typeof findingIds)[number];
 
@@ -414,6 +415,17 @@ export const catalog: Record<FindingId, FindingSpec> = {
     fix: "remove the segments older than the oldest one the primary's last checkpoint, every slot and every connected standby still need, with the pg_archivecleanup command shown (it keeps that segment and everything after it); when the archive also serves base backups, clean only up to the oldest base backup you keep (pg_archivecleanup ARCHIVE ITS.backup)",
     autoFix:
       "runs that pg_archivecleanup on the primary as the server's OS user, after the plan listed the files (pg_archivecleanup -n); it keeps the WAL of the oldest base backup in the archive that this wizard's clones did not leave, and reports what it removed and the space freed",
+    logPatterns: [],
+  },
+  'sync-commit-hang': {
+    id: 'sync-commit-hang',
+    host: 'primary',
+    severity: 'error',
+    title: 'commits wait for synchronous standbys that are not there: they hang',
+    cause:
+      "synchronous_standby_names asks every commit to wait until n of the standbys it lists confirm it, and fewer than n of them stream now (stopped, cut off, removed, or never connected under that application_name): each writing transaction has committed locally but its session waits (wait_event SyncRep) until enough of them stream again, for ever if none comes back",
+    fix: "bring the missing standbys back (start them: the waiting commits return once enough stream), or lower the list to the standbys that stream (ALTER SYSTEM SET synchronous_standby_names = …; SELECT pg_reload_conf(): the waits end at once), or turn it off (pgrepl-wizard sync --sync-off); cancelling a waiting session does not undo its transaction: 'The transaction has already committed locally, but might not have been replicated to the standby.'",
+    autoFix: 'lowers n in synchronous_standby_names to the listed standbys that stream now (the same names and method), or empties it when none streams; ALTER SYSTEM (postgresql.auto.conf backed up) and a reload; then a canary commit must return',
     logPatterns: [],
   },
 };

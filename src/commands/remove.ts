@@ -14,13 +14,14 @@ export async function removeCommand(options: Options): Promise<number> {
   try {
     const planText = (actions: Parameters<typeof actionLines>[0][]) => actions.flatMap(actionLines).join('\n');
     // Headless, the plan goes to stderr before the question (stdout carries the result).
-    const showPlan = (actions: Parameters<typeof planText>[0]) => {
-      if (!options.json) process.stderr.write(`# take standby ${options.slot} off the primary ${host.label}, in this order\n${planText(actions)}\n`);
+    const warningLines = (warnings: string[]) => warnings.map((line) => `  WARNING: ${line}\n`).join('');
+    const showPlan = (actions: Parameters<typeof planText>[0], warnings: string[]) => {
+      if (!options.json) process.stderr.write(`# take standby ${options.slot} off the primary ${host.label}, in this order\n${warningLines(warnings)}${planText(actions)}\n`);
     };
     const outcome = await removeJob({ host, facts, options, io, signal: controller.signal, showPlan });
     if (options.json) console.log(JSON.stringify(outcome, null, 2));
     else if (outcome.actions.length === 0) console.log(`The primary holds nothing of standby ${outcome.name} (no slot, no pg_hba.conf line of setup's, no replication connection): nothing to remove.`);
-    else if (outcome.planOnly) console.log(`# take standby ${outcome.name} off the primary ${host.label}, in this order (nothing has been changed)\n${planText(outcome.actions)}`);
+    else if (outcome.planOnly) console.log(`# take standby ${outcome.name} off the primary ${host.label}, in this order (nothing has been changed)\n${warningLines(outcome.warnings)}${planText(outcome.actions)}`);
     else if (outcome.done.length === 0) console.log('Nothing was changed.');
     else console.log([`Result: standby ${outcome.name} is off the primary.`, ...outcome.done.map((line) => `  - ${line}`), ...outcome.changes.filter((c) => c.undo).map((c) => `  undo: ${c.undo}`)].join('\n'));
     return outcome.planOnly || outcome.actions.length === 0 || outcome.done.length > 0 ? 0 : 1;

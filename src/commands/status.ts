@@ -43,6 +43,8 @@ export async function statusCommand(options: Options): Promise<number> {
       standby,
       ...(pair.upstream ? { upstream: toNode(pair.upstream, facts.upstream!) } : {}),
       thresholds,
+      standbyName: options.slot,
+      listed: options.standbyNames,
       watch: Boolean(options.watch),
       historyFile: historyPath(pair.primary.label, primary.cluster.id),
       emit: show,

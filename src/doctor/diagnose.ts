@@ -6,6 +6,7 @@ import { formatBytes } from '../report.js';
 import { autoConfValue } from '../facts/auto-conf.js';
 import { commandLine } from '../remote/quote.js';
 import { isOtherCluster } from '../facts/replication-views.js';
+import { eligibleStandbys, formatSyncList, missingStandbys, namesStandby, parseSyncList, satisfiable } from '../facts/sync-standbys.js';
 import { catalog, matchConnectionError, type FindingId, type Severity } from '../catalog/catalog.js';
 import { replicationUser, type DoctorFacts, type SlotFact, type WalSenderFact } from './facts.js';
 import { archiveCleanupOf, keepReason } from './archive-cleanup.js';
@@ -44,7 +45,8 @@ export type RepairId =
   | 'standby-settings'
   | 'recovery-config'
   | 'start-standby'
-  | 'archive-cleanup';
+  | 'archive-cleanup'
+  | 'sync-release';
 
 export interface Evidence {
   host: Side;
@@ -616,15 +618,6 @@ function replicationTimeouts(ctx: Context): Finding[] {
   ];
 }
 
-/** The names synchronous_standby_names lists: 'FIRST 1 (a, "b")', 'ANY 2 (a, b)', '2 (a, b)', 'a, b' or '*'. */
-export function synchronousNames(setting: string): string[] {
-  const list = /\(([^)]*)\)/.exec(setting)?.[1] ?? setting;
-  return list
-    .split(',')
-    .map((name) => name.trim().replace(/^"(.*)"$/, '$1'))
-    .filter(Boolean);
-}
-
 /** Walsenders (base backups aside) that report the same application_name as another. */
 function applicationNameCollisions(ctx: Context): Finding[] {
   const { primary } = ctx.facts;
@@ -634,7 +627,7 @@ function applicationNameCollisions(ctx: Context): Finding[] {
   return names.map((name) => {
     const same = receivers.filter((sender) => sender.applicationName === name);
     const listed = same.map((sender) => `pid ${sender.pid} from ${sender.clientAddr ?? 'a local socket'} (${sender.state})`);
-    const namedSynchronous = synchronousNames(synchronous).some((entry) => entry === name || entry === '*');
+    const namedSynchronous = namesStandby(parseSyncList(synchronous), name);
     const stake = namedSynchronous ? ` synchronous_standby_names = '${synchronous}' names it: any of them can confirm commits for the others.` : '';
     return finding(
       'application-name-collision',
@@ -643,6 +636,47 @@ function applicationNameCollisions(ctx: Context): Finding[] {
       { detail: `${same.length} WAL receivers report application_name "${name}"` },
     );
   });
+}
+
+/** What the server says when a commit's wait for standbys is cancelled or its session ended (PG 10–18, syncrep.c; seen on the lab's 15). */
+const syncWaitCancelled = /canceling (the )?wait for synchronous replication/;
+
+/**
+ * The commit hang: synchronous_standby_names asks for more confirmations than the listed
+ * standbys that stream can give. Proven by pg_stat_replication against the list; the sessions
+ * waiting on SyncRep (pg_stat_activity) show who is held, and cancelled waits in the log since
+ * the primary started show it was felt already.
+ */
+function syncCommitHang(ctx: Context): Finding[] {
+  const { primary } = ctx.facts;
+  const list = parseSyncList(primary.settings.synchronous_standby_names ?? '');
+  if (!list || !primary.sync) return [];
+  const { standbys, waiting } = primary.sync;
+  const streaming = standbys.filter((standby) => standby.state === 'streaming').map((standby) => standby.name);
+  if (satisfiable(list, streaming)) return [];
+  const eligible = eligibleStandbys(list, streaming);
+  const seen = (name: string) => standbys.find((standby) => standby.name.toLowerCase() === name.toLowerCase());
+  const listed = list.names.map((name) => (name === '*' ? `* (any standby): ${streaming.length} stream` : seen(name) ? `${name}: ${seen(name)!.state}, sync_state ${seen(name)!.syncState}` : `${name}: not connected`));
+  const lowered = eligible.length === 0 ? "'' (off)" : `'${formatSyncList({ ...list, count: eligible.length })}'`;
+  const cancelled = sinceStart(primary.log.entries).filter((entry) => syncWaitCancelled.test(entry.line)).slice(-2);
+  return [
+    finding(
+      'sync-commit-hang',
+      [
+        fromQuery('primary', 'pg_settings, pg_stat_replication', primary.clock, [`synchronous_standby_names = '${primary.settings.synchronous_standby_names}': each commit waits for ${list.count} of ${list.names.join(', ')}`, ...listed]),
+        ...(waiting.length > 0
+          ? [fromQuery('primary', "pg_stat_activity (wait_event = 'SyncRep')", primary.clock, waiting.map((session) => `pid ${session.pid} (${session.user} on ${session.database}) waits in its commit for ${session.waitingSeconds} s: ${session.query}`))]
+          : []),
+        ...fromLog(primary.log, ...cancelled),
+      ],
+      {
+        text: `${catalog['sync-commit-hang'].fix}; here: start ${missingStandbys(list, streaming).join(', ')}, or set synchronous_standby_names = ${lowered}`,
+        repairs: ['sync-release'],
+        action: `sets synchronous_standby_names = ${lowered} (ALTER SYSTEM, postgresql.auto.conf backed up; a reload), then a canary commit must return and no session wait on SyncRep`,
+      },
+      { detail: `${eligible.length} of the ${list.count} standbys each commit waits for stream${waiting.length > 0 ? `; ${waiting.length} session(s) wait in their commit now` : '; the next writing commit will wait'}` },
+    ),
+  ];
 }
 
 function lag(ctx: Context): Finding[] {
@@ -784,7 +818,7 @@ function context(facts: DoctorFacts, passwordKnown: boolean): Context {
 export function diagnose(facts: DoctorFacts, passwordKnown: boolean): Diagnosis {
   const ctx = context(facts, passwordKnown || facts.relationship.storedPassword !== undefined || facts.relationship.params.password !== undefined);
   // Causes first; a stopped standby is often their consequence.
-  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyAhead, checkpointMissing, standbyDown, replayPaused, lag, recoveryConflicts, replicationTimeouts, applicationNameCollisions, elsewhere, archiving].flatMap((detect) => detect(ctx));
+  const current = [standbyRole, recoveryConf, hotStandbyParams, walLevel, connection, slots, identity, walRemoved, timeline, standbyAhead, checkpointMissing, standbyDown, replayPaused, lag, recoveryConflicts, replicationTimeouts, applicationNameCollisions, elsewhere, archiving, syncCommitHang].flatMap((detect) => detect(ctx));
   const findings = [...current, ...resolved(ctx, current)].sort((a, b) => severityOrder.indexOf(a.severity) - severityOrder.indexOf(b.severity));
   return { healthy: !findings.some((f) => f.severity === 'error'), findings, replication: replicationState(ctx) };
 }

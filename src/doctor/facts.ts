@@ -10,6 +10,7 @@ import { probeReplication, walreceiverConfig, walreceiverSettingNames, type Prob
 import { hotStandbyMinimums } from '../../steps/lib/standby-config.js';
 import { readServerLog, type ServerLog } from './log.js';
 import { standbyStatusSql, type StandbyReading } from '../facts/replication-views.js';
+import { readSyncState, type SyncState } from '../../steps/sync-standbys.js';
 
 /**
  * Everything doctor knows about a pair, read in one pass over both SSH connections and
@@ -84,6 +85,8 @@ export interface PrimaryFacts extends ServerFacts {
   archive?: ArchiveFact;
   /** What the archive must keep: the oldest WAL the primary's checkpoint, a slot or a connected standby still needs. */
   walNeed?: WalNeed;
+  /** Every standby's sync_state and the sessions waiting in their commit for standbys (wait_event SyncRep). */
+  sync?: SyncState;
 }
 
 export interface ArchiveFact {
@@ -242,6 +245,7 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
          FROM pg_stat_archiver`,
     );
     const [need] = await sql<WalNeedRow>(walNeedSql);
+    const sync = await readSyncState(node);
     const [role] = roleName ? await sql<{ rolcanlogin: boolean; rolreplication: boolean }>('SELECT rolcanlogin, rolreplication FROM pg_roles WHERE rolname = $1', [roleName]) : [];
     return {
       inRecovery: state.in_recovery,
@@ -275,6 +279,7 @@ async function primaryFacts(node: Node, roleName: string | undefined, standbyMaj
         replayLagSeconds: s.replay_lag,
       })),
       role: roleName ? (role ? { canLogin: role.rolcanlogin, replication: role.rolreplication } : null) : undefined,
+      sync,
     };
   });
   const dir = facts.settings.archive_mode !== 'off' ? archiveDirectoryOf(facts.settings.archive_command ?? '') : undefined;

@@ -18,6 +18,7 @@ import { replicationSlotStep } from '../../steps/replication-slot.js';
 import { startStandbyStep } from '../../steps/start-standby.js';
 import { verifyStreamingStep } from '../../steps/verify-streaming.js';
 import { rewindStandbyStep } from '../../steps/rewind-standby.js';
+import { syncReleaseStep } from '../../steps/sync-standbys.js';
 import { hintsMissing, runRewind, targetRunning } from '../../steps/lib/rewind.js';
 import type { FindingId } from '../catalog/catalog.js';
 import type { Diagnosis, Finding, RepairId } from './diagnose.js';
@@ -50,10 +51,13 @@ const repairSteps: Record<RepairId, string[]> = {
   'recovery-config': [passfileStep.id, replicationSlotStep.id, recoveryConfigStep.id],
   'start-standby': [startStandbyStep.id],
   'archive-cleanup': ['archive-cleanup'],
+  'sync-release': [syncReleaseStep.id],
 };
 
 /** Runbook order: the primary first, then the standby, then the proof; the archive is cleaned once the standby streams and its needs count. */
 const stepOrder = (dropSlots: Step, archiveCleanup: Step): Step[] => [
+  // First: while commits hang, so would every repair that commits (a role's password, …).
+  syncReleaseStep,
   passfileStep,
   replicationRoleStep,
   walLevelInFilesStep,

@@ -58,6 +58,8 @@ export interface PrimaryReading {
   pgWalBytes: number | null;
   /** max_slot_wal_keep_size in bytes, PostgreSQL 13+; null when unlimited (-1) or older. */
   maxSlotWalKeepBytes: number | null;
+  /** '' when synchronous replication is off. */
+  synchronousStandbyNames: string;
   senders: SenderReading[];
   slots: SlotReading[];
 }
@@ -119,6 +121,7 @@ SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
        CASE WHEN NOT pg_is_in_recovery() THEN ${lsnBytes(current)} END AS "currentBytes",
        (SELECT sum(size)::float8 FROM pg_ls_waldir()) AS "pgWalBytes",
        ${keepSize} AS "maxSlotWalKeepBytes",
+       current_setting('synchronous_standby_names') AS "synchronousStandbyNames",
        coalesce((SELECT json_agg(r ORDER BY r."applicationName", r.pid) FROM (
          SELECT pid, application_name AS "applicationName", host(client_addr) AS "clientAddr", state, sync_state AS "syncState",
                 sent_lsn::text AS "sentLsn", write_lsn::text AS "writeLsn", flush_lsn::text AS "flushLsn", replay_lsn::text AS "replayLsn",

@@ -12,6 +12,9 @@ export interface StatusJobInput {
   /** A cascade's upstream (--upstream): read too, for the standby's walsender there. */
   upstream?: Node;
   thresholds: Thresholds;
+  /** The picked standby's name (its slot), and the config file's standbys: every one is judged. */
+  standbyName?: string;
+  listed?: readonly string[];
   /** Refresh every second until `signal` aborts; otherwise two refreshes a few seconds apart. */
   watch: boolean;
   /** Where first-seen-inactive times are kept between runs (see src/status/history.ts). */
@@ -57,7 +60,8 @@ export async function statusJob(input: StatusJobInput): Promise<PairStatus> {
   const context: PairContext = {
     primary: { label: primary.host.label, clusterId: primary.cluster.id },
     ...(upstream ? { upstream: { label: upstream.host.label, clusterId: upstream.cluster.id } } : {}),
-    standby: { label: standby.host.label, clusterId: standby.cluster.id, addresses: await hostAddresses(standby.host) },
+    standby: { label: standby.host.label, clusterId: standby.cluster.id, addresses: await hostAddresses(standby.host), name: input.standbyName },
+    listed: input.listed ?? [],
     thresholds: input.thresholds,
   };
   let history = await loadHistory(input.historyFile);

@@ -69,6 +69,12 @@ export type ArgvFor<As extends RunAs> = [As] extends ['login'] ? readonly string
 export interface ClusterAddress {
   port: number;
   socketDir: string;
+  /**
+   * A session of its own by this name, beside the shared one: for a statement that may wait
+   * long (a commit held by synchronous replication), so the queries queued behind it in the
+   * shared session (e.g. the one that cancels it) are not held too.
+   */
+  session?: string;
 }
 
 export type SqlRow = Record<string, unknown>;

@@ -41,6 +41,8 @@ function lossReason(error: Error & { code?: string; level?: string }, deadAfterS
 
 /** The Unix socket a cluster listens on; its `.lock` file names the postmaster's PID. */
 const socketOf = (cluster: ClusterAddress) => `${cluster.socketDir}/.s.PGSQL.${cluster.port}`;
+/** Which cached session a statement runs in: the socket's shared one, or one of its own name. */
+const sessionKey = (cluster: ClusterAddress) => (cluster.session ? `${socketOf(cluster)}#${cluster.session}` : socketOf(cluster));
 
 /** Why a query's race ended: the server did not answer within the bound, or the run was interrupted. */
 const noAnswer = Symbol('no answer');
@@ -347,7 +349,7 @@ export class SshHost implements Host {
     } catch (error) {
       if (error === noAnswer) throw await this.unanswered(cluster, text, (client as { processID?: number } | undefined)?.processID);
       if (error === interruptedQuery) {
-        this.dropSession(socketOf(cluster));
+        this.dropSession(sessionKey(cluster));
         throw this.interrupted(interruption!.reason, `the query "${shortStatement(text)}"`);
       }
       if (error instanceof WizardError) throw error;
@@ -367,10 +369,10 @@ export class SshHost implements Host {
   }
 
   /** Drops a session whose server stopped answering (or whose query was interrupted): its relay channel closes. */
-  private dropSession(socket: string): void {
-    this.pgClients.delete(socket);
-    this.pgChannels.get(socket)?.close();
-    this.pgChannels.delete(socket);
+  private dropSession(key: string): void {
+    this.pgClients.delete(key);
+    this.pgChannels.get(key)?.close();
+    this.pgChannels.delete(key);
   }
 
   /**
@@ -380,7 +382,7 @@ export class SshHost implements Host {
    */
   private async unanswered(cluster: ClusterAddress, text: string, backendPid?: number): Promise<WizardError> {
     const socket = socketOf(cluster);
-    this.dropSession(socket);
+    this.dropSession(sessionKey(cluster));
     const postmasterPid = (await this.readFile(`${socket}.lock`, 'postgres').catch(() => null))?.split('\n')[0].trim();
     const pids = [postmasterPid, backendPid].filter((pid) => pid && /^\d+$/.test(String(pid))).map(String);
     const states = new Map(
@@ -421,25 +423,25 @@ export class SshHost implements Host {
   }
 
   private pgClient(cluster: ClusterAddress): Promise<pg.Client> {
-    const socket = socketOf(cluster);
-    let pending = this.pgClients.get(socket);
+    const key = sessionKey(cluster);
+    let pending = this.pgClients.get(key);
     if (!pending) {
-      const opening = this.openPg(socket);
-      this.pgClients.set(socket, opening);
-      opening.catch(() => this.forgetSession(socket, opening));
+      const opening = this.openPg(socketOf(cluster), key);
+      this.pgClients.set(key, opening);
+      opening.catch(() => this.forgetSession(key, opening));
       pending = opening;
     }
     return pending;
   }
 
   /** Drops a broken session, unless a newer one took its place already. */
-  private forgetSession(socket: string, session: Promise<pg.Client>): void {
-    if (this.pgClients.get(socket) !== session) return;
-    this.pgClients.delete(socket);
-    this.pgChannels.delete(socket);
+  private forgetSession(key: string, session: Promise<pg.Client>): void {
+    if (this.pgClients.get(key) !== session) return;
+    this.pgClients.delete(key);
+    this.pgChannels.delete(key);
   }
 
-  private async openPg(socket: string): Promise<pg.Client> {
+  private async openPg(socket: string, key: string): Promise<pg.Client> {
     let stderr = '';
     const user = this.serverUser;
     const relay = [...privilegeWrapper(this.loginUser, 'postgres', user, this.sudo), ...privileged.socketRelay(socket)];
@@ -455,14 +457,14 @@ export class SshHost implements Host {
       if (error instanceof SudoEnded) throw this.commandError(['perl', '-e', 'relay'], user, { code: error.code, stdout: '', stderr: '', wrapperStderr: error.wrapperStderr });
       throw error;
     });
-    this.pgChannels.set(socket, channel);
+    this.pgChannels.set(key, channel);
     try {
       const client = await connectPg(channel, user);
       // A dropped relay must not crash the process; the next query reports it.
       client.on('error', () => {
-        if (this.pgChannels.get(socket) !== channel) return;
-        this.pgClients.delete(socket);
-        this.pgChannels.delete(socket);
+        if (this.pgChannels.get(key) !== channel) return;
+        this.pgClients.delete(key);
+        this.pgChannels.delete(key);
       });
       return client;
     } catch (error) {

@@ -1,6 +1,7 @@
 import { isOtherCluster, type PrimaryReading, type SenderReading, type SlotReading, type StandbyReading } from '../facts/replication-views.js';
 import type { Reading, WalFilesystem } from './readings.js';
 import { formatBytes, formatSeconds } from '../report.js';
+import { namesStandby, parseSyncList } from '../facts/sync-standbys.js';
 import type { StatusHistory } from './history.js';
 import type { Thresholds } from './thresholds.js';
 
@@ -25,8 +26,10 @@ export interface Sample {
 export interface PairContext {
   primary: { label: string; clusterId: string };
   upstream?: { label: string; clusterId: string };
-  /** The standby's own addresses: its row in pg_stat_replication has one of them as client_addr. */
-  standby: { label: string; clusterId: string; addresses: readonly string[] };
+  /** The standby's own addresses: its row in pg_stat_replication has one of them as client_addr; its name, when the run picked a named standby. */
+  standby: { label: string; clusterId: string; addresses: readonly string[]; name?: string };
+  /** The config file's standbys (README "Several standbys"): each must stream, not only the one picked. */
+  listed: readonly string[];
   thresholds: Thresholds;
 }
 
@@ -73,8 +76,12 @@ export interface PairStatus {
     /** Free space / WAL rate while a slot holds WAL back; null when pg_wal is not growing. */
     timeToFullSeconds: number | null;
     maxSlotWalKeepBytes: number | null;
+    /** '' when off; each standby's sync_state is in its row. */
+    synchronousStandbyNames: string | null;
   };
   standbys: StandbyRow[];
+  /** Standbys the config file lists or synchronous_standby_names names: judged whether or not the primary sees them. */
+  listed: string[];
   standby: {
     host: string;
     cluster: string;
@@ -139,6 +146,19 @@ function slotStatuses(samples: readonly Sample[], history: StatusHistory, rate: 
   });
 }
 
+/** The config file's standbys and those synchronous_standby_names names (not *), each once, without the one picked (judged by its own rules). */
+function listedStandbys(context: PairContext, synchronous: string | undefined): string[] {
+  const named = (parseSyncList(synchronous ?? '')?.names ?? []).filter((name) => name !== '*');
+  const picked = context.standby.name?.toLowerCase();
+  const seen = new Set<string>();
+  return [...context.listed, ...named].filter((name) => {
+    const key = name.toLowerCase();
+    if (key === picked || seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 const otherCluster = (standby: PairStatus['standby'], primary: PairStatus['primary']) => isOtherCluster(standby.systemIdentifier, primary.systemIdentifier);
 
 type Rule = (status: Omit<PairStatus, 'healthy' | 'attention'>) => Attention[];
@@ -170,6 +190,17 @@ const rules: Rule[] = [
     standbys
       .filter((row) => row.state !== 'streaming' && row.state !== 'backup')
       .map((row) => ({ id: 'not-streaming', host: 'primary', text: `standby ${row.applicationName} (${row.clientAddr ?? 'local'}) is in state ${row.state}, not streaming` })),
+  // Every listed standby, not only the picked one: one that is gone has no row to judge.
+  ({ primary, standbys, listed }) => {
+    if (primary.problem || primary.currentLsn === null) return [];
+    const synchronous = parseSyncList(primary.synchronousStandbyNames ?? '');
+    return listed
+      .filter((name) => !standbys.some((row) => row.applicationName.toLowerCase() === name.toLowerCase()))
+      .map((name) => {
+        const why = namesStandby(synchronous, name) ? `; synchronous_standby_names = '${primary.synchronousStandbyNames}' names it: commits may wait for it` : '';
+        return { id: 'not-streaming', host: 'primary', text: `standby ${name} has no walsender on the primary: it does not stream${why}` };
+      });
+  },
   ({ standby }) =>
     standby.replayPaused
       ? [
@@ -233,8 +264,10 @@ export function assess(samples: readonly Sample[], context: PairContext, history
       walFilesystemSizeBytes: walFilesystem?.sizeBytes ?? null,
       timeToFullSeconds: holding && rate && rate.rate > 0 && walFilesystem ? Math.round(walFilesystem.freeBytes / rate.rate) : null,
       maxSlotWalKeepBytes: primary?.maxSlotWalKeepBytes ?? null,
+      synchronousStandbyNames: primary?.synchronousStandbyNames ?? null,
     },
     standbys: (primary?.senders ?? []).map((row) => ({ ...row, thisStandby: isThisStandby(row, context.standby.addresses) })),
+    listed: listedStandbys(context, primary?.synchronousStandbyNames),
     standby: {
       host: context.standby.label,
       cluster: context.standby.clusterId,

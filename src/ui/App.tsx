@@ -14,6 +14,7 @@ import { emptyRun, reduceRun } from './run-state.js';
 import { Overview } from './overview.js';
 import { ChoicesForm, DoctorFlow, QuestionBox, RunView, type SetupChoices } from './screens.js';
 import { StatusScreen } from './status.js';
+import { SyncScreen } from './sync.js';
 
 type Screen =
   | { kind: 'ask-host'; role: Role }
@@ -24,6 +25,7 @@ type Screen =
   | { kind: 'result'; outcome: SetupOutcome }
   | { kind: 'doctor' }
   | { kind: 'status' }
+  | { kind: 'sync' }
   | { kind: 'failed'; error: unknown };
 
 /**
@@ -135,6 +137,7 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
               { label: 'Set up a standby', value: 'choices' as const },
               { label: 'Troubleshoot a standby', value: 'doctor' as const },
               { label: 'Watch replication status', value: 'status' as const },
+              { label: 'Synchronous replication (FIRST n / ANY n of the standbys, or off)', value: 'sync' as const },
               { label: 'Quit', value: 'quit' as const },
             ]}
             onSelect={(choice) => (choice === 'quit' ? finish(0) : setScreen({ kind: choice }))}
@@ -154,6 +157,9 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
       )}
       {screen.kind === 'status' && session.current && !stopping && (
         <StatusScreen pair={session.current.pair} facts={session.current.facts} options={{ ...options, ...targets }} signal={abort.current.signal} track={track} />
+      )}
+      {screen.kind === 'sync' && session.current && (
+        <SyncScreen pair={session.current.pair} facts={session.current.facts} options={{ ...options, ...targets }} io={io} signal={abort.current.signal} track={track} onExit={finish} />
       )}
       {((screen.kind === 'setup' && run.phase === 'applying') || screen.kind === 'result') && <RunView run={run} />}
       {screen.kind === 'result' && (

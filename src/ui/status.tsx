@@ -55,6 +55,8 @@ export function StatusScreen({ pair, facts, options, signal, track }: StatusScre
           primary: toNode(pair.primary, facts.primary),
           standby: toNode(pair.standby, facts.standby),
           thresholds: parseThresholds(options),
+          standbyName: options.slot,
+          listed: options.standbyNames,
           watch: true,
           historyFile: historyPath(pair.primary.label, facts.primary.cluster?.ref.id ?? ''),
           emit: dispatch,

@@ -87,6 +87,26 @@ export function psqlIn(host: LabHost, sql: string, database = 'postgres'): strin
   return inHost(host, ['runuser', '-u', 'postgres', '--', 'psql', '-X', '-At', '-p', port, '-d', database, '-c', sql]).trim();
 }
 
+/**
+ * psql as postgres on the lab cluster of that host, not waited for: a statement that may block
+ * (a commit held by synchronous replication) runs while the test goes on; resolves when it ends.
+ */
+export function psqlInBackground(host: LabHost, sql: string, database = 'postgres'): Promise<CliResult> {
+  const port = host === 'primary' ? '5433' : '5432';
+  return exited(promisify(execFile)('bash', [labScript, 'exec', host, 'runuser', '-u', 'postgres', '--', 'psql', '-X', '-At', '-p', port, '-d', database, '-c', sql], { env: process.env }));
+}
+
+/** How a child process ended, with its exit code whether it failed or not. */
+async function exited(child: Promise<{ stdout: string; stderr: string }>): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await child;
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
 export interface CliResult {
   code: number;
   stdout: string;
@@ -94,17 +114,13 @@ export interface CliResult {
 }
 
 /** The real CLI, as an operator runs it (no TTY, like CI). */
-export async function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)('node', [cli, ...args], {
+export function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  return exited(
+    promisify(execFile)('node', [cli, ...args], {
       env: { ...process.env, SSH_AUTH_SOCK: undefined, ...env },
       maxBuffer: 64 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+    }),
+  );
 }
 
 export const labFlags = (overrides: string[] = []) => ['--config', lab.config, ...overrides];

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { until } from './doctor-lab.js';
-import { escapeRegExp, inHost, lab, labResetWithStandbys, psqlIn, runCli, tempDir } from './lab.js';
+import { escapeRegExp, inHost, lab, labResetWithStandbys, psqlIn, psqlInBackground, runCli, tempDir } from './lab.js';
 
 // Several standbys (README "Several standbys"): a named standby is added to a primary that
 // already streams to another, on a lab with a third host (PGW_LAB_STANDBYS=2).
@@ -21,6 +21,16 @@ function standbysConfig(file: string, standbys: [name: string, ip: string, upstr
 const setup = (standby: string, env: Record<string, string> = { PGREPL_PASSWORD: password }, file = config) => runCli(['setup', '--config', file, '--standby', standby, '--yes'], env);
 const walsender = (name: string) => psqlIn('primary', `SELECT pid FROM pg_stat_replication WHERE application_name = '${name}'`);
 const primaryStarted = () => psqlIn('primary', 'SELECT pg_postmaster_start_time()');
+const syncStates = () => psqlIn('primary', 'SELECT application_name, sync_state FROM pg_stat_replication ORDER BY 1').split('\n');
+const syncSetting = () => psqlIn('primary', 'SHOW synchronous_standby_names');
+const sync = (...flags: string[]) => runCli(['sync', '--config', config, ...flags]);
+const lab2 = (action: 'start' | 'stop') => inHost('standby2', ['runuser', '-u', 'postgres', '--', 'pg_ctlcluster', '15', 'main', action]);
+const streams = (name: string) => until(() => (psqlIn('primary', `SELECT state FROM pg_stat_replication WHERE application_name = '${name}'`) === 'streaming' ? true : undefined), `${name} to stream`);
+let row = 4000;
+/** The synchronous replication cases run several commands each (sync, doctor, --fix, remove). */
+const syncCaseMs = 300_000;
+/** A commit on the primary that must return: bounded, so a hang fails the test instead of holding it. */
+const commitReturns = () => inHost('primary', ['timeout', '30', 'runuser', '-u', 'postgres', '--', 'psql', '-X', '-At', '-p', '5433', '-d', 'appdb', '-c', `INSERT INTO t VALUES (${++row}, 'committed')`]).trim();
 
 describe('a second named standby', () => {
   let firstWalsender = '';
@@ -76,31 +86,91 @@ describe('a second named standby', () => {
     expect(standbys.map((row) => [row.applicationName, row.thisStandby]).sort()).toEqual([['lab_one', false], ['lab_two', true]]);
   });
 
-  it('takes it off again in the safe order, shown as a plan: hba line, connection, slot; the first keeps streaming', async () => {
-    psqlIn('primary', "ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (lab_two)'");
-    psqlIn('primary', 'SELECT pg_reload_conf()');
-    const refused = await runCli(['remove', '--config', config, '--standby', 'lab_two', '--yes']);
+  it('synchronous replication: FIRST 1 and ANY 1 of 2 set while both stream, proven by sync_state and a canary; with one stopped ANY 1 commits go on and FIRST 2 is refused naming it', async () => {
+    await streams('lab_two');
+    const first = await sync('--sync-first', '1', '--yes');
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain('FIRST 1 of 2 (priority): every commit waits until the first of lab_one, lab_two that streams');
+    expect(first.stdout).toMatch(/pg_stat_replication: lab_one sync, lab_two potential\n.*a canary commit \(\S+\) returned in \d+ ms; flushed by lab_one/);
+    expect(first.stdout).toMatch(/undo: cp -p -- \S+postgresql\.auto\.conf\.pgrepl-backup-\S+ \S+postgresql\.auto\.conf && sudo pg_ctlcluster 15 prod reload/);
+    expect(syncStates()).toEqual(['lab_one|sync', 'lab_two|potential']);
+
+    const any = await sync('--sync-any', '1', '--yes');
+    expect(any.code, any.stderr).toBe(0);
+    expect(any.stderr).toContain('Up to 1 of them may stop and commits go on');
+    expect(syncSetting()).toBe('ANY 1 (lab_one, lab_two)');
+    expect(syncStates()).toEqual(['lab_one|quorum', 'lab_two|quorum']);
+
+    lab2('stop');
+    expect(commitReturns()).toBe('INSERT 0 1');
+    const refused = await sync('--sync-first', '2', '--yes');
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/synchronous_standby_names = 'FIRST 1 \(lab_two\)' names lab_two/);
-    psqlIn('primary', 'ALTER SYSTEM RESET synchronous_standby_names');
-    psqlIn('primary', 'SELECT pg_reload_conf()');
+    expect(refused.stderr).toContain("synchronous_standby_names = 'FIRST 2 (lab_one, lab_two)' is set only once every standby it names streams: lab_two is not connected");
+    expect(syncSetting()).toBe('ANY 1 (lab_one, lab_two)');
+  }, syncCaseMs);
+
+  it('FIRST 2 of 2 warns that commits wait for both; with one down doctor finds the commit hang and --fix gets out of it', async () => {
+    lab2('start');
+    await streams('lab_two');
+    const both = await sync('--sync-first', '2', '--yes');
+    expect(both.code, both.stderr).toBe(0);
+    expect(both.stderr).toContain('WARNING: every commit will wait for all of lab_one, lab_two');
+    expect(syncStates()).toEqual(['lab_one|sync', 'lab_two|sync']);
+
+    lab2('stop');
+    const held = psqlInBackground('primary', "INSERT INTO t VALUES (2999, 'held by lab_two')", 'appdb');
+    await until(() => (psqlIn('primary', "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") === '1' ? true : undefined), 'the commit to wait on SyncRep');
+    const doctor = await runCli(['doctor', '--config', config, '--standby', 'lab_one']);
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toContain('sync-commit-hang (primary): commits wait for synchronous standbys that are not there');
+    expect(doctor.stdout).toContain('lab_two: not connected');
+    expect(doctor.stdout).toMatch(/pid \d+ \(postgres on appdb\) waits in its commit for \d+ s: INSERT INTO t VALUES \(2999/);
+
+    const fixed = await runCli(['doctor', '--config', config, '--standby', 'lab_one', '--fix', '--yes']);
+    expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0);
+    expect((await held).stdout.trim()).toBe('INSERT 0 1');
+    expect(syncSetting()).toBe('FIRST 1 (lab_one, lab_two)');
+    expect(fixed.stdout).toContain('no session waits on SyncRep any more');
+    expect(commitReturns()).toBe('INSERT 0 1');
+  }, syncCaseMs);
+
+  it('takes it off again in the safe order, shown as a plan: out of synchronous_standby_names first, hba line, connection, slot; commits never wait, the first keeps streaming', async () => {
+    lab2('start');
+    await streams('lab_two');
+    const any = await sync('--sync-any', '1', '--yes');
+    expect(any.code, any.stderr).toBe(0);
+    firstWalsender = walsender('lab_one');
 
     const plan = await runCli(['remove', '--config', config, '--standby', 'lab_two', '--plan']);
     expect(plan.code, plan.stderr).toBe(0);
-    const order = ['remove the pg_hba.conf line setup wrote for lab_two', 'end the replication connection of lab_two', 'drop replication slot "lab_two"'].map((text) => plan.stdout.indexOf(text));
+    const order = [
+      "take lab_two out of synchronous_standby_names = 'ANY 1 (lab_one, lab_two)' first",
+      "ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (lab_one)'",
+      'remove the pg_hba.conf line setup wrote for lab_two',
+      'end the replication connection of lab_two',
+      'drop replication slot "lab_two"',
+    ].map((text) => plan.stdout.indexOf(text));
     expect(order.every((at) => at >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
 
     const removed = await runCli(['remove', '--config', config, '--standby', 'lab_two', '--yes']);
     expect(removed.code, removed.stderr).toBe(0);
     expect(removed.stdout).toContain('Result: standby lab_two is off the primary.');
+    expect(removed.stdout).toContain("synchronous_standby_names = 'ANY 1 (lab_one)' (was 'ANY 1 (lab_one, lab_two)'), reloaded");
+    expect(removed.stdout).toMatch(/a canary commit \(\S+\) returned in \d+ ms; flushed by lab_one/);
+    expect(syncSetting()).toBe('ANY 1 (lab_one)');
     expect(psqlIn('primary', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'lab_two'")).toBe('0');
     expect(psqlIn('primary', `SELECT count(*) FROM pg_hba_file_rules WHERE address = '${standby2Ip}'`)).toBe('0');
     expect(psqlIn('primary', "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'lab_two'")).toBe('0');
     expect(walsender('lab_one')).toBe(firstWalsender);
-    psqlIn('primary', "INSERT INTO t VALUES (2002, 'after lab_two left')", 'appdb');
-    expect(await until(() => psqlIn('standby', 'SELECT note FROM t WHERE id = 2002', 'appdb') || undefined, 'the row on standby')).toBe('after lab_two left');
-  });
+    expect(commitReturns()).toBe('INSERT 0 1');
+    expect(await until(() => psqlIn('standby', `SELECT note FROM t WHERE id = ${row}`, 'appdb') || undefined, 'the row on standby')).toBe('committed');
+
+    const off = await sync('--sync-off', '--yes');
+    expect(off.code, off.stderr).toBe(0);
+    expect(off.stdout).toContain("Result: synchronous_standby_names = '' (off) (was 'ANY 1 (lab_one)')");
+    expect(syncStates()).toEqual(['lab_one|async']);
+  }, syncCaseMs);
 });
 
 describe('a cascaded standby (primary → lab_one → lab_three)', () => {

@@ -27,10 +27,8 @@ describe('interactive wizard in a real terminal', () => {
     }
     const overview = await terminal.waitFor('What next?');
     expect(overview).toMatch(/^cluster\s+15\/prod, port 5433\s+15\/main, port 5432$/m);
-    await terminal.send(['Down']);
-    await terminal.send(['Down']);
-    await terminal.send(['Down']);
-    await terminal.send(['Enter']); // Quit (after "Set up a standby", "Troubleshoot a standby" and "Watch replication status")
+    await terminal.send(['Down', 'Down', 'Down', 'Down']);
+    await terminal.send(['Enter']); // Quit (after "Set up a standby", "Troubleshoot a standby", "Watch replication status" and "Synchronous replication")
     await terminal.waitFor('EXIT=0');
     const saved = readFileSync(knownHosts, 'utf8');
     expect(saved).toMatch(new RegExp(`^${escapeRegExp(lab.primaryIp)} ssh-ed25519 `, 'm'));

@@ -41,9 +41,9 @@ describe('the wizard in a real terminal', () => {
     await terminal.send(['d'], true);
     await terminal.waitFor(() => !terminal!.visible().includes('data_directory:') && terminal!.visible().includes('What next?'));
 
-    // Set up, Troubleshoot, Watch status, Quit: the last entry. The keys arrive together, as
-    // over a slow link: each moves the cursor before Enter acts.
-    await terminal.send(['Down', 'Down', 'Down', 'Enter']);
+    // Set up, Troubleshoot, Watch status, Synchronous replication, Quit: the last entry. The keys
+    // arrive together, as over a slow link: each moves the cursor before Enter acts.
+    await terminal.send(['Down', 'Down', 'Down', 'Down', 'Enter']);
     const screen = await terminal.waitFor('EXIT=0');
     // Nothing runs at the menu: quitting has no step to wait for.
     expect(screen).not.toContain('Stopping');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diagnose, lagWarningBytes, synchronousNames, type Finding } from '../../src/doctor/diagnose.js';
+import { diagnose, lagWarningBytes, type Finding } from '../../src/doctor/diagnose.js';
 import type { DoctorFacts, PrimaryFacts, StandbyFacts } from '../../src/doctor/facts.js';
 import { parseLog } from '../../src/doctor/log.js';
 
@@ -226,15 +226,21 @@ describe('doctor diagnosis', () => {
     expect(findings[0].evidence[1].lines).toEqual([ended.trim()]);
   });
 
-  it.each([
-    ['FIRST 1 (a, "b c")', ['a', 'b c']],
-    ['ANY 2 (a,b)', ['a', 'b']],
-    ['2 (a, b)', ['a', 'b']],
-    ['a, b', ['a', 'b']],
-    ['*', ['*']],
-    ['', []],
-  ])('synchronous_standby_names %j lists %j', (setting, names) => {
-    expect(synchronousNames(setting)).toEqual(names);
+  it('commits waiting for a listed standby that does not stream are the commit hang, with the sessions and the way out', () => {
+    const waiting = [{ pid: 777, user: 'app', database: 'appdb', waitingSeconds: 42, query: "INSERT INTO t VALUES (1, 'x')" }];
+    const sync = { setting: `FIRST 2 (${slot}, lab_two)`, synchronousCommit: 'on', standbys: [{ name: slot, clientAddr: '10.77.0.12', state: 'streaming', syncState: 'sync', flushLsn: '0/3000148' }], waiting };
+    const settings = { ...primaryFacts().settings, synchronous_standby_names: `FIRST 2 (${slot}, lab_two)` };
+    const { healthy, findings } = diagnose(facts({ primary: primaryFacts({ settings, sync }) }), false);
+    expect(healthy).toBe(false);
+    const hang = findings.find((f) => f.id === 'sync-commit-hang')!;
+    expect(hang.detail).toBe('1 of the 2 standbys each commit waits for stream; 1 session(s) wait in their commit now');
+    expect(hang.evidence.flatMap((e) => e.lines).join('\n')).toContain("pid 777 (app on appdb) waits in its commit for 42 s: INSERT INTO t VALUES (1, 'x')");
+    expect(hang.evidence.flatMap((e) => e.lines).join('\n')).toContain('lab_two: not connected');
+    expect(hang.fix.repairs).toEqual(['sync-release']);
+    expect(hang.fix.text).toContain(`start lab_two, or set synchronous_standby_names = 'FIRST 1 (${slot}, lab_two)'`);
+    // Satisfied: no finding, even with a commit in flight.
+    const both = { ...sync, standbys: [...sync.standbys, { name: 'lab_two', clientAddr: '10.77.0.13', state: 'streaming', syncState: 'sync', flushLsn: '0/3000148' }] };
+    expect(diagnose(facts({ primary: primaryFacts({ settings, sync: both }) }), false).findings.map((f) => f.id)).not.toContain('sync-commit-hang');
   });
 
   it("a slot held by someone else is slot-in-use; another idle slot may be dropped, the standby's own never", () => {

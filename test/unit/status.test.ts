@@ -60,6 +60,7 @@ const primary = (change: Partial<PrimaryReading> = {}): PrimaryReading => ({
   currentBytes: 50331976,
   pgWalBytes: 48 * MB,
   maxSlotWalKeepBytes: null,
+  synchronousStandbyNames: '',
   senders: [sender()],
   slots: [slot()],
   ...change,
@@ -88,12 +89,25 @@ const sample = (p: PrimaryReading | string, s: StandbyReading | string, takenAt 
 const context: PairContext = {
   primary: { label: 'labadmin@10.77.0.11', clusterId: '15/prod' },
   standby: { label: 'labadmin@10.77.0.12', clusterId: '15/main', addresses: ['127.0.0.1', '10.77.0.12'] },
+  listed: [],
   thresholds: parseThresholds({}),
 };
 const disk = { freeBytes: 1000 * MB, sizeBytes: 4000 * MB };
 const ids = (samples: Sample[]) => assess(samples, context, emptyHistory(), disk).attention.map((a) => a.id);
 
 describe('status: what needs attention', () => {
+  it('judges every listed standby: one of the config file or of synchronous_standby_names without a walsender does not stream, the picked one by its own rules', () => {
+    const listed = { ...context, standby: { ...context.standby, name: slotName }, listed: [slotName, 'lab_two', 'lab_three'] };
+    const status = assess([sample(primary({ synchronousStandbyNames: 'ANY 1 (lab_two, lab_four)' }), standby())], listed, emptyHistory(), disk);
+    expect(status.listed).toEqual(['lab_two', 'lab_three', 'lab_four']);
+    expect(status.attention.map((a) => a.text)).toEqual([
+      "standby lab_two has no walsender on the primary: it does not stream; synchronous_standby_names = 'ANY 1 (lab_two, lab_four)' names it: commits may wait for it",
+      'standby lab_three has no walsender on the primary: it does not stream',
+      "standby lab_four has no walsender on the primary: it does not stream; synchronous_standby_names = 'ANY 1 (lab_two, lab_four)' names it: commits may wait for it",
+    ]);
+    expect(status.standbys[0].syncState).toBe('async');
+  });
+
   it('a streaming pair with nothing behind is healthy, its row marked as the standby given', () => {
     const status = assess([sample(primary(), standby())], context, emptyHistory(), disk);
     expect(status.healthy).toBe(true);
