@@ -3,7 +3,7 @@ import type { Io } from './io.js';
 import { sudoPasswordEnvs, type Options } from './options.js';
 import { connectHost } from './remote/connect.js';
 import type { Host } from './remote/host.js';
-import { chooseCluster, describeCluster, findClientBinDir, listClusters } from './facts/clusters.js';
+import { chooseCluster, describeCluster, listClusters } from './facts/clusters.js';
 import { inspectHost, type HostFacts } from './facts/host.js';
 import { timed } from './timings.js';
 
@@ -89,7 +89,6 @@ async function discoverRole(host: Host, options: Options, io: Io, role: HostRole
     ));
   // Files, pg_ctl and SQL of this cluster run as the OS user that owns its data directory.
   host.serverUser = chosen.owner;
-  chosen.clientBinDir = await findClientBinDir(host, chosen);
   return inspectHost(host, clusters, chosen);
 }
 

@@ -43,7 +43,7 @@ interface Inputs {
   /** Whether the standby's cluster ran when check() looked (the clone leaves it stopped). */
   standbyRunning: boolean;
   fromPrimary: Record<string, string>;
-  /** The standby's settings as its files set them (`postgres -C`, one process per name). */
+  /** The standby's settings as its files set them (`postgres -C`, one process per name, only the names this step needs). */
   fromFiles: Record<string, string>;
   /** restore_command and archive_cleanup_command when the standby reads the archive (--standby-archive-dir). */
   archive: Record<string, string>;
@@ -73,19 +73,24 @@ async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired>
   const { host, cluster } = ctx.standby;
   const { settings } = ctx;
   const dir = cluster.dataDirectory;
+  const minimums = hotStandbyMinimums(cluster.major);
+  // The slowest read (a postgres process per name), asked first. wal_log_hints matters only when asked for.
+  const fileNames = [...minimums, 'hot_standby', ...(settings.walLogHints ? ['wal_log_hints'] : []), ...logSettingNames, ...(usesStandbySignal(cluster.major) ? archiveSettingNames : [])];
+  const filesRead = known?.fromFiles ?? settingsFromFiles(ctx.standby, fileNames);
+  // Awaited below; a failure of the identifiers' read must not leave it unheard.
+  Promise.resolve(filesRead).catch(() => undefined);
   const [primaryId, standbyId] = known ? [] : await Promise.all([systemIdentifier(ctx.primary), systemIdentifier(ctx.standby)]);
   const cloned = known?.cloned ?? (standbyId !== undefined && standbyId === primaryId);
   // systemIdentifier() just asked whether the standby runs, and noted where it listens.
   const standbyRunning = known?.standbyRunning ?? ctx.standby.address !== undefined;
   const autoPath = `${dir}/postgresql.auto.conf`;
   const signal = `${dir}/standby.signal`;
-  const minimums = hotStandbyMinimums(cluster.major);
   // Independent reads, asked together.
   const archiveDir = settings.standbyArchiveDir;
   const [autoBefore, fromPrimary, fromFiles, signalExists, archive] = await Promise.all([
     cloned ? host.readFile(autoPath, 'postgres') : ctx.primary.host.readFile(`${ctx.primary.cluster.dataDirectory}/postgresql.auto.conf`, 'postgres'),
     known?.fromPrimary ?? primaryValues(ctx, minimums),
-    known?.fromFiles ?? settingsFromFiles(ctx.standby, [...minimums, 'hot_standby', 'wal_log_hints', ...logSettingNames, ...(usesStandbySignal(cluster.major) ? archiveSettingNames : [])]),
+    filesRead,
     cloned && usesStandbySignal(cluster.major) ? host.exec(privileged.pathExists(signal), { as: 'postgres' }).then((result) => result.code === 0) : false,
     known?.archive ?? (archiveDir === undefined ? {} : standbyArchiveSettings(ctx.standby, archiveDir)),
   ]);

@@ -3,7 +3,6 @@ import { terminalIo } from '../io.js';
 import type { Options } from '../options.js';
 import type { JobEvent } from '../jobs/events.js';
 import { openSession } from '../jobs/session.js';
-import { setupJob } from '../jobs/setup.js';
 import { planText, progressLine, stepLines, summaryText } from '../setup/render.js';
 import { timed } from '../timings.js';
 
@@ -56,8 +55,12 @@ export async function setupCommand(options: Options): Promise<number> {
   // SIGHUP: the terminal was closed; stop as cleanly as on Ctrl-C rather than die mid-step.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   signals.forEach((signal) => process.once(signal, interrupt));
+  // The job's modules (the steps and their helpers) load while the hosts connect, not before.
+  const job = import('../jobs/setup.js');
+  job.catch(() => undefined);
   const { pair, facts, close } = await openSession(options, io, controller.signal);
   try {
+    const { setupJob } = await job;
     const quiet = options.json || options.plan;
     // Headless, the plan is not reviewed as a whole (each destructive action asks, or needs its
     // flag), so there is always an outcome: only a declined review has none.

@@ -21,13 +21,15 @@ export interface ClusterRef {
   logFile?: string;
   /**
    * Where the client tools used with it are (pg_basebackup, psql): the newest ones on the
-   * host of this major or later; set once the cluster is chosen (see findClientBinDir).
+   * host of this major or later; set once the cluster is chosen (see findClientTools).
    */
   clientBinDir?: string;
   /** How to start/stop it: Debian's wrapper, the systemd unit that started it (PGDG's postgresql-N), or pg_ctl. */
   manager: 'pg_ctlcluster' | 'pg_ctl' | 'systemctl';
   /** The systemd unit, when manager is systemctl. */
   unit?: string;
+  /** Where it listened when it was found running (its postmaster.pid, read with the postmaster's other facts). */
+  address?: ClusterAddress;
   /** systemd runs the host: Debian's pg_ctlcluster then hands the cluster to it, which needs root. */
   systemd?: boolean;
 }
@@ -48,7 +50,9 @@ export async function listClusters(host: Host, wanted?: string, binDir?: string)
     for (const cluster of clusters) cluster.systemd = true;
   }
   for (const found of postmasters) {
-    if (!clusters.some((c) => c.dataDirectory === found.dataDirectory)) clusters.push(found);
+    const listed = clusters.find((c) => c.dataDirectory === found.dataDirectory);
+    if (!listed) clusters.push(found);
+    else if (listed.running) listed.address = found.address;
   }
   const named = wanted?.startsWith('/') ? wanted.replace(/(.)\/+$/, '$1') : undefined;
   if (named && !clusters.some((c) => c.dataDirectory === named)) {
@@ -114,14 +118,16 @@ async function runningPostmasters(host: Host): Promise<ClusterRef[]> {
     const [dataDirectory, binary, owner, cgroup, version, ...pidFile] = found.stdout.split('\n');
     if (found.code !== 0 || pidFile[0]?.trim() !== pid || clusters.some((c) => c.dataDirectory === dataDirectory)) continue;
     const unit = systemdUnit(cgroup);
+    const port = Number(pidFile[3]) || 5432;
     clusters.push({
       id: dataDirectory,
       major: Number(version.trim()),
-      port: Number(pidFile[3]) || 5432,
+      port,
       running: true,
       dataDirectory,
       owner,
       binDir: binary.replace(/\/[^/]+$/, ''),
+      address: addressFromPidFile(pidFile.join('\n'), { port }),
       ...(unit ? { manager: 'systemctl' as const, unit } : { manager: 'pg_ctl' as const }),
     });
   }
@@ -185,12 +191,18 @@ export async function findBinDir(host: Host, dataDirectory: string, owner: strin
   return result.code === 0 ? result.stdout.trim() : undefined;
 }
 
+/** Where a cluster's client tools are, and the version of its pg_basebackup as `pg_basebackup --version` gives it. */
+export interface ClientTools {
+  dir: string;
+  basebackupVersion: string;
+}
+
 /**
  * The newest pg_basebackup + psql on the host whose major is at least the server's (both
  * work with servers of their own or an older major): Debian's /usr/lib/postgresql/N/bin,
  * PGDG's /usr/pgsql-N/bin, the cluster's own bindir and PATH. Undefined when none is.
  */
-export async function findClientBinDir(host: Host, cluster: ClusterRef): Promise<string | undefined> {
+export async function findClientTools(host: Host, cluster: ClusterRef): Promise<ClientTools | undefined> {
   const script = [
     'for d in /usr/lib/postgresql/*/bin /usr/pgsql-*/bin "$1" "$(dirname "$(readlink -f "$(command -v pg_basebackup)" 2>/dev/null)")"; do',
     '  [ -x "$d/pg_basebackup" ] && [ -x "$d/psql" ] || continue',
@@ -198,18 +210,18 @@ export async function findClientBinDir(host: Host, cluster: ClusterRef): Promise
     'done; exit 0',
   ].join('\n');
   const result = await host.exec(['sh', '-c', script, 'sh', cluster.binDir]);
-  return newestClientBinDir(result.stdout, cluster.major);
+  return newestClientTools(result.stdout, cluster.major);
 }
 
 /** From "dir<TAB>pg_basebackup (PostgreSQL) 17.2" lines: the newest directory of `major` or later. */
-export function newestClientBinDir(listing: string, major: number): string | undefined {
-  let best: { dir: string; major: number } | undefined;
+export function newestClientTools(listing: string, major: number): ClientTools | undefined {
+  let best: (ClientTools & { major: number }) | undefined;
   for (const line of listing.split('\n')) {
     const [dir, version] = line.split('\t');
     const found = Number(/\)\s*(\d+)/.exec(version ?? '')?.[1]);
-    if (dir && found >= major && (!best || found > best.major)) best = { dir, major: found };
+    if (dir && found >= major && (!best || found > best.major)) best = { dir, major: found, basebackupVersion: version.trim().replace(/^pg_basebackup \(PostgreSQL\) /, '') };
   }
-  return best?.dir;
+  return best && { dir: best.dir, basebackupVersion: best.basebackupVersion };
 }
 
 /** A client program (pg_basebackup, psql) to use with this cluster. */
@@ -276,7 +288,7 @@ export async function liveClusterAddress(host: Host, cluster: ClusterRef): Promi
   return addressFromPidFile(result.stdout, cluster);
 }
 
-function addressFromPidFile(pidFile: string, cluster: ClusterRef): ClusterAddress | undefined {
+function addressFromPidFile(pidFile: string, cluster: Pick<ClusterRef, 'port'>): ClusterAddress | undefined {
   const lines = pidFile.split('\n');
   const socketDir = lines[4]?.trim();
   return socketDir ? { port: Number(lines[3]) || cluster.port, socketDir } : undefined;

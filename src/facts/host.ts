@@ -1,7 +1,7 @@
 import type { ClusterAddress, Host } from '../remote/host.js';
 import * as privileged from '../remote/commands.js';
 import { WizardError } from '../errors.js';
-import { clientTool, clusterAddress, configuredSettings, readControlFile, type ClusterRef } from './clusters.js';
+import { clientTool, clusterAddress, configuredSettings, findClientTools, readControlFile, type ClusterRef } from './clusters.js';
 import { readClusterIdentity, type ClusterIdentity } from './identity.js';
 
 /** The settings replication depends on; each is reported with the file that set it. */
@@ -90,18 +90,21 @@ export async function inspectHost(host: Host, clusters: ClusterRef[], chosen: Cl
 }
 
 async function chosenClusterFacts(host: Host, chosen: ClusterRef): Promise<Pick<HostFacts, 'cluster' | 'pgBasebackup'>> {
-  const [[cluster, identity], free, pgBasebackup] = await Promise.all([
-    (chosen.running ? runningClusterFacts(host, chosen) : stoppedClusterFacts(host, chosen)).then(async (facts) =>
-      [facts, await readClusterIdentity(host, facts.dataDirectory, chosen.running)] as const,
-    ),
+  // The identity stats the same directory whichever path names it (the server's data_directory or the one found).
+  const [cluster, identity, free, tools] = await Promise.all([
+    chosen.running ? runningClusterFacts(host, chosen) : stoppedClusterFacts(host, chosen),
+    readClusterIdentity(host, chosen.dataDirectory, chosen.running),
     freeBytes(host, chosen.dataDirectory),
-    basebackupTool(host, chosen),
+    findClientTools(host, chosen),
   ]);
+  // The tools the steps use with this cluster (pg_basebackup, psql).
+  chosen.clientBinDir = tools?.dir;
+  const pgBasebackup = tools && { path: clientTool(chosen, 'pg_basebackup'), version: tools.basebackupVersion };
   return { cluster: { ...cluster, freeBytes: free, identity }, pgBasebackup };
 }
 
 async function runningClusterFacts(host: Host, ref: ClusterRef): Promise<Omit<ClusterFacts, 'identity'>> {
-  const address = await clusterAddress(host, ref);
+  const address = ref.address ?? (await clusterAddress(host, ref));
   const [info] = await host.sql<{
     server_version: string;
     data_directory: string;
@@ -203,14 +206,6 @@ export async function filesystemSpace(host: Host, path: string): Promise<Filesys
 }
 
 const freeBytes = async (host: Host, path: string) => (await filesystemSpace(host, path))?.freeBytes;
-
-async function basebackupTool(host: Host, ref: ClusterRef): Promise<HostFacts['pgBasebackup']> {
-  if (!ref.clientBinDir) return undefined;
-  const path = clientTool(ref, 'pg_basebackup');
-  const result = await host.exec([path, '--version']);
-  if (result.code !== 0) return undefined;
-  return { path, version: result.stdout.trim().replace(/^pg_basebackup \(PostgreSQL\) /, '') };
-}
 
 /** The local address a host uses to reach `destination`, as `ip route get` reports it. */
 export async function sourceAddressTowards(host: Host, destination: string, flag: string): Promise<string> {

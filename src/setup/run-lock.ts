@@ -32,6 +32,8 @@ export interface RunLock {
 export async function holdingRunLocks<T>(nodes: readonly Node[], note: (line: string) => void, work: () => Promise<T>): Promise<T> {
   const locks: RunLock[] = [];
   try {
+    // Where each lock lives is asked of every host at once; the locks are then taken in order.
+    await Promise.all(nodes.map((node) => serverHome(node.host)));
     for (const node of nodes) locks.push(await timed(`take the run lock on the ${node.host.role}`, () => lockCluster(node.host, node.cluster.dataDirectory, note)));
     return await work();
   } finally {

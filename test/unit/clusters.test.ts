@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseCluster, listClusters, newestClientBinDir, parseControlFile, parseLsClusters, systemdUnit } from '../../src/facts/clusters.js';
+import { chooseCluster, listClusters, newestClientTools, parseControlFile, parseLsClusters, systemdUnit } from '../../src/facts/clusters.js';
 import { serverControlCommand } from '../../steps/lib/server-control.js';
 import { FakeHost } from './fake-host.js';
 
@@ -48,6 +48,8 @@ describe('listClusters without pg_lsclusters', () => {
         dataDirectory: '/home1/dbadmin/psql/engn/PGSQL',
         owner: 'dbadmin',
         binDir: '/home1/dbadmin/psql/bin',
+        // Where it listens, from its postmaster.pid: discovery needs no second read of it.
+        address: { port: 3000, socketDir: '/tmp' },
         manager: 'pg_ctl',
       },
     ]);
@@ -109,13 +111,13 @@ describe('client tools', () => {
   ].join('\n');
 
   it('picks the newest pg_basebackup of the server major or later', () => {
-    expect(newestClientBinDir(listing, 11)).toBe('/usr/pgsql-18/bin');
-    expect(newestClientBinDir(listing.split('\n').slice(0, 2).join('\n'), 11)).toBe('/usr/lib/postgresql/15/bin');
+    expect(newestClientTools(listing, 11)?.dir).toBe('/usr/pgsql-18/bin');
+    expect(newestClientTools(listing.split('\n').slice(0, 2).join('\n'), 11)).toEqual({ dir: '/usr/lib/postgresql/15/bin', basebackupVersion: '15.14 (Debian 15.14-0+deb12u1)' });
   });
 
   it('finds none when every pg_basebackup is older than the server', () => {
-    expect(newestClientBinDir(listing.split('\n').slice(0, 2).join('\n'), 16)).toBeUndefined();
-    expect(newestClientBinDir('', 10)).toBeUndefined();
+    expect(newestClientTools(listing.split('\n').slice(0, 2).join('\n'), 16)).toBeUndefined();
+    expect(newestClientTools('', 10)).toBeUndefined();
   });
 });
 
