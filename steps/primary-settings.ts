@@ -159,6 +159,16 @@ async function readState(ctx: StepContext): Promise<State> {
   };
 }
 
+/**
+ * The values the primary runs with once this step has applied: its planned ALTER SYSTEM
+ * changes over what its files give. A standby must be raised to them first (PG 12+:
+ * max_wal_senders), or it pauses or stops when it replays the primary's restart.
+ */
+export async function primaryValuesAfter(ctx: StepContext): Promise<Record<string, string>> {
+  const state = await readState(ctx);
+  return Object.fromEntries(relevant(ctx.settings).map((name) => [name, state.changes.find((change) => change.name === name)?.value ?? state.values[name].upcoming]));
+}
+
 async function archiveDirState(ctx: StepContext, dir: string): Promise<string> {
   const result = await ctx.primary.host.exec(privileged.statPath('%U %a', dir), { as: 'postgres' });
   return result.code === 0 ? result.stdout.trim() : 'missing';

@@ -123,7 +123,8 @@ export const catalog: Record<FindingId, FindingSpec> = {
     title: 'the primary has no free WAL sender',
     cause: 'max_wal_senders is reached by other standbys, backups or stale connections',
     fix: 'raise max_wal_senders on the primary (needs a restart), or end unused replication connections',
-    autoFix: 'raises max_wal_senders with ALTER SYSTEM and restarts the primary (needs --restart-primary headless)',
+    autoFix:
+      "raises max_wal_senders with ALTER SYSTEM and restarts the primary (needs --restart-primary headless); first, on PostgreSQL 12+, raises a standby's max_wal_senders that would be lower than the primary's new value (a standby needs at least the primary's, see hot-standby-params)",
     logPatterns: [new RegExp(`number of requested standby connections exceeds ${guc('max_wal_senders')} \\(currently \\d+\\)`)],
   },
   'auth-failed': {

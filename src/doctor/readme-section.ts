@@ -45,7 +45,7 @@ export function troubleshootingSection(): string {
     '',
     '`--fix` turns the findings into one run of the setup steps (plus a few of its own: convert',
     "recovery.conf, write wal_level into a stopped primary's postgresql.auto.conf, start the primary,",
-    "raise the standby's hot-standby settings, drop a slot), shows the plan, asks (headless:",
+    "raise the standby's hot-standby settings (before the primary's restart raises them there), drop a slot), shows the plan, asks (headless:",
     '`--yes`; a primary restart also needs `--restart-primary`; an inactive slot is dropped only',
     'when named with `--drop-slot NAME` or typed in), then diagnoses again. A standby whose history',
     'forked (promoted by mistake, timeline-diverged) is rewound with pg_rewind when it can be: see',

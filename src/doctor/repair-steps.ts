@@ -11,6 +11,7 @@ import { query } from '../../steps/lib/live-server.js';
 import { pollUntil } from '../../steps/lib/poll.js';
 import { controlServer, isRunning, serverControlCommand } from '../../steps/lib/server-control.js';
 import { hotStandbyMinimums, settingsToRaise } from '../../steps/lib/standby-config.js';
+import { primaryValuesAfter } from '../../steps/primary-settings.js';
 import { commandLine } from '../remote/quote.js';
 
 /**
@@ -108,19 +109,29 @@ export const walLevelInFilesStep: Step = {
   },
 };
 
-/** The hot-standby settings the standby's files give lower than the primary runs with, at the primary's values. */
+/**
+ * The hot-standby settings the standby's files give lower than the primary runs with, or will
+ * run with once the primary's settings step has raised them (this step runs before it), at
+ * the primary's values.
+ */
 async function lowStandbySettings(ctx: StepContext): Promise<AutoConfEntry[]> {
   const { major } = ctx.standby.cluster;
   const names = hotStandbyMinimums(major);
-  const [primaryRows, standby] = await Promise.all([query<{ name: string; setting: string }>(ctx.primary, 'SELECT name, setting FROM pg_settings WHERE name = ANY($1)', [names]), settingsFromFiles(ctx.standby, names)]);
-  const primary = Object.fromEntries(primaryRows.map((row) => [row.name, row.setting]));
+  const [primaryRows, after, standby] = await Promise.all([
+    query<{ name: string; setting: string }>(ctx.primary, 'SELECT name, setting FROM pg_settings WHERE name = ANY($1)', [names]),
+    primaryValuesAfter(ctx),
+    settingsFromFiles(ctx.standby, names),
+  ]);
+  const primary = Object.fromEntries(primaryRows.map((row) => [row.name, String(Math.max(Number(row.setting), Number(after[row.name] ?? 0)))]));
   return Object.entries(settingsToRaise(major, primary, standby)).map(([name, value]) => ({ name, value }));
 }
 
 /**
  * Raises only the standby's settings that must be at least the primary's (a hot standby
  * pauses or stops below them), in its postgresql.auto.conf; the standby is stopped for it
- * and started again by the start step. Its recovery settings are left as they are.
+ * and started again by the start step. Its recovery settings are left as they are. It runs
+ * before the primary's settings step, to the values that step will give the primary: the
+ * standby first, as hot-standby-params says.
  */
 export const standbyMinimumsStep: Step = {
   id: 'standby-minimums',

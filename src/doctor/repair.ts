@@ -38,7 +38,7 @@ import { awaitStreamingStep, convertRecoveryConfStep, dropSlotsStep, passfileSte
 /** The steps of each repair; a step needed by several runs once. */
 const repairSteps: Record<RepairId, string[]> = {
   role: [passfileStep.id, replicationRoleStep.id],
-  // Raising a setting on the primary can leave the standby's below it (PG 12+: max_wal_senders).
+  // Raising a setting on the primary can leave the standby's below it (PG 12+: max_wal_senders): the standby is raised first.
   'primary-wal-level-files': [walLevelInFilesStep.id, standbyMinimumsStep.id, startStandbyStep.id],
   'start-primary': [startPrimaryStep.id],
   'primary-settings': [primarySettingsStep.id, standbyMinimumsStep.id, startStandbyStep.id],
@@ -54,7 +54,12 @@ const repairSteps: Record<RepairId, string[]> = {
   'sync-release': [syncReleaseStep.id],
 };
 
-/** Runbook order: the primary first, then the standby, then the proof; the archive is cleaned once the standby streams and its needs count. */
+/**
+ * Runbook order: the primary first, then the standby, then the proof, but the standby's
+ * hot-standby settings before the primary's restart raises them (the standby is stopped for
+ * it and started by the start step); the archive is cleaned once the standby streams and its
+ * needs count.
+ */
 const stepOrder = (dropSlots: Step, archiveCleanup: Step): Step[] => [
   // First: while commits hang, so would every repair that commits (a role's password, …).
   syncReleaseStep,
@@ -62,6 +67,7 @@ const stepOrder = (dropSlots: Step, archiveCleanup: Step): Step[] => [
   replicationRoleStep,
   walLevelInFilesStep,
   startPrimaryStep,
+  standbyMinimumsStep,
   primarySettingsStep,
   pgHbaStep,
   replicationSlotStep,
@@ -70,7 +76,6 @@ const stepOrder = (dropSlots: Step, archiveCleanup: Step): Step[] => [
   rewindStandbyStep,
   convertRecoveryConfStep,
   recoveryConfigStep,
-  standbyMinimumsStep,
   startStandbyStep,
   verifyStreamingStep,
   awaitStreamingStep,

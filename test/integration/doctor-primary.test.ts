@@ -14,8 +14,10 @@ import {
   resolvedUntil,
   setUpWithWizard,
   slot,
+  standbyLog,
   startReceiveWal,
   stopProcess,
+  until,
   waitForSlotHolder,
 } from './doctor-lab.js';
 
@@ -150,10 +152,15 @@ describe('doctor on a pair broken on the primary', () => {
     await expectStreamingWithNewRow();
   });
 
-  it('wal-senders-exhausted: pg_receivewal holds the only WAL sender; --fix raises max_wal_senders', async () => {
-    inHost('standby', ['pg_ctlcluster', '15', 'main', 'stop']);
+  it("wal-senders-exhausted: pg_receivewal holds the only WAL sender; --fix raises max_wal_senders on the standby first, then on the primary", async () => {
+    // Lowered on both as a pair stays valid (PG 12+: the standby's at least the primary's): on the
+    // primary first, then on the standby once it has replayed the primary's restart.
     psqlIn('primary', 'ALTER SYSTEM SET max_wal_senders = 1');
     inHost('primary', ['pg_ctlcluster', '15', 'prod', 'restart']);
+    const restarted = psqlIn('primary', 'SELECT pg_current_wal_lsn()');
+    await until(() => (psqlIn('standby', `SELECT pg_last_wal_replay_lsn() >= '${restarted}'`) === 't' ? true : undefined), "the standby to replay the primary's restart");
+    psqlIn('standby', 'ALTER SYSTEM SET max_wal_senders = 1');
+    inHost('standby', ['pg_ctlcluster', '15', 'main', 'stop']);
     const receiver = await startReceiveWal('/tmp/receivewal-senders');
     try {
       inHost('standby', ['pg_ctlcluster', '15', 'main', 'start']);
@@ -161,7 +168,15 @@ describe('doctor on a pair broken on the primary', () => {
       expect(finding.detail).toMatch(/^max_wal_senders = 1; in use by: pid \d+ pg_receivewal from a local socket/);
       expect(quotedLogLines(finding, 'primary')).toContainEqual(expect.stringMatching(logLine('FATAL:  number of requested standby connections exceeds max_wal_senders \\(currently 1\\)')));
 
-      expect(errorIds(await fix(['--restart-primary']))).toEqual([]);
+      const linesBefore = Number(inHost('standby', ['sh', '-c', `wc -l < ${standbyLog}`]).trim());
+      const after = await fix(['--restart-primary']);
+      expect(errorIds(after)).toEqual([]);
+      const order = after.repairs.steps.map((step) => step.id);
+      expect(order.indexOf('standby-minimums')).toBeGreaterThanOrEqual(0);
+      expect(order.indexOf('standby-minimums')).toBeLessThan(order.indexOf('primary-settings'));
+      expect(psqlIn('standby', 'SHOW max_wal_senders')).toBe(psqlIn('primary', 'SHOW max_wal_senders'));
+      // The standby never ran below the primary: it did not pause or stop on the primary's restart.
+      expect(inHost('standby', ['tail', '-n', `+${linesBefore + 1}`, standbyLog])).not.toMatch(/insufficient parameter settings|recovery has paused/);
       await expectStreamingWithNewRow();
     } finally {
       stopProcess(receiver);
