@@ -44,6 +44,8 @@ async function runCommand(argv: string[], entered: number): Promise<number> {
         return await (await import('./commands/remove.js')).removeCommand(options);
       case 'sync':
         return await (await import('./commands/sync.js')).syncCommand(options);
+      case 'handoff':
+        return await (await import('./commands/handoff.js')).handoffCommand(options);
       case 'wizard':
         return await wizardCommand(options);
     }

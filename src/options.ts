@@ -8,7 +8,7 @@ export const passwordEnv = 'PGREPL_PASSWORD';
 /** The SSH login user's sudo password, when sudo asks for one: one for both hosts, or one per host (it wins). */
 export const sudoPasswordEnvs = { both: 'PGREPL_SUDO_PASSWORD', primary: 'PGREPL_PRIMARY_SUDO_PASSWORD', standby: 'PGREPL_STANDBY_SUDO_PASSWORD' } as const;
 
-export const commands = ['wizard', 'inspect', 'setup', 'doctor', 'status', 'remove', 'sync'] as const;
+export const commands = ['wizard', 'inspect', 'setup', 'doctor', 'status', 'remove', 'sync', 'handoff'] as const;
 export type Command = (typeof commands)[number];
 
 /**
@@ -40,7 +40,7 @@ export const optionSpecs = {
   'wal-log-hints': { type: 'boolean', help: 'setup: also set wal_log_hints = on (a restart of the primary; the standby gets it with the clone), so that doctor --fix can later rewind a forked standby with pg_rewind instead of cloning it again' },
   'discard-old-data': { type: 'boolean', help: "setup: delete the standby's previous data directory after a good clone (default: keep it renamed)" },
   'restart-primary': { type: 'boolean', help: 'setup, doctor --fix: allow restarting the primary when a changed setting needs it (headless runs stop before it otherwise)' },
-  plan: { type: 'boolean', help: 'setup, remove, sync: print the whole plan as a runbook and change nothing' },
+  plan: { type: 'boolean', help: 'setup, remove, sync, handoff: print the whole plan as a runbook and change nothing' },
   'sync-first': { type: 'string', help: 'sync: FIRST N: each commit waits for the first N of the named standbys that stream (priority, in --sync-names order)' },
   'sync-any': { type: 'string', help: 'sync: ANY N: each commit waits for any N of the named standbys (quorum)' },
   'sync-names': { type: 'string', help: "sync: the standbys of the list, comma-separated, in priority order (default: the config file's standbys, else those streaming now)" },
@@ -74,7 +74,12 @@ export interface FromEnvironment {
   sudoPasswords?: { primary?: string; standby?: string };
   /** PGREPL_SSH_TIMEOUT (seconds): how long a silent host is waited for before its connection counts as lost. */
   sshDeadAfterMs?: number;
+  /** PGREPL_REPMGR_PASSWORD: the repmgr user's password for handoff. */
+  repmgrPassword?: string;
 }
+
+/** handoff: the repmgr user's password, from the environment only. */
+export const repmgrPasswordEnv = 'PGREPL_REPMGR_PASSWORD';
 
 /** Seconds a host may answer nothing before the run gives it up (default in src/remote/connect.ts: 40). */
 export const sshTimeoutEnv = 'PGREPL_SSH_TIMEOUT';
@@ -87,6 +92,8 @@ function sshDeadAfterMs(value: string | undefined): number | undefined {
 export type Options = { command: Command } & { [K in OptionName as CamelCase<K>]?: ValueOf<K> } & FromEnvironment & {
   /** The config file's standbys that stream from the primary itself (no upstream), in its order: status judges each; sync builds its list over them. */
   standbyNames?: string[];
+  /** The config file's whole `standbys:` list (handoff works on every standby). */
+  standbyList?: NamedStandby[];
 };
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -116,11 +123,19 @@ export async function parseOptions(argv: string[], env = process.env): Promise<O
     sshAgentSocket: env.SSH_AUTH_SOCK || undefined,
     sudoPasswords: { primary: sudoFor('primary'), standby: sudoFor('standby') },
     sshDeadAfterMs: sshDeadAfterMs(env[sshTimeoutEnv]),
+    repmgrPassword: env[repmgrPasswordEnv] || undefined,
   };
-  // sync works on the primary and the whole list: it needs no standby picked.
-  const picked = standbys && !(command === 'sync' && fromFlags.standby === undefined) ? pickStandby(standbys, fromFlags, configPath!) : {};
+  // sync and handoff work on the primary and the whole list: they need no standby picked.
+  const wholeList = (command === 'sync' && fromFlags.standby === undefined) || command === 'handoff';
+  const picked = standbys && !wholeList ? pickStandby(standbys, fromFlags, configPath!) : {};
   const fromList = standbys
-    ? { standby: picked.standby, upstream: picked.upstream, upstreamCluster: fromFlags.upstreamCluster ?? picked.upstreamCluster, standbyNames: standbys.filter((entry) => !entry.upstream).map((entry) => entry.name) }
+    ? {
+        standby: picked.standby,
+        upstream: picked.upstream,
+        upstreamCluster: fromFlags.upstreamCluster ?? picked.upstreamCluster,
+        standbyNames: standbys.filter((entry) => !entry.upstream).map((entry) => entry.name),
+        standbyList: standbys,
+      }
     : {};
   return { ...fromFile, ...picked, ...fromFlags, ...fromList, ...environment, command: command as Command } as Options;
 }
@@ -280,13 +295,15 @@ export function helpText(): string {
     '  status     how replication stands: lag, replay paused, slots, pg_wal (--watch, --json; exit 1 when it needs attention)',
     '  remove     take a named standby (--standby NAME) off the primary: out of synchronous_standby_names, its pg_hba.conf line, its connection, its slot (--plan, --yes)',
     '  sync       synchronous replication on the primary: FIRST n or ANY n of the standbys (--sync-first/--sync-any N, --sync-names), or --sync-off; proven with sync_state and a canary commit',
+    '  handoff    hand the primary and every standby of the config to repmgr: repmgr.conf, its user and database, registered (--plan, --yes)',
+    '  remove     take a named standby (--standby NAME) off the primary: its pg_hba.conf line, its connection, its slot (--plan, --yes)',
     '',
     'Options:',
     ...lines,
     '',
     'Environment: PGREPL_PASSWORD (replication role password), PGREPL_SUDO_PASSWORD (the SSH user\'s sudo',
     'password, when sudo asks for one; PGREPL_PRIMARY_SUDO_PASSWORD / PGREPL_STANDBY_SUDO_PASSWORD per host),',
-    'PGREPL_CONFIG (config file when --config is not given), SSH_AUTH_SOCK (ssh-agent), PGREPL_SSH_TIMEOUT (seconds',
+    'PGREPL_REPMGR_PASSWORD (handoff: the repmgr user\'s password), PGREPL_CONFIG (config file when --config is not given), SSH_AUTH_SOCK (ssh-agent), PGREPL_SSH_TIMEOUT (seconds',
     'a silent host is waited for before its connection counts as lost; default 40).',
     'Exit codes: 0 success, 1 failure, 2 usage error.',
   ].join('\n');

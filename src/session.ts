@@ -1,6 +1,6 @@
 import { UsageError } from './errors.js';
 import type { Io } from './io.js';
-import { sudoPasswordEnvs, type Options } from './options.js';
+import { sudoPasswordEnvs, type NamedStandby, type Options } from './options.js';
 import { connectHost } from './remote/connect.js';
 import type { Host } from './remote/host.js';
 import { chooseCluster, describeCluster, listClusters } from './facts/clusters.js';
@@ -110,6 +110,44 @@ export async function openPrimary(options: Options, io: Io, interruption?: Abort
     return { host, facts: await discoverRole(host, options, io, 'primary'), close: () => host.close() };
   } catch (error) {
     await host.close();
+    throw error;
+  }
+}
+
+/** A named node of the topology, connected and discovered. */
+export interface OpenNode {
+  name: string;
+  host: Host;
+  facts: HostFacts;
+  /** The name of the standby it streams from; absent: the primary. */
+  upstream?: string;
+}
+
+/**
+ * The primary and every standby the run names (the config file's whole standbys list, or the
+ * one --standby), connected and discovered in parallel; all closed again when one fails.
+ */
+export async function openTopology(options: Options, io: Io, standbys: NamedStandby[]): Promise<{ primary: OpenNode; standbys: OpenNode[]; close(): Promise<void> }> {
+  const connectAs = (entry?: NamedStandby) =>
+    entry ? connectRole({ ...options, standby: entry.host }, io, 'standby') : connectRole(options, io, 'primary');
+  const entries = [undefined, ...standbys];
+  const settled = await Promise.allSettled(entries.map(connectAs));
+  const hosts = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const close = async () => {
+    await Promise.all(hosts.map((host) => host.close()));
+  };
+  try {
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const facts = await Promise.all(
+      entries.map((entry, i) =>
+        entry ? discoverRole(hosts[i], { ...options, standbyCluster: entry.cluster, standbyBindir: entry.bindir }, io, 'standby') : discoverRole(hosts[i], options, io, 'primary'),
+      ),
+    );
+    const nodes = entries.map((entry, i): OpenNode => ({ name: entry?.name ?? facts[i].identity.hostname, host: hosts[i], facts: facts[i], ...(entry?.upstream ? { upstream: entry.upstream } : {}) }));
+    return { primary: nodes[0], standbys: nodes.slice(1), close };
+  } catch (error) {
+    await close();
     throw error;
   }
 }

@@ -17,6 +17,8 @@ import {
 } from './lib/standby-config.js';
 import { usesStandbySignal } from '../src/facts/replication.js';
 import { archiveSettingNames, proveSharedArchive, sharedArchiveProof, standbyArchiveSettings } from './lib/wal-archive.js';
+import { storePassword } from './clone-standby.js';
+import { passwordStored } from './lib/clone-prechecks.js';
 
 /**
  * Step 6: make the cloned data directory start as a streaming standby. PG 12+:
@@ -173,6 +175,10 @@ export const recoveryConfigStep: Step = {
     if (archiveDir !== undefined && standbyArchiveDir !== undefined && edits.length > 0) {
       actions.push({ side: 'standby', summary: sharedArchiveProof(archiveDir, standbyArchiveDir) });
     }
+    // A copy already (no clone to store it) pointed at another server: its passfile needs that server's line.
+    if (cloned && edits.length > 0 && !(await passwordStored(ctx)).stored) {
+      actions.push({ side: 'standby', summary: `Store the password for ${ctx.settings.primaryAddress}:${ctx.primary.cluster.port}:replication:${ctx.settings.roleName} in ${ctx.settings.passfile} (mode 0600, content through stdin): primary_conninfo names that server` });
+    }
     if (cloned && (await runningAddress(ctx.standby))) {
       actions.push({ side: 'standby', summary: `Stop the standby's cluster ${ctx.standby.cluster.id} while its configuration changes`, command: serverControlCommand(ctx.standby.cluster, 'stop') });
     }
@@ -199,6 +205,7 @@ export const recoveryConfigStep: Step = {
       ctx.note(`stopping the standby's cluster ${cluster.id} while its configuration changes`);
       await controlServer(ctx.standby, 'stop');
     }
+    if (edits.length > 0) await storePassword(ctx);
     for (const edit of edits) await rewriteConfigFile(host, 'standby', edit.path, edit.after, 'postgres', ctx.recordChange, edit.before !== null);
     return edits.map((edit) => `${edit.path}: ${edit.why}`).join('; ');
   },

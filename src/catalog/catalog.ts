@@ -8,6 +8,8 @@
 import type { Side } from '../remote/host.js';
 
 export type Severity = 'error' | 'warning' | 'info';
+/** Where a finding lies: one end of the pair, or a cascaded standby's upstream (the hop between). */
+export type FindingHost = Side | 'upstream';
 
 export const findingIds = [
   'hba-missing',
@@ -41,6 +43,8 @@ export const findingIds = [
   'archive-space',
   'archive-cleanup',
   'sync-commit-hang',
+  'upstream-down',
+  'upstream-not-streaming',
 ] as const;
 export type FindingId = (typeof findingIds)[number];
 
@@ -48,7 +52,7 @@ export interface FindingSpec {
   id: FindingId;
   severity: Severity;
   /** Where the cause lies and the fix applies (evidence may come from both hosts). */
-  host: Side;
+  host: FindingHost;
   title: string;
   /** What is wrong underneath, in an operator's words. */
   cause: string;
@@ -427,6 +431,26 @@ export const catalog: Record<FindingId, FindingSpec> = {
       "synchronous_standby_names asks every commit to wait until n of the standbys it lists confirm it, and fewer than n of them stream now (stopped, cut off, removed, or never connected under that application_name): each writing transaction has committed locally but its session waits (wait_event SyncRep) until enough of them stream again, for ever if none comes back",
     fix: "bring the missing standbys back (start them: the waiting commits return once enough stream), or lower the list to the standbys that stream (ALTER SYSTEM SET synchronous_standby_names = …; SELECT pg_reload_conf(): the waits end at once), or turn it off (pgrepl-wizard sync --sync-off); cancelling a waiting session does not undo its transaction: 'The transaction has already committed locally, but might not have been replicated to the standby.'",
     autoFix: 'lowers n in synchronous_standby_names to the listed standbys that stream now (the same names and method), or empties it when none streams; ALTER SYSTEM (postgresql.auto.conf backed up) and a reload; then a canary commit must return',
+    logPatterns: [],
+  },
+  'upstream-down': {
+    id: 'upstream-down',
+    host: 'upstream',
+    severity: 'error',
+    title: "a cascaded standby's upstream (the standby it streams from) is down: the hop before the standby is broken, not the standby",
+    cause: 'the upstream server was stopped or crashed, or its host is unreachable; the standby keeps retrying it and gets no new WAL meanwhile',
+    fix: "start the upstream (the reason is in its log), or point the standby at another upstream: the primary, or another standby (setup --standby NAME --upstream OTHER: no new clone, the standby is a copy already)",
+    autoFix: "re-points the standby to the primary, after asking: the replication role, settings, pg_hba.conf line and slot on the primary, the standby's primary_conninfo and primary_slot_name, a restart of the standby, and the proof that it streams",
+    logPatterns: [],
+  },
+  'upstream-not-streaming': {
+    id: 'upstream-not-streaming',
+    host: 'upstream',
+    severity: 'error',
+    title: "a cascaded standby's upstream runs but does not stream from the primary: the standby behind it gets no new WAL",
+    cause: "the upstream's own replication is broken (its walreceiver is not streaming); the cascaded standby itself may be fine",
+    fix: 'diagnose the upstream as the standby (doctor --standby UPSTREAM) and repair it there, or point the standby at the primary meanwhile',
+    autoFix: 're-points the standby to the primary, after asking (as for upstream-down)',
     logPatterns: [],
   },
 };

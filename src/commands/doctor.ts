@@ -5,6 +5,9 @@ import { diagnosisText, planLines, repairLines } from '../doctor/render.js';
 import { diagnoseJob, doctorNodes } from '../jobs/diagnose.js';
 import type { Emit } from '../jobs/events.js';
 import { repairJob } from '../jobs/repair.js';
+import { repointJob } from '../jobs/repoint.js';
+import { brokenHop } from '../doctor/chain.js';
+import { summaryText } from '../setup/render.js';
 import { openSession } from '../jobs/session.js';
 import { stderrReporter } from './setup.js';
 
@@ -37,6 +40,18 @@ export async function doctorCommand(options: Options): Promise<number> {
     const steps = stderrReporter();
     // The repair plan goes to stdout with the diagnoses; the steps' progress to stderr.
     const emit: Emit = options.json ? () => undefined : (event) => (event.type === 'repairs-planned' ? console.log(['', ...planLines(event.planned, event.plan)].join('\n')) : steps(event));
+    if (pair.upstream && brokenHop(before.diagnosis)) {
+      // The hop before a cascaded standby is broken: the repair is another upstream, the primary.
+      const repointed = await repointJob({ pair, facts: pairFacts, options, io, emit: options.json ? () => undefined : steps, signal: controller.signal });
+      if (!repointed) {
+        console.log('Nothing was changed.');
+        return 1;
+      }
+      const after = await diagnoseJob(doctorNodes({ ...pair, upstream: undefined }, { ...pairFacts, upstream: undefined }), options, () => undefined);
+      if (options.json) console.log(JSON.stringify({ ...after.diagnosis, before: before.diagnosis, repointed }, null, 2));
+      else console.log(['', summaryText(repointed), '', 'After re-pointing the standby to the primary:', diagnosisText(after.diagnosis, after.facts.relationship)].join('\n'));
+      return repointed.ok && after.diagnosis.healthy ? 0 : 1;
+    }
     const result = await repairJob({ pair, facts: pairFacts, nodes, examination: before, options, io, emit, signal: controller.signal, review: !options.yes });
     if (result.kind === 'nothing-to-repair') {
       if (options.json) console.log(JSON.stringify({ ...before.diagnosis, repairs: null }, null, 2));

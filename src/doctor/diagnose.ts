@@ -7,7 +7,7 @@ import { autoConfValue } from '../facts/auto-conf.js';
 import { commandLine } from '../remote/quote.js';
 import { isOtherCluster } from '../facts/replication-views.js';
 import { eligibleStandbys, formatSyncList, missingStandbys, namesStandby, parseSyncList, satisfiable } from '../facts/sync-standbys.js';
-import { catalog, matchConnectionError, type FindingId, type Severity } from '../catalog/catalog.js';
+import { catalog, matchConnectionError, type FindingHost, type FindingId, type Severity } from '../catalog/catalog.js';
 import { replicationUser, type DoctorFacts, type SlotFact, type WalSenderFact } from './facts.js';
 import { archiveCleanupOf, keepReason } from './archive-cleanup.js';
 import {
@@ -49,7 +49,7 @@ export type RepairId =
   | 'sync-release';
 
 export interface Evidence {
-  host: Side;
+  host: FindingHost;
   /** The log file (or journald), or the view, file or command a result came from. */
   source: string;
   /** Log lines verbatim, with the server's timestamps; results prefixed with the host's clock. */
@@ -59,7 +59,7 @@ export interface Evidence {
 export interface Finding {
   id: FindingId;
   severity: Severity;
-  host: Side;
+  host: FindingHost;
   title: string;
   /** The specifics of this pair: names, values, amounts. */
   detail?: string;

@@ -93,6 +93,11 @@ export const diskUsage = command({ runs: server, argv: (path: string) => ['du', 
 export const freeSpace = command({ runs: server, argv: (path: string) => ['df', '-P', '-B1', '--', path] });
 export const isMountPoint = command({ runs: server, argv: (path: string) => ['mountpoint', '-q', path] });
 export const pathExists = command({ runs: server, argv: (path: string) => ['test', '-e', path] });
+/** repmgr with its configuration file; passwords come from the passfile named by PGPASSFILE, never from argv. */
+export const repmgr = command({
+  runs: server,
+  argv: (binary: string, passfile: string, config: string, args: readonly string[]) => ['env', `PGPASSFILE=${passfile}`, binary, '-f', config, ...args],
+});
 /** pg_archivecleanup: the server's own major's first, then any installed one (it only compares WAL file names). */
 export const findArchiveCleanup = command({
   runs: server,

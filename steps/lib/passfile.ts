@@ -21,24 +21,25 @@ function splitLine(line: string): string[] {
   return fields;
 }
 
-export function passfileLine(host: string, port: number, user: string, password: string): string {
-  return [host, String(port), 'replication', user, password].map(escapeField).join(':');
+// `database`: "replication" for the walreceiver; another for an ordinary connection (repmgr's).
+export function passfileLine(host: string, port: number, user: string, password: string, database = 'replication'): string {
+  return [host, String(port), database, user, password].map(escapeField).join(':');
 }
 
-const matches = (fields: string[], host: string, port: number, user: string) =>
-  fields.length === 5 && fields[0] === host && fields[1] === String(port) && fields[2] === 'replication' && fields[3] === user;
+const matches = (fields: string[], host: string, port: number, user: string, database: string) =>
+  fields.length === 5 && fields[0] === host && fields[1] === String(port) && fields[2] === database && fields[3] === user;
 
-export function findPassfileEntry(content: string, host: string, port: number, user: string): string | undefined {
+export function findPassfileEntry(content: string, host: string, port: number, user: string, database = 'replication'): string | undefined {
   for (const line of content.split('\n')) {
     if (line.startsWith('#')) continue;
     const fields = splitLine(line);
-    if (matches(fields, host, port, user)) return fields[4];
+    if (matches(fields, host, port, user, database)) return fields[4];
   }
   return undefined;
 }
 
-/** The file with exactly one line for this host/port/user, other lines untouched. */
-export function upsertPassfileEntry(content: string, host: string, port: number, user: string, password: string): string {
-  const kept = content.split('\n').filter((line) => line !== '' && (line.startsWith('#') || !matches(splitLine(line), host, port, user)));
-  return [...kept, passfileLine(host, port, user, password)].join('\n') + '\n';
+/** The file with exactly one line for this host/port/database/user, other lines untouched. */
+export function upsertPassfileEntry(content: string, host: string, port: number, user: string, password: string, database = 'replication'): string {
+  const kept = content.split('\n').filter((line) => line !== '' && (line.startsWith('#') || !matches(splitLine(line), host, port, user, database)));
+  return [...kept, passfileLine(host, port, user, password, database)].join('\n') + '\n';
 }

@@ -67,9 +67,15 @@ export function labReset(): void {
  * file's labUp() removes them again.
  */
 export function labResetWithStandbys(count: 2 | 3): string[] {
+  const addresses = labUpWithStandbys(count);
+  execFileSync('bash', [labScript, 'reset'], { stdio: 'inherit', env: { ...process.env, PGW_LAB_STANDBYS: String(count) } });
+  return addresses;
+}
+
+/** The lab up with `count` standbys as it is (no reset): the extra standbys' addresses. */
+export function labUpWithStandbys(count: 2 | 3): string[] {
   const withStandbys = { ...process.env, PGW_LAB_STANDBYS: String(count) };
   execFileSync('bash', [labScript, 'up'], { stdio: 'inherit', env: withStandbys });
-  execFileSync('bash', [labScript, 'reset'], { stdio: 'inherit', env: withStandbys });
   const out = execFileSync('bash', [labScript, 'env'], { encoding: 'utf8', env: withStandbys });
   return [...out.matchAll(/^LAB_STANDBY[23]_IP=(.+)$/gm)].map((match) => match[1]);
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { until } from './doctor-lab.js';
 import { escapeRegExp, inHost, lab, labResetWithStandbys, psqlIn, psqlInBackground, runCli, tempDir } from './lab.js';
+import { escapeRegExp, inHost, lab, labResetWithStandbys, labUpWithStandbys, psqlIn, runCli, tempDir } from './lab.js';
 
 // Several standbys (README "Several standbys"): a named standby is added to a primary that
 // already streams to another, on a lab with a third host (PGW_LAB_STANDBYS=2).
@@ -177,11 +178,17 @@ describe('a cascaded standby (primary → lab_one → lab_three)', () => {
   let cascade = '';
 
   beforeAll(async () => {
+    if (!standby2Ip) {
+      // Run alone (-t cascaded): the lab with standby2 as it is, lab_one set up (or already).
+      [standby2Ip] = labUpWithStandbys(2);
+      const first = await runCli(['setup', '--config', standbysConfig('one.yaml', [['lab_one', lab.standbyIp]]), '--standby', 'lab_one', '--yes', '--restart-primary'], { PGREPL_PASSWORD: password });
+      expect(first.code, first.stderr).toBe(0);
+    }
     cascade = standbysConfig('cascade.yaml', [['lab_one', lab.standbyIp], ['lab_three', standby2Ip, 'lab_one']]);
     // standby2 gets an empty cluster of its own again, so lab_three is really cloned, from lab_one.
     inHost('standby2', ['pg_dropcluster', '--stop', '15', 'main']);
     inHost('standby2', ['pg_createcluster', '15', 'main', '-p', '5432', '--start', '--', '--no-sync']);
-  });
+  }, 600_000);
 
   it('is cloned from its upstream standby and streams from it; a row written on the primary reaches it through lab_one', async () => {
     const run = await runCli(['setup', '--config', cascade, '--standby', 'lab_three', '--yes', '--restart-primary'], { PGREPL_PASSWORD: password });
@@ -206,5 +213,73 @@ describe('a cascaded standby (primary → lab_one → lab_three)', () => {
     const document = JSON.parse(status.stdout) as { standby: { senderHost: string }; upstream: { standbys: { applicationName: string; thisStandby: boolean }[] } };
     expect(document.standby.senderHost).toBe(lab.standbyIp);
     expect(document.upstream.standbys.map((row) => [row.applicationName, row.thisStandby])).toEqual([['lab_three', true]]);
+  }, 300_000);
+
+  it("doctor tells the broken hop from the standby's own fault, and re-points lab_three to the primary when lab_one is down", async () => {
+    const doctor = async (flags: string[] = []) => {
+      const run = await runCli(['doctor', '--json', '--config', cascade, '--standby', 'lab_three', ...flags], { PGREPL_PASSWORD: password });
+      return { ...run, report: JSON.parse(run.stdout) as { healthy: boolean; findings: { id: string; host: string; severity: string }[] } };
+    };
+    const errors = (report: { findings: { id: string; host: string; severity: string }[] }) => report.findings.filter((f) => f.severity === 'error').map((f) => `${f.id}@${f.host}`);
+
+    // The cascaded standby's own fault: it is down, its upstream is fine.
+    inHost('standby2', ['pg_ctlcluster', '15', 'main', 'stop']);
+    expect(errors((await doctor()).report)).toEqual(['standby-down@standby']);
+    inHost('standby2', ['pg_ctlcluster', '15', 'main', 'start']);
+    await until(() => (psqlIn('standby2', 'SELECT status FROM pg_stat_wal_receiver') === 'streaming' ? true : undefined), 'lab_three to stream from lab_one again');
+
+    // The middle node stops: the hop is broken at the upstream, not at lab_three.
+    inHost('standby', ['pg_ctlcluster', '15', 'main', 'stop']);
+    expect(errors((await doctor()).report)).toEqual(['upstream-down@upstream']);
+
+    const fixed = await doctor(['--fix', '--yes']);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(fixed.report.healthy).toBe(true);
+    expect(psqlIn('standby2', 'SELECT sender_host FROM pg_stat_wal_receiver')).toBe(lab.primaryIp);
+    expect(psqlIn('primary', "SELECT state FROM pg_stat_replication WHERE application_name = 'lab_three'")).toBe('streaming');
+    psqlIn('primary', "INSERT INTO t VALUES (3002, 'around the stopped upstream')", 'appdb');
+    expect(await until(() => psqlIn('standby2', 'SELECT note FROM t WHERE id = 3002', 'appdb') || undefined, 'the row on standby2')).toBe('around the stopped upstream');
+  }, 300_000);
+});
+
+describe('hand-off to repmgr', () => {
+  const repmgrPassword = 'repmgr-lab-password';
+  // repmgr as the server's OS user, reading the passfile handoff wrote (runuser keeps root's HOME).
+  const repmgr = (host: 'primary' | 'standby' | 'standby2', config: string, args: string[]) =>
+    inHost(host, ['runuser', '-u', 'postgres', '--', 'env', 'PGPASSFILE=/var/lib/postgresql/.pgpass', '/usr/lib/postgresql/15/bin/repmgr', '-f', config, ...args]);
+
+  beforeAll(() => {
+    // Run alone (-t repmgr): after the cascade cases, lab_one and lab_three stream from the primary.
+    if (!standby2Ip) [standby2Ip] = labUpWithStandbys(2);
   });
+
+  it('registers the primary and both standbys with the real repmgr: cluster show lists them running, node check passes on each', async () => {
+    // The doctor case left lab_one stopped; it streams from the primary again once started.
+    inHost('standby', ['sh', '-c', 'pg_ctlcluster 15 main status >/dev/null || pg_ctlcluster 15 main start']);
+    await until(() => (psqlIn('primary', "SELECT state FROM pg_stat_replication WHERE application_name = 'lab_one'") === 'streaming' ? true : undefined), 'lab_one to stream again');
+    // lab_three's slot on lab_one outlived the re-point (lab_one was down then): repmgr node check rightly calls an inactive slot critical.
+    psqlIn('standby', "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'lab_three'");
+    const config = standbysConfig('handoff.yaml', [['lab_one', lab.standbyIp], ['lab_three', standby2Ip]]);
+
+    const plan = await runCli(['handoff', '--config', config, '--plan']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain('/etc/postgresql/15/prod/repmgr.conf');
+    expect(plan.stdout).toContain('repmgr -f /etc/postgresql/15/main/repmgr.conf standby register');
+    expect(psqlIn('primary', "SELECT count(*) FROM pg_roles WHERE rolname = 'repmgr'")).toBe('0');
+
+    const run = await runCli(['handoff', '--config', config, '--yes'], { PGREPL_REPMGR_PASSWORD: repmgrPassword });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain('repmgr node check passes on every node');
+    expect(run.stdout + run.stderr).not.toContain(repmgrPassword);
+
+    const primaryName = inHost('primary', ['uname', '-n']).trim();
+    const show = repmgr('primary', '/etc/postgresql/15/prod/repmgr.conf', ['cluster', 'show']);
+    for (const [name, role] of [[primaryName, 'primary'], ['lab_one', 'standby'], ['lab_three', 'standby']]) {
+      expect(show).toMatch(new RegExp(`\\|\\s*${escapeRegExp(name)}\\s*\\|\\s*${role}\\s*\\|\\s*\\*?\\s*running`));
+    }
+    // execFileSync throws on a non-zero exit: node check passes (exit 0) on each node.
+    repmgr('primary', '/etc/postgresql/15/prod/repmgr.conf', ['node', 'check']);
+    repmgr('standby', '/etc/postgresql/15/main/repmgr.conf', ['node', 'check']);
+    repmgr('standby2', '/etc/postgresql/15/main/repmgr.conf', ['node', 'check']);
+  }, 300_000);
 });

@@ -61,7 +61,7 @@ readonly SUDOPW_PASSWORD=pgw-lab-sudo-Q7xv2m9K
 # away mid-run: /etc/sudoers.d is shared by every instance, so labadmin's rule is never touched.
 readonly OWN_SUDO_USER=pgwsudo$INSTANCE
 readonly OWN_SUDOERS=/etc/sudoers.d/pgw-lab-$OWN_SUDO_USER
-readonly PACKAGES=(openssh-server openssh-client sudo postgresql-15 postgresql-contrib-15 iproute2 procps util-linux)
+readonly PACKAGES=(openssh-server openssh-client sudo postgresql-15 postgresql-contrib-15 postgresql-15-repmgr iproute2 procps util-linux)
 readonly SSH_OPTS=(-i "$KEY" -o IdentitiesOnly=yes -o UserKnownHostsFile="$KNOWN"
   -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR)
 
@@ -310,7 +310,7 @@ packages_ok() {
   for c in sshd ssh ssh-keygen sudo visudo pg_createcluster pg_ctlcluster pg_lsclusters ip ps unshare nsenter findmnt runuser flock; do
     command -v "$c" >/dev/null 2>&1 || return 1
   done
-  [[ -x /usr/lib/postgresql/15/bin/initdb ]] || return 1
+  [[ -x /usr/lib/postgresql/15/bin/initdb && -x /usr/lib/postgresql/15/bin/repmgr ]] || return 1
   # postgresql-contrib-15 is a virtual package provided by postgresql-15 in bookworm
   st=$(dpkg-query -W -f='${db:Status-Status} ' openssh-server openssh-client sudo postgresql-15 iproute2 procps util-linux 2>/dev/null) || return 1
   [[ $st == 'installed installed installed installed installed installed installed ' ]]

@@ -75,7 +75,7 @@ describe('doctor catalog', () => {
       const spec = catalog[id];
       expect(spec.id).toBe(id);
       expect(spec.title && spec.cause && spec.fix).toBeTruthy();
-      expect(['primary', 'standby']).toContain(spec.host);
+      expect(['primary', 'standby', 'upstream']).toContain(spec.host);
     }
     expect(findingIds.filter((id) => catalog[id].severity === 'warning')).toEqual(['slot-inactive', 'replication-lag', 'application-name-collision', 'archive-space', 'archive-cleanup']);
   });
