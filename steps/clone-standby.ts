@@ -1,10 +1,9 @@
 import { dirname } from 'node:path';
 import { clientTool } from '../src/facts/clusters.js';
 import { ConnectionLost, SudoRefusedMidRun, WizardError } from '../src/errors.js';
-import type { Host } from '../src/remote/host.js';
+import { byHandLine, type Host } from '../src/remote/host.js';
 import * as privileged from '../src/remote/commands.js';
 import type { Privilege } from '../src/remote/commands.js';
-import { commandLine } from '../src/remote/quote.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
 import { lineSplitter, parseProgressLine, progressMeter } from './lib/basebackup-progress.js';
 import { runningAddress, systemIdentifier } from '../src/facts/live.js';
@@ -110,7 +109,7 @@ export async function storeRootCert(ctx: StepContext): Promise<void> {
   if (current === rootCertPem) return;
   await host.run(privileged.makeServerDirectory(host.serverUser, dirname(rootCert)), { as: 'postgres' });
   await host.writeFile(rootCert, rootCertPem, { as: 'postgres', mode: '644' });
-  ctx.recordChange({ side: 'standby', what: `${current === null ? 'copied' : 'replaced'} the CA certificate to ${rootCert} (sslrootcert)`, undo: current === null ? commandLine(['rm', '--', rootCert]) : undefined });
+  ctx.recordChange({ side: 'standby', what: `${current === null ? 'copied' : 'replaced'} the CA certificate to ${rootCert} (sslrootcert)`, undo: current === null ? byHandLine(host, 'postgres', ['rm', '--', rootCert]) : undefined });
 }
 
 /** The walreceiver's and pg_basebackup's password: one passfile line for this primary and role. */
@@ -127,7 +126,7 @@ export async function storePassword(ctx: StepContext): Promise<void> {
   ctx.recordChange({
     side: 'standby',
     what: `${current === null ? 'created' : 'updated'} ${settings.passfile} with the password for ${settings.primaryAddress}:${port}:replication:${settings.roleName}`,
-    undo: current === null ? commandLine(['rm', '--', settings.passfile]) : `delete the line starting ${settings.primaryAddress}:${port}:replication:${settings.roleName}: in ${settings.passfile}`,
+    undo: current === null ? byHandLine(ctx.standby.host, 'postgres', ['rm', '--', settings.passfile]) : `delete the line starting ${settings.primaryAddress}:${port}:replication:${settings.roleName}: in ${settings.passfile}`,
   });
 }
 
@@ -238,6 +237,10 @@ export const standbyOwnConfig = ['postgresql.conf', 'pg_hba.conf', 'pg_ident.con
 
 const tablespaceSwap = (t: Tablespace, suffix: string): Swap => ({ side: tablespaceSide(t.target), target: t.target, kept: keptTablespace(t.target, suffix) });
 
+/** How to put the kept old directory back in place of the copy, as the user the swap ran as. */
+const swapBack = (host: Host, as: Privilege, target: string, kept: string) =>
+  `stop the cluster, then: ${byHandLine(host, as, ['mv', '-T', '--', target, `${target}.pgrepl-clone`])} && ${byHandLine(host, as, ['mv', '-T', '--', kept, target])}`;
+
 /** Swaps every tablespace in after the data directory (`existing`: whether each target did); returns the kept old directories. */
 async function swapTablespaces(ctx: StepContext, tablespaces: Tablespace[], suffix: string, as: Privilege, existing: readonly boolean[]): Promise<string[]> {
   const { host, cluster } = ctx.standby;
@@ -253,7 +256,7 @@ async function swapTablespaces(ctx: StepContext, tablespaces: Tablespace[], suff
     ctx.recordChange({
       side: 'standby',
       what: `cloned tablespace ${t.name} into ${t.target}${existed ? `; the old directory is kept as ${old}` : ''}`,
-      ...(existed ? { backup: old, undo: `stop the cluster, then: mv ${t.target} ${t.target}.pgrepl-clone && mv ${old} ${t.target}` } : {}),
+      ...(existed ? { backup: old, undo: swapBack(host, as, t.target, old) } : {}),
     });
   }
   return kept;
@@ -386,7 +389,7 @@ export const cloneStandbyStep: Step = {
         side: 'standby',
         what: `replaced ${dir} with a copy of the primary; the old data directory is kept as ${kept}`,
         backup: kept,
-        undo: `stop the cluster, then: ${commandLine(['mv', '-T', '--', dir, `${dir}.pgrepl-clone`])} && ${commandLine(['mv', '-T', '--', kept, dir])}`,
+        undo: swapBack(host, as, dir, kept),
       });
       return `cloned the primary into ${dir}; the old data directory is kept as ${kept}`;
     }

@@ -10,6 +10,7 @@ import { directoryUser } from './lib/privilege.js';
 import { query, reloadAndWait } from './lib/live-server.js';
 import { sayingWhatIsLeft } from './lib/cut-short.js';
 import { controlServer, serverControlCommand } from './lib/server-control.js';
+import { byHandLine } from '../src/remote/host.js';
 
 /**
  * wal_level, max_wal_senders, max_replication_slots, listen_addresses and (with --archive-dir)
@@ -267,8 +268,9 @@ export const primarySettingsStep: Step = {
     const dir = ctx.settings.archiveDir;
     if (dir !== undefined && !state.archiveDirReady) {
       const existed = (await archiveDirState(ctx, dir)) !== 'missing';
-      await ctx.primary.host.run(archiveDirCommand(dir, ctx.primary.host.serverUser), { as: await directoryUser(ctx.primary.host, [dir]) });
-      ctx.recordChange({ side: 'primary', what: `${existed ? `set owner ${ctx.primary.host.serverUser}, mode 0700 on` : 'created'} WAL archive directory ${dir}`, undo: existed ? undefined : commandLine(['rmdir', '--', dir]) });
+      const as = await directoryUser(ctx.primary.host, [dir]);
+      await ctx.primary.host.run(archiveDirCommand(dir, ctx.primary.host.serverUser), { as });
+      ctx.recordChange({ side: 'primary', what: `${existed ? `set owner ${ctx.primary.host.serverUser}, mode 0700 on` : 'created'} WAL archive directory ${dir}`, undo: existed ? undefined : byHandLine(ctx.primary.host, as, ['rmdir', '--', dir]) });
       done.push(`archive directory ${dir} ready`);
     }
     if (state.changes.length > 0) {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import * as privileged from '../remote/commands.js';
+import { byHandLine } from '../remote/host.js';
 import { WizardError } from '../errors.js';
 import { where, type CheckResult, type Node, type PlannedAction, type Step, type StepContext } from '../../steps/contract.js';
 import { storePassword } from '../../steps/clone-standby.js';
@@ -12,7 +13,6 @@ import { pollUntil } from '../../steps/lib/poll.js';
 import { controlServer, isRunning, serverControlCommand } from '../../steps/lib/server-control.js';
 import { hotStandbyMinimums, settingsToRaise } from '../../steps/lib/standby-config.js';
 import { primaryValuesAfter } from '../../steps/primary-settings.js';
-import { commandLine } from '../remote/quote.js';
 
 /**
  * Repairs no setup step makes: they follow the same Step contract and run through the same
@@ -224,7 +224,7 @@ export const convertRecoveryConfStep: Step = {
     await host.writeFile(`${cluster.dataDirectory}/${found.signal}`, '', { as: 'postgres', mode: '600' });
     const backup = keptAs(found.path, timestampSuffix());
     await host.run(privileged.movePath(found.path, backup), { as: 'postgres' });
-    ctx.recordChange({ side: 'standby', what: `converted ${found.path} into ${found.autoPath} and ${found.signal}`, backup, undo: `${commandLine(['mv', '--', backup, found.path])} && ${commandLine(['rm', '--', `${cluster.dataDirectory}/${found.signal}`])}` });
+    ctx.recordChange({ side: 'standby', what: `converted ${found.path} into ${found.autoPath} and ${found.signal}`, backup, undo: `${byHandLine(host, 'postgres', ['mv', '--', backup, found.path])} && ${byHandLine(host, 'postgres', ['rm', '--', `${cluster.dataDirectory}/${found.signal}`])}` });
     return `moved recovery.conf's settings into postgresql.auto.conf, created ${found.signal}, recovery.conf kept as ${backup}`;
   },
   async verify(ctx) {

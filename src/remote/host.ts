@@ -6,6 +6,7 @@ import type { PrivilegedArgv } from './commands.js';
  * implementation runs over a single ssh2 connection per host (ssh-host.ts); unit tests use
  * a fake. Commands are argv arrays, never shell strings.
  */
+import { commandLine } from './quote.js';
 import { sudoWithPassword, type SudoPassword } from './sudo.js';
 
 /** Which end of the replication pair a host or a finding is on. */
@@ -132,6 +133,16 @@ export function privilegeWrapper(loginUser: string, as: RunAs, serverUser = 'pos
   if (sudo) return sudoWithPassword(sudo, as === 'postgres' ? serverUser : undefined);
   // -n: fail at once instead of waiting for a password nobody will type.
   return as === 'postgres' ? ['sudo', '-n', '-u', serverUser, '--'] : ['sudo', '-n', '--'];
+}
+
+/**
+ * argv as the operator types it on that host to run it as root or as the server's OS user (an
+ * undo line): with sudo only where their own login is not already that user.
+ */
+export function byHandLine(host: Pick<Host, 'loginUser' | 'serverUser'>, as: 'root' | 'postgres', argv: readonly string[]): string {
+  const user = as === 'root' ? 'root' : host.serverUser;
+  if (host.loginUser === user) return commandLine(argv);
+  return commandLine([...(as === 'root' ? ['sudo'] : ['sudo', '-u', user]), ...argv]);
 }
 
 // sudo and runuser prefix their own messages with their name; the commands they run never do.

@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { WizardError } from '../../src/errors.js';
-import { commandLine } from '../../src/remote/quote.js';
+import { byHandLine } from '../../src/remote/host.js';
 import { afterAlterSystem, type AutoConfEntry } from '../../src/facts/auto-conf.js';
 import { where, type ChangeRecord, type Node, type PlannedAction } from '../contract.js';
 import { backupFile, unifiedDiff } from './config-files.js';
 import { query, restoreBackup } from './live-server.js';
-import { serverControlCommand, type ServerAction } from './server-control.js';
+import { serverControl, type ServerAction } from './server-control.js';
 
 /**
  * Server settings changed with ALTER SYSTEM: the server validates each value, and
@@ -31,8 +31,8 @@ export async function alterSystemAction(node: Node, changes: readonly AutoConfEn
 
 /** The command an operator types to act on the cluster themselves (as the user that may). */
 export function manualControl(node: Node, action: ServerAction): string {
-  const sudo = node.cluster.manager === 'pg_ctl' ? `sudo -u ${node.host.serverUser}` : 'sudo';
-  return `${sudo} ${commandLine(serverControlCommand(node.cluster, action))}`;
+  const control = serverControl(node.cluster, action);
+  return byHandLine(node.host, control.as, control.argv);
 }
 
 /** Errors in the configuration files, except "cannot change without restart", which is expected. */
@@ -83,7 +83,7 @@ export async function alterSystem(node: Node, changes: readonly AutoConfEntry[],
     side: node.host.role === 'standby' ? 'standby' : 'primary',
     what: `ALTER SYSTEM SET ${changes.map((change) => `${change.name} = '${change.value}'`).join(', ')} (in ${path})`,
     backup,
-    undo: `${commandLine(['cp', '-p', '--', backup, path])} && ${manualControl(node, takesEffect)}`,
+    undo: `${byHandLine(node.host, 'postgres', ['cp', '-p', '--', backup, path])} && ${manualControl(node, takesEffect)}`,
   });
   return backup;
 }

@@ -1,9 +1,8 @@
 import { createTwoFilesPatch } from 'diff';
-import type { Host } from '../../src/remote/host.js';
+import { byHandLine, type Host } from '../../src/remote/host.js';
 import * as privileged from '../../src/remote/commands.js';
 import type { Privilege } from '../../src/remote/commands.js';
 import type { ChangeRecord, Side } from '../contract.js';
-import { commandLine } from '../../src/remote/quote.js';
 
 /** A sortable, collision-safe suffix for backups and kept data directories. */
 export const timestampSuffix = (now = new Date()) => now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -43,7 +42,7 @@ export async function rewriteConfigFile(
     side,
     what: `rewrote ${path}`,
     backup,
-    undo: commandLine(backup ? ['cp', '-p', '--', backup, path] : ['rm', '--', path]),
+    undo: byHandLine(host, as, backup ? ['cp', '-p', '--', backup, path] : ['rm', '--', path]),
   });
   return backup;
 }

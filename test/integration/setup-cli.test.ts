@@ -58,6 +58,8 @@ interface JsonStep {
 }
 
 describe('setup from the command line', () => {
+  /** What the run that stopped before the primary's restart printed (it wrote the settings). */
+  let stoppedBeforeRestart = '';
   beforeAll(() => {
     labReset();
     // A passfile someone made world-readable: the new password must never be readable in it.
@@ -99,6 +101,7 @@ describe('setup from the command line', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/\[FAILED\] Replication settings on the primary: .*restart/);
     expect(result.stdout).toContain('--restart-primary');
+    stoppedBeforeRestart = result.stdout;
     // Nothing on the standby was touched.
     expect(psqlIn('standby', 'SELECT pg_is_in_recovery()')).toBe('f');
   });
@@ -188,6 +191,13 @@ describe('setup from the command line', () => {
     expect(replicationLoginWith(otherPassword)).toBe('ok');
     expect(replicationLoginWith(thirdPassword)).toContain('password authentication failed for user "repl"');
     await expectStreamingAfterReconnect();
+  });
+
+  it("the primary settings' undo line runs as printed by the operator's own login (sudo where it needs it) and puts the old settings back", async () => {
+    const undo = /ALTER SYSTEM SET .*postgresql\.auto\.conf.*\n\s+undo: (.*)/.exec(stoppedBeforeRestart)?.[1];
+    expect(undo, stoppedBeforeRestart).toMatch(/^sudo -u postgres cp -p -- \S+ \S+ && sudo -u postgres pg_ctlcluster -m fast 15 prod restart$/);
+    inHost('primary', ['runuser', '-u', 'labadmin', '--', 'sh', '-c', undo!]);
+    expect(psqlIn('primary', 'SHOW listen_addresses')).toBe('localhost');
   });
 });
 
