@@ -93,7 +93,7 @@ describe('a second named standby', () => {
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toContain('FIRST 1 of 2 (priority): every commit waits until the first of lab_one, lab_two that streams');
     expect(first.stdout).toMatch(/pg_stat_replication: lab_one sync, lab_two potential\n.*a canary commit \(\S+\) returned in \d+ ms; flushed by lab_one/);
-    expect(first.stdout).toMatch(/undo: cp -p -- \S+postgresql\.auto\.conf\.pgrepl-backup-\S+ \S+postgresql\.auto\.conf && sudo pg_ctlcluster 15 prod reload/);
+    expect(first.stdout).toMatch(/undo: sudo -u postgres cp -p -- \S+postgresql\.auto\.conf\.pgrepl-backup-\S+ \S+postgresql\.auto\.conf && sudo -u postgres pg_ctlcluster 15 prod reload/);
     expect(syncStates()).toEqual(['lab_one|sync', 'lab_two|potential']);
 
     const any = await sync('--sync-any', '1', '--yes');
