@@ -12,8 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 vitest=node_modules/.bin/vitest
 matrix=test/integration/majors.test.ts
 second=(faults doctor-replay status least-privilege steps-standby)
-beside_shard1=(doctor-primary wizard-hostkeys doctor-evidence tls)
-beside_shard2=(doctor-standby steps-primary inspect)
+beside_shard1=(doctor-primary wizard-hostkeys doctor-evidence tls archive sudo-password inspect)
+beside_shard2=(doctor-standby steps-primary)
 
 if (($#)); then exec "$vitest" run "$@"; fi   # npm test -- FILE…: just those, in PGW_LAB
 

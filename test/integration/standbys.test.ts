@@ -2,8 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { until } from './doctor-lab.js';
-import { escapeRegExp, inHost, lab, labResetWithStandbys, psqlIn, psqlInBackground, runCli, tempDir } from './lab.js';
-import { escapeRegExp, inHost, lab, labResetWithStandbys, labUpWithStandbys, psqlIn, runCli, tempDir } from './lab.js';
+import { escapeRegExp, inHost, lab, labResetWithStandbys, labUpWithStandbys, psqlIn, psqlInBackground, runCli, tempDir } from './lab.js';
 
 // Several standbys (README "Several standbys"): a named standby is added to a primary that
 // already streams to another, on a lab with a third host (PGW_LAB_STANDBYS=2).
