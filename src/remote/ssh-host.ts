@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import type pg from 'pg';
@@ -131,6 +132,8 @@ export class SshHost implements Host {
   }
 
   endCommandsOn(signal: AbortSignal): void {
+    // Every command running at once on every host listens for it (not a leak): no warning on stderr.
+    setMaxListeners(0, signal);
     this.interruption = signal;
   }
 
