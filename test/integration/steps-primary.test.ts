@@ -102,7 +102,7 @@ describe('primary-side steps against the lab', () => {
     expect(statuses(declined)['replication-role']).toBe('done');
     const failure = declined[1].error!;
     expect(failure.message).toMatch(/listen_addresses.* only take effect after a restart/);
-    expect(failure.fix).toContain('sudo pg_ctlcluster -m fast 15 prod restart');
+    expect(failure.fix).toContain('sudo -u postgres pg_ctlcluster -m fast 15 prod restart'); // as the lab's non-systemd cluster is run
     expect(failure.fix).toContain('--restart-primary');
     // Written and loaded, but not in effect: the file has it, the server waits for the restart.
     expect(inHost('primary', ['cat', autoConf])).toContain(`listen_addresses = 'localhost,${lab.primaryIp}'`);
