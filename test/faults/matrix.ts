@@ -41,7 +41,7 @@ export const faults: readonly Fault[] = [
     fault: "the login user's sudo rule removed (its /etc/sudoers.d file deleted) after the prechecks passed",
     at: "Replication settings: once the settings are written, before the primary's restart",
     outcome: 'stops (exit 1)',
-    sees: ['may not run commands as postgres any more', 'though sudo ran them earlier in this run', '"sudo -n -v" says now: Sorry, user', 'did not run', 'The primary was not restarted', "put pgwsudo1's sudo rule back", 'run the same command again'],
+    sees: ['may not run commands as postgres any more', 'though sudo ran them earlier in this run', '"sudo -n -v" says now: Sorry, user', 'did not run', 'The primary was not restarted', "'s sudo rule back on the", 'run the same command again'],
     before: 'put the sudo rule back',
   },
   {
@@ -49,7 +49,7 @@ export const faults: readonly Fault[] = [
     fault: "the login user's sudo rule removed (its /etc/sudoers.d file deleted) after the prechecks passed",
     at: "Clone: once the standby's server was stopped for the clone",
     outcome: 'stops (exit 1)',
-    sees: ['may not run commands as postgres any more', 'though sudo ran them earlier in this run', '"sudo -n -v" says now: Sorry, user', 'did not run', 'was stopped for the clone', "put pgwsudo1's sudo rule back", 'run the same command again'],
+    sees: ['may not run commands as postgres any more', 'though sudo ran them earlier in this run', '"sudo -n -v" says now: Sorry, user', 'did not run', 'was stopped for the clone', "'s sudo rule back on the", 'run the same command again'],
     before: 'put the sudo rule back',
   },
   {

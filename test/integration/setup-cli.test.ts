@@ -80,7 +80,7 @@ describe('setup from the command line', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('# pgrepl-wizard setup plan (nothing has been changed)');
     expect(result.stdout).toContain(`+host    replication     repl            ${lab.standbyIp}/32`);
-    expect(result.stdout).toMatch(/\$ .*pg_basebackup -h \S+ -p 5433 -U repl -D \/var\/lib\/postgresql\/15\/main\.pgrepl-new -X stream -S \S+ --checkpoint=fast -P/);
+    expect(result.stdout).toMatch(/\$ .*pg_basebackup -h \S+ -p 5433 -U repl -D \/var\/lib\/postgresql\/15\/main\.pgrepl-new -X stream -S \S+ --checkpoint=fast -l 'pgrepl-wizard clone' -P/);
     expect(result.stdout).toContain('!! RESTARTS THE PRIMARY');
     expect(result.stdout).toContain('!! REPLACES STANDBY DATA');
     expect(result.stdout + result.stderr).not.toContain(password);
