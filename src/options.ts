@@ -296,7 +296,6 @@ export function helpText(): string {
     '  remove     take a named standby (--standby NAME) off the primary: out of synchronous_standby_names, its pg_hba.conf line, its connection, its slot (--plan, --yes)',
     '  sync       synchronous replication on the primary: FIRST n or ANY n of the standbys (--sync-first/--sync-any N, --sync-names), or --sync-off; proven with sync_state and a canary commit',
     '  handoff    hand the primary and every standby of the config to repmgr: repmgr.conf, its user and database, registered (--plan, --yes)',
-    '  remove     take a named standby (--standby NAME) off the primary: its pg_hba.conf line, its connection, its slot (--plan, --yes)',
     '',
     'Options:',
     ...lines,
