@@ -178,6 +178,9 @@ export function satisfiableList(list: SyncList, streaming: readonly string[]): {
   return eligible === 0 ? {} : { list: { ...list, count: eligible } };
 }
 
+/** satisfiableList for the list set now, over the standbys streaming now. */
+const loweredList = (state: SyncState) => state.list && satisfiableList(state.list, streamingNames(state));
+
 /**
  * doctor --fix's way out of the commit hang: sessions wait on SyncRep because fewer listed
  * standbys stream than the list asks for. The list is lowered to what streams now (or
@@ -189,19 +192,19 @@ export const syncReleaseStep: Step = {
 
   async check(ctx): Promise<CheckResult> {
     const state = await readSyncState(ctx.primary);
-    const lowered = state.list && satisfiableList(state.list, streamingNames(state));
+    const lowered = loweredList(state);
     return lowered ? { done: false, detail: `synchronous_standby_names = '${state.setting}' but ${eligibleStandbys(state.list!, streamingNames(state)).length} of its standbys stream; ${state.waiting.length} session(s) wait` } : { done: true, detail: `synchronous_standby_names = '${state.setting}' is satisfied by the standbys streaming now` };
   },
 
   async plan(ctx): Promise<PlannedAction[]> {
     const state = await readSyncState(ctx.primary);
-    const lowered = state.list && satisfiableList(state.list, streamingNames(state));
+    const lowered = loweredList(state);
     return lowered ? syncActions(ctx.primary, lowered) : [];
   },
 
   async apply(ctx): Promise<string> {
     const state = await readSyncState(ctx.primary);
-    const lowered = state.list && satisfiableList(state.list, streamingNames(state));
+    const lowered = loweredList(state);
     if (!lowered) return 'nothing to change';
     await applySync(ctx.primary, lowered, ctx.recordChange);
     return `synchronous_standby_names = '${settingOf(lowered)}' (was '${state.setting}')`;
