@@ -50,22 +50,25 @@ export async function connectPair(options: Options, io: Io): Promise<Pair> {
     }
   }
   const wanted: HostRole[] = options.upstream ? ['primary', 'standby', 'upstream'] : ['primary', 'standby'];
-  const settled = await Promise.allSettled(wanted.map((role) => timed(`connect the ${role}`, () => connectRole(options, io, role))));
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const hosts = await connectAll(wanted.map((role) => timed(`connect the ${role}`, () => connectRole(options, io, role))));
+  const [primary, standby, upstream] = hosts;
+  return { primary, standby, ...(upstream ? { upstream } : {}), close: () => closeAll(hosts) };
+}
+
+async function closeAll(hosts: readonly Host[]): Promise<void> {
+  await Promise.all(hosts.map((host) => host.close()));
+}
+
+/** Hosts connected side by side, in the order given; when one fails, the others are closed again and its error thrown. */
+async function connectAll(connecting: Promise<Host>[]): Promise<Host[]> {
+  const settled = await Promise.allSettled(connecting);
   const hosts = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
-    await Promise.all(hosts.map((host) => host.close()));
+    await closeAll(hosts);
     throw failed.reason;
   }
-  const [primary, standby, upstream] = hosts;
-  return {
-    primary,
-    standby,
-    ...(upstream ? { upstream } : {}),
-    close: async () => {
-      await Promise.all(hosts.map((host) => host.close()));
-    },
-  };
+  return hosts;
 }
 
 export interface PairFacts {
@@ -131,14 +134,9 @@ export async function openTopology(options: Options, io: Io, standbys: NamedStan
   const connectAs = (entry?: NamedStandby) =>
     entry ? connectRole({ ...options, standby: entry.host }, io, 'standby') : connectRole(options, io, 'primary');
   const entries = [undefined, ...standbys];
-  const settled = await Promise.allSettled(entries.map(connectAs));
-  const hosts = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  const close = async () => {
-    await Promise.all(hosts.map((host) => host.close()));
-  };
+  const hosts = await connectAll(entries.map(connectAs));
+  const close = () => closeAll(hosts);
   try {
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
     const facts = await Promise.all(
       entries.map((entry, i) =>
         entry ? discoverRole(hosts[i], { ...options, standbyCluster: entry.cluster, standbyBindir: entry.bindir }, io, 'standby') : discoverRole(hosts[i], options, io, 'primary'),
