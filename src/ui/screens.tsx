@@ -221,7 +221,8 @@ type DoctorScreen =
   | { kind: 'repairing'; examination: Examination }
   | { kind: 'failed'; error: unknown };
 
-export interface DoctorFlowProps {
+/** What a screen that runs a job on the session's pair needs (doctor, sync). */
+export interface JobScreenProps {
   pair: Pair;
   facts: PairFacts;
   options: Options;
@@ -237,7 +238,7 @@ export interface DoctorFlowProps {
  * (its plan reviewed as the job's question, its steps, a fresh diagnosis). This view only
  * renders what the jobs emit and return, and offers what to do next.
  */
-export function DoctorFlow({ pair, facts, options, io, signal, track, onExit }: DoctorFlowProps) {
+export function DoctorFlow({ pair, facts, options, io, signal, track, onExit }: JobScreenProps) {
   const nodes = useMemo(() => doctorNodes(pair, facts), [pair, facts]);
   const [screen, setScreen] = useState<DoctorScreen>({ kind: 'examining' });
   const [run, dispatch] = useReducer(reduceRun, emptyRun);

@@ -1,21 +1,9 @@
 import React, { useEffect, useState } from 'react';
 import { Box, Text } from 'ink';
 import Spinner from 'ink-spinner';
-import type { Io } from '../io.js';
-import type { Options } from '../options.js';
-import type { Pair, PairFacts } from '../session.js';
 import { syncJob, syncPlanLines, syncResultLines, type SyncOutcome } from '../jobs/sync.js';
 import { ErrorBanner, Menu } from './components.js';
-
-interface SyncScreenProps {
-  pair: Pair;
-  facts: PairFacts;
-  options: Options;
-  io: Io;
-  signal: AbortSignal;
-  track: <T>(promise: Promise<T>) => Promise<T>;
-  onExit: (code: number) => void;
-}
+import type { JobScreenProps } from './screens.js';
 
 type View = { kind: 'working'; plan?: SyncOutcome } | { kind: 'done'; outcome: SyncOutcome } | { kind: 'failed'; error: unknown };
 
@@ -32,7 +20,7 @@ const Lines = ({ lines }: { lines: string[] }) => (
  * (FIRST or ANY, how many, synchronous_commit, each choice explained) through the question
  * box; this view shows its plan before the confirmation and its result.
  */
-export function SyncScreen({ pair, facts, options, io, signal, track, onExit }: SyncScreenProps) {
+export function SyncScreen({ pair, facts, options, io, signal, track, onExit }: JobScreenProps) {
   const [view, setView] = useState<View>({ kind: 'working' });
   const [attempt, setAttempt] = useState(0);
   useEffect(() => {
