@@ -134,10 +134,12 @@ async function readFiles(n: HandoffNode, nodes: HandoffNode[], home: string, pas
 /** Reads every node and the primary's role and database: what the hand-off would change. Changes nothing. */
 export async function readHandoff(nodes: HandoffNode[], homes: string[], givenPassword: string | undefined, replicationRole: string, generated: () => string): Promise<Handoff> {
   const primary = nodes[0];
-  const [role] = await query<{ rolpassword: string | null; rolsuper: boolean; rolcanlogin: boolean }>(primary.node, 'SELECT rolpassword, rolsuper, rolcanlogin FROM pg_authid WHERE rolname = $1', [repmgrUser]);
-  const [database] = await query<{ datname: string }>(primary.node, 'SELECT datname FROM pg_database WHERE datname = $1', [repmgrDatabase]);
-  // A re-run keeps the password the primary's node already stores for repmgr, unless another is given.
-  const stored = await primary.node.host.readFile(`${homes[0]}/.pgpass`, 'postgres');
+  // Independent reads, asked together. A re-run keeps the password the primary's node already stores for repmgr, unless another is given.
+  const [[role], [database], stored] = await Promise.all([
+    query<{ rolpassword: string | null; rolsuper: boolean; rolcanlogin: boolean }>(primary.node, 'SELECT rolpassword, rolsuper, rolcanlogin FROM pg_authid WHERE rolname = $1', [repmgrUser]),
+    query<{ datname: string }>(primary.node, 'SELECT datname FROM pg_database WHERE datname = $1', [repmgrDatabase]),
+    primary.node.host.readFile(`${homes[0]}/.pgpass`, 'postgres'),
+  ]);
   const kept = stored === null ? undefined : findPassfileEntry(stored, primary.node.host.address, primary.node.cluster.port, repmgrUser, repmgrDatabase);
   const password = givenPassword ?? kept ?? generated();
   const files = await Promise.all(nodes.map((n, i) => readFiles(n, nodes, homes[i], password)));
