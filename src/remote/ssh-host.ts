@@ -244,7 +244,7 @@ export class SshHost implements Host {
       if (!(error instanceof SudoEnded)) throw this.interrupted(error, `"${shortCommand(argv)}"`);
       // sudo refused before the command started: its messages are all there is to say.
       const refused = { code: error.code, stdout: '', stderr: '', wrapperStderr: error.wrapperStderr };
-      if (this.sudoRanAs.has(runsAs)) throw this.commandError(argv, runsAs, refused, await this.sudoSaysNow());
+      if (this.sudoRanAs.has(runsAs)) throw await this.refusedMidRun(argv, runsAs, refused.wrapperStderr);
       return refused;
     }
     const { started, ...output } = collected;
@@ -256,15 +256,25 @@ export class SshHost implements Host {
     if (ran && wrapper[0] === 'sudo') this.sudoRanAs.add(runsAs);
     // sudo refuses what it ran earlier in this run: its rule was taken away. The command did
     // not run; said here, in sudo's words, rather than as the command's own failure.
-    if (!ran && result.code !== 0 && this.sudoRanAs.has(runsAs)) throw this.commandError(argv, runsAs, result, await this.sudoSaysNow());
+    if (!ran && result.code !== 0 && this.sudoRanAs.has(runsAs)) throw await this.refusedMidRun(argv, runsAs, result.wrapperStderr);
     return result;
   }
 
-  /** What `sudo -n -v` answers now (its first line), as identify asks it: e.g. "Sorry, user … may not run sudo on …". */
-  private async sudoSaysNow(): Promise<string> {
+  /**
+   * sudo refused to run argv as `runsAs`, though it ran commands as that user earlier in this
+   * run: said in sudo's words (`wrapperStderr`, and what `sudo -n -v` answers now, as identify
+   * asks it: e.g. "Sorry, user … may not run sudo on …").
+   */
+  private async refusedMidRun(argv: readonly string[], runsAs: string, wrapperStderr = ''): Promise<SudoRefusedMidRun> {
     const answer = await this.exec(['sudo', '-n', '-v']).catch(() => undefined);
-    if (answer?.code === 0) return 'nothing: it lets this user validate';
-    return `${answer?.stderr ?? ''}\n${answer?.stdout ?? ''}`.split('\n').find((line) => line.trim())?.trim() ?? 'nothing';
+    const sudoNow =
+      answer?.code === 0 ? 'nothing: it lets this user validate' : (`${answer?.stderr ?? ''}\n${answer?.stdout ?? ''}`.split('\n').find((line) => line.trim())?.trim() ?? 'nothing');
+    return new SudoRefusedMidRun(
+      `user ${this.loginUser} may not run commands as ${runsAs} any more (${wrapperStderr.trim().split('\n')[0] || 'sudo refused'}), though sudo ran them earlier in this run: ` +
+        `its sudo rule was removed or changed meanwhile ("sudo -n -v" says now: ${sudoNow}); "${shortCommand(argv)}" did not run, so the ${this.role} is as this run left it before (see "Changed")`,
+      `${this.role} ${this.label}`,
+      `put ${this.loginUser}'s sudo rule back on the ${this.role} (e.g. "${this.loginUser} ALL=(ALL) NOPASSWD: ALL" in /etc/sudoers.d/, or the rules "pgrepl-wizard inspect" prints), check it with "sudo -l" as ${this.loginUser}, then run the same command again: finished steps are detected and skipped`,
+    );
   }
 
   async run<As extends RunAs = 'login'>(argv: ArgvFor<As>, options: ExecOptions<As> = {}): Promise<string> {
@@ -541,24 +551,12 @@ export class SshHost implements Host {
     return as === 'root' ? 'root' : as === 'postgres' ? (user ?? this.serverUser) : this.loginUser;
   }
 
-  /**
-   * Why argv, run as `runsAs`, failed: sudo's refusal in the operator's words, else the
-   * command's own. `sudoNow` (what `sudo -n -v` says now) when sudo refused what it ran
-   * earlier in this run.
-   */
-  private commandError(argv: readonly string[], runsAs: string, result: ExecResult, sudoNow?: string): WizardError {
+  /** Why argv, run as `runsAs`, failed: sudo's refusal in the operator's words, else the command's own. */
+  private commandError(argv: readonly string[], runsAs: string, result: ExecResult): WizardError {
     const wrapperStderr = result.wrapperStderr?.trim() ?? '';
     // When the wrapper itself failed, its message is the only reason there is.
     const stderr = result.stderr.trim() || wrapperStderr;
     const shown = argv.slice(0, 3).join(' ');
-    if (sudoNow !== undefined) {
-      return new SudoRefusedMidRun(
-        `user ${this.loginUser} may not run commands as ${runsAs} any more (${wrapperStderr.split('\n')[0] || 'sudo refused'}), though sudo ran them earlier in this run: ` +
-          `its sudo rule was removed or changed meanwhile ("sudo -n -v" says now: ${sudoNow}); "${shortCommand(argv)}" did not run, so the ${this.role} is as this run left it before (see "Changed")`,
-        `${this.role} ${this.label}`,
-        `put ${this.loginUser}'s sudo rule back on the ${this.role} (e.g. "${this.loginUser} ALL=(ALL) NOPASSWD: ALL" in /etc/sudoers.d/, or the rules "pgrepl-wizard inspect" prints), check it with "sudo -l" as ${this.loginUser}, then run the same command again: finished steps are detected and skipped`,
-      );
-    }
     if (/sudo: (a password is required|a terminal is required)/.test(wrapperStderr) && this.noSudoRights) {
       return new WizardError(
         `user ${this.loginUser} may not run commands as ${runsAs}: ${this.noSudoRights}`,
