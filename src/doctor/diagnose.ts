@@ -8,7 +8,7 @@ import { commandLine } from '../remote/quote.js';
 import { isOtherCluster } from '../facts/replication-views.js';
 import { eligibleStandbys, formatSyncList, missingStandbys, namesStandby, parseSyncList, satisfiable } from '../facts/sync-standbys.js';
 import { catalog, matchConnectionError, type FindingHost, type FindingId, type Severity } from '../catalog/catalog.js';
-import { replicationUser, type DoctorFacts, type SlotFact, type WalSenderFact } from './facts.js';
+import { recoverySetting, replicationUser, type DoctorFacts, type SlotFact, type WalSenderFact } from './facts.js';
 import { archiveCleanupOf, keepReason } from './archive-cleanup.js';
 import {
   after,
@@ -196,7 +196,7 @@ function standbyRole(ctx: Context): Finding[] {
   }
   const inRecovery = standby.running ? standby.inRecovery !== false : found.length === 0;
   if (inRecovery && relationship.conninfo === undefined) {
-    const restore = restoreCommand(standby);
+    const restore = recoverySetting(standby, 'restore_command');
     const source = restore ? `restore_command = '${restore}'` : 'no restore_command either: it waits for WAL files to appear in its pg_wal';
     found.push(
       finding(
@@ -220,8 +220,6 @@ function formerPrimary(ctx: Context): string {
   return `: the former primary (the primary was promoted on a later timeline, a failover); to follow the new primary it needs a rewind or a new clone`;
 }
 
-/** The standby's restore_command: a setting from PG 12, a recovery.conf line before. */
-const restoreCommand = (standby: DoctorFacts['standby']) => (standby.major >= 12 ? standby.settings.restore_command : autoConfValue(standby.recoveryConf ?? '', 'restore_command')) || undefined;
 
 const shutdownRequest = /received (fast|smart|immediate) shutdown request/;
 const message = (entry: LogEntry) => entry.line.replace(/^.*?\b(LOG|FATAL|PANIC):\s+/, '');

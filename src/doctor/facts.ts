@@ -9,6 +9,7 @@ import { liveSettings, runningAddress, settingsFromFiles } from '../facts/live.j
 import { probeReplication, walreceiverConfig, walreceiverSettingNames, type ProbeOutcome } from '../facts/replication.js';
 import { hotStandbyMinimums } from '../../steps/lib/standby-config.js';
 import { readServerLog, type ServerLog } from './log.js';
+import { autoConfValue } from '../facts/auto-conf.js';
 import { standbyStatusSql, type StandbyReading } from '../facts/replication-views.js';
 import { readSyncState, type SyncState } from '../../steps/sync-standbys.js';
 
@@ -366,6 +367,10 @@ async function standbyFacts(node: Node): Promise<StandbyFacts> {
   });
   return { ...facts, ...live, recoveryConf, standbySignal, recoverySignal, backupLabel };
 }
+
+/** A recovery setting as the standby runs with it: a setting from PG 12, a recovery.conf line before. */
+export const recoverySetting = (standby: StandbyFacts, name: string): string | undefined =>
+  (standby.major >= 12 ? standby.settings[name] : autoConfValue(standby.recoveryConf ?? '', name)) || undefined;
 
 /** Whom the standby follows, as the walreceiver reads it (the same reading setup's verification uses). */
 function readRelationship(standby: StandbyFacts): Pick<Relationship, 'conninfo' | 'source' | 'params' | 'slotName'> {

@@ -23,9 +23,8 @@ import { hintsMissing, runRewind, targetRunning } from '../../steps/lib/rewind.j
 import type { FindingId } from '../catalog/catalog.js';
 import type { Diagnosis, Finding, RepairId } from './diagnose.js';
 import type { DoctorNodes } from './doctor.js';
-import { replicationUser, type DoctorFacts } from './facts.js';
+import { recoverySetting, replicationUser, type DoctorFacts } from './facts.js';
 import { archiveCleanupOf, archiveCleanupStep } from './archive-cleanup.js';
-import { autoConfValue } from '../facts/auto-conf.js';
 import { archiveSettingNames } from '../../steps/lib/wal-archive.js';
 import { awaitStreamingStep, convertRecoveryConfStep, dropSlotsStep, passfileStep, standbyMinimumsStep, startPrimaryStep, walLevelInFilesStep } from './repair-steps.js';
 
@@ -113,8 +112,10 @@ async function rewindChoice(nodes: DoctorNodes): Promise<{ rewind: boolean; why:
 
 /** The standby's restore_command and archive_cleanup_command as it runs with them now (recovery.conf lines up to PG 11). */
 function standbyArchiveSettingsOf(standby: DoctorFacts['standby']): Record<string, string> {
-  const value = (name: string) => (standby.major >= 12 ? standby.settings[name] : autoConfValue(standby.recoveryConf ?? '', name));
-  return Object.fromEntries(archiveSettingNames.flatMap((name) => (value(name) ? [[name, value(name)!]] : [])));
+  return Object.fromEntries(archiveSettingNames.flatMap((name) => {
+    const value = recoverySetting(standby, name);
+    return value ? [[name, value]] : [];
+  }));
 }
 
 export interface RepairPlan {
