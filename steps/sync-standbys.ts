@@ -1,6 +1,6 @@
 import { WizardError } from '../src/errors.js';
 import type { AutoConfEntry } from '../src/facts/auto-conf.js';
-import { eligibleStandbys, expectedSyncStates, formatSyncList, missingStandbys, parseSyncList, satisfiable, type SyncList, type SynchronousCommit } from '../src/facts/sync-standbys.js';
+import { eligibleStandbys, expectedSyncStates, formatSyncList, missingStandbys, parseSyncList, satisfiable, standbyNamed, type SyncList, type SynchronousCommit } from '../src/facts/sync-standbys.js';
 import { where, type ChangeRecord, type CheckResult, type Node, type PlannedAction, type Step } from './contract.js';
 import { alterSystem, alterSystemAction, autoConfPath } from './lib/alter-system.js';
 import { liveAddress, query, reloadAndWait, restoreBackup } from './lib/live-server.js';
@@ -86,8 +86,12 @@ export async function syncActions(primary: Node, change: SyncChange): Promise<Pl
 export function requireStreaming(primary: Node, list: SyncList, state: SyncState): void {
   const missing = missingStandbys(list, streamingNames(state));
   if (missing.length === 0) return;
-  const seen = (name: string) => state.standbys.find((standby) => standby.name.toLowerCase() === name.toLowerCase());
-  const why = missing.map((name) => (seen(name) ? `${name} is ${seen(name)!.state}, not streaming` : `${name} is not connected`)).join('; ');
+  const why = missing
+    .map((name) => {
+      const seen = standbyNamed(state.standbys, name);
+      return seen ? `${name} is ${seen.state}, not streaming` : `${name} is not connected`;
+    })
+    .join('; ');
   throw new WizardError(
     `synchronous_standby_names = '${formatSyncList(list)}' is set only once every standby it names streams: ${why}`,
     where(primary),

@@ -6,7 +6,7 @@ import { formatBytes } from '../report.js';
 import { autoConfValue } from '../facts/auto-conf.js';
 import { commandLine } from '../remote/quote.js';
 import { isOtherCluster } from '../facts/replication-views.js';
-import { eligibleStandbys, formatSyncList, missingStandbys, namesStandby, parseSyncList, satisfiable } from '../facts/sync-standbys.js';
+import { eligibleStandbys, formatSyncList, missingStandbys, namesStandby, parseSyncList, satisfiable, standbyNamed } from '../facts/sync-standbys.js';
 import { catalog, matchConnectionError, type FindingHost, type FindingId, type Severity } from '../catalog/catalog.js';
 import { recoverySetting, replicationUser, type DoctorFacts, type SlotFact, type WalSenderFact } from './facts.js';
 import { archiveCleanupOf, keepReason } from './archive-cleanup.js';
@@ -653,8 +653,11 @@ function syncCommitHang(ctx: Context): Finding[] {
   const streaming = standbys.filter((standby) => standby.state === 'streaming').map((standby) => standby.name);
   if (satisfiable(list, streaming)) return [];
   const eligible = eligibleStandbys(list, streaming);
-  const seen = (name: string) => standbys.find((standby) => standby.name.toLowerCase() === name.toLowerCase());
-  const listed = list.names.map((name) => (name === '*' ? `* (any standby): ${streaming.length} stream` : seen(name) ? `${name}: ${seen(name)!.state}, sync_state ${seen(name)!.syncState}` : `${name}: not connected`));
+  const listed = list.names.map((name) => {
+    if (name === '*') return `* (any standby): ${streaming.length} stream`;
+    const seen = standbyNamed(standbys, name);
+    return seen ? `${name}: ${seen.state}, sync_state ${seen.syncState}` : `${name}: not connected`;
+  });
   const lowered = eligible.length === 0 ? "'' (off)" : `'${formatSyncList({ ...list, count: eligible.length })}'`;
   const cancelled = sinceStart(primary.log.entries).filter((entry) => syncWaitCancelled.test(entry.line)).slice(-2);
   return [

@@ -28,7 +28,10 @@ export function parseSyncList(setting: string): SyncList | undefined {
 }
 
 /** Names are compared case-insensitively, as the server does. */
-const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+export const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/** The connected standby (a pg_stat_replication row) of this name, if any. */
+export const standbyNamed = <Row extends { name: string }>(rows: readonly Row[], name: string): Row | undefined => rows.find((row) => sameName(row.name, name));
 
 /** Whether the list names this standby (or every standby, with *). */
 export const namesStandby = (list: SyncList | undefined, name: string) => Boolean(list?.names.some((entry) => entry === '*' || sameName(entry, name)));

@@ -1,7 +1,7 @@
 import { isOtherCluster, type PrimaryReading, type SenderReading, type SlotReading, type StandbyReading } from '../facts/replication-views.js';
 import type { Reading, WalFilesystem } from './readings.js';
 import { formatBytes, formatSeconds } from '../report.js';
-import { namesStandby, parseSyncList } from '../facts/sync-standbys.js';
+import { namesStandby, parseSyncList, sameName } from '../facts/sync-standbys.js';
 import type { StatusHistory } from './history.js';
 import type { Thresholds } from './thresholds.js';
 
@@ -195,7 +195,7 @@ const rules: Rule[] = [
     if (primary.problem || primary.currentLsn === null) return [];
     const synchronous = parseSyncList(primary.synchronousStandbyNames ?? '');
     return listed
-      .filter((name) => !standbys.some((row) => row.applicationName.toLowerCase() === name.toLowerCase()))
+      .filter((name) => !standbys.some((row) => sameName(row.applicationName, name)))
       .map((name) => {
         const why = namesStandby(synchronous, name) ? `; synchronous_standby_names = '${primary.synchronousStandbyNames}' names it: commits may wait for it` : '';
         return { id: 'not-streaming', host: 'primary', text: `standby ${name} has no walsender on the primary: it does not stream${why}` };
