@@ -3,9 +3,10 @@ import type { Privilege } from '../src/remote/commands.js';
 import { hostNetworks } from '../src/facts/host.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
 import { sharedWithCheck } from './lib/checked-state.js';
-import { rewriteConfigFile, unifiedDiff } from './lib/config-files.js';
+import { unifiedDiff } from './lib/config-files.js';
 import {
   firstMatchingRule,
+  hbaErrorLines,
   hbaLine,
   hostCidr,
   passwordMethods,
@@ -14,7 +15,7 @@ import {
   type HbaRule,
   type ReplicationClient,
 } from './lib/hba-rules.js';
-import { fileOwner, livePasswordMethod, liveSetting, query, reloadAndWait, restoreBackup } from './lib/live-server.js';
+import { fileOwner, livePasswordMethod, liveSetting, query, replaceHbaFile } from './lib/live-server.js';
 
 /**
  * A pg_hba.conf line that lets the standby's replication connections in with a password:
@@ -39,9 +40,6 @@ async function hbaRules(ctx: StepContext): Promise<HbaRule[]> {
   const order = ctx.primary.cluster.major >= 16 ? 'rule_number, file_name, line_number' : 'line_number';
   return query<HbaRule>(ctx.primary, `SELECT * FROM pg_hba_file_rules ORDER BY ${order}`);
 }
-
-const errorLines = (rules: readonly HbaRule[]) =>
-  rules.filter((rule) => rule.error !== null).map((rule) => `${rule.file_name ?? 'line'}${rule.file_name ? ':' : ' '}${rule.line_number}: ${rule.error}`);
 
 /** `known`: the file's owner and the server's networks as check() found them (verify reads the rest again). */
 async function readState(ctx: StepContext, known?: Pick<HbaState, 'hbaFile' | 'owner'> & { serverNetworks: string[] }): Promise<HbaState> {
@@ -70,7 +68,7 @@ async function readState(ctx: StepContext, known?: Pick<HbaState, 'hbaFile' | 'o
     rules,
     client,
     firstMatch: firstMatchingRule(rules, client),
-    errors: errorLines(rules),
+    errors: hbaErrorLines(rules),
     line: hbaLine(roleName, standbyAddress, passwordMethod, slotName, client.ssl),
   };
 }
@@ -139,18 +137,14 @@ export const pgHbaStep: Step = {
     if (letsIn(state.firstMatch)) return `${state.hbaFile} already lets the standby in`;
     const before = insertBefore(state);
     const after = placeHbaLine(state.text, state.line, ctx.settings.slotName, before);
-    const backup = await rewriteConfigFile(ctx.primary.host, 'primary', state.hbaFile, after, state.owner, ctx.recordChange, true);
-    // pg_hba_file_rules parses the file on disk now: a bad edit is caught before any reload.
-    const errors = errorLines(await hbaRules(ctx));
+    const { backup, errors } = await replaceHbaFile(ctx.primary, 'primary', state.hbaFile, after, state.owner, ctx.recordChange);
     if (errors.length > 0) {
-      await restoreBackup(ctx.primary, backup!, state.hbaFile, state.owner);
       throw new WizardError(
         `the edited ${state.hbaFile} does not parse (${errors.join('; ')}); it was restored from ${backup}`,
         where(ctx.primary),
         `add this line by hand where it fits, then reload: ${state.line}`,
       );
     }
-    await reloadAndWait(ctx.primary);
     return `${before === undefined ? 'appended' : `inserted before line ${before}`}: ${state.line.replace(/\s+/g, ' ')} (backup ${backup})`;
   },
 

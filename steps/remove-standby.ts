@@ -1,9 +1,9 @@
 import { WizardError } from '../src/errors.js';
 import type { Privilege } from '../src/remote/commands.js';
 import { where, type ChangeRecord, type Node, type PlannedAction } from './contract.js';
-import { rewriteConfigFile, unifiedDiff } from './lib/config-files.js';
+import { unifiedDiff } from './lib/config-files.js';
 import { hbaTag, taggedLineNumbers } from './lib/hba-rules.js';
-import { fileOwner, liveSetting, query, reloadAndWait, restoreBackup } from './lib/live-server.js';
+import { fileOwner, liveSetting, query, replaceHbaFile } from './lib/live-server.js';
 import { satisfiable, type SyncList } from '../src/facts/sync-standbys.js';
 import { applySync, readSyncState, settingOf, streamingNames, syncActions, verifySync, type SyncChange } from './sync-standbys.js';
 import { pollUntil } from './lib/poll.js';
@@ -130,13 +130,10 @@ export async function applyRemoval(primary: Node, removal: Removal, recordChange
     if (satisfied) done.push(...(await verifySync(primary, change.list, signal)));
   }
   if (removal.taggedLines.length > 0) {
-    const backup = await rewriteConfigFile(primary.host, 'primary', removal.hbaFile, removal.hbaAfter, removal.owner, recordChange, true);
-    const [errors] = await query<{ count: number }>(primary, 'SELECT count(*)::int AS count FROM pg_hba_file_rules WHERE error IS NOT NULL');
-    if (errors.count > 0) {
-      await restoreBackup(primary, backup!, removal.hbaFile, removal.owner);
+    const { backup, errors } = await replaceHbaFile(primary, 'primary', removal.hbaFile, removal.hbaAfter, removal.owner, recordChange);
+    if (errors.length > 0) {
       throw new WizardError(`${removal.hbaFile} without ${name}'s line does not parse; it was restored from ${backup}`, where(primary), `remove the line ending in "${hbaTag(name)}" by hand, then reload`);
     }
-    await reloadAndWait(primary);
     done.push(`removed ${name}'s pg_hba.conf line from ${removal.hbaFile} and reloaded (backup ${backup})`);
   }
   if (removal.walsenders.length > 0) {

@@ -6,7 +6,7 @@ import { commandLine } from '../src/remote/quote.js';
 import { where, type ChangeRecord, type Node, type PlannedAction } from './contract.js';
 import { rewriteConfigFile, unifiedDiff } from './lib/config-files.js';
 import { hostCidr, placeHbaLine, taggedLineNumbers, type HbaRule } from './lib/hba-rules.js';
-import { fileOwner, livePasswordMethod, liveSetting, query, reloadAndWait, restoreBackup } from './lib/live-server.js';
+import { fileOwner, livePasswordMethod, liveSetting, query, replaceHbaFile } from './lib/live-server.js';
 import { findPassfileEntry, upsertPassfileEntry } from './lib/passfile.js';
 import { verifierAccepts, verifierFor } from './lib/password-verifier.js';
 import { pollUntil } from './lib/poll.js';
@@ -239,13 +239,9 @@ export async function applyHandoff(h: Handoff, recordChange: (change: ChangeReco
       recordChange({ side, what: `${n.name}: wrote the ${repmgrUser} password for every node into ${file.passfile} (mode 0600)` });
     }
     if (file.hba !== file.hbaBefore) {
-      const backup = await rewriteConfigFile(n.node.host, side, file.hbaFile, file.hba, file.hbaOwner, recordChange, true);
-      await reloadAndWait(n.node);
-      const errors = await query<{ line_number: number; error: string }>(n.node, 'SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL');
+      const { errors } = await replaceHbaFile(n.node, side, file.hbaFile, file.hba, file.hbaOwner, recordChange);
       if (errors.length > 0) {
-        await restoreBackup(n.node, backup!, file.hbaFile, file.hbaOwner);
-        await reloadAndWait(n.node);
-        throw new WizardError(`${file.hbaFile} on ${n.name} has errors after the change (${errors.map((e) => `line ${e.line_number}: ${e.error}`).join('; ')}); the backup was put back`, where(n.node), 'correct the lines named and run handoff again');
+        throw new WizardError(`${file.hbaFile} on ${n.name} has errors after the change (${errors.join('; ')}); the backup was put back`, where(n.node), 'correct the lines named and run handoff again');
       }
     }
     if (file.listenAddresses) {

@@ -54,6 +54,10 @@ export type HbaRule = {
   file_name?: string | null;
 };
 
+/** The rows with errors, as an operator finds the line: `file:line: error` (`line N: error` before PostgreSQL 16). */
+export const hbaErrorLines = (rules: readonly HbaRule[]) =>
+  rules.filter((rule) => rule.error !== null).map((rule) => `${rule.file_name ?? 'line'}${rule.file_name ? ':' : ' '}${rule.line_number}: ${rule.error}`);
+
 /** A physical replication connection as the primary will see it from the standby. */
 export interface ReplicationClient {
   address: string;

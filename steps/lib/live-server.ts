@@ -3,7 +3,9 @@ import { WizardError } from '../../src/errors.js';
 import type { ClusterAddress, SqlRow } from '../../src/remote/host.js';
 import * as privileged from '../../src/remote/commands.js';
 import type { Privilege } from '../../src/remote/commands.js';
-import { where, type Node } from '../contract.js';
+import { where, type ChangeRecord, type Node, type Side } from '../contract.js';
+import { rewriteConfigFile } from './config-files.js';
+import { hbaErrorLines, type HbaRule } from './hba-rules.js';
 import { passwordMethodFor, type PasswordMethod } from './password-verifier.js';
 import { serverControlCommand } from './server-control.js';
 import { commandLine } from '../../src/remote/quote.js';
@@ -65,4 +67,17 @@ export async function reloadAndWait(node: Node): Promise<void> {
     where(node),
     `look at the server log${node.cluster.logFile ? ` (${node.cluster.logFile})` : ''} for "configuration file … contains errors", fix it, and run again`,
   );
+}
+
+/**
+ * pg_hba.conf rewritten to `text` (backed up first) and loaded. pg_hba_file_rules parses the
+ * file on disk, so a bad edit is caught before any reload: then the backup is put back, nothing
+ * is reloaded, and the error lines are returned for the caller's message (none: reloaded).
+ */
+export async function replaceHbaFile(node: Node, side: Side, path: string, text: string, owner: Privilege, recordChange: (change: ChangeRecord) => void): Promise<{ backup: string; errors: string[] }> {
+  const backup = (await rewriteConfigFile(node.host, side, path, text, owner, recordChange, true))!;
+  const errors = hbaErrorLines(await query<HbaRule>(node, 'SELECT * FROM pg_hba_file_rules WHERE error IS NOT NULL'));
+  if (errors.length > 0) await restoreBackup(node, backup, path, owner);
+  else await reloadAndWait(node);
+  return { backup, errors };
 }
