@@ -1,4 +1,4 @@
-import { UsageError, WizardError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { terminalIo } from '../io.js';
 import type { Options } from '../options.js';
 import { diagnosisText, planLines, repairLines } from '../doctor/render.js';
@@ -10,6 +10,7 @@ import { brokenHop } from '../doctor/chain.js';
 import { summaryText } from '../setup/render.js';
 import { openSession } from '../jobs/session.js';
 import { stderrReporter } from './setup.js';
+import { interruptionOn } from './interruption.js';
 
 /**
  * `doctor`: the diagnosis on stdout (text, or one JSON document), exit 1 when any finding is
@@ -24,11 +25,8 @@ export async function doctorCommand(options: Options): Promise<number> {
       'pass --yes (and --restart-primary if the primary may be restarted, --drop-slot NAME for an inactive slot to drop)',
     );
   }
-  const controller = new AbortController();
-  const interrupt = () => controller.abort(new WizardError('interrupted by the operator', 'doctor --fix', 'run doctor again to see where the pair stands'));
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
-  const { pair, facts: pairFacts, close } = await openSession(options, io, controller.signal);
+  const interruption = interruptionOn(['SIGINT', 'SIGTERM'], 'doctor --fix', 'run doctor again to see where the pair stands');
+  const { pair, facts: pairFacts, close } = await openSession(options, io, interruption.signal);
   try {
     const nodes = doctorNodes(pair, pairFacts);
     const before = await diagnoseJob(nodes, options, () => undefined);
@@ -42,7 +40,7 @@ export async function doctorCommand(options: Options): Promise<number> {
     const emit: Emit = options.json ? () => undefined : (event) => (event.type === 'repairs-planned' ? console.log(['', ...planLines(event.planned, event.plan)].join('\n')) : steps(event));
     if (pair.upstream && brokenHop(before.diagnosis)) {
       // The hop before a cascaded standby is broken: the repair is another upstream, the primary.
-      const repointed = await repointJob({ pair, facts: pairFacts, options, io, emit: options.json ? () => undefined : steps, signal: controller.signal });
+      const repointed = await repointJob({ pair, facts: pairFacts, options, io, emit: options.json ? () => undefined : steps, signal: interruption.signal });
       if (!repointed) {
         console.log('Nothing was changed.');
         return 1;
@@ -52,7 +50,7 @@ export async function doctorCommand(options: Options): Promise<number> {
       else console.log(['', summaryText(repointed), '', 'After re-pointing the standby to the primary:', diagnosisText(after.diagnosis, after.facts.relationship)].join('\n'));
       return repointed.ok && after.diagnosis.healthy ? 0 : 1;
     }
-    const result = await repairJob({ pair, facts: pairFacts, nodes, examination: before, options, io, emit, signal: controller.signal, review: !options.yes });
+    const result = await repairJob({ pair, facts: pairFacts, nodes, examination: before, options, io, emit, signal: interruption.signal, review: !options.yes });
     if (result.kind === 'nothing-to-repair') {
       if (options.json) console.log(JSON.stringify({ ...before.diagnosis, repairs: null }, null, 2));
       else console.log('\nNothing here that --fix can repair.');
@@ -67,8 +65,7 @@ export async function doctorCommand(options: Options): Promise<number> {
     else console.log(['', ...repairLines(repairs), '', 'After the repairs:', diagnosisText(after.diagnosis, after.facts.relationship)].join('\n'));
     return after.diagnosis.healthy ? 0 : 1;
   } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
+    interruption.stopListening();
     await close();
   }
 }

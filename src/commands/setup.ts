@@ -1,10 +1,11 @@
-import { UsageError, WizardError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { terminalIo } from '../io.js';
 import type { Options } from '../options.js';
 import type { JobEvent } from '../jobs/events.js';
 import { openSession } from '../jobs/session.js';
 import { planText, progressLine, stepLines, summaryText } from '../setup/render.js';
 import { timed } from '../timings.js';
+import { interruptionOn } from './interruption.js';
 
 /** The headless reporter: a job's live events on stderr, so stdout carries only the summary (or the JSON document). */
 export function stderrReporter(): (event: JobEvent) => void {
@@ -49,28 +50,24 @@ export async function setupCommand(options: Options): Promise<number> {
       'pass --yes (and --restart-primary if the primary may be restarted), or --plan to only print the plan',
     );
   }
-  const controller = new AbortController();
-  const interrupt = () =>
-    controller.abort(new WizardError('interrupted by the operator', 'setup', 'run the same command again; finished steps are detected and skipped'));
   // SIGHUP: the terminal was closed; stop as cleanly as on Ctrl-C rather than die mid-step.
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  signals.forEach((signal) => process.once(signal, interrupt));
+  const interruption = interruptionOn(['SIGINT', 'SIGTERM', 'SIGHUP'], 'setup', 'run the same command again; finished steps are detected and skipped');
   // The job's modules (the steps and their helpers) load while the hosts connect, not before.
   const job = import('../jobs/setup.js');
   job.catch(() => undefined);
-  const { pair, facts, close } = await openSession(options, io, controller.signal);
+  const { pair, facts, close } = await openSession(options, io, interruption.signal);
   try {
     const { setupJob } = await job;
     const quiet = options.json || options.plan;
     // Headless, the plan is not reviewed as a whole (each destructive action asks, or needs its
     // flag), so there is always an outcome: only a declined review has none.
-    const outcome = (await setupJob({ pair, facts, options, io, emit: quiet ? () => undefined : stderrReporter(), signal: controller.signal, review: false }))!;
+    const outcome = (await setupJob({ pair, facts, options, io, emit: quiet ? () => undefined : stderrReporter(), signal: interruption.signal, review: false }))!;
     if (options.json) console.log(JSON.stringify(outcome, null, 2));
     else console.log(outcome.planOnly ? planText(outcome) : summaryText(outcome));
-    if (controller.signal.aborted) return 130;
+    if (interruption.signal.aborted) return 130;
     return outcome.ok ? 0 : 1;
   } finally {
-    signals.forEach((signal) => process.off(signal, interrupt));
+    interruption.stopListening();
     await timed('close both connections', close);
   }
 }

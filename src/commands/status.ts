@@ -1,4 +1,3 @@
-import { WizardError } from '../errors.js';
 import { terminalIo } from '../io.js';
 import type { Options } from '../options.js';
 import { toNode } from '../../steps/contract.js';
@@ -8,6 +7,7 @@ import { chartWindowMs, statusJob } from '../jobs/status.js';
 import { historyPath } from '../status/history.js';
 import { lagChart, statusLines } from '../status/render.js';
 import { parseThresholds } from '../status/thresholds.js';
+import { interruptionOn } from './interruption.js';
 
 /** Clears a terminal and puts the cursor home, so each refresh of --watch replaces the last. */
 const clearScreen = '\x1b[H\x1b[2J';
@@ -20,10 +20,7 @@ const clearScreen = '\x1b[H\x1b[2J';
 export async function statusCommand(options: Options): Promise<number> {
   const thresholds = parseThresholds(options);
   const io = terminalIo();
-  const controller = new AbortController();
-  const interrupt = () => controller.abort(new WizardError('interrupted by the operator', 'status', 'run status again', 130));
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
+  const interruption = interruptionOn(['SIGINT', 'SIGTERM'], 'status', 'run status again', 130);
   const { pair, facts, close } = await openSession(options, io);
   try {
     const primary = toNode(pair.primary, facts.primary);
@@ -48,13 +45,12 @@ export async function statusCommand(options: Options): Promise<number> {
       watch: Boolean(options.watch),
       historyFile: historyPath(pair.primary.label, primary.cluster.id),
       emit: show,
-      signal: controller.signal,
+      signal: interruption.signal,
     });
     if (!options.watch) console.log(options.json ? JSON.stringify(status, null, 2) : statusLines(status).join('\n'));
     return status.healthy ? 0 : 1;
   } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
+    interruption.stopListening();
     await close();
   }
 }

@@ -5,7 +5,6 @@ import type pg from 'pg';
 import { CommandInterrupted, ConnectionLost, SudoRefusedMidRun, WizardError } from '../errors.js';
 import { type ArgvFor, type ClusterAddress, type ExecOptions, type ExecResult, type Host, type RunAs, type SqlRow, type WriteFileOptions, privilegeWrapper, splitWrapperStderr } from './host.js';
 import * as privileged from './commands.js';
-import { ownProcessGroup, processGroupMarker } from './commands.js';
 import { PasswordDemanded, connectPg } from './pg-bridge.js';
 import { commandLine } from './quote.js';
 import { answerSudo, SudoEnded, sudoPassword, sudoValidate, type SudoPassword } from './sudo.js';
@@ -225,7 +224,7 @@ export class SshHost implements Host {
     // The process group is the running user's, so that user ends it; root's commands are the
     // sudoers rules' exact programs, so theirs is made around sudo, which passes the end on.
     const aroundSudo = as === 'root' && wrapper[0] === 'sudo';
-    const command = aroundSudo ? [...ownProcessGroup, ...wrapper, ...argv] : [...wrapper, ...ownProcessGroup, ...argv];
+    const command = aroundSudo ? [...privileged.ownProcessGroup, ...wrapper, ...argv] : [...wrapper, ...privileged.ownProcessGroup, ...argv];
     const stops = [options.signal, options.outlivesInterruption ? undefined : this.interruption].filter((signal) => signal !== undefined);
     const stop = stops.length > 1 ? AbortSignal.any(stops) : stops[0];
     const endGroup = (pgid: string) =>
@@ -237,7 +236,7 @@ export class SshHost implements Host {
         command,
         (channel, firstStderr, beforeCommand) =>
           // Around sudo, the group's marker came before sudo asked for its password.
-          collect(channel, options, (aroundSudo ? (processGroupMarker.exec(beforeCommand)?.[0] ?? '') : '') + firstStderr, () => this.lossBehindClosedChannel(), stop && { signal: stop, endGroup }),
+          collect(channel, options, (aroundSudo ? (privileged.processGroupMarker.exec(beforeCommand)?.[0] ?? '') : '') + firstStderr, () => this.lossBehindClosedChannel(), stop && { signal: stop, endGroup }),
         this.askingSudo(wrapper),
       );
     } catch (error) {
@@ -617,7 +616,7 @@ function collect(channel: ClientChannel, options: ExecOptions, firstStderr: stri
       let text = chunk;
       if (beforeMarker !== undefined) {
         beforeMarker += chunk;
-        const marker = processGroupMarker.exec(beforeMarker);
+        const marker = privileged.processGroupMarker.exec(beforeMarker);
         if (!marker) return;
         pgid = marker[1];
         text = beforeMarker.slice(0, marker.index) + beforeMarker.slice(marker.index + marker[0].length);
