@@ -58,9 +58,9 @@ async function stopCleanly(ctx: StepContext): Promise<void> {
 const walSegmentsFetched = 64;
 
 /** pg_rewind --dry-run; each WAL segment it misses that the primary still has is copied over, and it runs again. */
-async function dryRunFetchingWal(ctx: StepContext): Promise<RewindRun> {
+async function dryRunFetchingWal(ctx: StepContext, pgRewind: string): Promise<RewindRun> {
   for (let fetched = 0; ; fetched++) {
-    const dryRun = await runRewind(ctx.primary, ctx.standby, { dryRun: true, signal: ctx.signal });
+    const dryRun = await runRewind(ctx.primary, ctx.standby, { dryRun: true, pgRewind, signal: ctx.signal });
     const missing = missingWalSegment(dryRun);
     if (!missing || fetched === walSegmentsFetched || !(await copyWalSegment(ctx.primary, ctx.standby, missing))) {
       for (const line of dryRun.lines) ctx.note(line);
@@ -107,7 +107,7 @@ export const rewindStandbyStep: Step = {
       throw new WizardError('stopped before touching the standby', where(ctx.standby), "run again and confirm rewinding the standby's data directory (headless: --yes)");
     }
     await stopCleanly(ctx);
-    const dryRun = await dryRunFetchingWal(ctx);
+    const dryRun = await dryRunFetchingWal(ctx, found.path);
     if (!dryRun.ok) throw refused(ctx, dryRun, false);
 
     const saved = `${await serverHome(host)}/.pgrepl-wizard/rewind-${timestampSuffix()}`;
@@ -118,6 +118,7 @@ export const rewindStandbyStep: Step = {
     const started = performance.now();
     const rewound = await runRewind(ctx.primary, ctx.standby, {
       dryRun: false,
+      pgRewind: found.path,
       signal: ctx.signal,
       onProgress: (doneKb, totalKb, percent) => ctx.progress({ stepId, doneKb, totalKb, percent, message: 'pg_rewind' }),
     });

@@ -126,11 +126,16 @@ export async function copyWalSegment(primary: Node, standby: Node, name: string)
 /**
  * Runs pg_rewind on the standby against the primary: two commands joined by the workstation,
  * the standby's relay (pg_rewind's connection) and the primary's socket relay (its server).
+ * `pgRewind`: the path findPgRewind gave the caller already (looked up here otherwise).
  */
-export async function runRewind(primary: Node, standby: Node, options: { dryRun: boolean; onProgress?: (doneKb: number, totalKb: number, percent: number) => void; signal?: AbortSignal }): Promise<RewindRun> {
+export async function runRewind(
+  primary: Node,
+  standby: Node,
+  options: { dryRun: boolean; pgRewind?: string; onProgress?: (doneKb: number, totalKb: number, percent: number) => void; signal?: AbortSignal },
+): Promise<RewindRun> {
   const address = await runningAddress(primary);
   if (!address) return { ok: false, lines: [], error: `the primary's cluster ${primary.cluster.id} is not running: pg_rewind needs it as its source` };
-  const pgRewind = await findPgRewind(standby);
+  const pgRewind = options.pgRewind !== undefined ? { path: options.pgRewind } : await findPgRewind(standby);
   if ('missing' in pgRewind) return { ok: false, lines: [], error: pgRewind.missing };
   const progress = lineSplitter((line) => {
     const match = progressPattern.exec(line);
