@@ -33,6 +33,14 @@ const segmentOf = (keepFrom: string) => keepFrom.slice(0, 24);
 /** The earlier of two keep-from arguments (segment or history file), by segment without the timeline. */
 export const earlier = (a: string, b: string) => (segmentOf(b).slice(8) < segmentOf(a).slice(8) ? b : a);
 
+const totalBytes = (files: readonly ArchiveFile[]) => files.reduce((sum, file) => sum + file.bytes, 0);
+
+/** The files a cleanup removes, in name order, and their size. */
+const removalOf = (files: readonly ArchiveFile[]): Pick<ArchiveCleanup, 'removable' | 'bytes'> => {
+  const removable = [...files].sort((a, b) => a.name.localeCompare(b.name));
+  return { removable, bytes: totalBytes(removable) };
+};
+
 /**
  * What a cleanup keeping `needed` (a segment name) removes. This wizard's clones leave backup
  * history files (label `pgrepl-wizard clone`) that no base backup stands behind; any other one
@@ -44,8 +52,7 @@ export function archiveCleanupOf(archive: Pick<ArchiveFact, 'files' | 'backups'>
     .sort((a, b) => a.name.slice(8).localeCompare(b.name.slice(8)))
     .find((backup) => earlier(needed, backup.name) === backup.name);
   const keepFrom = heldBy?.name ?? needed;
-  const removable = archive.files.filter((file) => walFile.test(file.name) && file.name.slice(8, 24) < segmentOf(keepFrom).slice(8)).sort((a, b) => a.name.localeCompare(b.name));
-  return { keepFrom, heldBy, removable, bytes: removable.reduce((sum, file) => sum + file.bytes, 0) };
+  return { keepFrom, heldBy, ...removalOf(archive.files.filter((file) => walFile.test(file.name) && file.name.slice(8, 24) < segmentOf(keepFrom).slice(8))) };
 }
 
 /** Why the cleanup keeps what it keeps, in one line. */
@@ -85,8 +92,7 @@ async function cleanupNow(ctx: StepContext, keepFrom: string): Promise<CleanupNo
   // What pg_archivecleanup itself would remove (-n lists the paths): the plan and the report name exactly that.
   const listed = await ctx.primary.host.run(privileged.archiveCleanup(archive.archiveCleanup, dir, cleanup.keepFrom, true), { as: 'postgres' });
   const names = new Set(listed.split('\n').filter(Boolean).map((path) => path.slice(path.lastIndexOf('/') + 1)));
-  const removable = archive.files.filter((file) => names.has(file.name)).sort((a, b) => a.name.localeCompare(b.name));
-  return { dir, tool: archive.archiveCleanup, need, cleanup: { ...cleanup, removable, bytes: removable.reduce((sum, file) => sum + file.bytes, 0) } };
+  return { dir, tool: archive.archiveCleanup, need, cleanup: { ...cleanup, ...removalOf(archive.files.filter((file) => names.has(file.name))) } };
 }
 
 const range = (names: readonly string[]) => (names.length === 1 ? names[0] : `${names[0]} to ${names.at(-1)}`);
@@ -126,7 +132,7 @@ export function archiveCleanupStep(keepFrom: string): Step {
       if (removed.length === 0) return `removed nothing from ${dir}`;
       const names = range(removed.map((file) => file.name));
       ctx.recordChange({ side: 'primary', what: `removed ${removed.length} WAL file(s) from the archive ${dir}, ${names}` });
-      const freed = formatBytes(removed.reduce((sum, file) => sum + file.bytes, 0));
+      const freed = formatBytes(totalBytes(removed));
       return `ran ${commandLine(command)}: removed ${removed.length} WAL file(s), ${names}, ${freed} freed${after ? ` (${formatBytes(after.freeBytes)} free now on the archive's filesystem)` : ''}; kept ${cleanup.keepFrom} and all later files`;
     },
     async verify(ctx) {
