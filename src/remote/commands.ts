@@ -1,5 +1,3 @@
-import type { RunAs } from './host.js';
-
 /**
  * Every command the wizard runs as root or as the server's OS user, in one place. Host.exec
  * runs an argv as one of those users only when it was made here for that user (the brand
@@ -12,6 +10,13 @@ import type { RunAs } from './host.js';
  * good as being that user. What runs as root is a plain program with arguments, and only
  * where the server's OS user cannot do it (`rootWhen` says when).
  */
+
+/**
+ * Which OS user runs a command: the SSH login user, root, or the OS user that runs the
+ * chosen PostgreSQL server ('postgres' means that user: the owner of its data directory,
+ * `postgres` on packaged installs, any account on hand-installed ones).
+ */
+export type RunAs = 'login' | 'root' | 'postgres';
 
 export type Privilege = Exclude<RunAs, 'login'>;
 

@@ -1,5 +1,7 @@
 import type { Duplex } from 'node:stream';
-import type { PrivilegedArgv } from './commands.js';
+import type { PrivilegedArgv, RunAs } from './commands.js';
+
+export type { RunAs } from './commands.js';
 
 /**
  * The one interface every step, check and screen uses to touch a server. The real
@@ -12,12 +14,6 @@ import { sudoWithPassword, type SudoPassword } from './sudo.js';
 /** Which end of the replication pair a host or a finding is on. */
 export type Side = 'primary' | 'standby';
 
-/**
- * Which OS user runs a command: the SSH login user, root, or the OS user that runs the
- * chosen PostgreSQL server ('postgres' means that user: the owner of its data directory,
- * `postgres` on packaged installs, any account on hand-installed ones).
- */
-export type RunAs = 'login' | 'root' | 'postgres';
 
 export interface ExecOptions<As extends RunAs = RunAs> {
   /** Root and the server's OS user run only argv made by src/remote/commands.ts for that user. */
