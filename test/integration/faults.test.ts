@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { faults } from '../faults/matrix.js';
 import { inHost, lab, labFlags, labReset, ownSudoUser, psqlIn, runCli, type CliResult } from './lab.js';
 
@@ -107,6 +107,32 @@ function start(args: string[], env: Record<string, string> = {}): Running {
       ]),
     signal: (name) => child.kill(name),
   };
+}
+
+/**
+ * Ends the wizard runs this file started that are still going, as an operator would: SIGTERM,
+ * which ends their remote commands too, then SIGKILL after 60 s.
+ */
+async function endLeftoverRuns(): Promise<void> {
+  const leftovers = (() => {
+    try {
+      return execFileSync('pgrep', ['-P', String(process.pid), '-f', cli], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    } catch {
+      return []; // pgrep: none
+    }
+  })();
+  const running = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const pid of leftovers) process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 60_000;
+  while (leftovers.some(running) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+  for (const pid of leftovers.filter(running)) process.kill(pid, 'SIGKILL');
 }
 
 /** Waits for `condition` with a deadline (no fixed sleeps). */
@@ -441,6 +467,9 @@ describe('faults at every step: the run stops (or rides it out) in its own words
     inHost('primary', ['runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pgbench', '-q', '-i', '-s', '10', '-p', '5433', 'appdb']);
   });
 
+  // A case that ran out of time leaves its run going; it must not act on the pair under the next case.
+  afterEach(endLeftoverRuns, 120_000);
+
   afterAll(() => {
     setLink('standby', 'up');
     setLink('primary', 'up');
@@ -451,6 +480,6 @@ describe('faults at every step: the run stops (or rides it out) in its own words
   });
 
   faults.forEach((fault, index) => {
-    it(`${fault.fault}, at ${fault.at}: ${fault.outcome}`, () => cases[fault.id](5000 + index), 240_000);
+    it(`${fault.fault}, at ${fault.at}: ${fault.outcome}`, () => cases[fault.id](5000 + index), 360_000);
   });
 });
