@@ -5,7 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
     // Integration tests share one two-host lab: run files one after another.
     fileParallelism: false,
-    testTimeout: 120_000,
+    // A bound, not a measure: under CI's four streams on 2 cores a real-host case takes up to ~2× its quiet time.
+    testTimeout: 240_000,
     hookTimeout: 300_000,
   },
 });
