@@ -8,8 +8,11 @@ import type { StepResult } from '../steps/contract.js';
  * from a terminal prompt, or, with no terminal, fail with the flag that would have answered.
  */
 export interface Choice<T> {
+  /** One line: what the entry is. */
   label: string;
   value: T;
+  /** What choosing it gives: below the menu while the cursor is on the entry (the app), under each entry (a plain terminal). */
+  detail?: string;
 }
 
 /** A whole plan, built without changing anything, to approve before it runs. */
@@ -83,7 +86,7 @@ export function terminalIo(input = process.stdin, output = process.stderr): Io {
       if (!interactive) {
         throw new UsageError(`${question} (no terminal to ask in)`, `pass ${flag} with one of: ${choices.map((c) => c.label).join(', ')}`);
       }
-      const menu = choices.map((c, i) => `  ${i + 1}) ${c.label}`).join('\n');
+      const menu = choices.map((c, i) => `  ${i + 1}) ${c.label}${c.detail ? `\n       ${c.detail}` : ''}`).join('\n');
       for (;;) {
         const answer = Number((await ask(`${question}\n${menu}\nNumber: `)).trim());
         if (Number.isInteger(answer) && answer >= 1 && answer <= choices.length) return choices[answer - 1].value;

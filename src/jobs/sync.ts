@@ -72,9 +72,9 @@ async function chosenList(options: Options, io: Io, state: SyncState): Promise<S
   const method = await io.choose<'first' | 'any' | 'off'>(
     `Synchronous replication over ${names.join(', ')} (now: ${state.setting ? `'${state.setting}'` : 'off'}): how are the standbys a commit waits for chosen?`,
     [
-      { label: `FIRST n: by priority, in the order ${names.join(', ')} (pg_stat_replication: sync, the others potential)`, value: 'first' },
-      { label: 'ANY n: a quorum, whichever n answer first (pg_stat_replication: quorum)', value: 'any' },
-      { label: 'off: commits wait for no standby', value: 'off' },
+      { label: 'FIRST n: by priority', detail: `the first n of ${names.join(', ')} in this order that stream (pg_stat_replication: sync, the others potential)`, value: 'first' },
+      { label: 'ANY n: a quorum', detail: 'whichever n answer first (pg_stat_replication: quorum)', value: 'any' },
+      { label: 'off', detail: 'commits wait for no standby', value: 'off' },
     ],
     methodFlags,
   );
@@ -82,7 +82,7 @@ async function chosenList(options: Options, io: Io, state: SyncState): Promise<S
   const counts = names.map((_, index) => ({ method, count: index + 1, names }));
   return io.choose(
     'How many standbys must confirm each commit?',
-    counts.map((list) => ({ label: `${formatSyncList(list)}: ${explainSyncList(list).join(' ')}`, value: list })),
+    counts.map((list) => ({ label: formatSyncList(list), detail: explainSyncList(list).join(' '), value: list })),
     method === 'first' ? '--sync-first N' : '--sync-any N',
   );
 }
@@ -95,8 +95,8 @@ async function chosenCommit(options: Options, io: Io, state: SyncState, list: Sy
     return given === state.synchronousCommit ? undefined : given;
   }
   if (!io.interactive || !list) return undefined;
-  const keep = { label: `keep synchronous_commit = ${state.synchronousCommit}`, value: undefined };
-  const levels = Object.entries(synchronousCommitLevels).map(([level, what]) => ({ label: `${level}: ${what}`, value: level as SynchronousCommit }));
+  const keep = { label: `keep synchronous_commit = ${state.synchronousCommit}`, detail: synchronousCommitLevels[state.synchronousCommit as SynchronousCommit], value: undefined };
+  const levels = Object.entries(synchronousCommitLevels).map(([level, what]) => ({ label: level, detail: what, value: level as SynchronousCommit }));
   const chosen = await io.choose<SynchronousCommit | undefined>('What should a commit wait for (synchronous_commit, server-wide; a session can still set its own)?', [keep, ...levels], '--synchronous-commit LEVEL');
   return chosen === state.synchronousCommit ? undefined : chosen;
 }

@@ -72,6 +72,8 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
   const fail = (error: unknown) => setScreen({ kind: 'failed', error });
 
   useInput((input, key) => {
+    // Esc on the Troubleshoot or Synchronous replication screen once its job is done (nothing to stop): back to the menu.
+    if (key.escape && (screen.kind === 'doctor' || screen.kind === 'sync') && !busy.current) return setScreen({ kind: 'overview' });
     // Esc/Ctrl-C: stop cleanly; a running step is aborted and leaves the hosts as they were.
     if (key.escape || (key.ctrl && input === 'c')) finish(130);
     if ((screen.kind === 'failed' || screen.kind === 'result') && key.return) finish(screen.kind === 'failed' ? 1 : screen.outcome.ok ? 0 : 1);
@@ -153,13 +155,13 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
         </Text>
       )}
       {screen.kind === 'doctor' && session.current && (
-        <DoctorFlow pair={session.current.pair} facts={session.current.facts} options={{ ...options, ...targets }} io={io} signal={abort.current.signal} track={track} onExit={finish} />
+        <DoctorFlow pair={session.current.pair} facts={session.current.facts} options={{ ...options, ...targets }} io={io} asking={Boolean(question)} signal={abort.current.signal} track={track} onExit={finish} />
       )}
       {screen.kind === 'status' && session.current && !stopping && (
         <StatusScreen pair={session.current.pair} facts={session.current.facts} options={{ ...options, ...targets }} signal={abort.current.signal} track={track} />
       )}
       {screen.kind === 'sync' && session.current && (
-        <SyncScreen pair={session.current.pair} facts={session.current.facts} options={{ ...options, ...targets }} io={io} signal={abort.current.signal} track={track} onExit={finish} />
+        <SyncScreen pair={session.current.pair} facts={session.current.facts} options={{ ...options, ...targets }} io={io} asking={Boolean(question)} signal={abort.current.signal} track={track} onExit={finish} />
       )}
       {((screen.kind === 'setup' && run.phase === 'applying') || screen.kind === 'result') && <RunView run={run} />}
       {screen.kind === 'result' && (

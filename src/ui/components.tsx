@@ -43,9 +43,23 @@ export function useKeyState<S>(initial: S): [S, (change: (current: S) => S) => S
 export interface MenuItem<T> {
   label: string;
   value: T;
+  /** Shown below the menu while the cursor is on this entry. */
+  detail?: string;
 }
 
-/** ink-select-input draws the list; the keys are read here, in order (see useKeyState). */
+// Each entry keeps one line however narrow the terminal; the pointer keeps its space beside it.
+const MenuPointer = ({ isSelected = false }: { isSelected?: boolean }) => (
+  <Box marginRight={1} flexShrink={0}>
+    <Text color="blue">{isSelected ? '❯' : ' '}</Text>
+  </Box>
+);
+const MenuEntry = ({ isSelected = false, label }: { isSelected?: boolean; label: string }) => (
+  <Text color={isSelected ? 'blue' : undefined} wrap="truncate-end">
+    {label}
+  </Text>
+);
+
+/** ink-select-input draws the list, one line an entry, the detail of the one under the cursor below it; the keys are read here, in order (see useKeyState). */
 export function Menu<T>({ title, items, onSelect }: { title: string; items: MenuItem<T>[]; onSelect: (value: T) => void }) {
   const [cursor, update] = useKeyState(0);
   const last = items.length - 1;
@@ -57,10 +71,19 @@ export function Menu<T>({ title, items, onSelect }: { title: string; items: Menu
     if (digit !== undefined && digit < items.length) onSelect(items[digit].value);
     if (key.return) onSelect(items[Math.min(update((index) => index), last)].value);
   });
+  const detail = items[Math.min(cursor, last)]?.detail;
   return (
     <Box flexDirection="column">
       <Text bold>{title}</Text>
-      <SelectInput key={cursor} isFocused={false} initialIndex={Math.min(cursor, last)} items={items.map((item, index) => ({ key: String(index), label: item.label, value: index }))} />
+      <SelectInput
+        key={cursor}
+        isFocused={false}
+        initialIndex={Math.min(cursor, last)}
+        indicatorComponent={MenuPointer}
+        itemComponent={MenuEntry}
+        items={items.map((item, index) => ({ key: String(index), label: item.label, value: index }))}
+      />
+      {detail && <Text dimColor>{detail}</Text>}
     </Box>
   );
 }

@@ -227,6 +227,8 @@ export interface JobScreenProps {
   facts: PairFacts;
   options: Options;
   io: Io;
+  /** The job's question is on screen: no spinner says it is working meanwhile. */
+  asking: boolean;
   signal: AbortSignal;
   /** Lets the app wait for a running job before it closes the connections. */
   track: <T>(job: Promise<T>) => Promise<T>;
@@ -238,7 +240,7 @@ export interface JobScreenProps {
  * (its plan reviewed as the job's question, its steps, a fresh diagnosis). This view only
  * renders what the jobs emit and return, and offers what to do next.
  */
-export function DoctorFlow({ pair, facts, options, io, signal, track, onExit }: JobScreenProps) {
+export function DoctorFlow({ pair, facts, options, io, asking, signal, track, onExit }: JobScreenProps) {
   const nodes = useMemo(() => doctorNodes(pair, facts), [pair, facts]);
   const [screen, setScreen] = useState<DoctorScreen>({ kind: 'examining' });
   const [run, dispatch] = useReducer(reduceRun, emptyRun);
@@ -282,9 +284,8 @@ export function DoctorFlow({ pair, facts, options, io, signal, track, onExit }: 
         </Box>
       );
     case 'repairing':
-      return run.phase === 'applying' ? (
-        <RunView run={run} />
-      ) : (
+      if (run.phase === 'applying') return <RunView run={run} />;
+      return asking ? null : (
         <Text>
           <Spinner /> Planning the repairs (nothing is changed yet)…
         </Text>

@@ -20,7 +20,7 @@ const Lines = ({ lines }: { lines: string[] }) => (
  * (FIRST or ANY, how many, synchronous_commit, each choice explained) through the question
  * box; this view shows its plan before the confirmation and its result.
  */
-export function SyncScreen({ pair, facts, options, io, signal, track, onExit }: JobScreenProps) {
+export function SyncScreen({ pair, facts, options, io, asking, signal, track, onExit }: JobScreenProps) {
   const [view, setView] = useState<View>({ kind: 'working' });
   const [attempt, setAttempt] = useState(0);
   useEffect(() => {
@@ -42,9 +42,8 @@ export function SyncScreen({ pair, facts, options, io, signal, track, onExit }: 
   );
   switch (view.kind) {
     case 'working':
-      return view.plan ? (
-        <Lines lines={syncPlanLines(view.plan, pair.primary.label)} />
-      ) : (
+      if (view.plan) return <Lines lines={syncPlanLines(view.plan, pair.primary.label)} />;
+      return asking ? null : (
         <Text>
           <Spinner /> Reading the primary's standbys and synchronous_standby_names…
         </Text>

@@ -131,8 +131,33 @@ describe('doctor on a streaming pair', () => {
     await terminal.send(['Enter']); // Troubleshoot a standby
     const healthy = await terminal.waitFor('Result: no errors.');
     for (const line of proof) expect(healthy).toMatch(line);
-    await terminal.send(['Down']);
-    await terminal.send(['Enter']); // Quit (after "Diagnose again")
+
+    // Esc on a finished screen stops nothing: back to the menu, and on to Synchronous replication.
+    const atMenu = () => terminal!.visible().includes('Set up a standby') && terminal!.visible().includes('What next?');
+    await terminal.send(['Escape']);
+    await terminal.waitFor(atMenu);
+    await terminal.send(['Down', 'Down', 'Down', 'Enter']);
+    await terminal.waitFor('how are the standbys a commit waits for chosen?');
+    // The job waits on the operator: nothing on screen says it is still reading.
+    expect(terminal.visible()).not.toContain("Reading the primary's standbys");
+    await terminal.send(['Enter']); // FIRST n
+    await terminal.waitFor(() => terminal!.visible().includes('How many standbys must confirm each commit?'));
+    // The entry is one line (inside the question's border); what it gives is said below the menu.
+    const menu = terminal.visible();
+    expect(menu).toMatch(/^│ ❯ FIRST 1 \(pgrepl_\w+\) +│$/m);
+    expect(menu).toMatch(/^│ FIRST 1 of 1 \(priority\): every commit waits until the first of pgrepl_\w+ that streams/m);
+    await terminal.send(['Enter']);
+    await terminal.waitFor('What should a commit wait for');
+    await terminal.send(['Enter']); // keep synchronous_commit
+    await terminal.waitFor(/Set synchronous_standby_names = 'FIRST 1 \(pgrepl_\w+\)' on the primary\?/);
+    await terminal.send(['Enter']); // No, stop here
+    await terminal.waitFor('Nothing was changed.');
+    await terminal.send(['Escape']);
+    await terminal.waitFor(atMenu);
+    expect(terminal.screen()).not.toContain('EXIT=');
+    expect(psqlIn('primary', 'SHOW synchronous_standby_names')).toBe('');
+
+    await terminal.send(['Down', 'Down', 'Down', 'Down', 'Enter']); // Quit
     expect(await terminal.waitFor('EXIT=0')).not.toContain('Stopping');
   });
 });
