@@ -87,6 +87,21 @@ export function inHost(host: LabHost, argv: string[], env: Record<string, string
   return execFileSync('bash', [labScript, 'exec', host, ...argv], { encoding: 'utf8', env: { ...process.env, ...env } });
 }
 
+/**
+ * Stops (SIGSTOP) every pg_basebackup on the standby once the clone's side directory
+ * `sideDirectory` has a base/ (the copy runs), so that a small primary's copy cannot end before
+ * a fault lands. Resolves once paused; rejects after 120 s without a copy.
+ */
+export function pauseCloneOnceCopying(sideDirectory: string): Promise<void> {
+  const script =
+    'i=0; until [ -d "$1/base" ]; do i=$((i + 1)); [ "$i" -lt 12000 ] || exit 1; sleep 0.01; done; pkill -STOP -x pg_basebackup; ' +
+    // sudo, which runs it, stops itself with its stopped child: wait for that (at most 5 s).
+    'i=0; until ps -o stat= -C sudo | grep -q "^T"; do i=$((i + 1)); [ "$i" -lt 500 ] || break; sleep 0.01; done';
+  return new Promise((resolve, reject) =>
+    execFile('bash', [labScript, 'exec', 'standby', 'sh', '-c', script, 'pause', sideDirectory], (error) => (error ? reject(new Error(`no clone copying into ${sideDirectory} within 120 s`)) : resolve())),
+  );
+}
+
 /** psql as postgres on the lab cluster of that host. */
 export function psqlIn(host: LabHost, sql: string, database = 'postgres'): string {
   const port = host === 'primary' ? '5433' : '5432';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPassfileEntry } from '../../steps/lib/passfile.js';
 import { reconnectStandby } from './doctor-lab.js';
-import { inHost, lab, labFlags, labReset, psqlIn, runCli, type CliResult } from './lab.js';
+import { inHost, lab, labFlags, labReset, pauseCloneOnceCopying, psqlIn, runCli, type CliResult } from './lab.js';
 
 /** Everything setup could change on a host, as text: config files, roles, slots, files, server start. */
 function hostSnapshot(host: 'primary' | 'standby'): string {
@@ -207,15 +207,16 @@ describe('a setup that dies during the clone (killed, as when the SSH connection
 
   beforeAll(() => {
     labReset();
-    // Big enough (about 1.5 GB) that the clone is still copying when the run is killed.
-    inHost('primary', ['runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pgbench', '-q', '-i', '-s', '100', '-p', '5433', 'appdb']);
+    // About 160 MB: the copy is paused before the kill, so it cannot end first.
+    inHost('primary', ['runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pgbench', '-q', '-i', '-s', '10', '-p', '5433', 'appdb']);
   });
 
   it("leaves the standby's old data in place, and the next run completes the job", async () => {
     const oldIdentifier = psqlIn('standby', 'SELECT system_identifier FROM pg_control_system()');
+    const paused = pauseCloneOnceCopying('/var/lib/postgresql/15/main.pgrepl-new');
     const run = spawn('node', [cli, 'setup', '--yes', '--restart-primary', ...labFlags()], { env: { ...process.env, ...secretEnv }, stdio: 'ignore' });
-    await until(() => sideDirectoryMb() > 100);
-    // No chance to clean up: pg_basebackup's WAL-streaming child lives on, holding the slot.
+    await paused;
+    // No chance to clean up: pg_basebackup (stopped mid-copy) lives on, holding the slot.
     run.kill('SIGKILL');
     const controlData = inHost('standby', ['runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_controldata', '-D', '/var/lib/postgresql/15/main']);
     expect(controlData).toContain(`Database system identifier:           ${oldIdentifier}`);
@@ -226,8 +227,10 @@ describe('a setup that dies during the clone (killed, as when the SSH connection
     const clone = outcome.steps.find((s: JsonStep) => s.id === 'clone-standby');
     expect(clone.status).toBe('done');
     expect(clone.notes.join('\n')).toMatch(/ending pg_basebackup \(process group \d+\) left running by an interrupted earlier run/);
-    expect(inHost('standby', ['sh', '-c', 'pgrep -x pg_basebackup || true']).trim()).toBe('');
-    expect(psqlIn('standby', 'SELECT count(*) FROM pgbench_branches', 'appdb')).toBe('100');
+    // Ended: nothing left but the dead copy (a zombie) under the sudo our pause stopped with it.
+    expect(inHost('standby', ['sh', '-c', 'ps -C pg_basebackup -o stat= | grep -v "^Z" || true']).trim()).toBe('');
+    inHost('standby', ['pkill', '-CONT', '-x', 'sudo']);
+    expect(psqlIn('standby', 'SELECT count(*) FROM pgbench_branches', 'appdb')).toBe('10');
     expect(sideDirectoryMb()).toBe(0);
   });
 });
