@@ -2,6 +2,7 @@ import { dirname } from 'node:path';
 import pg from 'pg';
 import { WizardError } from '../src/errors.js';
 import * as privileged from '../src/remote/commands.js';
+import { byHandLine } from '../src/remote/host.js';
 import { commandLine } from '../src/remote/quote.js';
 import { where, type ChangeRecord, type Node, type PlannedAction } from './contract.js';
 import { rewriteConfigFile, unifiedDiff } from './lib/config-files.js';
@@ -10,7 +11,7 @@ import { fileOwner, livePasswordMethod, liveSetting, query, replaceHbaFile } fro
 import { findPassfileEntry, upsertPassfileEntry } from './lib/passfile.js';
 import { verifierAccepts, verifierFor } from './lib/password-verifier.js';
 import { pollUntil } from './lib/poll.js';
-import { controlServer, serverControlCommand } from './lib/server-control.js';
+import { controlServer, serverControl, serverControlCommand, type ServerAction } from './lib/server-control.js';
 import { listenAddressesCovering } from './primary-settings.js';
 
 /**
@@ -49,7 +50,12 @@ interface NodeFiles {
   binary: string;
   /** listen_addresses extended to the address in its conninfo (a standby cloned from the primary listens on the primary's), or undefined. */
   listenAddresses?: string;
+  /** shared_preload_libraries with repmgr added (repmgrd needs it), or undefined when the server loads it already. */
+  preloadLibraries?: string;
 }
+
+/** Both settings take a restart of the node. */
+const needsRestart = (file: NodeFiles) => Boolean(file.listenAddresses || file.preloadLibraries);
 
 export interface Handoff {
   nodes: HandoffNode[];
@@ -65,9 +71,27 @@ export interface Handoff {
 const hbaTagFor = (name: string) => `repmgr-${name}`;
 const conninfo = (n: HandoffNode) => `host=${n.node.host.address} port=${n.node.cluster.port} user=${repmgrUser} dbname=${repmgrDatabase} connect_timeout=5`;
 
-/** repmgr.conf for one node: who it is, how every node reaches it, where its data and binaries are. */
+// repmgr runs these through a shell, without pg_bindir: full paths (the wizard's sudoers names the same ones).
+const fullPaths: Record<string, string> = { pg_ctlcluster: '/usr/bin/pg_ctlcluster', systemctl: '/usr/bin/systemctl' };
+
+/**
+ * The command repmgr and repmgrd run, as the server's OS user, to start, stop, restart or reload
+ * the node: the way the wizard controls it (pg_ctlcluster, systemctl, pg_ctl); what needs root
+ * goes through sudo -n, for which that user needs a sudo rule.
+ */
+export function serviceCommand(n: HandoffNode, action: ServerAction | 'promote'): string {
+  const control = action === 'promote' ? { as: 'postgres' as const, argv: ['pg_ctlcluster', ...n.node.cluster.id.split('/'), 'promote'] } : serverControl(n.node.cluster, action);
+  const [program, ...args] = control.argv;
+  return commandLine([...(control.as === 'root' ? ['sudo', '-n'] : []), fullPaths[program] ?? program, ...args]);
+}
+
+const serviceActions = ['start', 'stop', 'restart', 'reload'] as const;
+
+/** repmgr.conf for one node: who it is, how every node reaches it, where its data and binaries are, how its server is controlled. */
 export function repmgrConf(n: HandoffNode, replicationRole: string): string {
   const quote = (value: string) => `'${value.replace(/'/g, "''")}'`;
+  // pg_ctlcluster promotes too (repmgr's own promote is pg_ctl promote, which bypasses it).
+  const promote = n.node.cluster.manager === 'pg_ctlcluster' ? [`service_promote_command=${quote(serviceCommand(n, 'promote'))}`] : [];
   return [
     '# written by pgrepl-wizard handoff; repmgr reads it with -f',
     `node_id=${n.id}`,
@@ -78,6 +102,8 @@ export function repmgrConf(n: HandoffNode, replicationRole: string): string {
     `replication_user=${quote(replicationRole)}`,
     // The standbys keep the slots they stream from; repmgr's own (repmgr_slot_<id>) would be new ones.
     'use_replication_slots=no',
+    ...serviceActions.map((action) => `service_${action}_command=${quote(serviceCommand(n, action))}`),
+    ...promote,
     '',
   ].join('\n');
 }
@@ -100,7 +126,7 @@ async function repmgrBinary(n: HandoffNode): Promise<string> {
 async function readFiles(n: HandoffNode, nodes: HandoffNode[], home: string, password: string): Promise<NodeFiles> {
   const configPath = configPathFor(n, home);
   const passfile = `${home}/.pgpass`;
-  const [binary, hbaFile, configBefore, passfileBefore, method, firstRule, listen] = await Promise.all([
+  const [binary, hbaFile, configBefore, passfileBefore, method, firstRule, listen, preloaded, [libraryDir]] = await Promise.all([
     repmgrBinary(n),
     liveSetting(n.node, 'hba_file'),
     n.node.host.readFile(configPath, 'postgres'),
@@ -108,7 +134,10 @@ async function readFiles(n: HandoffNode, nodes: HandoffNode[], home: string, pas
     livePasswordMethod(n.node),
     query<Pick<HbaRule, 'line_number'>>(n.node, 'SELECT min(line_number) AS line_number FROM pg_hba_file_rules'),
     liveSetting(n.node, 'listen_addresses'),
+    liveSetting(n.node, 'shared_preload_libraries'),
+    query<{ setting: string }>(n.node, "SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'"),
   ]);
+  const preloadLibraries = await repmgrPreloaded(n, preloaded, libraryDir.setting);
   const listenAddresses = listenAddressesCovering(listen, n.node.host.address);
   if (listenAddresses !== undefined && n.id === 1) {
     throw new WizardError(
@@ -128,7 +157,42 @@ async function readFiles(n: HandoffNode, nodes: HandoffNode[], home: string, pas
   }
   let passfileText = passfileBefore ?? '';
   for (const other of nodes) passfileText = upsertPassfileEntry(passfileText, other.node.host.address, other.node.cluster.port, repmgrUser, password, repmgrDatabase);
-  return { configPath, configBefore, config: '', hbaFile, hbaOwner, hbaBefore: hbaBefore ?? '', hba, passfile, passfileBefore, passfileAfter: passfileText, binary, ...(listenAddresses ? { listenAddresses } : {}) };
+  return {
+    configPath,
+    configBefore,
+    config: '',
+    hbaFile,
+    hbaOwner,
+    hbaBefore: hbaBefore ?? '',
+    hba,
+    passfile,
+    passfileBefore,
+    passfileAfter: passfileText,
+    binary,
+    ...(listenAddresses ? { listenAddresses } : {}),
+    ...(preloadLibraries ? { preloadLibraries } : {}),
+  };
+}
+
+const preloadedLibraries = (setting: string) => setting.split(',').map((name) => name.trim().replace(/^"|"$/g, '')).filter(Boolean);
+
+/**
+ * shared_preload_libraries with repmgr added, or undefined when the server loads it already. The
+ * library must be where the server loads libraries from: a server restarted with a library it
+ * cannot find does not start.
+ */
+async function repmgrPreloaded(n: HandoffNode, preloaded: string, libraryDir: string): Promise<string | undefined> {
+  const libraries = preloadedLibraries(preloaded);
+  if (libraries.includes('repmgr')) return undefined;
+  const library = `${libraryDir}/repmgr.so`;
+  if ((await n.node.host.exec(privileged.pathExists(library), { as: 'postgres' })).code !== 0) {
+    throw new WizardError(
+      `repmgr's library for repmgrd is not where PostgreSQL ${n.node.cluster.major} loads libraries from (no ${library})`,
+      where(n.node),
+      `install repmgr for this server (Debian/Ubuntu: apt-get install postgresql-${n.node.cluster.major}-repmgr) on every node; nothing was changed`,
+    );
+  }
+  return [...libraries, 'repmgr'].join(', ');
 }
 
 /** Reads every node and the primary's role and database: what the hand-off would change. Changes nothing. */
@@ -172,8 +236,17 @@ export function handoffPlan(h: Handoff): PlannedAction[] {
     const at = `on ${n.name} (${n.node.host.label})`;
     if (file.passfileAfter !== (file.passfileBefore ?? '')) actions.push({ side, summary: `${at}: store the ${repmgrUser} password for every node in ${file.passfile} (mode 0600, content through stdin): repmgr and repmgrd read it, no password in any command line or repmgr.conf` });
     if (file.hba !== file.hbaBefore) actions.push({ side, summary: `${at}: let ${repmgrUser} into database ${repmgrDatabase} from every node (${h.nodes.map((o) => o.node.host.address).join(', ')}) in pg_hba.conf (backed up, validated, reloaded)`, diff: unifiedDiff(file.hbaFile, file.hbaBefore, file.hba) });
-    if (file.listenAddresses) {
-      actions.push({ side, summary: `${at}: ALTER SYSTEM SET listen_addresses = '${file.listenAddresses}' and restart it: repmgr reaches it at ${n.node.host.address}`, command: serverControlCommand(n.node.cluster, 'restart') });
+    if (needsRestart(file)) {
+      const settings = [
+        ...(file.listenAddresses ? [`listen_addresses = '${file.listenAddresses}' (repmgr reaches it at ${n.node.host.address})`] : []),
+        ...(file.preloadLibraries ? [`shared_preload_libraries = '${file.preloadLibraries}' (repmgrd needs repmgr's library loaded)`] : []),
+      ];
+      actions.push({
+        side,
+        summary: `${at}: ALTER SYSTEM SET ${settings.join(', ')} and restart it`,
+        command: serverControlCommand(n.node.cluster, 'restart'),
+        ...(n.id === 1 ? { destructive: 'restart-primary' as const } : {}),
+      });
     }
     if (file.config !== file.configBefore) actions.push({ side, summary: `${at}: write ${file.configPath} (node_id ${n.id}, node_name ${n.name})`, diff: unifiedDiff(file.configPath, file.configBefore ?? '', file.config) });
   });
@@ -217,7 +290,7 @@ export function clusterShowRows(output: string): { name: string; role: string; s
 }
 
 /** Does the hand-off: role and database, each node's passfile, pg_hba.conf and repmgr.conf, the registrations, the proof. */
-export async function applyHandoff(h: Handoff, recordChange: (change: ChangeRecord) => void, signal: AbortSignal): Promise<string[]> {
+export async function applyHandoff(h: Handoff, restartPrimary: boolean, recordChange: (change: ChangeRecord) => void, signal: AbortSignal): Promise<string[]> {
   const done: string[] = [];
   const primary = h.nodes[0];
   if (!h.roleReady) {
@@ -244,10 +317,18 @@ export async function applyHandoff(h: Handoff, recordChange: (change: ChangeReco
         throw new WizardError(`${file.hbaFile} on ${n.name} has errors after the change (${errors.join('; ')}); the backup was put back`, where(n.node), 'correct the lines named and run handoff again');
       }
     }
-    if (file.listenAddresses) {
-      await query(n.node, `ALTER SYSTEM SET listen_addresses = ${pg.escapeLiteral(file.listenAddresses)}`);
-      await controlServer(n.node, 'restart');
-      recordChange({ side, what: `${n.name}: listen_addresses = '${file.listenAddresses}' (ALTER SYSTEM, restarted)`, undo: 'ALTER SYSTEM RESET listen_addresses, then restart it' });
+    if (needsRestart(file)) {
+      const settings = { listen_addresses: file.listenAddresses, shared_preload_libraries: file.preloadLibraries };
+      const set = Object.entries(settings).filter((entry): entry is [string, string] => entry[1] !== undefined);
+      for (const [name, value] of set) await query(n.node, `ALTER SYSTEM SET ${name} = ${pg.escapeLiteral(value)}`);
+      const restart = n.id !== 1 || restartPrimary;
+      if (restart) await controlServer(n.node, 'restart');
+      const restartLine = byHandLine(n.node.host, serverControl(n.node.cluster, 'restart').as, serverControlCommand(n.node.cluster, 'restart'));
+      recordChange({
+        side,
+        what: `${n.name}: ${set.map(([name, value]) => `${name} = '${value}'`).join(', ')} (ALTER SYSTEM, ${restart ? 'restarted' : `not restarted: it takes effect at the next restart, ${restartLine}`})`,
+        undo: `ALTER SYSTEM RESET ${set.map(([name]) => name).join('; ALTER SYSTEM RESET ')}, then ${restartLine}`,
+      });
     }
     if (file.config !== file.configBefore) {
       await rewriteConfigFile(n.node.host, side, file.configPath, file.config, 'postgres', recordChange, file.configBefore !== null);
@@ -262,7 +343,20 @@ export async function applyHandoff(h: Handoff, recordChange: (change: ChangeReco
     await runRepmgr(h, i, registerArgs(n));
   }
   done.push(`registered ${h.nodes.map((n) => n.name).join(', ')} with repmgr`);
-  return [...done, await proveHandoff(h, signal)];
+  return [...done, await proveHandoff(h, signal), ...(await repmgrdReadiness(h))];
+}
+
+/** Whether repmgrd can start on every node now (repmgr's library loaded), and how to start it. */
+async function repmgrdReadiness(h: Handoff): Promise<string[]> {
+  const loaded = await Promise.all(h.nodes.map(async (n) => preloadedLibraries(await liveSetting(n.node, 'shared_preload_libraries')).includes('repmgr')));
+  const waiting = h.nodes.filter((_, i) => !loaded[i]).map((n) => n.name);
+  return [
+    waiting.length > 0
+      ? `repmgrd can start once ${waiting.join(', ')} ${waiting.length === 1 ? 'is' : 'are'} restarted (shared_preload_libraries names repmgr, not loaded yet)`
+      : 'repmgrd can start on every node: shared_preload_libraries loads repmgr, repmgr.conf has the service commands',
+    ...h.nodes.map((n, i) => `start repmgrd on ${n.name} as ${n.node.host.serverUser}: ${commandLine([h.files[i].binary.replace(/repmgr$/, 'repmgrd'), '-f', h.files[i].configPath])} (or with your service manager; Debian: REPMGRD_ENABLED=yes and REPMGRD_CONF in /etc/default/repmgrd)`),
+    "failover stays manual until repmgr.conf sets failover=automatic, promote_command and follow_command (repmgr's documentation on automatic failover)",
+  ];
 }
 
 /** `repmgr cluster show` on the primary lists every node as running, and `repmgr node check` passes on each. */

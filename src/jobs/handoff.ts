@@ -5,6 +5,7 @@ import type { Io } from '../io.js';
 import type { NamedStandby, Options } from '../options.js';
 import type { OpenNode } from '../session.js';
 import { defaultRoleName, slotNameFor } from '../setup/prepare.js';
+import { confirmDestructive } from '../setup/setup.js';
 import { toNode, type ChangeRecord, type PlannedAction } from '../../steps/contract.js';
 import { applyHandoff, handoffPlan, readHandoff, type HandoffNode } from '../../steps/repmgr-handoff.js';
 
@@ -46,7 +47,10 @@ export async function handoffJob(run: { primary: OpenNode; standbys: OpenNode[];
   if (options.plan) return outcome;
   run.showPlan(actions);
   if (!options.yes && !(await io.confirm(`Hand ${nodes.map((n) => n.name).join(', ')} to repmgr as planned?`, '--yes'))) return outcome;
-  outcome.done = await applyHandoff(handoff, (change) => outcome.changes.push(change), run.signal);
+  // The primary's restart (for repmgrd's library) is asked as setup asks it (headless: --restart-primary); without it the setting waits for the next restart.
+  const primaryRestart = actions.find((action) => action.destructive === 'restart-primary');
+  const restartPrimary = primaryRestart ? await confirmDestructive(primaryRestart, options, io, nodes[0].name) : false;
+  outcome.done = await applyHandoff(handoff, restartPrimary, (change) => outcome.changes.push(change), run.signal);
   return outcome;
 }
 

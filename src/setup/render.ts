@@ -69,6 +69,7 @@ export function closingText(outcome: SetupOutcome): string {
   if (outcome.settings.passwordGenerated && passwordStored) {
     lines.push('', `The replication password was generated; it is stored only in ${outcome.settings.passfile} on the standby (mode 0600, readable only by the OS user that runs the standby's PostgreSQL).`);
   }
+  for (const note of outcome.notes ?? []) lines.push('', `Note: ${note}`);
   lines.push('', outcome.ok ? 'Result: the standby is set up.' : 'Result: setup stopped; fix the failure above and run the same command again (finished steps are skipped).');
   return lines.join('\n');
 }

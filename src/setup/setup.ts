@@ -20,6 +20,8 @@ export interface SetupOutcome {
   planOnly: boolean;
   steps: StepResult[];
   changes: ChangeRecord[];
+  /** What the operator is left to do (a re-point that could not reach the old upstream). */
+  notes?: string[];
   /** Everything the steps were told, except the password. */
   settings: Omit<SetupSettings, 'password'>;
 }

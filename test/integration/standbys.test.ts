@@ -234,6 +234,11 @@ describe('a cascaded standby (primary → lab_one → lab_three)', () => {
     const fixed = await doctor(['--fix', '--yes']);
     expect(fixed.code, fixed.stderr).toBe(0);
     expect(fixed.report.healthy).toBe(true);
+    // lab_three's slot on the stopped lab_one could not be dropped: the result says so, and how.
+    expect((JSON.parse(fixed.stdout) as { repointed: { notes?: string[] } }).repointed.notes).toEqual([
+      expect.stringContaining("slot lab_three is left on the old upstream labadmin@"),
+    ]);
+    expect(fixed.stdout).toContain("run SELECT pg_drop_replication_slot('lab_three') there");
     expect(psqlIn('standby2', 'SELECT sender_host FROM pg_stat_wal_receiver')).toBe(lab.primaryIp);
     expect(psqlIn('primary', "SELECT state FROM pg_stat_replication WHERE application_name = 'lab_three'")).toBe('streaming');
     psqlIn('primary', "INSERT INTO t VALUES (3002, 'around the stopped upstream')", 'appdb');
@@ -252,23 +257,23 @@ describe('hand-off to repmgr', () => {
     if (!standby2Ip) [standby2Ip] = labUpWithStandbys(2);
   });
 
-  it('registers the primary and both standbys with the real repmgr: cluster show lists them running, node check passes on each', async () => {
+  it('registers the primary and both standbys with the real repmgr: cluster show lists them running, node check passes on each, repmgrd starts', async () => {
     // The doctor case left lab_one stopped; it streams from the primary again once started.
     inHost('standby', ['sh', '-c', 'pg_ctlcluster 15 main status >/dev/null || pg_ctlcluster 15 main start']);
     await until(() => (psqlIn('primary', "SELECT state FROM pg_stat_replication WHERE application_name = 'lab_one'") === 'streaming' ? true : undefined), 'lab_one to stream again');
-    // lab_three's slot on lab_one outlived the re-point (lab_one was down then): repmgr node check rightly calls an inactive slot critical.
+    // lab_three's slot on lab_one outlived the re-point (lab_one was down then, as its result said): repmgr node check rightly calls an inactive slot critical.
     psqlIn('standby', "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'lab_three'");
     const config = standbysConfig('handoff.yaml', [['lab_one', lab.standbyIp], ['lab_three', standby2Ip]]);
 
-    const plan = await runCli(['handoff', '--config', config, '--plan']);
-    expect(plan.code, plan.stderr).toBe(0);
-    expect(plan.stdout).toContain('/etc/postgresql/15/prod/repmgr.conf');
-    expect(plan.stdout).toContain('repmgr -f /etc/postgresql/15/main/repmgr.conf standby register');
-    expect(psqlIn('primary', "SELECT count(*) FROM pg_roles WHERE rolname = 'repmgr'")).toBe('0');
-
-    const run = await runCli(['handoff', '--config', config, '--yes'], { PGREPL_REPMGR_PASSWORD: repmgrPassword });
+    // The plan (on stderr before the run) names the files and commands, the primary's restart for repmgrd's library among them.
+    const run = await runCli(['handoff', '--config', config, '--yes', '--restart-primary'], { PGREPL_REPMGR_PASSWORD: repmgrPassword });
     expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stderr).toContain('/etc/postgresql/15/prod/repmgr.conf');
+    expect(run.stderr).toContain('repmgr -f /etc/postgresql/15/main/repmgr.conf standby register');
+    expect(run.stderr).toContain("shared_preload_libraries = 'repmgr' (repmgrd needs repmgr's library loaded) and restart it");
     expect(run.stdout).toContain('repmgr node check passes on every node');
+    expect(run.stdout).toContain('repmgrd can start on every node');
+    expect(run.stdout).toContain('start repmgrd on lab_one as postgres: /usr/lib/postgresql/15/bin/repmgrd -f /etc/postgresql/15/main/repmgr.conf');
     expect(run.stdout + run.stderr).not.toContain(repmgrPassword);
 
     const primaryName = inHost('primary', ['uname', '-n']).trim();
@@ -280,5 +285,17 @@ describe('hand-off to repmgr', () => {
     repmgr('primary', '/etc/postgresql/15/prod/repmgr.conf', ['node', 'check']);
     repmgr('standby', '/etc/postgresql/15/main/repmgr.conf', ['node', 'check']);
     repmgr('standby2', '/etc/postgresql/15/main/repmgr.conf', ['node', 'check']);
+    // repmgr stops and starts a node the way the lab does.
+    expect(repmgr('standby', '/etc/postgresql/15/main/repmgr.conf', ['node', 'service', '--list-actions', '--action=restart']).trim()).toBe('/usr/bin/pg_ctlcluster -m fast 15 main restart');
+
+    // repmgrd starts on the primary (it exits at once without repmgr's library loaded), repmgr sees it running; stopped again.
+    const pidFile = '/tmp/pgw-repmgrd.pid';
+    inHost('primary', ['runuser', '-u', 'postgres', '--', 'sh', '-c', '"$0" -f "$1" --pid-file "$2" >/tmp/pgw-repmgrd.log 2>&1', '/usr/lib/postgresql/15/bin/repmgrd', '/etc/postgresql/15/prod/repmgr.conf', pidFile]);
+    try {
+      const primaryRow = () => repmgr('primary', '/etc/postgresql/15/prod/repmgr.conf', ['service', 'status']).split('\n').find((line) => line.includes(`| ${primaryName} `));
+      expect(await until(() => (/\|\s*running\s*\|\s*\d+\s*\|/.test(primaryRow() ?? '') ? true : undefined), "repmgrd to run on the primary")).toBe(true);
+    } finally {
+      inHost('primary', ['sh', '-c', 'kill "$(cat "$1")"', 'sh', pidFile]);
+    }
   }, 300_000);
 });
