@@ -51,13 +51,15 @@ export interface Report extends CliResult {
 
 export async function doctor(flags: string[] = [], env: Record<string, string> = {}): Promise<Report> {
   const result = await runCli(['doctor', '--json', ...labFlags(flags)], env);
-  let parsed: { healthy: boolean; findings: JsonFinding[] };
+  let parsed: { healthy: boolean; findings?: JsonFinding[] };
   try {
     parsed = JSON.parse(result.stdout);
   } catch {
     throw new Error(`doctor printed no JSON (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
   }
-  return { ...result, ...parsed };
+  // A failed run prints its error instead of a diagnosis: say it, not "findings is undefined" later.
+  if (!parsed.findings) throw new Error(`doctor printed no diagnosis (exit ${result.code}):\n${result.stdout}`);
+  return { ...result, ...parsed, findings: parsed.findings };
 }
 
 export const errorsOf = (report: Report) => report.findings.filter((f) => f.severity === 'error');

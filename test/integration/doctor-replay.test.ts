@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { current, diagnoseUntil, doctor, doctorUntil, errorIds, expectStreamingWithNewRow, fix, logLine, password, quotedLogLines, setUpWithWizard, slot, standbyData, startReceiveWal, stopProcess } from './doctor-lab.js';
+import { current, diagnoseUntil, doctor, doctorUntil, errorIds, expectStreamingWithNewRow, fix, logLine, quotedLogLines, setUpWithWizard, slot, standbyData, startReceiveWal, stopProcess } from './doctor-lab.js';
 import { inHost, lab, psqlIn } from './lab.js';
 
 /**
@@ -13,7 +13,8 @@ import { inHost, lab, psqlIn } from './lab.js';
  * that stops answering, ended by the primary after wal_sender_timeout (info), and the primary
  * restarted with a higher max_connections, which pauses the standby's replay (hot-standby-params);
  * then a standby that cannot get WAL: restarted without primary_conninfo, ahead of a primary put
- * back to an older copy of itself, and stopped on a checkpoint record its pg_wal no longer has.
+ * back to an older copy of itself, then replaced by a copy without its WAL (backup_label) and
+ * stopped on a checkpoint record its pg_wal no longer has; one --fix clones it again.
  */
 
 const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
@@ -150,7 +151,7 @@ describe('doctor: replay on the standby', () => {
     await expectStreamingWithNewRow();
   });
 
-  it('primary-conninfo-missing: a standby restarted without primary_conninfo (and no restore_command) waits for WAL forever: an error quoting its WARNING; --fix writes it back', async () => {
+  it('primary-conninfo-missing: a standby restarted without primary_conninfo (and no restore_command) waits for WAL forever: an error quoting its WARNING; --fix writes it back with the password setup stored', async () => {
     psqlIn('standby', 'ALTER SYSTEM RESET primary_conninfo');
     inHost('standby', ['pg_ctlcluster', '15', 'main', 'restart']);
     const report = await diagnoseUntil(['primary-conninfo-missing']);
@@ -161,13 +162,14 @@ describe('doctor: replay on the standby', () => {
       expect.stringMatching(logLine('HINT:  The database server will regularly poll the pg_wal subdirectory to check for files placed there\\.')),
     ]);
 
-    // Nothing on the standby names the role now: --fix uses setup's (repl) with the password given, never the OS user's role.
-    expect(errorIds(await fix([], { PGREPL_PASSWORD: password }))).toEqual([]);
+    // Nothing on the standby names the role now: --fix uses setup's (repl), never the OS user's role, and
+    // the password setup stored for it in the passfile (no PGREPL_PASSWORD).
+    expect(errorIds(await fix())).toEqual([]);
     expect(psqlIn('standby', 'SHOW primary_conninfo')).toContain(`application_name=${slot}`);
     await expectStreamingWithNewRow();
   });
 
-  it('standby-ahead: the primary put back to an older copy of itself is behind its standby: an error quoting "requested starting point … is ahead of the WAL flush position"; --fix clones again', async () => {
+  it('standby-ahead: the primary put back to an older copy of itself is behind its standby: an error quoting "requested starting point … is ahead of the WAL flush position", repaired by a re-clone (run in the next case)', async () => {
     const primaryData = '/var/lib/postgresql/15/prod';
     inHost('primary', ['sh', '-c', `set -e; pg_ctlcluster 15 prod stop; rm -rf /tmp/prod-copy; cp -a ${primaryData} /tmp/prod-copy; pg_ctlcluster 15 prod start`]);
     // WAL the standby replays and the copy will not have.
@@ -184,16 +186,30 @@ describe('doctor: replay on the standby', () => {
     );
     expect(quotedLogLines(ahead, 'primary')).toContainEqual(expect.stringMatching(logLine(`ERROR:  requested starting point ${lsn} is ahead of the WAL flush position of this server ${lsn}`)));
     expect(report.findings.map((f) => f.id)).not.toContain('timeline-diverged');
-
-    const after = await fix();
-    expect(errorIds(after)).toEqual([]);
-    expect(after.repairs.steps.find((s) => s.id === 'clone-standby')).toMatchObject({ status: 'done' });
-    expect(psqlIn('standby', 'SELECT count(*) FROM t WHERE id BETWEEN 901 AND 903', 'appdb')).toBe('0');
-    await expectStreamingWithNewRow();
+    expect(ahead.fix).toMatchObject({ fixable: true, action: 're-clones the standby (old data directory kept, renamed)' });
   });
 
-  it('checkpoint-missing: a standby whose pg_wal was emptied and standby.signal lost stops on "could not locate a valid checkpoint record": an error quoting the PANIC; --fix clones again', async () => {
-    inHost('standby', ['sh', '-c', `pg_ctlcluster 15 main stop; rm -f ${standbyData}/standby.signal ${standbyData}/pg_wal/0000*; pg_ctlcluster 15 main start >/dev/null 2>&1; true`]);
+  it('checkpoint-missing: a copy without its WAL stops on "could not locate required checkpoint record" with backup_label\'s HINTs; with backup_label removed and pg_wal emptied, on "could not locate a valid checkpoint record": errors quoting each; --fix clones again, with the password setup stored', async () => {
+    // Over the standby left ahead by the case before: a copy made without its WAL (pg_basebackup -X none,
+    // no -R: no primary_conninfo either) put in place of its data directory.
+    inHost('standby', [
+      'sh',
+      '-c',
+      `pg_ctlcluster 15 main stop; rm -rf ${standbyData}.copy && runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_basebackup -h ${lab.primaryIp} -p 5433 -U repl -D ${standbyData}.copy -X none -c fast 2>/dev/null && rm -rf ${standbyData} && mv ${standbyData}.copy ${standbyData}; pg_ctlcluster 15 main start >/dev/null 2>&1; true`,
+    ]);
+    const copied = current(await diagnoseUntil(['checkpoint-missing', 'standby-down']), 'checkpoint-missing');
+    expect(copied.detail).toBe('the data directory was copied without the WAL its backup_label needs');
+    expect(copied.evidence[0].lines[0]).toMatch(/backup_label present: a copy whose backup_label names a checkpoint no WAL in pg_wal holds$/);
+    // PostgreSQL 15's words; the unit tests hold the other majors' (17+ add " at %X/%X", "or standby.signal").
+    expect(quotedLogLines(copied, 'standby')).toEqual([
+      expect.stringMatching(logLine('FATAL:  could not locate required checkpoint record$')),
+      expect.stringMatching(logLine(`HINT:  If you are restoring from a backup, touch "${standbyData}/recovery.signal" and add required recovery options\\.$`)),
+      `\tIf you are not restoring from a backup, try removing the file "${standbyData}/backup_label".`,
+      `\tBe careful: removing "${standbyData}/backup_label" will result in a corrupt cluster if restoring from a backup.`,
+    ]);
+
+    // What that HINT warns about: backup_label removed (and nothing in pg_wal).
+    inHost('standby', ['sh', '-c', `pg_ctlcluster 15 main stop; rm -f ${standbyData}/backup_label ${standbyData}/pg_wal/0000*; pg_ctlcluster 15 main start >/dev/null 2>&1; true`]);
     const report = await diagnoseUntil(['checkpoint-missing', 'standby-down']);
     const missing = current(report, 'checkpoint-missing');
     expect(missing.detail).toBe("WAL that the data directory's last checkpoint is in was removed from pg_wal");
@@ -201,8 +217,10 @@ describe('doctor: replay on the standby', () => {
     expect(quotedLogLines(missing, 'standby')).toEqual([expect.stringMatching(logLine('PANIC:  could not locate a valid checkpoint record$'))]);
     expect(current(report, 'standby-down').detail).toBe('it stopped on: could not locate a valid checkpoint record');
 
+    // The data directory names no primary now: the repairs read the password setup stored in the passfile.
     const after = await fix();
     expect(errorIds(after)).toEqual([]);
+    expect(after.repairs.steps.find((s) => s.id === 'clone-standby')).toMatchObject({ status: 'done' });
     expect(psqlIn('standby', 'SELECT pg_is_in_recovery()')).toBe('t');
     await expectStreamingWithNewRow();
   });
