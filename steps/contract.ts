@@ -193,6 +193,8 @@ export interface StepResult {
   notes?: string[];
   /** Wall time of the step, for the summary and the benchmark. */
   durationMs?: number;
+  /** kB the step copied by its last progress report (the clone's pg_basebackup, pg_rewind), for the summary and the benchmark. */
+  copiedKb?: number;
   actions?: PlannedAction[];
   error?: { message: string; where?: string; fix?: string };
 }

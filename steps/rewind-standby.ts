@@ -6,7 +6,7 @@ import { runningAddress } from '../src/facts/live.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from './contract.js';
 import { standbyOwnConfig } from './clone-standby.js';
 import { timestampSuffix } from './lib/config-files.js';
-import { copyWalSegment, findPgRewind, missingWalSegment, rewindArgv, runRewind, type RewindRun } from './lib/rewind.js';
+import { copyWalSegment, findPgRewind, missingWalSegment, rewindArgv, runRewind, targetWal, walFromPrimary, type RewindRun, type TargetWal } from './lib/rewind.js';
 import { controlServer, serverControlCommand } from './lib/server-control.js';
 
 /**
@@ -58,15 +58,15 @@ async function stopCleanly(ctx: StepContext): Promise<void> {
 const walSegmentsFetched = 64;
 
 /** pg_rewind --dry-run; each WAL segment it misses that the primary still has is copied over, and it runs again. */
-async function dryRunFetchingWal(ctx: StepContext, pgRewind: string): Promise<RewindRun> {
+async function dryRunFetchingWal(ctx: StepContext, pgRewind: string, wal: TargetWal): Promise<RewindRun> {
   for (let fetched = 0; ; fetched++) {
-    const dryRun = await runRewind(ctx.primary, ctx.standby, { dryRun: true, pgRewind, signal: ctx.signal });
+    const dryRun = await runRewind(ctx.primary, ctx.standby, { dryRun: true, pgRewind, wal, signal: ctx.signal });
     const missing = missingWalSegment(dryRun);
     if (!missing || fetched === walSegmentsFetched || !(await copyWalSegment(ctx.primary, ctx.standby, missing))) {
       for (const line of dryRun.lines) ctx.note(line);
       return dryRun;
     }
-    ctx.note(`pg_rewind needs WAL segment ${missing}, which the standby no longer has: copied it from the primary's pg_wal (the same WAL before the fork)`);
+    ctx.note(`pg_rewind needs WAL segment ${missing}, which the standby no longer has${wal.args.length > 0 ? ' (nor its archive)' : ''}: copied it from the primary's pg_wal (the same WAL before the fork)`);
   }
 }
 
@@ -86,13 +86,13 @@ export const rewindStandbyStep: Step = {
   async plan(ctx) {
     const { cluster } = ctx.standby;
     const actions: PlannedAction[] = [];
-    const found = await findPgRewind(ctx.standby);
+    const [found, wal] = await Promise.all([findPgRewind(ctx.standby), targetWal(ctx.standby)]);
     const pgRewind = 'path' in found ? found.path : 'pg_rewind';
     if (await runningAddress(ctx.standby)) actions.push({ side: 'standby', summary: `Stop the standby's cluster ${cluster.id} (pg_rewind needs it shut down cleanly)`, command: serverControlCommand(cluster, 'stop') });
     actions.push(
       { side: 'standby', summary: `Save the standby's own ${ownFiles(ctx).join(', ')} (pg_rewind copies the primary's) to ~${ctx.standby.host.serverUser}/.pgrepl-wizard/rewind-<time>/` },
-      { side: 'standby', summary: "pg_rewind --dry-run: proves the rewind can work before anything changes", command: rewindArgv(ctx.primary, ctx.standby, pgRewind, true) },
-      rewindAction(ctx, pgRewind),
+      { side: 'standby', summary: `pg_rewind --dry-run: proves the rewind can work before anything changes; ${wal.says}`, command: rewindArgv(ctx.primary, ctx.standby, pgRewind, true, wal) },
+      rewindAction(ctx, pgRewind, wal),
       { side: 'standby', summary: `Put the standby's own ${ownFiles(ctx).join(', ')} back` },
     );
     return actions;
@@ -101,13 +101,14 @@ export const rewindStandbyStep: Step = {
   async apply(ctx) {
     const { host, cluster } = ctx.standby;
     const dir = cluster.dataDirectory;
-    const found = await findPgRewind(ctx.standby);
+    const [found, wal] = await Promise.all([findPgRewind(ctx.standby), targetWal(ctx.standby)]);
     if ('missing' in found) throw new RewindFailed(found.missing, where(ctx.standby), found.missing, false);
-    if (!(await ctx.confirm(rewindAction(ctx, found.path)))) {
+    if (!(await ctx.confirm(rewindAction(ctx, found.path, wal)))) {
       throw new WizardError('stopped before touching the standby', where(ctx.standby), "run again and confirm rewinding the standby's data directory (headless: --yes)");
     }
     await stopCleanly(ctx);
-    const dryRun = await dryRunFetchingWal(ctx, found.path);
+    ctx.note(wal.says);
+    const dryRun = await dryRunFetchingWal(ctx, found.path, wal);
     if (!dryRun.ok) throw refused(ctx, dryRun, false);
 
     const saved = `${await serverHome(host)}/.pgrepl-wizard/rewind-${timestampSuffix()}`;
@@ -119,6 +120,7 @@ export const rewindStandbyStep: Step = {
     const rewound = await runRewind(ctx.primary, ctx.standby, {
       dryRun: false,
       pgRewind: found.path,
+      wal,
       signal: ctx.signal,
       onProgress: (doneKb, totalKb, percent) => ctx.progress({ stepId, doneKb, totalKb, percent, message: 'pg_rewind' }),
     });
@@ -132,7 +134,8 @@ export const rewindStandbyStep: Step = {
       what: `rewound ${dir} to the primary's history (${copied}); what the standby wrote after the fork is gone; its own ${files.join(', ')} were put back (copies in ${saved})`,
       backup: saved,
     });
-    return `rewound ${dir}: ${copied}`;
+    // Where an archive was there to use, whether pg_rewind could use it.
+    return `rewound ${dir}: ${copied}${wal === walFromPrimary ? '' : `; ${wal.says}`}`;
   },
 
   async verify(ctx) {
@@ -151,7 +154,7 @@ export const rewindStandbyStep: Step = {
 };
 
 /** The rewind itself, for the plan and the confirmation: it changes the data directory in place. */
-function rewindAction(ctx: StepContext, pgRewind: string): PlannedAction {
+function rewindAction(ctx: StepContext, pgRewind: string, wal: TargetWal): PlannedAction {
   const { cluster } = ctx.standby;
   return {
     side: 'standby',
@@ -159,7 +162,7 @@ function rewindAction(ctx: StepContext, pgRewind: string): PlannedAction {
       `Rewind the standby's data directory ${cluster.dataDirectory} with pg_rewind ${cluster.major} against the primary ` +
       `(--source-server: the primary's superuser ${ctx.primary.host.serverUser} over the wizard's socket relay, no password): ` +
       "only the blocks changed since the fork are copied; what the standby wrote after the fork is discarded, not kept",
-    command: rewindArgv(ctx.primary, ctx.standby, pgRewind, false),
+    command: rewindArgv(ctx.primary, ctx.standby, pgRewind, false, wal),
     destructive: 'replace-standby-data',
   };
 }

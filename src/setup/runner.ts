@@ -36,7 +36,8 @@ export async function runSteps(
       options.emit({ type: 'step-end', result });
       continue;
     }
-    const ctx = contextFor(step.id);
+    let copiedKb: number | undefined;
+    const ctx = countingCopies(contextFor(step.id), (kb) => (copiedKb = kb));
     options.emit({ type: 'step-start', ...base });
     const phase = (name: 'checking' | 'planning' | 'applying' | 'verifying') => options.emit({ type: 'step-phase', id: step.id, phase: name });
     let result: StepResult;
@@ -69,10 +70,22 @@ export async function runSteps(
       result = { ...base, status: 'failed', detail: errorDetail(error)!.message, error: errorDetail(error) };
     }
     result.durationMs = Math.round(performance.now() - started);
+    if (copiedKb !== undefined) result.copiedKb = copiedKb;
     results.push(result);
     options.emit({ type: 'step-end', result });
   }
   return results;
+}
+
+/** The step's context, remembering what its last progress report said was copied (pg_basebackup's, pg_rewind's). */
+function countingCopies(ctx: StepContext, copied: (kb: number) => void): StepContext {
+  return {
+    ...ctx,
+    progress: (update: Progress) => {
+      copied(update.doneKb);
+      ctx.progress(update);
+    },
+  };
 }
 
 /** What a lost connection or an interruption left on the servers, as far as the runner knows. */

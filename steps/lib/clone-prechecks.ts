@@ -11,6 +11,7 @@ import { passfileParams, probeReplication, type ProbeOutcome } from '../../src/f
 import { replicationFix } from '../../src/catalog/replication-errors.js';
 import { olderClientFix } from '../../src/catalog/clone-failures.js';
 import { hotStandbyMinimums, settingsToRaise } from './standby-config.js';
+import { findPgRewind } from './rewind.js';
 
 /**
  * Everything checked before the standby's data is touched: what repmgr checks before
@@ -80,6 +81,8 @@ export interface CloneFacts {
   connection: ConnectionTest;
   /** The "primary" is a cascade's upstream: a standby, in recovery by design. */
   cascade?: boolean;
+  /** Whether each host has a pg_rewind of its server's major (the only one that rewinds it). */
+  pgRewind: { primary: boolean; standby: boolean };
 }
 
 export interface Finding {
@@ -206,8 +209,18 @@ async function connectionTest(ctx: StepContext, mode: 'plan' | 'apply'): Promise
 export async function gatherCloneFacts(ctx: StepContext, mode: 'plan' | 'apply'): Promise<CloneFacts> {
   const primaryRead = primaryFacts(ctx);
   const tablespaces = primaryRead.then((primary) => ('unreachable' in primary ? [] : primary.tablespaces));
-  const [primary, connection, standby] = await Promise.all([primaryRead, connectionTest(ctx, mode), standbyFacts(ctx, tablespaces)]);
-  return { primary, primaryHost: identity(ctx, 'primary'), primaryPort: ctx.primary.cluster.port, standby, standbyHost: identity(ctx, 'standby'), connection, cascade: ctx.origin !== undefined };
+  const found = async (side: 'primary' | 'standby') => 'path' in (await findPgRewind(ctx[side]));
+  const [primary, connection, standby, primaryRewind, standbyRewind] = await Promise.all([primaryRead, connectionTest(ctx, mode), standbyFacts(ctx, tablespaces), found('primary'), found('standby')]);
+  return {
+    primary,
+    primaryHost: identity(ctx, 'primary'),
+    primaryPort: ctx.primary.cluster.port,
+    standby,
+    standbyHost: identity(ctx, 'standby'),
+    connection,
+    cascade: ctx.origin !== undefined,
+    pgRewind: { primary: primaryRewind, standby: standbyRewind },
+  };
 }
 
 const major = (versionNum: number) => (versionNum >= 100000 ? Math.floor(versionNum / 10000) : Math.floor(versionNum / 100) / 100);
@@ -280,10 +293,17 @@ export function judgeCloneFacts(facts: CloneFacts, settings: SetupSettings): Fin
       !archiving || p.archiveCommand !== '' || p.archiveLibrary !== ''
         ? ok(archiving ? `archive_mode = ${p.archiveMode}, archive_command set` : 'archive_mode = off')
         : { status: 'fail', detail: `archive_mode = ${p.archiveMode} but archive_command is empty: WAL piles up on the primary`, fix: 'on the primary: set archive_command (or pass --archive-dir), or turn archive_mode off' });
+    const withoutRewind = (['primary', 'standby'] as const).filter((side) => !facts.pgRewind[side]);
     add('pg_rewind-ready', 'primary', false,
-      enabled(p.dataChecksums) || enabled(p.walLogHints) || settings.walLogHints
-        ? ok(`${enabled(p.dataChecksums) ? 'data checksums on' : 'wal_log_hints = on'}: the standby gets the same from the clone, so doctor --fix can rewind either server later (pg_rewind) instead of cloning it again`)
-        : { status: 'warn', detail: 'neither data checksums nor wal_log_hints on the primary (nor, after the clone, on the standby): a standby or former primary whose history forks can only be cloned again, pg_rewind refuses it; --wal-log-hints turns wal_log_hints on (a restart of the primary)' });
+      !(enabled(p.dataChecksums) || enabled(p.walLogHints) || settings.walLogHints)
+        ? { status: 'warn', detail: 'neither data checksums nor wal_log_hints on the primary (nor, after the clone, on the standby): a standby or former primary whose history forks can only be cloned again, pg_rewind refuses it; --wal-log-hints turns wal_log_hints on (a restart of the primary)' }
+        : withoutRewind.length > 0
+          ? {
+              status: 'warn',
+              detail: `no pg_rewind of PostgreSQL ${primaryMajor} on the ${withoutRewind.join(' nor on the ')} (pg_rewind works only on its own major's data directory; a hand-installed server often comes without it): doctor --fix would clone ${withoutRewind.length > 1 ? 'either server' : 'it'} again instead of rewinding it`,
+              fix: `install it with the server package (postgresql-${primaryMajor} on Debian/Ubuntu, postgresql${primaryMajor}-server from PGDG) or from a source build's bin directory`,
+            }
+          : ok(`${enabled(p.dataChecksums) ? 'data checksums on' : 'wal_log_hints = on'}: the standby gets the same from the clone, so doctor --fix can rewind either server later (pg_rewind ${primaryMajor} is on both) instead of cloning it again`));
     add('tablespaces', 'standby', false, judgeTablespaces(p.tablespaces, standby, settings));
     // After the clone the standby has the primary's roles; the wizard reaches it as the role named like its OS user.
     const user = p.standbyUser.name;

@@ -1,5 +1,6 @@
 import { Duplex, PassThrough } from 'node:stream';
 import * as privileged from '../../src/remote/commands.js';
+import { configuredSettings } from '../../src/facts/clusters.js';
 import { runningAddress } from '../../src/facts/live.js';
 import type { Node } from '../contract.js';
 import { lineSplitter } from './basebackup-progress.js';
@@ -55,19 +56,54 @@ export async function findPgRewind(node: Node): Promise<{ path: string } | { mis
   };
 }
 
+/** Where pg_rewind gets the standby's WAL segments that its pg_wal no longer holds. */
+export interface TargetWal {
+  /** --restore-target-wal (and --config-file), or none. */
+  args: string[];
+  /** What the plan says about it. */
+  says: string;
+}
+
+const fromPrimary = 'WAL segments the standby no longer has are copied from the primary\'s pg_wal (up to the fork both wrote the same WAL)';
+/** Without an archive: the caller copies what pg_rewind misses (dryRunFetchingWal in steps/rewind-standby.ts). */
+export const walFromPrimary: TargetWal = { args: [], says: fromPrimary };
+
+/**
+ * pg_rewind reads the standby's WAL back to the last checkpoint before the fork; a segment the
+ * standby has recycled since is taken from its WAL archive with --restore-target-wal (13+),
+ * which runs the standby's restore_command. pg_rewind reads that setting with `postgres -C`
+ * from the postgresql.conf inside the data directory, or from --config-file (15+): where the
+ * configuration lives elsewhere (Debian), 13 and 14 cannot, and the segments are copied from
+ * the primary's pg_wal as without an archive. Before 13 restore_command is not read at all.
+ */
+export async function targetWal(standby: Node): Promise<TargetWal> {
+  const { host, cluster } = standby;
+  if (cluster.major < 13) return walFromPrimary;
+  const restore = (await configuredSettings(host, cluster, ['restore_command'])).restore_command;
+  if (!restore) return walFromPrimary;
+  const configFile = cluster.configDir && `${cluster.configDir}/postgresql.conf`;
+  const fromArchive = `WAL segments the standby no longer has are restored from its archive (--restore-target-wal runs its restore_command = '${restore}')`;
+  if (!configFile) return { args: ['--restore-target-wal'], says: fromArchive };
+  if (cluster.major >= 15) return { args: ['--restore-target-wal', `--config-file=${configFile}`], says: `${fromArchive}, read from ${configFile} (--config-file)` };
+  return {
+    args: [],
+    says: `${fromPrimary}, not restored from the archive: pg_rewind ${cluster.major} reads restore_command only from a postgresql.conf inside the data directory (--config-file comes with 15), and this one is ${configFile}`,
+  };
+}
+
 /**
  * pg_rewind's arguments (the relay adds --source-server). From 13 pg_rewind would run a
  * target that was not shut down cleanly in single-user mode itself, which fails where the
  * configuration lives outside the data directory (Debian): the wizard stops it cleanly first.
  */
-export function rewindArgs(standby: Node, pgRewind: string, dryRun: boolean): string[] {
+export function rewindArgs(standby: Node, pgRewind: string, dryRun: boolean, wal: TargetWal): string[] {
   const { cluster } = standby;
-  return [pgRewind, `--target-pgdata=${cluster.dataDirectory}`, '--progress', ...(cluster.major >= 13 ? ['--no-ensure-shutdown'] : []), ...(dryRun ? ['--dry-run'] : [])];
+  return [pgRewind, `--target-pgdata=${cluster.dataDirectory}`, '--progress', ...(cluster.major >= 13 ? ['--no-ensure-shutdown'] : []), ...wal.args, ...(dryRun ? ['--dry-run'] : [])];
 }
 
 /** The argv the standby runs, as the plan shows it (the --source-server the relay adds is named in the summary). */
-export const rewindArgv = (primary: Node, standby: Node, pgRewind: string, dryRun: boolean) =>
-  privileged.rewindThroughRelay(primary.cluster.port, primary.host.serverUser, rewindArgs(standby, pgRewind, dryRun));
+export const rewindArgv = (primary: Node, standby: Node, pgRewind: string, dryRun: boolean, wal: TargetWal) =>
+  privileged.rewindThroughRelay(primary.cluster.port, primary.host.serverUser, rewindArgs(standby, pgRewind, dryRun, wal));
 
 export function parseRewindOutput(code: number, stderr: string): RewindRun {
   const lines: string[] = [];
@@ -94,10 +130,11 @@ async function joined<T>(run: (standbySide: Duplex, primarySide: Duplex) => Prom
   return run(Duplex.from({ readable: toStandby, writable: toPrimary }), Duplex.from({ readable: toPrimary, writable: toStandby }));
 }
 
-const missingSegment = /could not open file "[^"]*\/pg_wal\/([0-9A-F]{24})": No such file or directory/;
+// Without restore_command pg_rewind cannot open it; with it, the archive did not have it either.
+const missingSegment = /could not open file "[^"]*\/pg_wal\/([0-9A-F]{24})": No such file or directory|could not restore file "([0-9A-F]{24})" from archive/;
 
-/** The WAL segment pg_rewind found missing in the standby's pg_wal, if that is why it stopped. */
-export const missingWalSegment = (run: RewindRun) => (run.ok ? undefined : run.lines.map((line) => missingSegment.exec(line)?.[1]).find(Boolean));
+/** The WAL segment pg_rewind found missing in the standby's pg_wal (and its archive), if that is why it stopped. */
+export const missingWalSegment = (run: RewindRun) => (run.ok ? undefined : run.lines.map((line) => missingSegment.exec(line)?.slice(1).find(Boolean)).find(Boolean));
 
 /**
  * Copies a WAL segment from the primary's pg_wal into the standby's, through the workstation:
@@ -131,7 +168,7 @@ export async function copyWalSegment(primary: Node, standby: Node, name: string)
 export async function runRewind(
   primary: Node,
   standby: Node,
-  options: { dryRun: boolean; pgRewind?: string; onProgress?: (doneKb: number, totalKb: number, percent: number) => void; signal?: AbortSignal },
+  options: { dryRun: boolean; pgRewind?: string; wal?: TargetWal; onProgress?: (doneKb: number, totalKb: number, percent: number) => void; signal?: AbortSignal },
 ): Promise<RewindRun> {
   const address = await runningAddress(primary);
   if (!address) return { ok: false, lines: [], error: `the primary's cluster ${primary.cluster.id} is not running: pg_rewind needs it as its source` };
@@ -143,7 +180,7 @@ export async function runRewind(
   });
   const [rewound] = await joined((standbySide, primarySide) =>
     Promise.all([
-      standby.host.exec(rewindArgv(primary, standby, pgRewind.path, options.dryRun), { as: 'postgres', stream: standbySide, onStderr: (chunk) => progress.push(chunk), signal: options.signal }),
+      standby.host.exec(rewindArgv(primary, standby, pgRewind.path, options.dryRun, options.wal ?? walFromPrimary), { as: 'postgres', stream: standbySide, onStderr: (chunk) => progress.push(chunk), signal: options.signal }),
       primary.host.exec(privileged.socketRelay(`${address.socketDir}/.s.PGSQL.${address.port}`), { as: 'postgres', stream: primarySide }),
     ]),
   );

@@ -9,6 +9,9 @@
  * BENCH_RUNS how many runs of each are made (default 3; medians are printed).
  * It also prints how long one refresh of `status` takes (BENCH_STATUS_RUNS runs, default 10;
  * goal <= 50 ms); BENCH_PART=status measures only that, on a pair set up by the wizard.
+ * BENCH_PART=rewind (opt-in: minutes of copying) compares doctor --fix's two repairs of a
+ * standby promoted by mistake on a primary of pgbench scale BENCH_SCALE: pg_rewind against the
+ * re-clone, kB copied and wall time (goal: the rewind copies <= 5% of the clone's bytes).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -143,8 +146,63 @@ function measureStatus(): void {
   console.log(`\nstatus: one refresh (one SQL statement per host, in parallel): median ${median(refreshes).toFixed(1)} ms over ${statusRuns} runs (goal <= 50 ms; all: ${refreshes.map((ms) => ms.toFixed(1)).join(', ')})`);
 }
 
+const psqlOn = (host: 'primary' | 'standby', sql: string, database = 'postgres') =>
+  lab('exec', host, 'runuser', '-u', 'postgres', '--', 'psql', '-X', '-At', '-p', host === 'primary' ? '5433' : '5432', '-d', database, '-c', sql).trim();
+const walSize = () => psqlOn('primary', 'SELECT pg_size_pretty(sum(size)) FROM pg_ls_waldir()');
+
+/** A small divergence: the standby promoted by mistake takes a row, the primary a few hundred pgbench transactions. */
+function diverge(): void {
+  psqlOn('standby', 'SELECT pg_promote(true, 60)');
+  psqlOn('standby', "INSERT INTO t VALUES (900, 'written on the promoted standby') ON CONFLICT DO NOTHING", 'appdb');
+  lab('exec', 'primary', 'runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pgbench', '-n', '-t', '300', '-p', '5433', 'appdb');
+  psqlOn('standby', 'CHECKPOINT');
+}
+
+interface Repair {
+  wallSeconds: number;
+  stepSeconds: number;
+  copiedKb: number;
+  detail: string;
+}
+
+/** doctor --fix --yes on the diverged pair; `step` is the repair expected to copy: rewind-standby or clone-standby. */
+function repair(step: 'rewind-standby' | 'clone-standby'): Repair {
+  const [output, wallSeconds] = timed(
+    () => spawnSync('node', [cli, 'doctor', '--fix', '--yes', '--json', '--config', config], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).stdout,
+  );
+  const report = JSON.parse(output);
+  const done = report.repairs?.steps?.find((s: { id: string; status: string }) => s.id === step && s.status === 'done');
+  if (!done || !report.healthy || typeof done.copiedKb !== 'number') throw new Error(`doctor --fix did not repair the standby with ${step}: ${JSON.stringify(report.repairs?.steps ?? report.findings)}`);
+  return { wallSeconds, stepSeconds: done.durationMs / 1000, copiedKb: done.copiedKb, detail: done.detail };
+}
+
+/** The same divergence repaired twice on one pair: by pg_rewind, then (wal_log_hints off on the standby: pg_rewind refuses) by the re-clone. */
+function rewindVsClone(pgbenchScale: number): void {
+  const loadBefore = loadavg()[0];
+  fresh(pgbenchScale);
+  execFileSync('node', [cli, 'setup', '--yes', '--restart-primary', '--wal-log-hints', '--config', config], { encoding: 'utf8', env: { ...process.env, PGREPL_PASSWORD: `bench-${Date.now()}` } });
+  const size = psqlOn('primary', 'SELECT pg_size_pretty(pg_database_size(current_database()))', 'appdb');
+  diverge();
+  // pg_rewind before 18 copies every file of the source's pg_wal in full, recycled segments too.
+  const walAtRewind = walSize();
+  const rewind = repair('rewind-standby');
+  psqlOn('standby', 'ALTER SYSTEM SET wal_log_hints = off');
+  lab('exec', 'standby', 'pg_ctlcluster', '15', 'main', 'restart');
+  diverge();
+  const clone = repair('clone-standby');
+  console.log(`
+repairing a standby promoted by mistake, primary of pgbench scale ${pgbenchScale} (appdb ${size}; the primary's pg_wal ${walAtRewind} when rewound); load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after (${cpus().length} cores)`);
+  for (const [label, r] of [['pg_rewind', rewind], ['re-clone', clone]] as const) {
+    console.log(`  ${label.padEnd(10)} copied ${(r.copiedKb / 1024).toFixed(1).padStart(8)} MB; step ${seconds(r.stepSeconds)}, doctor --fix wall ${seconds(r.wallSeconds)}`);
+  }
+  console.log(`  ${rewind.detail}`);
+  console.log(`  pg_rewind copied ${((rewind.copiedKb / clone.copiedKb) * 100).toFixed(1)}% of the re-clone's bytes (goal <= 5%); its step took ${((rewind.stepSeconds / clone.stepSeconds) * 100).toFixed(0)}% of the clone's time`);
+}
+
 lab('up');
-if (process.env.BENCH_PART === 'status') {
+if (process.env.BENCH_PART === 'rewind') {
+  rewindVsClone(scale);
+} else if (process.env.BENCH_PART === 'status') {
   fresh(0);
   wizardRun();
   measureStatus();

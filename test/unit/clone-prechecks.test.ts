@@ -47,6 +47,7 @@ const healthy: CloneFacts = {
   },
   standbyHost: { label: 'labadmin@10.77.0.12', cluster: { bootId: 'd5a12016-cfc6-4a2f-9d41-a7e7ea94cda8', directory: '2049:1442051' } },
   connection: { ran: true, ok: true, output: '7300000000000000001|1|0/3000148|' },
+  pgRewind: { primary: true, standby: true },
 };
 
 const verdict = (facts: CloneFacts, name: string) => judgeCloneFacts(facts, settings).find((f) => f.name === name)!;
@@ -184,5 +185,8 @@ describe('clone prechecks', () => {
 
   it('warns, without failing, when pg_rewind could not be used later', () => {
     expect(verdict({ ...healthy, primary: { ...primary, walLogHints: 'off' } }, 'pg_rewind-ready').status).toBe('warn');
+    const noRewind = verdict({ ...healthy, pgRewind: { primary: true, standby: false } }, 'pg_rewind-ready');
+    expect(noRewind).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^no pg_rewind of PostgreSQL 15 on the standby \(/) });
+    expect(noRewind.fix).toContain('postgresql-15 on Debian/Ubuntu');
   });
 });

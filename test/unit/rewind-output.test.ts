@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { hintsMissing, missingWalSegment, parseRewindOutput, rewindArgs, targetRunning } from '../../steps/lib/rewind.js';
+import { hintsMissing, missingWalSegment, parseRewindOutput, rewindArgs, targetRunning, targetWal, walFromPrimary } from '../../steps/lib/rewind.js';
 import type { Node } from '../../steps/contract.js';
+import { FakeHost } from './fake-host.js';
 
 /** pg_rewind's stderr as PostgreSQL 15's pg_rewind wrote it on the lab (progress lines end in \r). */
 const rewound = [
@@ -37,14 +38,38 @@ describe("pg_rewind's output", () => {
   });
 
   it("runs the target's own major's pg_rewind; --no-ensure-shutdown from 13, where pg_rewind would start the server itself", () => {
-    expect(rewindArgs(node(12), '/usr/lib/postgresql/12/bin/pg_rewind', true)).toEqual(['/usr/lib/postgresql/12/bin/pg_rewind', '--target-pgdata=/var/lib/postgresql/main', '--progress', '--dry-run']);
-    expect(rewindArgs(node(15), '/usr/lib/postgresql/15/bin/pg_rewind', false)).toEqual(['/usr/lib/postgresql/15/bin/pg_rewind', '--target-pgdata=/var/lib/postgresql/main', '--progress', '--no-ensure-shutdown']);
+    expect(rewindArgs(node(12), '/usr/lib/postgresql/12/bin/pg_rewind', true, walFromPrimary)).toEqual(['/usr/lib/postgresql/12/bin/pg_rewind', '--target-pgdata=/var/lib/postgresql/main', '--progress', '--dry-run']);
+    expect(rewindArgs(node(15), '/usr/lib/postgresql/15/bin/pg_rewind', false, walFromPrimary)).toEqual(['/usr/lib/postgresql/15/bin/pg_rewind', '--target-pgdata=/var/lib/postgresql/main', '--progress', '--no-ensure-shutdown']);
   });
 
   it('names the WAL segment pg_rewind missed in the standby\'s pg_wal (fetched from the primary), and no other failure', () => {
     const missing = parseRewindOutput(1, 'pg_rewind: error: could not open file "/var/lib/postgresql/15/main/pg_wal/000000010000000000000002": No such file or directory\npg_rewind: error: could not find previous WAL record at 0/2000100\n');
     expect(missingWalSegment(missing)).toBe('000000010000000000000002');
+    // With --restore-target-wal: neither pg_wal nor the archive had it.
+    const notArchived = parseRewindOutput(1, 'pg_rewind: error: could not restore file "000000010000000000000003" from archive\npg_rewind: error: could not find previous WAL record at 0/3000100\n');
+    expect(missingWalSegment(notArchived)).toBe('000000010000000000000003');
     expect(missingWalSegment(parseRewindOutput(1, `pg_rewind: error: ${hintsMissing}\n`))).toBeUndefined();
     expect(missingWalSegment(parseRewindOutput(0, rewound))).toBeUndefined();
+  });
+});
+
+describe('where pg_rewind gets the WAL the standby no longer has', () => {
+  const standby = (major: number, configDir: string | undefined, restoreCommand: string) =>
+    ({
+      host: new FakeHost([[(argv) => argv.includes('restore_command'), { stdout: restoreCommand ? `restore_command\t${restoreCommand}\n` : '' }]]),
+      cluster: { major, binDir: `/usr/lib/postgresql/${major}/bin`, dataDirectory: '/var/lib/postgresql/main', configDir },
+    }) as unknown as Node;
+  const restore = 'cp /mnt/archive/%f %p';
+
+  it('from the archive with --restore-target-wal, naming the configuration outside the data directory from 15', async () => {
+    expect((await targetWal(standby(15, '/etc/postgresql/15/main', restore))).args).toEqual(['--restore-target-wal', '--config-file=/etc/postgresql/15/main/postgresql.conf']);
+    expect((await targetWal(standby(13, undefined, restore))).args).toEqual(['--restore-target-wal']);
+  });
+
+  it("from the primary's pg_wal on 13–14 with the configuration outside the data directory, saying why; and without restore_command", async () => {
+    const debian14 = await targetWal(standby(14, '/etc/postgresql/14/main', restore));
+    expect(debian14.args).toEqual([]);
+    expect(debian14.says).toContain("copied from the primary's pg_wal (up to the fork both wrote the same WAL), not restored from the archive: pg_rewind 14 reads restore_command only from a postgresql.conf inside the data directory (--config-file comes with 15)");
+    expect(await targetWal(standby(15, '/etc/postgresql/15/main', ''))).toEqual(walFromPrimary);
   });
 });
