@@ -496,8 +496,10 @@ describe.each(streaming.map((pair) => [pair.id, pair] as const))('%s', (_id, pai
       const written = nextRow++;
       await promoteAndWrite(lab, stray, written, rewindCase.crash ?? false);
 
-      // 10–11 rename recovery.conf on promotion: primary_conninfo is gone, so the password is given (as to setup).
-      const after = await doctor(lab, ['--fix', '--yes'], { PGREPL_PASSWORD: 'matrix-password' });
+      // 10–11 rename recovery.conf to recovery.done on promotion: primary_conninfo is gone, and --fix uses
+      // the password setup stored in the passfile (no PGREPL_PASSWORD).
+      const after = await doctor(lab, ['--fix', '--yes']);
+      expect(after.code, JSON.stringify(after)).toBe(0);
       expect(after.findings.filter((f) => f.severity === 'error'), JSON.stringify(after)).toEqual([]);
       const steps = after.repairs!.steps.map((s) => [s.id, s.status]);
       expect(steps).toContainEqual(rewindCase.rewound ? ['rewind-standby', 'done'] : ['clone-standby', 'done']);
