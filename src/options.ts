@@ -74,6 +74,8 @@ export interface FromEnvironment {
   sudoPasswords?: { primary?: string; standby?: string };
   /** PGREPL_SSH_TIMEOUT (seconds): how long a silent host is waited for before its connection counts as lost. */
   sshDeadAfterMs?: number;
+  /** PGREPL_STREAMING_TIMEOUT (seconds): how long setup's last step waits for the standby to stream, and for its canary. */
+  streamingWaitMs?: number;
   /** PGREPL_REPMGR_PASSWORD: the repmgr user's password for handoff. */
   repmgrPassword?: string;
 }
@@ -84,9 +86,13 @@ export const repmgrPasswordEnv = 'PGREPL_REPMGR_PASSWORD';
 /** Seconds a host may answer nothing before the run gives it up (default in src/remote/connect.ts: 40). */
 export const sshTimeoutEnv = 'PGREPL_SSH_TIMEOUT';
 
-function sshDeadAfterMs(value: string | undefined): number | undefined {
+/** Seconds setup waits for the standby to stream, and again for its canary (default in steps/verify-streaming.ts: 60 and 30). */
+export const streamingTimeoutEnv = 'PGREPL_STREAMING_TIMEOUT';
+
+/** An environment variable's whole seconds (at least 2) as milliseconds; undefined when unset. */
+function secondsFrom(name: string, value: string | undefined, example: number): number | undefined {
   if (!value) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 2) throw new UsageError(`${sshTimeoutEnv}=${value} is not a number of seconds (2 or more)`, `set ${sshTimeoutEnv} to whole seconds, e.g. 40, or unset it`);
+  if (!/^\d+$/.test(value) || Number(value) < 2) throw new UsageError(`${name}=${value} is not a number of seconds (2 or more)`, `set ${name} to whole seconds, e.g. ${example}, or unset it`);
   return Number(value) * 1000;
 }
 export type Options = { command: Command } & { [K in OptionName as CamelCase<K>]?: ValueOf<K> } & FromEnvironment & {
@@ -122,7 +128,8 @@ export async function parseOptions(argv: string[], env = process.env): Promise<O
     password: env[passwordEnv] || undefined,
     sshAgentSocket: env.SSH_AUTH_SOCK || undefined,
     sudoPasswords: { primary: sudoFor('primary'), standby: sudoFor('standby') },
-    sshDeadAfterMs: sshDeadAfterMs(env[sshTimeoutEnv]),
+    sshDeadAfterMs: secondsFrom(sshTimeoutEnv, env[sshTimeoutEnv], 40),
+    streamingWaitMs: secondsFrom(streamingTimeoutEnv, env[streamingTimeoutEnv], 60),
     repmgrPassword: env[repmgrPasswordEnv] || undefined,
   };
   // sync and handoff work on the primary and the whole list: they need no standby picked.
@@ -303,7 +310,8 @@ export function helpText(): string {
     'Environment: PGREPL_PASSWORD (replication role password), PGREPL_SUDO_PASSWORD (the SSH user\'s sudo',
     'password, when sudo asks for one; PGREPL_PRIMARY_SUDO_PASSWORD / PGREPL_STANDBY_SUDO_PASSWORD per host),',
     'PGREPL_REPMGR_PASSWORD (handoff: the repmgr user\'s password), PGREPL_CONFIG (config file when --config is not given), SSH_AUTH_SOCK (ssh-agent), PGREPL_SSH_TIMEOUT (seconds',
-    'a silent host is waited for before its connection counts as lost; default 40).',
+    'a silent host is waited for before its connection counts as lost; default 40), PGREPL_STREAMING_TIMEOUT (seconds',
+    'setup waits for the standby to stream, and for its canary to be replayed; default 60 and 30).',
     'Exit codes: 0 success, 1 failure, 2 usage error.',
   ].join('\n');
 }

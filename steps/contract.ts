@@ -83,6 +83,8 @@ export interface SetupSettings {
    * standby that lost WAL it needs or whose history forked (default false).
    */
   reclone?: boolean;
+  /** How long the last step waits for streaming, and for the canary (PGREPL_STREAMING_TIMEOUT; default 60 s and 30 s). */
+  streamingWaitMs?: number;
 }
 
 /**

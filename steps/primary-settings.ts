@@ -9,7 +9,7 @@ import { alterSystem, alterSystemAction, autoConfPath, manualControl } from './l
 import { directoryUser } from './lib/privilege.js';
 import { query, reloadAndWait } from './lib/live-server.js';
 import { sayingWhatIsLeft } from './lib/cut-short.js';
-import { controlServer, serverControlCommand } from './lib/server-control.js';
+import { controlServer, serverControlCommand, startGoesOn } from './lib/server-control.js';
 import { byHandLine } from '../src/remote/host.js';
 
 /**
@@ -294,8 +294,8 @@ export const primarySettingsStep: Step = {
         (cut) =>
           cut instanceof SudoRefusedMidRun
             ? `The primary was not restarted: it runs as before, with ${pending.join(', ')} written to ${autoConfPath(ctx.primary)} and waiting for a restart; the standby was not changed by this step`
-            : `The primary was being restarted for ${pending.join(', ')} (already written to ${autoConfPath(ctx.primary)}): it may be down or starting now; ` +
-              `look with ${manualStatus(ctx)} and start it if it is down; the standby was not changed by this step`,
+            : `The primary was being restarted for ${pending.join(', ')} (already written to ${autoConfPath(ctx.primary)}): ${startGoesOn}, so it may be starting or up now; ` +
+              `if its stop had not finished, it may be down: look with ${manualStatus(ctx)} and start it if it is down; the standby was not changed by this step`,
       );
       done.push('restarted the primary');
     }

@@ -1,10 +1,10 @@
-import { WizardError } from '../src/errors.js';
+import { CutShort, WizardError } from '../src/errors.js';
 import { where, type CheckResult, type Step, type StepContext } from './contract.js';
 import { runningAddress, systemIdentifier } from '../src/facts/live.js';
 import { sharedWithCheck } from './lib/checked-state.js';
 import { pollUntil } from './lib/poll.js';
 import { replicationFix } from '../src/catalog/replication-errors.js';
-import { controlServer, isRunning, serverControlCommand } from './lib/server-control.js';
+import { controlServer, isRunning, serverControlCommand, startGoesOn } from './lib/server-control.js';
 import { logSince, markLog, problemLines, type LogMark } from '../src/facts/server-log.js';
 
 /**
@@ -76,6 +76,8 @@ export const startStandbyStep: Step = {
     try {
       await controlServer(ctx.standby, checked && 'stopped' in checked ? 'start' : 'restart');
     } catch (error) {
+      // The run interrupted, or its connection lost: said as such (cutShort), not waited past.
+      if (error instanceof CutShort) throw error;
       // pg_ctl stops waiting after its own timeout while a long recovery goes on: keep waiting then.
       if (!(await isRunning(host, cluster))) throw await startFailure(ctx, mark, 'did not start');
       ctx.note(`${cluster.id} is still starting: ${error instanceof Error ? error.message : String(error)}`);
@@ -101,7 +103,7 @@ export const startStandbyStep: Step = {
   },
 
   cutShort: (ctx) =>
-    `The standby's cluster ${ctx.standby.cluster.id} was being started on its fresh copy of the primary: it may be starting or running now; ` +
+    `The standby's cluster ${ctx.standby.cluster.id} was being started: ${startGoesOn}, so it may be starting or running now; ` +
     'the next run checks it and waits for it; the primary was not changed by this step',
 
   async verify(ctx) {

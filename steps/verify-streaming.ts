@@ -1,8 +1,9 @@
 import { clientTool } from '../src/facts/clusters.js';
 import { WizardError } from '../src/errors.js';
-import { where, writableServer, type CheckResult, type Node, type Step, type StepContext } from './contract.js';
+import { where, writableServer, type CheckResult, type Node, type SetupSettings, type Step, type StepContext } from './contract.js';
 import { runningAddress } from '../src/facts/live.js';
 import { pollUntil } from './lib/poll.js';
+import { catalog } from '../src/catalog/catalog.js';
 import { replicationFix } from '../src/catalog/replication-errors.js';
 import { passfileParams, probeReplication, replicationProbeArgv, walreceiverParams } from '../src/facts/replication.js';
 import { problemLines, recentLog } from '../src/facts/server-log.js';
@@ -14,16 +15,19 @@ import { problemLines, recentLog } from '../src/facts/server-log.js';
  * connection made with the standby's own primary_conninfo.
  */
 
-const streamingTimeoutMs = 60_000;
-const canaryTimeoutMs = 30_000;
+/** The waits' bounds: 60 s for streaming, 30 s for the canary, or both PGREPL_STREAMING_TIMEOUT. */
+const streamingTimeoutMs = (settings: SetupSettings) => settings.streamingWaitMs ?? 60_000;
+const canaryTimeoutMs = (settings: SetupSettings) => settings.streamingWaitMs ?? 30_000;
 
 const primarySql = `SELECT r.application_name, host(r.client_addr) AS client_addr, r.state, r.sync_state,
        pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END, r.replay_lsn)::bigint::text AS replay_bytes,
        (SELECT active FROM pg_replication_slots WHERE slot_name = $3) AS slot_active
   FROM pg_stat_replication r
  WHERE r.application_name = $1 OR host(r.client_addr) = $2`;
+// pg_is_wal_replay_paused(): its name from PostgreSQL 10 on; a pause asked for, which holds replay (and the canary) still.
 const standbySql = `SELECT (SELECT status FROM pg_stat_wal_receiver) AS status,
-       pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint::text AS apply_bytes`;
+       pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint::text AS apply_bytes,
+       pg_is_wal_replay_paused() AS replay_paused`;
 const canarySql = `SELECT pg_logical_emit_message(true, 'pgrepl-wizard', $1)::text AS lsn`;
 const replayedSql = 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS replayed';
 // sender_host and sender_port exist from PostgreSQL 11.
@@ -50,7 +54,7 @@ async function cascadeProof(ctx: StepContext): Promise<string> {
 
 interface Streaming {
   primary: { application_name: string; client_addr: string | null; state: string; sync_state: string; replay_bytes: string | null; slot_active: boolean | null } | undefined;
-  standby: { status: string | null; apply_bytes: string | null } | undefined;
+  standby: { status: string | null; apply_bytes: string | null; replay_paused: boolean } | undefined;
 }
 
 async function sql<Row extends Record<string, unknown>>(node: Node, text: string, params: unknown[] = []): Promise<Row[] | undefined> {
@@ -73,7 +77,8 @@ function describe(s: Streaming, slotName: string, sender = 'primary'): string {
   const primary = s.primary
     ? `the ${sender} sees ${s.primary.application_name || 'a standby'} from ${s.primary.client_addr ?? 'a local socket'} in state ${s.primary.state} (${s.primary.sync_state}), slot ${slotName} ${s.primary.slot_active ? 'active' : 'inactive'}, ${s.primary.replay_bytes ?? '?'} bytes not yet replayed`
     : `the ${sender} has no replication connection from the standby`;
-  const standby = s.standby ? `the standby's WAL receiver is ${s.standby.status ?? 'not running'}, ${s.standby.apply_bytes ?? '?'} bytes received but not yet applied` : 'the standby is not running';
+  const paused = s.standby?.replay_paused ? ', and its replay is paused (pg_is_wal_replay_paused())' : '';
+  const standby = s.standby ? `the standby's WAL receiver is ${s.standby.status ?? 'not running'}, ${s.standby.apply_bytes ?? '?'} bytes received but not yet applied${paused}` : 'the standby is not running';
   return `${primary}; ${standby}`;
 }
 
@@ -82,8 +87,10 @@ async function notStreaming(ctx: StepContext, state: Streaming, failure: string)
   return new WizardError(
     `${failure}: ${describe(state, ctx.settings.slotName, ctx.primary.host.role)}${lines.length ? `; the standby's log says:\n${lines.join('\n')}` : ''}`,
     where(ctx.standby),
-    replicationFix(lines.join('\n'), { ...ctx.settings, primaryPort: ctx.primary.cluster.port }) ??
-      `read the standby's log${ctx.standby.cluster.logFile ? ` (${ctx.standby.cluster.logFile})` : ''} and the primary's for the walreceiver's errors`,
+    state.standby?.replay_paused
+      ? catalog['replay-paused'].fix
+      : (replicationFix(lines.join('\n'), { ...ctx.settings, primaryPort: ctx.primary.cluster.port }) ??
+        `read the standby's log${ctx.standby.cluster.logFile ? ` (${ctx.standby.cluster.logFile})` : ''} and the primary's for the walreceiver's errors`),
   );
 }
 
@@ -118,7 +125,7 @@ export const verifyStreamingStep: Step = {
   async plan(ctx) {
     const { settings } = ctx;
     return [
-      { side: 'primary', summary: `Wait up to ${streamingTimeoutMs / 1000} s for the standby's replication connection in state streaming, with slot ${settings.slotName} active`, sql: primarySql },
+      { side: 'primary', summary: `Wait up to ${streamingTimeoutMs(settings) / 1000} s for the standby's replication connection in state streaming, with slot ${settings.slotName} active`, sql: primarySql },
       { side: 'standby', summary: "Read the standby's WAL receiver status and apply lag", sql: standbySql },
       {
         side: 'primary',
@@ -142,17 +149,17 @@ export const verifyStreamingStep: Step = {
         last = await streamingState(ctx);
         return isStreaming(last) ? last : undefined;
       },
-      { timeoutMs: streamingTimeoutMs, intervalMs: 100, signal: ctx.signal },
+      { timeoutMs: streamingTimeoutMs(ctx.settings), intervalMs: 100, signal: ctx.signal },
     );
-    if (!streaming) throw await notStreaming(ctx, last!, `the standby did not stream within ${streamingTimeoutMs / 1000} s`);
+    if (!streaming) throw await notStreaming(ctx, last!, `the standby did not stream within ${streamingTimeoutMs(ctx.settings) / 1000} s`);
 
     const [{ lsn }] = (await sql<{ lsn: string }>(writableServer(ctx), canarySql, [`canary ${new Date().toISOString()}`]))!;
     const started = performance.now();
     const replayed = await pollUntil(
       async () => ((await sql<{ replayed: boolean }>(ctx.standby, replayedSql, [lsn]))?.[0]?.replayed ? true : undefined),
-      { timeoutMs: canaryTimeoutMs, intervalMs: 20, signal: ctx.signal },
+      { timeoutMs: canaryTimeoutMs(ctx.settings), intervalMs: 20, signal: ctx.signal },
     );
-    if (!replayed) throw await notStreaming(ctx, await streamingState(ctx), `the standby did not replay a canary written at ${lsn} within ${canaryTimeoutMs / 1000} s`);
+    if (!replayed) throw await notStreaming(ctx, await streamingState(ctx), `the standby did not replay a canary written at ${lsn} within ${canaryTimeoutMs(ctx.settings) / 1000} s`);
     const latencyMs = Math.round(performance.now() - started);
     const cascade = ctx.origin ? `${await cascadeProof(ctx)}; ` : '';
     return `the standby streams; ${cascade}a canary written at ${lsn} on the primary was replayed on the standby after ${latencyMs} ms; ${await newConnectionProof(ctx)}`;

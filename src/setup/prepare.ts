@@ -112,6 +112,7 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
     keepOldData: !options.discardOldData,
     tablespaceMap: parseTablespaceMap(options.tablespaceMap),
     passfile,
+    streamingWaitMs: options.streamingWaitMs,
   };
 }
 

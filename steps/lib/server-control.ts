@@ -30,6 +30,14 @@ export function serverControl(cluster: ClusterRef, action: ServerAction): Server
   return { as: 'postgres', argv: privileged.pgCtl(cluster.binDir, [action, '-D', cluster.dataDirectory, ...mode, ...wait, ...log]) };
 }
 
+/**
+ * What an interrupted start leaves: pg_ctlcluster runs pg_ctl start in a session of its own,
+ * pg_ctl starts the postmaster in one, systemd starts it itself, so ending the run's command
+ * does not end a start under way. The server is left to come up rather than stopped half-way:
+ * the operator gets a running server back, and the next run waits for it.
+ */
+export const startGoesOn = 'a start already under way goes on by itself (the server is started detached from the run)';
+
 /** The argv alone, as the plan and the hints show it. */
 export const serverControlCommand = (cluster: ClusterRef, action: ServerAction): string[] => [...serverControl(cluster, action).argv];
 

@@ -33,7 +33,7 @@ export const faults: readonly Fault[] = [
     fault: "SIGTERM to the wizard while the primary's restart hangs (pg_ctl waiting on a server whose processes were stopped, SIGSTOP)",
     at: 'Replication settings: while the primary restarts',
     outcome: 'stops (exit 130)',
-    sees: ['interrupted by the operator', 'was running on the primary', 'and was ended', 'The primary was being restarted', 'start it if it is down', 'run the same command again'],
+    sees: ['interrupted by the operator', 'was running on the primary', 'and was ended', 'The primary was being restarted', 'a start already under way goes on by itself', 'start it if it is down', 'run the same command again'],
     before: "resume the server's processes (kill -CONT); start the primary if it is down (pg_lsclusters)",
   },
   {
@@ -95,7 +95,7 @@ export const faults: readonly Fault[] = [
   {
     id: 'standby-bad-setting-at-start',
     fault: "a setting the standby cannot start with in its postgresql.conf (huge_pages = on, and the host has no huge pages)",
-    at: 'Start the standby: after the clone, the server refuses to start',
+    at: 'Start the standby: the server refuses to start',
     outcome: 'stops (exit 1)',
     sees: ["the standby's cluster", 'did not start; its log says:', 'could not map anonymous shared memory'],
     before: 'correct the setting the log names',
@@ -117,12 +117,12 @@ export const faults: readonly Fault[] = [
     before: 'nothing',
   },
   {
-    id: 'sigterm-at-standby-start',
-    fault: 'SIGTERM to the wizard',
-    at: 'Start the standby: while it starts',
+    id: 'sigint-at-standby-start',
+    fault: 'Ctrl-C (SIGINT to the wizard)',
+    at: 'Start the standby: once pg_ctl start runs',
     outcome: 'stops (exit 130)',
-    sees: ['interrupted by the operator', 'run the same command again'],
-    before: 'nothing',
+    sees: ['interrupted by the operator', 'was running on the standby', 'and was ended', 'a start already under way goes on by itself', 'may be starting or running now', 'run the same command again'],
+    before: 'nothing: the standby comes up by itself (the test waits for it in recovery without starting it)',
   },
   {
     id: 'standby-sshd-stopped-at-start',
@@ -141,6 +141,14 @@ export const faults: readonly Fault[] = [
     before: "resume the server's processes (kill -CONT)",
   },
   {
+    id: 'standby-replay-paused-at-verify',
+    fault: 'replay paused on the standby (pg_wal_replay_pause() by someone else); the test sets PGREPL_STREAMING_TIMEOUT=5',
+    at: 'Verify that the standby streams: while it waits for the canary to be replayed',
+    outcome: 'stops (exit 1)',
+    sees: ['the standby did not replay a canary written at', 'within 5 s', 'in state streaming', 'bytes received but not yet applied, and its replay is paused', 'pg_wal_replay_resume()'],
+    before: 'resume replay (SELECT pg_wal_replay_resume() on the standby)',
+  },
+  {
     id: 'primary-hba-immutable',
     fault: "the primary's pg_hba.conf made immutable (chattr +i)",
     at: 'pg_hba.conf rule for the standby: when it replaces the file',
@@ -151,6 +159,14 @@ export const faults: readonly Fault[] = [
   {
     id: 'second-run-same-pair',
     fault: 'a second run against the same primary and standby while the first runs',
+    at: 'before any step (the first run is cloning)',
+    outcome: 'stops (exit 1)',
+    sees: ["another pgrepl-wizard run is working on the primary's cluster", 'started', 'wait until that run has finished'],
+    before: 'let the first run finish',
+  },
+  {
+    id: 'second-run-same-primary',
+    fault: "a second run against the same primary for another standby (another cluster on the standby's host, a name of its own) while the first runs",
     at: 'before any step (the first run is cloning)',
     outcome: 'stops (exit 1)',
     sees: ["another pgrepl-wizard run is working on the primary's cluster", 'started', 'wait until that run has finished'],

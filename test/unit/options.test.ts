@@ -48,6 +48,12 @@ describe('parseOptions', () => {
     await expect(parseOptions(['--config', configFile('sudoPassword: s3cret\n')], {})).rejects.toThrow(/unknown key "sudoPassword"/);
   });
 
+  it('carries the bounds of the waits from the environment in whole seconds, and refuses anything else', async () => {
+    expect(await parseOptions(['setup'], { PGREPL_SSH_TIMEOUT: '6', PGREPL_STREAMING_TIMEOUT: '5' })).toMatchObject({ sshDeadAfterMs: 6000, streamingWaitMs: 5000 });
+    expect((await parseOptions(['setup'], {})).streamingWaitMs).toBeUndefined();
+    await expect(parseOptions(['setup'], { PGREPL_STREAMING_TIMEOUT: '5s' })).rejects.toMatchObject({ exitCode: 2, message: 'PGREPL_STREAMING_TIMEOUT=5s is not a number of seconds (2 or more)' });
+  });
+
   it('names the missing config file', async () => {
     await expect(parseOptions(['--config', '/nonexistent/w.yaml'], {})).rejects.toThrow(/cannot read config file \/nonexistent\/w.yaml: ENOENT/);
   });
