@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { faults } from '../faults/matrix.js';
-import { inHost, lab, labFlags, labReset, ownSudoUser, psqlIn, runCli, type CliResult } from './lab.js';
+import { inHost, lab, labFlags, labReset, ownSudoUser, pauseCloneOnceCopying, psqlIn, runCli, type CliResult } from './lab.js';
 
 /**
  * The fault matrix (test/faults/matrix.ts) on one real lab pair: each fault is injected while a
@@ -29,12 +29,6 @@ const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
 const onceCopying = (then: string) => `i=0; until [ -d "$1/base" ]; do i=$((i + 1)); [ "$i" -lt 12000 ] || exit 1; sleep 0.01; done; ${then}`;
 /** $2 the file to fill the filesystem with. */
 const fillOnceCopying = onceCopying('dd if=/dev/zero of="$2" bs=1M status=none 2>/dev/null; true');
-/** Pauses pg_basebackup (the host's own PID namespace) so that the copy cannot end before the fault lands. */
-const pauseOnceCopying = onceCopying(
-  // sudo, which runs it, stops itself with its stopped child; wait for that (at most 5 s) so that the CONT for both comes after.
-  "pkill -STOP -x pg_basebackup; i=0; until ps -o stat= -C sudo | grep -q '^T'; do i=$((i + 1)); [ \"$i\" -lt 500 ] || break; sleep 0.01; done",
-);
-
 /** A host-side script (sh -c, with `args` as $1…) started now; resolves when it has ended. */
 function onHost(host: 'primary' | 'standby', script: string, ...args: string[]): Promise<void> {
   const child = spawn('bash', [labScript, 'exec', host, 'sh', '-c', script, 'host-side', ...args], { stdio: 'ignore' });
@@ -364,7 +358,7 @@ const cases: Case[] = [
       // The small lab primary is copied in about a second: a restart started from here once the
       // run prints its start point landed after the copy had ended. pg_basebackup is paused on
       // the host as the copy begins, the primary restarts, then the copy goes on and finds it gone.
-      const paused = onHost('standby', pauseOnceCopying, `${standbyData}.pgrepl-new`);
+      const paused = pauseCloneOnceCopying(`${standbyData}.pgrepl-new`);
       const run = start(setupArgs);
       await paused;
       inHost('primary', ['pg_ctlcluster', '-m', 'immediate', '15', 'prod', 'restart']);
