@@ -77,7 +77,9 @@ async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired>
   const dir = cluster.dataDirectory;
   const minimums = hotStandbyMinimums(cluster.major);
   // The slowest read (a postgres process per name), asked first. wal_log_hints matters only when asked for.
-  const fileNames = [...minimums, 'hot_standby', ...(settings.walLogHints ? ['wal_log_hints'] : []), ...logSettingNames, ...(usesStandbySignal(cluster.major) ? archiveSettingNames : [])];
+  // The archive settings only where a re-clone may have lost ones this run keeps (settings.keptArchive).
+  const keptArchive = Object.keys(settings.keptArchive ?? {}).length > 0;
+  const fileNames = [...minimums, 'hot_standby', ...(settings.walLogHints ? ['wal_log_hints'] : []), ...logSettingNames, ...(keptArchive && usesStandbySignal(cluster.major) ? archiveSettingNames : [])];
   const filesRead = known?.fromFiles ?? settingsFromFiles(ctx.standby, fileNames);
   // Awaited below; a failure of the identifiers' read must not leave it unheard.
   Promise.resolve(filesRead).catch(() => undefined);

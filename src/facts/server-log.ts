@@ -1,5 +1,5 @@
 import * as privileged from '../remote/commands.js';
-import { settingsFromFiles, type LiveCluster } from './live.js';
+import { liveSettings, runningAddress, settingsFromFiles, type LiveCluster } from './live.js';
 
 /**
  * The cluster's own log, for putting PostgreSQL's reason into an error and for doctor's
@@ -29,12 +29,22 @@ async function logPaths(node: LiveCluster): Promise<string[]> {
   if (cluster.manager === 'pg_ctl') paths.push(`${cluster.dataDirectory}/pgrepl-startup.log`);
   const remembered = justRead.get(node);
   justRead.delete(node);
-  const settings = remembered ?? (await settingsFromFiles(node, logSettingNames));
+  const settings = remembered ?? (await logSettings(node));
   if (settings.logging_collector === 'on' && settings.log_directory) {
     const dir = settings.log_directory;
     paths.push(dir.startsWith('/') ? dir : `${cluster.dataDirectory}/${dir}`);
   }
   return paths;
+}
+
+/**
+ * Where the server writes its log: a running server (one last seen listening) says it on its
+ * open session, a query, where its files would cost a `postgres -C` process per name; a
+ * stopped one's files say where its next start writes.
+ */
+async function logSettings(node: LiveCluster): Promise<Record<string, string>> {
+  const address = node.address && (await runningAddress(node));
+  return address ? liveSettings(node.host, address, logSettingNames) : settingsFromFiles(node, logSettingNames);
 }
 
 /** Every log file now, with its size and modification time (a directory lists its files). */
