@@ -321,12 +321,15 @@ export const holdRunLock = command({
 export const renewRunLock = command({ runs: server, argv: (path: string) => ['touch', '-c', '--', path] });
 /**
  * A clean end clears the record (only while it is still this run's), so the next run finds no
- * dead run's lock, and ends the holder ($3): waiting for it to notice its closed channel (its
- * next write, up to a second later) would keep the lock from a run that follows at once.
+ * dead run's lock, and ends the holder's process group ($3: the holder is its leader, see
+ * ownProcessGroup), its sleep with it: waiting for it to notice its closed channel (its next
+ * write, up to a second later) would keep the lock from a run that follows at once, and with
+ * the group gone its channel closes without a second command to end it. Exit 0 only when the
+ * group was ended.
  */
 export const clearRunLock = command({
   runs: server,
-  argv: (path: string, record: string, holderPid: string) => sh('[ "$(cat -- "$1" 2>/dev/null)" = "$2" ] && : > "$1"; kill "$3" 2>/dev/null; exit 0', path, record, holderPid),
+  argv: (path: string, record: string, holderPid: string) => sh('[ "$(cat -- "$1" 2>/dev/null)" = "$2" ] && : > "$1"; kill -s TERM -- "-$3" 2>/dev/null', path, record, holderPid),
 });
 /**
  * Process groups of pg_basebackup runs still writing into the side directory $1. A process

@@ -87,8 +87,9 @@ export async function lockCluster(host: Host, dataDirectory: string, note: (line
   return {
     async release() {
       clearInterval(renew);
-      if (holder) await host.exec(privileged.clearRunLock(lock, record, holder), { as: 'postgres' }).catch(() => undefined);
-      holding.abort();
+      const cleared = holder ? await host.exec(privileged.clearRunLock(lock, record, holder), { as: 'postgres' }).catch(() => undefined) : undefined;
+      // With the holder's group ended its channel closes by itself; otherwise the group is ended from here.
+      if (cleared?.code !== 0) holding.abort();
       await held;
     },
   };
