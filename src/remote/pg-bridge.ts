@@ -1,5 +1,5 @@
 import { Duplex } from 'node:stream';
-import pg from 'pg';
+import type pg from 'pg';
 
 /**
  * pg's Connection expects a net.Socket; an ssh2 exec channel is a Duplex that is already
@@ -27,7 +27,9 @@ export class PasswordDemanded extends Error {}
  * creates in every version.
  */
 export async function connectPg(channel: Duplex, user: string, database = 'postgres'): Promise<pg.Client> {
-  const client = new pg.Client({
+  // Loaded at the first session, not with the SSH code: a run connects its hosts meanwhile.
+  const { Client } = (await import('pg')).default;
+  const client = new Client({
     stream: () => asPgStream(channel),
     user,
     database,
