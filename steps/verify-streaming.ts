@@ -153,6 +153,9 @@ export const verifyStreamingStep: Step = {
     );
     if (!streaming) throw await notStreaming(ctx, last!, `the standby did not stream within ${streamingTimeoutMs(ctx.settings) / 1000} s`);
 
+    // The new connection's proof runs beside the canary; a failure of it is reported after the canary's.
+    const newConnection = newConnectionProof(ctx);
+    newConnection.catch(() => undefined);
     const [{ lsn }] = (await sql<{ lsn: string }>(writableServer(ctx), canarySql, [`canary ${new Date().toISOString()}`]))!;
     const started = performance.now();
     const replayed = await pollUntil(
@@ -162,7 +165,7 @@ export const verifyStreamingStep: Step = {
     if (!replayed) throw await notStreaming(ctx, await streamingState(ctx), `the standby did not replay a canary written at ${lsn} within ${canaryTimeoutMs(ctx.settings) / 1000} s`);
     const latencyMs = Math.round(performance.now() - started);
     const cascade = ctx.origin ? `${await cascadeProof(ctx)}; ` : '';
-    return `the standby streams; ${cascade}a canary written at ${lsn} on the primary was replayed on the standby after ${latencyMs} ms; ${await newConnectionProof(ctx)}`;
+    return `the standby streams; ${cascade}a canary written at ${lsn} on the primary was replayed on the standby after ${latencyMs} ms; ${await newConnection}`;
   },
 
   async verify(ctx) {

@@ -87,9 +87,12 @@ export function walreceiverConfig(major: number, settings: Readonly<Record<strin
 export async function walreceiverParams(standby: LiveCluster): Promise<ConnectionParams | undefined> {
   const { host, cluster } = standby;
   const address = await runningAddress(standby);
+  const settingsRead = address ? liveSettings(host, address, walreceiverSettingNames) : settingsFromFiles(standby, walreceiverSettingNames);
+  const readRecoveryConf = () => host.readFile(`${cluster.dataDirectory}/recovery.conf`, 'postgres');
+  // From PG 12 recovery.conf counts only when the settings name no primary_conninfo (walreceiverConfig): read only then.
   const [settings, recoveryConf] = await Promise.all([
-    address ? liveSettings(host, address, walreceiverSettingNames) : settingsFromFiles(standby, walreceiverSettingNames),
-    host.readFile(`${cluster.dataDirectory}/recovery.conf`, 'postgres'),
+    settingsRead,
+    usesStandbySignal(cluster.major) ? settingsRead.then((read) => (read.primary_conninfo ? null : readRecoveryConf())) : readRecoveryConf(),
   ]);
   const text = walreceiverConfig(cluster.major, settings, recoveryConf).conninfo;
   return text === undefined ? undefined : parseConninfo(text);
