@@ -8,7 +8,7 @@ import { where, type CheckResult, type PlannedAction, type Step, type StepContex
 import { lineSplitter, parseProgressLine, progressMeter } from './lib/basebackup-progress.js';
 import { runningAddress, systemIdentifier } from '../src/facts/live.js';
 import { sayingWhatIsLeft } from './lib/cut-short.js';
-import { dataParent, passwordStored, runClonePrechecks, sideDirectory, size } from './lib/clone-prechecks.js';
+import { dataParent, passwordIn, passwordStored, runClonePrechecks, sideDirectory, size } from './lib/clone-prechecks.js';
 import { timestampSuffix } from './lib/config-files.js';
 import { directoryUser } from './lib/privilege.js';
 import { upsertPassfileEntry } from './lib/passfile.js';
@@ -86,15 +86,21 @@ function replaceAction(ctx: StepContext, tablespaces: Tablespace[]): PlannedActi
   };
 }
 
+/** The passfiles this run wrote, each host's: the server user's, mode 0600, as the write made them. */
+const writtenThisRun = new WeakMap<Host, Set<string>>();
+
 /** Replaces the standby's passfile with `content` (through stdin), owned by the server's OS user, mode 0600. */
 export async function writePassfile(ctx: StepContext, content: string): Promise<void> {
   const { host } = ctx.standby;
   // 0600 and the server user's alone from the first byte, even over a world-readable file.
   await host.writeFile(ctx.settings.passfile, content, { as: 'postgres', secretOwner: host.serverUser });
+  writtenThisRun.set(host, (writtenThisRun.get(host) ?? new Set()).add(`${host.serverUser}:${ctx.settings.passfile}`));
 }
 
 // libpq ignores a passfile that others can read; root only when another user owns it.
 async function securePassfile(host: Host, passfile: string): Promise<void> {
+  // Written by this run: owner and mode are already so.
+  if (writtenThisRun.get(host)?.has(`${host.serverUser}:${passfile}`)) return;
   const owner = (await host.run(privileged.statPath('%U', passfile), { as: 'postgres' })).trim();
   if (owner !== host.serverUser) await host.run(privileged.giveToServerUser(host.serverUser, passfile), { as: 'root' });
   await host.run(privileged.setMode('0600', passfile), { as: 'postgres' });
@@ -112,11 +118,14 @@ export async function storeRootCert(ctx: StepContext): Promise<void> {
   ctx.recordChange({ side: 'standby', what: `${current === null ? 'copied' : 'replaced'} the CA certificate to ${rootCert} (sslrootcert)`, undo: current === null ? byHandLine(host, 'postgres', ['rm', '--', rootCert]) : undefined });
 }
 
-/** The walreceiver's and pg_basebackup's password: one passfile line for this primary and role. */
-export async function storePassword(ctx: StepContext): Promise<void> {
+/**
+ * The walreceiver's and pg_basebackup's password: one passfile line for this primary and role.
+ * `known`: the passfile as the caller's check read it a moment ago, nothing having written it since.
+ */
+export async function storePassword(ctx: StepContext, known?: { current: string | null }): Promise<void> {
   const { settings } = ctx;
   const port = ctx.primary.cluster.port;
-  const { current, stored } = await passwordStored(ctx);
+  const { current, stored } = known ? passwordIn(ctx, known.current) : await passwordStored(ctx);
   if (stored) {
     // Owner and mode are set even on an existing file.
     await securePassfile(ctx.standby.host, settings.passfile);
@@ -341,9 +350,8 @@ export const cloneStandbyStep: Step = {
     if (ctx.settings.checkpoint === 'spread') ctx.note('warning: waiting for a spread checkpoint on the primary; this can take minutes');
     // Asked again after the confirmation, which may have taken the operator a while; the open
     // session answers when it runs.
-    const [standbyAddress, primaryLog] = await Promise.all([runningAddress(ctx.standby), markLog(ctx.primary)]);
+    const [standbyAddress, primaryLog, as] = await Promise.all([runningAddress(ctx.standby), markLog(ctx.primary), directoryUser(host, [dir, ...tablespaces.map((t) => t.target)])]);
     const wasRunning = standbyAddress !== undefined;
-    const as = await directoryUser(host, [dir, ...tablespaces.map((t) => t.target)]);
     const sides = [sideDirectory(dir), ...tablespaces.map((t) => tablespaceSide(t.target))];
     const untouched = () =>
       `The standby's data directory ${dir} is as it was${wasRunning ? ` (its cluster ${cluster.id} was stopped for the clone and may still be stopped)` : ''}; ` +

@@ -270,7 +270,8 @@ export const replicationRoleStep: Step = {
       });
     }
     if (storesNewPassword(state)) {
-      await storePassword(ctx);
+      // The passfile as check() read it: this step has not written it (storesNewPassword excludes updateStandby's case).
+      await storePassword(ctx, { current: state.passfile });
       done.push(`stored its password in ${ctx.settings.passfile} on the standby`);
     }
     return `${done.join('; ')}${passwordNote(ctx)}`;

@@ -9,6 +9,7 @@ import { UsageError } from '../errors.js';
 import type { Io } from '../io.js';
 import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
+import { serverHome } from '../facts/host.js';
 import { timed } from '../timings.js';
 import { blockingProblems } from './blockers.js';
 import { resolveSettings } from './prepare.js';
@@ -106,6 +107,8 @@ export async function runSetup({ pair, facts, settings, options, io, emit, signa
   };
   let steps: StepResult[];
   try {
+    // The run locks live in the server users' homes: asked beside the prechecks, not after them (once a run).
+    if (!planOnly) [primary, standby].forEach((node) => void serverHome(node.host).catch(() => undefined));
     const preflightFailure = await timed('prechecks before any change', () => preflight(facts, planOnly, contextFor(preflightId)));
     const run = () => runSteps(setupSteps, contextFor, { planOnly, emit: tracking });
     steps = preflightFailure

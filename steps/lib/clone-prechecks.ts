@@ -187,8 +187,12 @@ async function runningSettings(ctx: StepContext, address: NonNullable<StepContex
 
 /** The standby's passfile as it is, and whether it already holds this run's password. */
 export async function passwordStored(ctx: StepContext): Promise<{ current: string | null; stored: boolean }> {
+  return passwordIn(ctx, await ctx.standby.host.readFile(ctx.settings.passfile, 'postgres'));
+}
+
+/** Whether the passfile's text `current` already holds this run's password. */
+export function passwordIn(ctx: StepContext, current: string | null): { current: string | null; stored: boolean } {
   const { settings } = ctx;
-  const current = await ctx.standby.host.readFile(settings.passfile, 'postgres');
   const stored = current !== null && findPassfileEntry(current, settings.primaryAddress, ctx.primary.cluster.port, settings.roleName) === settings.password;
   return { current, stored };
 }
