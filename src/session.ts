@@ -3,7 +3,7 @@ import type { Io } from './io.js';
 import { sudoPasswordEnvs, type NamedStandby, type Options } from './options.js';
 import { connectHost } from './remote/connect.js';
 import type { Host } from './remote/host.js';
-import { chooseCluster, describeCluster, listClusters } from './facts/clusters.js';
+import { chooseCluster, describeCluster, listClusters, readHostListing } from './facts/clusters.js';
 import { inspectHost, type HostFacts } from './facts/host.js';
 import { timed } from './timings.js';
 
@@ -81,7 +81,9 @@ const clusterOption = (options: Options, role: HostRole) => (role === 'upstream'
 
 /** Discovers one host: its clusters, the one chosen (asked when several), and its facts. */
 async function discoverRole(host: Host, options: Options, io: Io, role: HostRole): Promise<HostFacts> {
-  const clusters = await listClusters(host, clusterOption(options, role), role === 'upstream' ? undefined : options[`${role}Bindir`]);
+  // Read once: the clusters come from it, the host's name and OS too.
+  const listing = readHostListing(host);
+  const clusters = await listClusters(host, clusterOption(options, role), role === 'upstream' ? undefined : options[`${role}Bindir`], listing);
   const where = `${role} ${host.label}`;
   const chosen =
     chooseCluster(clusters, clusterOption(options, role), role, where) ??
@@ -92,7 +94,7 @@ async function discoverRole(host: Host, options: Options, io: Io, role: HostRole
     ));
   // Files, pg_ctl and SQL of this cluster run as the OS user that owns its data directory.
   host.serverUser = chosen.owner;
-  return inspectHost(host, clusters, chosen);
+  return inspectHost(host, clusters, chosen, listing);
 }
 
 /** Discovers both hosts in parallel; a host with several clusters asks which one (or names the flag). */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { WizardError } from '../errors.js';
 import type { ClusterAddress, Host } from '../remote/host.js';
 import * as privileged from '../remote/commands.js';
@@ -39,12 +40,9 @@ export interface ClusterRef {
  * postmaster it does not list (hand-installed, PGDG), and a stopped one the operator named by
  * its data directory (`wanted`). `binDir` is the operator's --*-bindir for a stopped cluster.
  */
-export async function listClusters(host: Host, wanted?: string, binDir?: string): Promise<ClusterRef[]> {
-  const [lsclusters, systemd, postmasters] = await Promise.all([
-    host.exec(['pg_lsclusters', '--no-header']),
-    host.exec(['test', '-d', '/run/systemd/system']),
-    runningPostmasters(host),
-  ]);
+export async function listClusters(host: Host, wanted?: string, binDir?: string, listing: Promise<HostListing> = readHostListing(host)): Promise<ClusterRef[]> {
+  const { lsclusters, systemd } = await listing;
+  const postmasters = await runningPostmasters(host, listing);
   const clusters = lsclusters.code === 0 ? parseLsClusters(lsclusters.stdout) : [];
   if (clusters.length > 0 && systemd.code === 0) {
     for (const cluster of clusters) cluster.systemd = true;
@@ -72,6 +70,49 @@ export async function listClusters(host: Host, wanted?: string, binDir?: string)
     );
   }
   return clusters;
+}
+
+/** One command's share of the listing: its exit code and what it printed. */
+export interface ListingPart {
+  code: number;
+  stdout: string;
+}
+
+/**
+ * What discovery reads of a host as the login user, asked in one round trip: pg_lsclusters,
+ * whether systemd runs the host, the process list, the machine's name (uname -n) and
+ * /etc/os-release (exit code 3: there is none). A part that failed is asked again by itself
+ * where it is needed, so that its error is that command's own.
+ */
+export interface HostListing {
+  lsclusters: ListingPart;
+  systemd: ListingPart;
+  ps: ListingPart;
+  hostname: ListingPart;
+  osRelease: ListingPart;
+}
+
+const listingParts = ['lsclusters', 'systemd', 'ps', 'hostname', 'osRelease'] as const;
+// Each part ends with a line "$1 <exit code>" after a newline of its own ($1: a marker no output holds).
+const listingScript = [
+  'pg_lsclusters --no-header 2>/dev/null; printf \'\\n%s %s\\n\' "$1" "$?"',
+  'test -d /run/systemd/system; printf \'\\n%s %s\\n\' "$1" "$?"',
+  'ps -eo pid=,ppid=,user:64=,comm= 2>/dev/null; printf \'\\n%s %s\\n\' "$1" "$?"',
+  'uname -n 2>/dev/null; printf \'\\n%s %s\\n\' "$1" "$?"',
+  'if [ -e /etc/os-release ]; then cat -- /etc/os-release 2>/dev/null; else (exit 3); fi; printf \'\\n%s %s\\n\' "$1" "$?"',
+].join('\n');
+
+export async function readHostListing(host: Host): Promise<HostListing> {
+  const marker = `pgrepl-part-${randomBytes(8).toString('hex')}`;
+  const result = await host.exec(['sh', '-c', listingScript, 'sh', marker]);
+  return parseHostListing(result.stdout, marker);
+}
+
+/** The parts of the listing's output; a part missing (the shell failed early) counts as failed. */
+export function parseHostListing(output: string, marker: string): HostListing {
+  const pieces = output.split(new RegExp(`\\n${marker} (\\d+)\\n`));
+  const part = (i: number): ListingPart => (2 * i + 1 < pieces.length ? { stdout: pieces[2 * i], code: Number(pieces[2 * i + 1]) } : { stdout: '', code: 255 });
+  return Object.fromEntries(listingParts.map((name, i) => [name, part(i)])) as unknown as HostListing;
 }
 
 export function parseLsClusters(output: string): ClusterRef[] {
@@ -102,8 +143,9 @@ export function parseLsClusters(output: string): ClusterRef[] {
  * the port. A postmaster.pid naming another pid belongs to a server this host cannot see
  * (another container or mount namespace sharing the process table), so it is skipped.
  */
-async function runningPostmasters(host: Host): Promise<ClusterRef[]> {
-  const ps = await host.run(['ps', '-eo', 'pid=,ppid=,user:64=,comm=']);
+async function runningPostmasters(host: Host, listing: Promise<HostListing>): Promise<ClusterRef[]> {
+  const listed = (await listing).ps;
+  const ps = listed.code === 0 ? listed.stdout : await host.run(['ps', '-eo', 'pid=,ppid=,user:64=,comm=']);
   const rows = ps
     .split('\n')
     .map((line) => line.trim().split(/\s+/))

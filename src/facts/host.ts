@@ -1,7 +1,7 @@
 import type { ClusterAddress, Host } from '../remote/host.js';
 import * as privileged from '../remote/commands.js';
 import { WizardError } from '../errors.js';
-import { clientTool, clusterAddress, configuredSettings, findClientTools, readControlFile, type ClusterRef } from './clusters.js';
+import { clientTool, clusterAddress, configuredSettings, findClientTools, readControlFile, type ClusterRef, type HostListing } from './clusters.js';
 import { readClusterIdentity, type ClusterIdentity } from './identity.js';
 
 /** The settings replication depends on; each is reported with the file that set it. */
@@ -82,9 +82,15 @@ export interface HostFacts {
   pgBasebackup?: { path: string; version: string };
 }
 
-export async function inspectHost(host: Host, clusters: ClusterRef[], chosen: ClusterRef | undefined): Promise<HostFacts> {
+/** `listing`: the host's listing that found `clusters` (its name and os-release are in it). */
+export async function inspectHost(host: Host, clusters: ClusterRef[], chosen: ClusterRef | undefined, listing: Promise<HostListing>): Promise<HostFacts> {
+  const { hostname: name, osRelease: release } = await listing;
   // Independent reads, asked together: one round trip's wait instead of one each.
-  const [osRelease, hostname, chosenFacts] = await Promise.all([host.readFile('/etc/os-release'), host.run(['uname', '-n']), chosen && chosenClusterFacts(host, chosen)]);
+  const [osRelease, hostname, chosenFacts] = await Promise.all([
+    release.code === 0 ? release.stdout : release.code === 3 ? null : host.readFile('/etc/os-release'),
+    name.code === 0 ? name.stdout : host.run(['uname', '-n']),
+    chosen && chosenClusterFacts(host, chosen),
+  ]);
   const os = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease ?? '')?.[1] ?? (await host.run(['uname', '-sr'])).trim();
   return { role: host.role, label: host.label, address: host.address, loginUser: host.loginUser, os, identity: { hostname: hostname.trim() }, clusters, ...chosenFacts };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseCluster, listClusters, newestClientTools, parseControlFile, parseLsClusters, systemdUnit } from '../../src/facts/clusters.js';
+import { chooseCluster, listClusters, newestClientTools, parseControlFile, parseHostListing, parseLsClusters, systemdUnit } from '../../src/facts/clusters.js';
 import { serverControlCommand } from '../../steps/lib/server-control.js';
 import { FakeHost } from './fake-host.js';
 
@@ -23,6 +23,20 @@ describe('clusters', () => {
     expect(chooseCluster(clusters, '5434', 'primary', 'x')?.id).toBe('16/replica');
     expect(chooseCluster(clusters, undefined, 'primary', 'x')).toBeUndefined();
     expect(() => chooseCluster(clusters, 'main', 'standby', 'x')).toThrow(/--standby-cluster "main" matches no cluster.*15\/prod port 5433/);
+  });
+});
+
+describe('the host listing (one command for pg_lsclusters, systemd, ps, uname -n, os-release)', () => {
+  it('splits its output into the parts, each with its exit code; parts the shell never reached count as failed', () => {
+    const m = 'pgrepl-part-0123';
+    const output = `15 main 5432 online postgres /var/lib/postgresql/15/main /var/log/postgresql/x.log\n\n${m} 0\n\n${m} 1\n  1     0 root init\n\n${m} 0\npgw-standby\n\n${m} 0\nPRETTY_NAME="Debian GNU/Linux 12"`;
+    expect(parseHostListing(output, m)).toEqual({
+      lsclusters: { code: 0, stdout: '15 main 5432 online postgres /var/lib/postgresql/15/main /var/log/postgresql/x.log\n' },
+      systemd: { code: 1, stdout: '' },
+      ps: { code: 0, stdout: '  1     0 root init\n' },
+      hostname: { code: 0, stdout: 'pgw-standby\n' },
+      osRelease: { code: 255, stdout: '' },
+    });
   });
 });
 
