@@ -20,6 +20,7 @@ type Screen =
   | { kind: 'ask-host'; role: Role }
   | { kind: 'connecting' }
   | { kind: 'overview' }
+  | { kind: 'rereading' }
   | { kind: 'choices' }
   | { kind: 'setup'; options: Options }
   | { kind: 'result'; outcome: SetupOutcome }
@@ -72,8 +73,9 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
   const fail = (error: unknown) => setScreen({ kind: 'failed', error });
 
   useInput((input, key) => {
-    // Esc on the Troubleshoot or Synchronous replication screen once its job is done (nothing to stop): back to the menu.
-    if (key.escape && (screen.kind === 'doctor' || screen.kind === 'sync') && !busy.current) return setScreen({ kind: 'overview' });
+    // Esc on the Troubleshoot or Synchronous replication screen once its job is done (nothing to stop): back to the
+    // menu, whose summary is read again (a repair may have changed both hosts).
+    if (key.escape && (screen.kind === 'doctor' || screen.kind === 'sync') && !busy.current) return setScreen({ kind: 'rereading' });
     // Esc/Ctrl-C: stop cleanly; a running step is aborted and leaves the hosts as they were.
     if (key.escape || (key.ctrl && input === 'c')) finish(130);
     if ((screen.kind === 'failed' || screen.kind === 'result') && key.return) finish(screen.kind === 'failed' ? 1 : screen.outcome.ok ? 0 : 1);
@@ -87,6 +89,14 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
           session.current = await openSession({ ...options, ...targets }, io, abort.current.signal);
           setScreen({ kind: 'overview' });
         })().catch(fail),
+      );
+    }
+    if (current.kind === 'rereading') {
+      track(
+        session
+          .current!.reread()
+          .then(() => setScreen({ kind: 'overview' }))
+          .catch(fail),
       );
     }
     if (current.kind === 'setup') {
@@ -148,6 +158,11 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
       )}
       {screen.kind === 'choices' && (
         <ChoicesForm defaults={defaults} onDone={(choices) => setScreen({ kind: 'setup', options: { ...options, ...targets, ...choices, plan: false } })} />
+      )}
+      {screen.kind === 'rereading' && !question && (
+        <Text>
+          <Spinner /> Reading both hosts again…
+        </Text>
       )}
       {screen.kind === 'setup' && run.phase === 'planning' && !question && (
         <Text>

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lab, labFlags, labReset, psqlIn, runCli } from './lab.js';
+import { inHost, lab, labFlags, labReset, psqlIn, runCli } from './lab.js';
 import { TerminalSession } from './tmux.js';
 
 /**
@@ -152,10 +152,13 @@ describe('doctor on a streaming pair', () => {
     await terminal.waitFor(/Set synchronous_standby_names = 'FIRST 1 \(pgrepl_\w+\)' on the primary\?/);
     await terminal.send(['Enter']); // No, stop here
     await terminal.waitFor('Nothing was changed.');
+    expect(psqlIn('primary', 'SHOW synchronous_standby_names')).toBe('');
+    // The menu's summary is read again on the way back, not the one read at the start.
+    inHost('standby', ['pg_ctlcluster', '15', 'main', 'stop']);
     await terminal.send(['Escape']);
     await terminal.waitFor(atMenu);
+    expect(terminal.visible()).toMatch(/^state\s+running, not in recovery\s+stopped$/m);
     expect(terminal.screen()).not.toContain('EXIT=');
-    expect(psqlIn('primary', 'SHOW synchronous_standby_names')).toBe('');
 
     await terminal.send(['Down', 'Down', 'Down', 'Down', 'Enter']); // Quit
     expect(await terminal.waitFor('EXIT=0')).not.toContain('Stopping');
