@@ -76,6 +76,8 @@ export function App({ options, onExit }: { options: Options; onExit: (code: numb
     // Esc on the Troubleshoot or Synchronous replication screen once its job is done (nothing to stop): back to the
     // menu, whose summary is read again (a repair may have changed both hosts).
     if (key.escape && (screen.kind === 'doctor' || screen.kind === 'sync') && !busy.current) return setScreen({ kind: 'rereading' });
+    // Esc while the setup choices are asked (nothing runs yet): back to the menu.
+    if (key.escape && screen.kind === 'choices') return setScreen({ kind: 'overview' });
     // Esc/Ctrl-C: stop cleanly; a running step is aborted and leaves the hosts as they were.
     if (key.escape || (key.ctrl && input === 'c')) finish(130);
     if ((screen.kind === 'failed' || screen.kind === 'result') && key.return) finish(screen.kind === 'failed' ? 1 : screen.outcome.ok ? 0 : 1);

@@ -62,6 +62,12 @@ describe('the wizard in a real terminal', () => {
     terminal.start(['node', cli, ...labFlags()], { PGREPL_PASSWORD: password });
     await terminal.waitFor('What next?');
     await terminal.send(['Enter']); // Set up a standby
+    // Esc while the choices are asked goes back to the menu; nothing runs yet.
+    await terminal.waitFor('Replication role name: repl');
+    await terminal.send(['Escape']);
+    await terminal.waitFor(() => terminal!.visible().includes('What next?') && !terminal!.visible().includes('Replication role name'));
+    expect(terminal.screen()).not.toContain('EXIT=');
+    await terminal.send(['Enter']);
     // The default role name erased and another typed, each arriving in one read (a held
     // Backspace's auto-repeat, a quick typist's name and Enter): every key counts.
     await terminal.waitFor('Replication role name: repl');
