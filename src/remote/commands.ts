@@ -115,6 +115,38 @@ export const findPgRewind = command({
   argv: (binDir: string, major: number) =>
     sh('for d in "$1" "/usr/lib/postgresql/$2/bin" "/usr/pgsql-$2/bin"; do [ -x "$d/pg_rewind" ] && exec echo "$d/pg_rewind"; done; exit 1', binDir, String(major)),
 });
+/**
+ * Runs the host's start (or restart) command and returns as soon as the server itself says it
+ * is up: the postmaster.pid of a new postmaster (another pid, started since) says `ready`
+ * (accepting connections, a standby's hot standby included) or `standby` (hot_standby off),
+ * the status pg_ctl -w waits for, read every 50 ms. pg_ctlcluster's own wait after pg_ctl
+ * (0.5 s, then three connections 0.5 s apart) is cut short then: it is ended, the server it
+ * started runs on (pg_ctl started it in a session of its own). When the command ends first
+ * (the server failed to start, or the cluster was not in a state to start), its exit status
+ * and its own words (pg_ctlcluster quotes the server log) are the result, as without this.
+ * $1 the data directory, then the command. PostgreSQL 10+ (the status line).
+ */
+export const startUntilReadyScript = [
+  'dir=$1; shift',
+  'old=; { read -r old; } 2>/dev/null <"$dir/postmaster.pid"',
+  'since=$(date +%s)',
+  'out=$(mktemp) || exit 1',
+  '"$@" >"$out" 2>&1 </dev/null &',
+  'starter=$!',
+  'while kill -0 "$starter" 2>/dev/null; do',
+  '  if { read -r pid && read -r _ && read -r started && read -r _ && read -r _ && read -r _ && read -r _ && read -r status; } 2>/dev/null <"$dir/postmaster.pid" &&',
+  '    [ "$pid" != "$old" ] && [ "$started" -ge "$since" ] 2>/dev/null && { [ "$status" = ready ] || [ "$status" = standby ]; } && kill -0 "$pid" 2>/dev/null; then',
+  '    kill "$starter" 2>/dev/null; rm -f -- "$out"; exit 0',
+  '  fi',
+  '  sleep 0.05',
+  'done',
+  'wait "$starter"; status=$?',
+  'cat -- "$out" >&2; rm -f -- "$out"; exit "$status"',
+].join('\n');
+export const startUntilReady = command({
+  runs: server,
+  argv: (dataDirectory: string, start: PrivilegedArgv<'postgres'>) => sh(startUntilReadyScript, dataDirectory, ...start),
+});
 /** A WAL archive's files, one `NAME<tab>BYTES` line each; a base backup's history file adds `<tab>LABEL` (its LABEL: line). */
 export const archiveContents = command({
   runs: server,

@@ -44,9 +44,19 @@ export const serverControlCommand = (cluster: ClusterRef, action: ServerAction):
 const execControl = (host: Host, control: ServerControl): Promise<ExecResult> =>
   control.as === 'root' ? host.exec(control.argv, { as: 'root' }) : host.exec(control.argv, { as: 'postgres' });
 
+/**
+ * Debian's pg_ctlcluster, as the server's OS user, waits after pg_ctl about 2 s more (its own
+ * connection probes); the server's own readiness ends the wait instead (commands.ts
+ * startUntilReady). Under systemd the unit's start is left as it is.
+ */
+function untilReady(cluster: ClusterRef, action: ServerAction, control: ServerControl): ServerControl {
+  if (control.as !== 'postgres' || cluster.manager !== 'pg_ctlcluster' || (action !== 'start' && action !== 'restart')) return control;
+  return { as: 'postgres', argv: privileged.startUntilReady(cluster.dataDirectory, control.argv) };
+}
+
 export async function controlServer(node: Node, action: ServerAction): Promise<void> {
   const { host, cluster } = node;
-  const result = await execControl(host, serverControl(cluster, action));
+  const result = await execControl(host, untilReady(cluster, action, serverControl(cluster, action)));
   if (result.code !== 0) {
     throw new WizardError(
       `could not ${action} cluster ${cluster.id}: ${(result.stderr || result.stdout).trim()}`,

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,3 +68,49 @@ describe('privileged commands', () => {
     expect(withSudoersSection(readme)).toBe(readme);
   });
 });
+
+describe("a start that ends on the server's own readiness (startUntilReady, run here by sh)", () => {
+  /** Runs the script with a fake start command (`sh -c STARTER`, $1 the data directory) in a fresh data directory. */
+  function startWith(starter: string, pidFileBefore?: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'pgrepl-start-'));
+    try {
+      if (pidFileBefore !== undefined) writeFileSync(join(dir, 'postmaster.pid'), pidFileBefore);
+      const argv = privileged.startUntilReady(dir, privileged.pgCtlCluster(['15', 'main', 'start']));
+      // The host's command replaced by the fake one: the script runs whatever follows the data directory.
+      const script = argv.slice(0, 5);
+      const result = spawnSync(script[0], [...script.slice(1), 'sh', '-c', starter, 'starter', dir], { encoding: 'utf8' });
+      const pidFile = readFileSync(join(dir, 'postmaster.pid'), 'utf8');
+      return { code: result.status, stderr: result.stderr, starterPid: Number(pidFile.split('\n')[0]) };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const pidFile = (pid: string, started: string, status: string) => [pid, '/data', started, '5432', '/run/postgresql', '*', '1 2', status.padEnd(8), ''].join('\n');
+  /** A postmaster that says `status` and stays (its pid is the starter's own, as the fake's `exec sleep` keeps it). */
+  const serverSaying = (status: string) => `printf '%s\\n' "$$" /data "$(date +%s)" 5432 /run/postgresql '*' '1 2' '${status}' >"$1/postmaster.pid"; exec sleep 30`;
+
+  it('returns once a new postmaster says ready (or standby: hot_standby off), and ends the start command it no longer waits for', async () => {
+    for (const status of ['ready   ', 'standby ']) {
+      const { code, stderr, starterPid } = startWith(serverSaying(status));
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+      await expect.poll(() => processExists(starterPid), { timeout: 10_000 }).toBe(false);
+    }
+  });
+
+  it("a start command that fails first is the result: its exit status and its own words (pg_ctlcluster quotes the server's log)", () => {
+    const failing = `echo 'The PostgreSQL server failed to start. Please check the log output:' >&2; echo 'FATAL:  could not map anonymous shared memory' >&2; exit 1`;
+    // A postmaster.pid left by a server before this start (another pid, an older start) is not taken for its readiness.
+    const { code, stderr } = startWith(`sleep 0.3; ${failing}`, pidFile(String(process.pid), '1000', 'ready'));
+    expect(code).toBe(1);
+    expect(stderr).toBe('The PostgreSQL server failed to start. Please check the log output:\nFATAL:  could not map anonymous shared memory\n');
+  });
+});
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
