@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { CommandInterrupted, ConnectionLost, SudoRefusedMidRun, WizardError } from '../errors.js';
 import { type ArgvFor, type ClusterAddress, type ExecOptions, type ExecResult, type Host, type RunAs, type SqlRow, type WriteFileOptions, privilegeWrapper, splitWrapperStderr } from './host.js';
 import * as privileged from './commands.js';
+import { awakeTimeout } from './awake-timeout.js';
 import { PasswordDemanded, connectPg } from './pg-bridge.js';
 import { commandLine } from './quote.js';
 import { answerSudo, SudoEnded, sudoPassword, sudoValidate, type SudoPassword } from './sudo.js';
@@ -59,6 +60,9 @@ function shortCommand(argv: readonly string[]): string {
   return argv.slice(0, 8).map((arg) => (arg.length > 40 || arg.includes('\n') ? '…' : arg)).join(' ');
 }
 
+/** How often a host checks that the wizard itself ran (a late beat: it was held still). */
+const suspensionBeatMs = 1000;
+
 const closedByServer = 'the SSH server closed the connection (sshd stopped or restarted, or the session was ended on the host)';
 
 /** A Host over one ssh2 connection; every command and SQL session is a channel on it. */
@@ -67,6 +71,8 @@ export class SshHost implements Host {
   private readonly pgTurns = new WeakMap<pg.Client, Promise<unknown>>();
   /** Each session's relay channel, to drop a session whose server stopped answering. */
   private readonly pgChannels = new Map<string, ClientChannel>();
+  /** Sessions dropped because a query on them went unanswered: why, for the queries queued behind it. */
+  private readonly sessionsEndedBy = new WeakMap<pg.Client, Promise<WizardError>>();
   /** How long a query may go unanswered (the same bound as a silent host). */
   private readonly answerWithinMs: number;
   private readonly stallListeners = new Set<(line: string) => void>();
@@ -109,6 +115,15 @@ export class SshHost implements Host {
    */
   private watchStalls({ link, keepaliveMs }: WatchedLink): void {
     let lastData = Date.now();
+    // A wizard held still (Ctrl-Z, SIGSTOP) hears nothing either: on resume its timers run
+    // before its sockets are read, so a beat that comes late restarts the silence from now.
+    let lastBeat = lastData;
+    const beat = setInterval(() => {
+      const now = Date.now();
+      if (now - lastBeat > 2 * suspensionBeatMs) lastData = now;
+      lastBeat = now;
+    }, suspensionBeatMs).unref();
+    this.client.once('close', () => clearInterval(beat));
     link.on('data', () => {
       const now = Date.now();
       const silentMs = now - lastData;
@@ -341,11 +356,11 @@ export class SshHost implements Host {
   async sql<Row extends SqlRow = SqlRow>(cluster: ClusterAddress, text: string, params: unknown[] = []): Promise<Row[]> {
     // A server that hangs (its processes stopped, a lock never released) must not hang the run:
     // the session and the query get the bound a silent host gets.
-    let timer: NodeJS.Timeout | undefined;
+    let stopWaiting: (() => void) | undefined;
     let interrupt: (() => void) | undefined;
     const interruption = this.interruption?.aborted ? undefined : this.interruption;
     const unanswered = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(noAnswer), this.answerWithinMs);
+      stopWaiting = awakeTimeout(this.answerWithinMs, () => reject(noAnswer));
       interrupt = () => reject(interruptedQuery);
       interruption?.addEventListener('abort', interrupt, { once: true });
     });
@@ -359,12 +374,19 @@ export class SshHost implements Host {
       const result = await Promise.race([turn, unanswered]);
       return result.rows as Row[];
     } catch (error) {
-      if (error === noAnswer) throw await this.unanswered(cluster, text, (client as { processID?: number } | undefined)?.processID);
+      if (error === noAnswer) {
+        const why = this.unanswered(cluster, text, (client as { processID?: number } | undefined)?.processID);
+        if (client) this.sessionsEndedBy.set(client, why);
+        throw await why;
+      }
       if (error === interruptedQuery) {
         this.dropSession(sessionKey(cluster));
         throw this.interrupted(interruption!.reason, `the query "${shortStatement(text)}"`);
       }
       if (error instanceof WizardError) throw error;
+      // A query queued behind one that went unanswered fails when that one's session is dropped: the same cause.
+      const ended = client && this.sessionsEndedBy.get(client);
+      if (ended) throw await ended;
       // PostgreSQL's own errors carry a SQLSTATE; anything else is the session's transport.
       const lost = typeof (error as { code?: unknown }).code === 'string' ? undefined : await this.lossBehindClosedChannel();
       if (lost) throw lost;
@@ -375,7 +397,7 @@ export class SshHost implements Host {
         `see the server log of that cluster; the query was run as the OS user ${this.serverUser}`,
       );
     } finally {
-      clearTimeout(timer);
+      stopWaiting?.();
       if (interrupt) interruption?.removeEventListener('abort', interrupt);
     }
   }
