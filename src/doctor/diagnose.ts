@@ -198,10 +198,12 @@ function standbyRole(ctx: Context): Finding[] {
   if (inRecovery && relationship.conninfo === undefined) {
     const restore = recoverySetting(standby, 'restore_command');
     const source = restore ? `restore_command = '${restore}'` : 'no restore_command either: it waits for WAL files to appear in its pg_wal';
+    const { host, port, role } = relationship.passfileKey;
+    const stored = `${host}:${port}:replication:${role}: ${relationship.storedPassword === undefined ? 'no password stored for it (--fix asks for one, or takes PGREPL_PASSWORD)' : 'the password setup stored, which --fix writes primary_conninfo with'}`;
     found.push(
       finding(
         'primary-conninfo-missing',
-        [fromQuery('standby', relationship.source, standby.clock, ['primary_conninfo is empty', source]), ...fromLog(standby.log, lastWith(sinceStart(standby.log.entries), 'primary-conninfo-missing'))],
+        [fromQuery('standby', relationship.source, standby.clock, ['primary_conninfo is empty', source]), fromQuery('standby', relationship.passfile, standby.clock, [stored]), ...fromLog(standby.log, lastWith(sinceStart(standby.log.entries), 'primary-conninfo-missing'))],
         { repairs: ['recovery-config', 'start-standby'] },
         { detail: restore ? 'it replays only what reaches the WAL archive (restore_command), never streams' : 'neither primary_conninfo nor restore_command: it has no source of WAL' },
       ),

@@ -4,6 +4,7 @@ import { toNode, type Node } from '../../steps/contract.js';
 import { diagnose, type Diagnosis } from './diagnose.js';
 import { gatherFacts, type DoctorFacts } from './facts.js';
 import { judgeChain, readUpstreamHop } from './chain.js';
+import { defaultRoleName } from '../setup/prepare.js';
 
 /** The pair as doctor sees it: the clusters chosen at discovery, read live on every examination. */
 export interface DoctorNodes {
@@ -28,7 +29,7 @@ export interface Examination {
 
 /** Reads both hosts afresh and judges what it read. */
 export async function examine(nodes: DoctorNodes, options: Options): Promise<Examination> {
-  const [facts, hop] = await Promise.all([gatherFacts(nodes.primary, nodes.standby), nodes.upstream ? readUpstreamHop(nodes.upstream) : undefined]);
+  const [facts, hop] = await Promise.all([gatherFacts(nodes.primary, nodes.standby, options.role ?? defaultRoleName), nodes.upstream ? readUpstreamHop(nodes.upstream) : undefined]);
   const diagnosis = diagnose(facts, Boolean(options.password));
   return { facts, diagnosis: hop ? judgeChain(diagnosis, facts, hop) : diagnosis };
 }

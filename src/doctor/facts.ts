@@ -167,7 +167,9 @@ export interface Relationship {
   standbyAddress?: string;
   /** The passfile the walreceiver reads (conninfo's passfile, else ~postgres/.pgpass). */
   passfile: string;
-  /** That file's password for conninfo's host, port and user (libpq's lookup); never shown. */
+  /** The connection looked up in that file: conninfo's, or with none the one the repairs write. */
+  passfileKey: PassfileKey;
+  /** That file's password for that connection (libpq's lookup); never shown. */
   storedPassword?: string;
 }
 
@@ -388,14 +390,28 @@ async function probe(node: Node, relationship: Relationship): Promise<Probe> {
 /** The walreceiver's role: conninfo's user, else the OS user it runs as. */
 export const replicationUser = (relationship: Pick<Relationship, 'params'>, owner: string) => relationship.params.user ?? owner;
 
-async function passfileFacts(standby: Host, read: Pick<Relationship, 'params'>, owner: string): Promise<Pick<Relationship, 'passfile' | 'storedPassword'>> {
+/**
+ * The passfile and its line for the walreceiver's connection: primary_conninfo's, or, with none,
+ * the one the repairs write (`unnamed`: the primary as given, setup's role), whose password setup
+ * stored there.
+ */
+async function passfileFacts(standby: Host, read: Pick<Relationship, 'conninfo' | 'params'>, owner: string, unnamed: PassfileKey): Promise<Pick<Relationship, 'passfile' | 'passfileKey' | 'storedPassword'>> {
   const passfile = read.params.passfile ?? `${await serverHome(standby)}/.pgpass`;
   const content = await standby.readFile(passfile, 'postgres');
   const { host = '', port = '5432' } = read.params;
-  return { passfile, storedPassword: content === null ? undefined : findPassfileEntry(content, host, Number(port), replicationUser(read, owner)) };
+  const key = read.conninfo === undefined ? unnamed : { host, port: Number(port), role: replicationUser(read, owner) };
+  return { passfile, passfileKey: key, storedPassword: content === null ? undefined : findPassfileEntry(content, key.host, key.port, key.role) };
 }
 
-export async function gatherFacts(primaryNode: Node, standbyNode: Node): Promise<DoctorFacts> {
+/** A passfile line's connection: host, port and role. */
+export interface PassfileKey {
+  host: string;
+  port: number;
+  role: string;
+}
+
+/** `unnamedRole`: the role the repairs use when no primary_conninfo names one (setup's). */
+export async function gatherFacts(primaryNode: Node, standbyNode: Node, unnamedRole: string): Promise<DoctorFacts> {
   const standby = await standbyFacts(standbyNode);
   const read = readRelationship(standby);
   const owner = standbyNode.cluster.owner;
@@ -403,7 +419,7 @@ export async function gatherFacts(primaryNode: Node, standbyNode: Node): Promise
   const [primary, hostAddresses, passfile] = await Promise.all([
     primaryFacts(primaryNode, read.conninfo !== undefined ? replicationUser(read, owner) : undefined, standbyNode.cluster.major),
     host && !host.startsWith('/') ? resolveName(standbyNode.host, host.split(',')[0]) : Promise.resolve([]),
-    passfileFacts(standbyNode.host, read, owner),
+    passfileFacts(standbyNode.host, read, owner, { host: primaryNode.host.address, port: primaryNode.cluster.port, role: unnamedRole }),
   ]);
   const relationship: Relationship = {
     ...read,

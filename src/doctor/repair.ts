@@ -4,7 +4,6 @@ import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
 import { passwordEnv } from '../options.js';
 import { sourceAddressTowards } from '../facts/host.js';
-import type { Host } from '../remote/host.js';
 import { defaultRoleName, parseTablespaceMap, slotNameFor } from '../setup/prepare.js';
 import { holdingRunLocks } from '../setup/run-lock.js';
 import { runSteps, type RunnerEvent, type StepResult } from '../setup/runner.js';
@@ -27,7 +26,6 @@ import type { DoctorNodes } from './doctor.js';
 import { recoverySetting, replicationUser, type DoctorFacts } from './facts.js';
 import { archiveCleanupOf, archiveCleanupStep } from './archive-cleanup.js';
 import { archiveSettingNames } from '../../steps/lib/wal-archive.js';
-import { findPassfileEntry } from '../../steps/lib/passfile.js';
 import { awaitStreamingStep, convertRecoveryConfStep, dropSlotsStep, passfileStep, standbyMinimumsStep, startPrimaryStep, walLevelInFilesStep } from './repair-steps.js';
 
 /**
@@ -154,32 +152,21 @@ async function confirmSlotDrops(findings: readonly Finding[], options: Options, 
   return confirmed;
 }
 
-/** Where the repairs point the standby: the passfile line they read and write is this one's. */
-interface RepairConnection {
-  standby: Host;
-  primaryAddress: string;
-  primaryPort: number;
-  role: string;
-}
-
 /**
- * The password the repairs set and store: PGREPL_PASSWORD, primary_conninfo's, the passfile's
- * (as the examination read it, or, with primary_conninfo gone, the line for the connection the
- * repairs write: setup stored it there); asked for when none.
+ * The password the repairs set and store: PGREPL_PASSWORD, primary_conninfo's, the passfile's (as
+ * the examination read it: with primary_conninfo gone, the line for the connection the repairs
+ * write, where setup stored it); asked for when none.
  */
-async function repairPassword(facts: DoctorFacts, to: RepairConnection, needed: boolean, options: Options, io: Io): Promise<string> {
+async function repairPassword(facts: DoctorFacts, role: string, needed: boolean, options: Options, io: Io): Promise<string> {
   const { relationship } = facts;
   const known = options.password || relationship.params.password || relationship.storedPassword || '';
   if (known || !needed) return known;
-  const passfile = relationship.conninfo === undefined ? await to.standby.readFile(relationship.passfile, 'postgres') : null;
-  const stored = passfile === null ? undefined : findPassfileEntry(passfile, to.primaryAddress, to.primaryPort, to.role);
-  if (stored) return stored;
   if (io.interactive) {
-    const asked = await io.askSecret(`Password for replication role ${to.role} (it is set on the primary and stored on the standby):`, passwordEnv);
+    const asked = await io.askSecret(`Password for replication role ${role} (it is set on the primary and stored on the standby):`, passwordEnv);
     if (asked) return asked;
   }
   throw new WizardError(
-    `the repairs set role ${to.role}'s password and store it on the standby, but no password is known (none in primary_conninfo or ${facts.relationship.passfile})`,
+    `the repairs set role ${role}'s password and store it on the standby, but no password is known (none in primary_conninfo or ${facts.relationship.passfile})`,
     'doctor --fix',
     `set ${passwordEnv} to the password the standby should use and run again`,
   );
@@ -222,7 +209,7 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
   const needed = steps.some((step) => needsPassword.has(step.id));
   const settings: SetupSettings = {
     roleName,
-    password: await repairPassword(facts, { standby: pair.standby, primaryAddress, primaryPort: nodes.primary.cluster.port, role: roleName }, needed, options, io),
+    password: await repairPassword(facts, roleName, needed, options, io),
     passwordGenerated: false,
     slotName: relationship.slotName ?? slotNameFor(pair.standby.address),
     primaryAddress,

@@ -157,6 +157,10 @@ describe('doctor: replay on the standby', () => {
     const report = await diagnoseUntil(['primary-conninfo-missing']);
     const missing = current(report, 'primary-conninfo-missing');
     expect(missing.detail).toBe('neither primary_conninfo nor restore_command: it has no source of WAL');
+    // The examination finds the password setup stored for the connection --fix writes (setup's role, the primary as given).
+    expect(missing.evidence.find((e) => e.source === '/var/lib/postgresql/.pgpass')?.lines).toEqual([
+      expect.stringMatching(new RegExp(`${lab.primaryIp.replace(/\./g, '\\.')}:5433:replication:repl: the password setup stored, which --fix writes primary_conninfo with$`)),
+    ]);
     expect(quotedLogLines(missing, 'standby')).toEqual([
       expect.stringMatching(logLine('WARNING:  specified neither primary_conninfo nor restore_command')),
       expect.stringMatching(logLine('HINT:  The database server will regularly poll the pg_wal subdirectory to check for files placed there\\.')),

@@ -74,6 +74,7 @@ function facts(change: { primary?: PrimaryFacts; standby?: StandbyFacts; probe?:
       hostAddresses: ['10.77.0.11'],
       standbyAddress: '10.77.0.12',
       passfile: '/var/lib/postgresql/.pgpass',
+      passfileKey: { host: '10.77.0.11', port: 5433, role: 'repl' },
       storedPassword: 'stored secret',
       ...change.relationship,
     },
@@ -336,7 +337,9 @@ describe('doctor diagnosis', () => {
     const [none] = byId(missing, 'primary-conninfo-missing');
     expect(none).toMatchObject({ severity: 'error', detail: 'neither primary_conninfo nor restore_command: it has no source of WAL', fix: { repairs: ['recovery-config', 'start-standby'] } });
     expect(none.evidence[0].lines).toEqual(['2026-11-23 19:40:00 UTC  primary_conninfo is empty', '2026-11-23 19:40:00 UTC  no restore_command either: it waits for WAL files to appear in its pg_wal']);
-    expect(none.evidence[1].lines).toEqual(warned.trim().split('\n'));
+    // The password setup stored for the connection --fix writes, found (never shown).
+    expect(none.evidence[1]).toMatchObject({ source: '/var/lib/postgresql/.pgpass', lines: ['2026-11-23 19:40:00 UTC  10.77.0.11:5433:replication:repl: the password setup stored, which --fix writes primary_conninfo with'] });
+    expect(none.evidence[2].lines).toEqual(warned.trim().split('\n'));
     const archiveOnly = standbyFacts({ receiverStatus: undefined, settings: { ...standbyFacts().settings, primary_conninfo: '', restore_command: 'cp /archive/%f %p' } });
     const [restoring] = byId(diagnose(facts({ standby: archiveOnly, relationship: { conninfo: undefined, params: {}, hostAddresses: [] } }), false).findings, 'primary-conninfo-missing');
     expect(restoring.detail).toBe('it replays only what reaches the WAL archive (restore_command), never streams');
