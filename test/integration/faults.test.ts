@@ -190,6 +190,21 @@ async function expectStandbyUntouched(identifierBefore: string | undefined, resu
 }
 
 /**
+ * A fault that stops a setup cloning a fresh standby: `fault` runs setup and strikes (putting
+ * back what it broke); the run ends as the matrix row `id` says, the standby's old data stays as
+ * it was, and the same command run again finishes the job (`nextRunMarker`; without it, a later
+ * row's run is this one's next run).
+ */
+async function stopsThenNextRunFinishes(id: string, fault: () => Promise<CliResult>, nextRunMarker?: number): Promise<void> {
+  freshStandby();
+  const before = standbySystemIdentifier();
+  const result = await fault();
+  expectOperatorSees(result, id);
+  await expectStandbyUntouched(before, result);
+  if (nextRunMarker !== undefined) await expectNextRunFinishes(nextRunMarker);
+}
+
+/**
  * A host's link down for 5 s (the fault is the 5 s itself) while the clone of a standby not yet
  * cloned copies: the run rides it out and finishes the job.
  */
@@ -204,27 +219,21 @@ async function linkBlipAtClone(host: 'primary' | 'standby', id: string, marker: 
   await expectStreams(marker);
 }
 
-/** A host's link down until the run gives up (PGREPL_SSH_TIMEOUT=6) while the clone copies; the standby is left as it was. */
-async function linkDownAtClone(host: 'primary' | 'standby', id: string): Promise<void> {
-  freshStandby();
-  const before = standbySystemIdentifier();
+/** A host's link down while the clone copies, until the run gives up (PGREPL_SSH_TIMEOUT=6). */
+async function linkDownAtClone(host: 'primary' | 'standby'): Promise<CliResult> {
   const run = start(setupArgs, { PGREPL_SSH_TIMEOUT: '6' });
   await run.reaches(cloneCopying);
   setLink(host, 'down');
-  let result: CliResult;
   try {
-    result = await run.done;
+    return await run.done;
   } finally {
     setLink(host, 'up');
   }
-  expectOperatorSees(result, id);
-  await expectStandbyUntouched(before, result);
 }
 
 /**
- * For a run the test holds still (SIGSTOP) while others try: its bounds run on while it is
- * stopped, and a query timer that expired meanwhile fires on resume, before the answer that
- * waits in the socket is read. Being held is the test's device, not the fault under test.
+ * For a run the test holds still (SIGSTOP) while others try, for as long as they take. Being
+ * held is the test's device, not the fault under test.
  */
 const heldStill = { PGREPL_SSH_TIMEOUT: '600' };
 
@@ -300,12 +309,8 @@ const cases: Case[] = [
   {
     rows: ['sudo-rule-removed-at-clone', 'primary-link-blip-at-clone'],
     async run(marker) {
-      freshStandby();
-      const before = standbySystemIdentifier();
       // Once the clone stopped the standby's server (sudo let it), what it runs next is refused.
-      const result = await withSudoRuleRemoved('standby', removeOnceStopped);
-      expectOperatorSees(result, 'sudo-rule-removed-at-clone');
-      await expectStandbyUntouched(before, result);
+      await stopsThenNextRunFinishes('sudo-rule-removed-at-clone', () => withSudoRuleRemoved('standby', removeOnceStopped));
       // Its next run (the same login, the rule back) clones, riding out the primary's link down 5 s meanwhile.
       await linkBlipAtClone('primary', 'primary-link-blip-at-clone', marker, ownSudoSetupArgs);
     },
@@ -313,7 +318,7 @@ const cases: Case[] = [
   {
     rows: ['standby-link-down-at-clone', 'second-run-same-pair', 'second-run-same-primary'],
     async run(marker) {
-      await linkDownAtClone('standby', 'standby-link-down-at-clone');
+      await stopsThenNextRunFinishes('standby-link-down-at-clone', () => linkDownAtClone('standby'));
       // Another standby of the same primary: a cluster of its own on the standby's host, with a name of its own.
       inHost('standby', ['sh', '-c', 'pg_createcluster 15 second -- --no-sync >/dev/null']);
       try {
@@ -346,28 +351,28 @@ const cases: Case[] = [
   {
     rows: ['primary-link-down-at-clone'],
     async run(marker) {
-      await linkDownAtClone('primary', 'primary-link-down-at-clone');
-      await expectNextRunFinishes(marker);
+      await stopsThenNextRunFinishes('primary-link-down-at-clone', () => linkDownAtClone('primary'), marker);
     },
   },
   {
     rows: ['primary-restarted-at-clone'],
     async run(marker) {
-      freshStandby();
-      const before = standbySystemIdentifier();
       // The small lab primary is copied in about a second: a restart started from here once the
       // run prints its start point landed after the copy had ended. pg_basebackup is paused on
       // the host as the copy begins, the primary restarts, then the copy goes on and finds it gone.
-      const paused = pauseCloneOnceCopying(`${standbyData}.pgrepl-new`);
-      const run = start(setupArgs);
-      await paused;
-      inHost('primary', ['pg_ctlcluster', '-m', 'immediate', '15', 'prod', 'restart']);
-      inHost('standby', ['pkill', '-CONT', '-x', 'pg_basebackup']);
-      inHost('standby', ['pkill', '-CONT', '-x', 'sudo']);
-      const result = await run.done;
-      expectOperatorSees(result, 'primary-restarted-at-clone');
-      await expectStandbyUntouched(before, result);
-      await expectNextRunFinishes(marker);
+      await stopsThenNextRunFinishes(
+        'primary-restarted-at-clone',
+        async () => {
+          const paused = pauseCloneOnceCopying(`${standbyData}.pgrepl-new`);
+          const run = start(setupArgs);
+          await paused;
+          inHost('primary', ['pg_ctlcluster', '-m', 'immediate', '15', 'prod', 'restart']);
+          inHost('standby', ['pkill', '-CONT', '-x', 'pg_basebackup']);
+          inHost('standby', ['pkill', '-CONT', '-x', 'sudo']);
+          return run.done;
+        },
+        marker,
+      );
     },
   },
   {
@@ -403,15 +408,16 @@ const cases: Case[] = [
   {
     rows: ['sighup-at-clone'],
     async run(marker) {
-      freshStandby();
-      const before = standbySystemIdentifier();
-      const run = start(setupArgs);
-      await run.reaches(cloneCopying);
-      run.signal('SIGHUP');
-      const result = await run.done;
-      expectOperatorSees(result, 'sighup-at-clone');
-      await expectStandbyUntouched(before, result);
-      await expectNextRunFinishes(marker);
+      await stopsThenNextRunFinishes(
+        'sighup-at-clone',
+        async () => {
+          const run = start(setupArgs);
+          await run.reaches(cloneCopying);
+          run.signal('SIGHUP');
+          return run.done;
+        },
+        marker,
+      );
     },
   },
   {
