@@ -119,6 +119,21 @@ export async function openPrimary(options: Options, io: Io, interruption?: Abort
   }
 }
 
+/**
+ * A standby of the config file's list other than the run's own (the server a standby streamed
+ * from before a run points it elsewhere), connected and discovered as an upstream; closed
+ * again when its discovery fails.
+ */
+export async function openListedStandby(options: Options, io: Io, entry: NamedStandby): Promise<{ host: Host; facts: HostFacts }> {
+  const host = await connectRole({ ...options, upstream: entry.host }, io, 'upstream');
+  try {
+    return { host, facts: await discoverRole(host, { ...options, upstreamCluster: entry.cluster }, io, 'upstream') };
+  } catch (error) {
+    await host.close();
+    throw error;
+  }
+}
+
 /** A named node of the topology, connected and discovered. */
 export interface OpenNode {
   name: string;

@@ -35,7 +35,9 @@ export async function readUpstreamHop(upstream: Node): Promise<UpstreamHop> {
 }
 
 /** The diagnosis of the standby against its upstream, with the broken hop before it said first. */
-export function judgeChain(diagnosis: Diagnosis, facts: DoctorFacts, hop: UpstreamHop): Diagnosis {
+export function judgeChain(judged: Diagnosis, facts: DoctorFacts, hop: UpstreamHop): Diagnosis {
+  // "Replication now" names the upstream, and its own hop from the primary, where a pair shows its primary.
+  const diagnosis = { ...judged, replication: { ...judged.replication, upstream: { label: hop.label, receiverStatus: hop.receiverStatus } } };
   if (hop.running && hop.receiverStatus === 'streaming') return diagnosis;
   const spec = catalog[hop.running ? 'upstream-not-streaming' : 'upstream-down'];
   const { relationship, standby } = facts;

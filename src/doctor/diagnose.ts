@@ -92,7 +92,10 @@ export interface ServerState {
 
 /** What proves a pair healthy (or shows how far it is from it), read from both servers' views. */
 export interface ReplicationState {
+  /** What the standby streams from: the primary, or in a cascade its upstream. */
   primary: ServerState;
+  /** In a cascade: `primary` is this upstream, and its own WAL receiver is the hop from the primary. */
+  upstream?: { label: string; receiverStatus: string | null };
   standby: ServerState & { receiverStatus?: string };
   /** The primary's pg_stat_replication for this standby: WAL not yet replayed, and replay_lag. */
   replayBytes?: number;

@@ -63,7 +63,15 @@ const serverLine = (role: string, server: ServerState) =>
 
 /** The facts that show how replication stands: state, lag, slot, the last message received. */
 export function replicationLines(state: ReplicationState): string[] {
-  const lines = ['Replication now:', `  ${serverLine('primary', state.primary)}`, `  ${serverLine('standby', state.standby)}${state.standby.receiverStatus ? `, walreceiver ${state.standby.receiverStatus}` : ''}`];
+  const { upstream } = state;
+  const sender = upstream ? 'upstream' : 'primary';
+  // A cascade's first hop (primary → upstream) is the upstream's own WAL receiver.
+  const firstHop = upstream && state.primary.running ? `, walreceiver ${upstream.receiverStatus ?? 'not running'} (its hop from the primary)` : '';
+  const lines = [
+    'Replication now:',
+    `  ${serverLine(upstream ? `upstream ${upstream.label}` : 'primary', state.primary)}${firstHop}`,
+    `  ${serverLine('standby', state.standby)}${state.standby.receiverStatus ? `, walreceiver ${state.standby.receiverStatus}` : ''}`,
+  ];
   if (state.replayBytes !== undefined) {
     // replay_lag is NULL once the standby has replayed everything the primary sent.
     const lag = state.replayLagSeconds === undefined ? '' : `, replay_lag ${state.replayLagSeconds === null ? 'none (caught up)' : formatSeconds(state.replayLagSeconds)}`;
@@ -71,11 +79,11 @@ export function replicationLines(state: ReplicationState): string[] {
   }
   if (state.slot) {
     const status = state.slot.walStatus ? ` (wal_status ${state.slot.walStatus})` : '';
-    lines.push(`  slot ${state.slot.name}: ${state.slot.active ? 'active' : 'inactive'}, ${formatBytes(state.slot.retainedBytes ?? undefined)} of WAL retained on the primary${status}`);
+    lines.push(`  slot ${state.slot.name}: ${state.slot.active ? 'active' : 'inactive'}, ${formatBytes(state.slot.retainedBytes ?? undefined)} of WAL retained on the ${sender}${status}`);
   }
   if (state.lastMessageAt) {
     const age = state.lastMessageAgeSeconds === undefined ? '' : ` (${formatSeconds(Math.max(0, state.lastMessageAgeSeconds))} before this check)`;
-    lines.push(`  last message from the primary received ${state.lastMessageAt}${age}`);
+    lines.push(`  last message from the ${sender} received ${state.lastMessageAt}${age}`);
   }
   return lines;
 }

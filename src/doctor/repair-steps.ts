@@ -1,4 +1,3 @@
-import pg from 'pg';
 import * as privileged from '../remote/commands.js';
 import { byHandLine } from '../remote/host.js';
 import { WizardError } from '../errors.js';
@@ -232,41 +231,6 @@ export const convertRecoveryConfStep: Step = {
     return 'no recovery.conf; its settings are in postgresql.auto.conf';
   },
 };
-
-/** Drops the inactive slots the operator named; refuses any that became active meanwhile. */
-export function dropSlotsStep(names: readonly string[]): Step {
-  const existing = async (ctx: StepContext) =>
-    query<{ slot_name: string; active: boolean }>(ctx.primary, 'SELECT slot_name, active FROM pg_replication_slots WHERE slot_name = ANY($1)', [names]);
-  const sql = (name: string) => `SELECT pg_drop_replication_slot(${pg.escapeLiteral(name)})`;
-  return {
-    id: 'drop-slots',
-    title: 'Drop inactive replication slots',
-    async check(ctx) {
-      const left = await existing(ctx);
-      return { done: left.length === 0, detail: left.length === 0 ? `${names.join(', ')} already gone` : `to drop: ${left.map((s) => s.slot_name).join(', ')}` };
-    },
-    async plan(ctx) {
-      return (await existing(ctx)).map((slot) => ({ side: 'primary' as const, summary: `drop inactive slot ${slot.slot_name} (the primary releases the WAL it kept)`, sql: sql(slot.slot_name) }));
-    },
-    async apply(ctx) {
-      const slots = await existing(ctx);
-      const active = slots.filter((slot) => slot.active);
-      if (active.length > 0) {
-        throw new WizardError(`slot ${active.map((s) => s.slot_name).join(', ')} became active: something streams from it now`, where(ctx.primary), 'leave it, or stop what uses it first');
-      }
-      for (const slot of slots) {
-        await query(ctx.primary, 'SELECT pg_drop_replication_slot($1)', [slot.slot_name]);
-        ctx.recordChange({ side: 'primary', what: `dropped replication slot ${slot.slot_name}`, undo: `SELECT pg_create_physical_replication_slot(${pg.escapeLiteral(slot.slot_name)}, true) (the WAL it kept is gone)` });
-      }
-      return `dropped ${slots.map((s) => s.slot_name).join(', ')}`;
-    },
-    async verify(ctx) {
-      const left = await existing(ctx);
-      if (left.length > 0) throw new WizardError(`slot ${left.map((s) => s.slot_name).join(', ')} still exists`, where(ctx.primary), 'something recreated it; check other tools');
-      return `pg_replication_slots: ${names.join(', ')} gone`;
-    },
-  };
-}
 
 const streamingTimeoutMs = 60_000;
 

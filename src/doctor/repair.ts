@@ -26,7 +26,8 @@ import type { DoctorNodes } from './doctor.js';
 import { recoverySetting, replicationUser, type DoctorFacts } from './facts.js';
 import { archiveCleanupOf, archiveCleanupStep } from './archive-cleanup.js';
 import { archiveSettingNames } from '../../steps/lib/wal-archive.js';
-import { awaitStreamingStep, convertRecoveryConfStep, dropSlotsStep, passfileStep, standbyMinimumsStep, startPrimaryStep, walLevelInFilesStep } from './repair-steps.js';
+import { dropSlotsStep } from '../../steps/drop-slots.js';
+import { awaitStreamingStep, convertRecoveryConfStep, passfileStep, standbyMinimumsStep, startPrimaryStep, walLevelInFilesStep } from './repair-steps.js';
 
 /**
  * doctor --fix: the findings' repairs become one run of steps, in runbook order, through the

@@ -1,5 +1,6 @@
 import { toNode, where, type ChangeRecord, type PlannedAction, type SetupSettings, type StepContext } from '../../steps/contract.js';
 import { setupSteps } from '../../steps/index.js';
+import { dropOldUpstreamSlotStep } from '../../steps/drop-slots.js';
 import { cloneStandbyStep } from '../../steps/clone-standby.js';
 import { nameTakenElsewhere } from '../../steps/replication-slot.js';
 import { gatherCloneFacts, reportClonePrechecks } from '../../steps/lib/clone-prechecks.js';
@@ -12,6 +13,7 @@ import type { Pair, PairFacts } from '../session.js';
 import { serverHome } from '../facts/host.js';
 import { timed } from '../timings.js';
 import { blockingProblems } from './blockers.js';
+import { slotLeftNote, type OldUpstream } from './old-upstream.js';
 import { resolveSettings } from './prepare.js';
 import { holdingRunLocks } from './run-lock.js';
 import { errorDetail, runSteps, type RunnerEvent, type StepResult } from './runner.js';
@@ -51,6 +53,8 @@ export interface SetupRun {
   emit: (event: RunnerEvent) => void;
   signal: AbortSignal;
   planOnly: boolean;
+  /** The server the standby streams from before this run points it elsewhere: its slot there is dropped last. */
+  oldUpstream?: OldUpstream;
 }
 
 /**
@@ -76,15 +80,18 @@ export function prepareSetup(pair: Pair, facts: PairFacts, options: Options, io:
   });
 }
 
-export async function runSetup({ pair, facts, settings, options, io, emit, signal, planOnly }: SetupRun): Promise<SetupOutcome> {
+export async function runSetup({ pair, facts, settings, options, io, emit, signal, planOnly, oldUpstream }: SetupRun): Promise<SetupOutcome> {
   const source = streamingFrom(pair, facts);
   const primary = toNode(source.pair.primary, source.facts.primary);
   const standby = toNode(pair.standby, facts.standby);
   const origin = pair.upstream ? toNode(pair.primary, facts.primary) : undefined;
   const changes: ChangeRecord[] = [];
   const notes = new Map<string, string[]>();
+  const dropOldSlot = oldUpstream?.node && dropOldUpstreamSlotStep(oldUpstream.slot);
+  const steps = dropOldSlot ? [...setupSteps, dropOldSlot] : setupSteps;
   const contextFor = (stepId: string): StepContext => ({
-    primary,
+    // The old upstream's slot is dropped there: it holds the slot as a primary holds a standby's.
+    primary: stepId === dropOldSlot?.id ? oldUpstream!.node! : primary,
     standby,
     ...(origin ? { origin } : {}),
     settings,
@@ -105,14 +112,14 @@ export async function runSetup({ pair, facts, settings, options, io, emit, signa
     if (event.type === 'step-start') currentStep = event.id;
     emit(event);
   };
-  let steps: StepResult[];
+  let results: StepResult[];
   try {
     // The run locks live in the server users' homes: asked beside the prechecks, not after them (once a run).
     if (!planOnly) [primary, standby].forEach((node) => void serverHome(node.host).catch(() => undefined));
     const preflightFailure = await timed('prechecks before any change', () => preflight(facts, planOnly, contextFor(preflightId)));
-    const run = () => runSteps(setupSteps, contextFor, { planOnly, emit: tracking });
-    steps = preflightFailure
-      ? [preflightFailure, ...setupSteps.map((step): StepResult => ({ id: step.id, title: step.title, status: 'skipped', detail: 'not run: a precheck failed' }))]
+    const run = () => runSteps(steps, contextFor, { planOnly, emit: tracking });
+    results = preflightFailure
+      ? [preflightFailure, ...steps.map((step): StepResult => ({ id: step.id, title: step.title, status: 'skipped', detail: 'not run: a precheck failed' }))]
       : planOnly
         ? await run()
         : await holdingRunLocks([primary, standby], (line) => contextFor(preflightId).note(line), run);
@@ -121,10 +128,11 @@ export async function runSetup({ pair, facts, settings, options, io, emit, signa
   }
   const { password: _secret, ...shown } = settings;
   return {
-    ok: steps.every((s) => s.status !== 'failed'),
+    ok: results.every((s) => s.status !== 'failed'),
     planOnly,
-    steps: steps.map((step) => (notes.has(step.id) ? { ...step, notes: notes.get(step.id) } : step)),
+    steps: results.map((step) => (notes.has(step.id) ? { ...step, notes: notes.get(step.id) } : step)),
     changes,
+    ...(oldUpstream && !oldUpstream.node ? { notes: [slotLeftNote(oldUpstream)] } : {}),
     settings: shown,
   };
 }

@@ -215,34 +215,50 @@ describe('a cascaded standby (primary → lab_one → lab_three)', () => {
   }, 300_000);
 
   it("doctor tells the broken hop from the standby's own fault, and re-points lab_three to the primary when lab_one is down", async () => {
-    const doctor = async (flags: string[] = []) => {
-      const run = await runCli(['doctor', '--json', '--config', cascade, '--standby', 'lab_three', ...flags], { PGREPL_PASSWORD: password });
-      return { ...run, report: JSON.parse(run.stdout) as { healthy: boolean; findings: { id: string; host: string; severity: string }[] } };
-    };
-    const errors = (report: { findings: { id: string; host: string; severity: string }[] }) => report.findings.filter((f) => f.severity === 'error').map((f) => `${f.id}@${f.host}`);
+    // doctor's text: "Replication now" names the upstream and its own hop from the primary, never a "primary".
+    const diagnosis = () => runCli(['doctor', '--config', cascade, '--standby', 'lab_three']);
+    const upstreamLine = `  upstream labadmin@${lab.standbyIp} 15/main:`;
 
     // The cascaded standby's own fault: it is down, its upstream is fine.
     inHost('standby2', ['pg_ctlcluster', '15', 'main', 'stop']);
-    expect(errors((await doctor()).report)).toEqual(['standby-down@standby']);
+    const own = await diagnosis();
+    expect(own.stdout).toContain(`Replication now:\n${upstreamLine} running, in recovery, walreceiver streaming (its hop from the primary)\n  standby 15/main: stopped\n`);
+    expect(own.stdout).toMatch(/^Errors \(1\)\n  ✗ standby-down \(standby\): /m);
     inHost('standby2', ['pg_ctlcluster', '15', 'main', 'start']);
     await until(() => (psqlIn('standby2', 'SELECT status FROM pg_stat_wal_receiver') === 'streaming' ? true : undefined), 'lab_three to stream from lab_one again');
 
     // The middle node stops: the hop is broken at the upstream, not at lab_three.
     inHost('standby', ['pg_ctlcluster', '15', 'main', 'stop']);
-    expect(errors((await doctor()).report)).toEqual(['upstream-down@upstream']);
+    const hop = await diagnosis();
+    expect(hop.stdout).toContain(`Replication now:\n${upstreamLine} stopped\n`);
+    expect(hop.stdout).toMatch(/^Errors \(1\)\n  ✗ upstream-down \(upstream\): /m);
 
-    const fixed = await doctor(['--fix', '--yes']);
+    const fixed = await runCli(['doctor', '--json', '--config', cascade, '--standby', 'lab_three', '--fix', '--yes'], { PGREPL_PASSWORD: password });
     expect(fixed.code, fixed.stderr).toBe(0);
-    expect(fixed.report.healthy).toBe(true);
+    const report = JSON.parse(fixed.stdout) as { healthy: boolean; repointed: { notes?: string[] } };
+    expect(report.healthy).toBe(true);
     // lab_three's slot on the stopped lab_one could not be dropped: the result says so, and how.
-    expect((JSON.parse(fixed.stdout) as { repointed: { notes?: string[] } }).repointed.notes).toEqual([
-      expect.stringContaining("slot lab_three is left on the old upstream labadmin@"),
-    ]);
+    expect(report.repointed.notes).toEqual([expect.stringContaining('slot lab_three is left on the old upstream labadmin@')]);
     expect(fixed.stdout).toContain("run SELECT pg_drop_replication_slot('lab_three') there");
+    // The re-point's canary, written on the primary, reached lab_three around the stopped upstream.
+    expect(fixed.stdout).toContain('on the primary was replayed on the standby');
     expect(psqlIn('standby2', 'SELECT sender_host FROM pg_stat_wal_receiver')).toBe(lab.primaryIp);
     expect(psqlIn('primary', "SELECT state FROM pg_stat_replication WHERE application_name = 'lab_three'")).toBe('streaming');
-    psqlIn('primary', "INSERT INTO t VALUES (3002, 'around the stopped upstream')", 'appdb');
-    expect(await until(() => psqlIn('standby2', 'SELECT note FROM t WHERE id = 3002', 'appdb') || undefined, 'the row on standby2')).toBe('around the stopped upstream');
+  }, 300_000);
+
+  it('setup re-points lab_three from the primary back to lab_one, another standby: the canary reaches it through lab_one, and its slot on the primary is dropped', async () => {
+    // lab_one runs again (the doctor case stopped it) and streams from the primary; it still holds lab_three's old slot.
+    inHost('standby', ['pg_ctlcluster', '15', 'main', 'start']);
+    await until(() => (psqlIn('primary', "SELECT state FROM pg_stat_replication WHERE application_name = 'lab_one'") === 'streaming' ? true : undefined), 'lab_one to stream again');
+
+    const run = await runCli(['setup', '--config', cascade, '--standby', 'lab_three', '--yes'], { PGREPL_PASSWORD: password });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    // The canary written on the primary was replayed on lab_three, whose WAL receiver streams from lab_one.
+    expect(run.stdout).toMatch(new RegExp(`its WAL receiver streams from ${escapeRegExp(lab.standbyIp)}:5432 \\(pg_stat_wal_receiver.sender_host\\), the upstream labadmin@${escapeRegExp(lab.standbyIp)}, which lists it in pg_stat_replication; a canary written at \\S+ on the primary was replayed`));
+    expect(run.stdout).toContain(`dropped replication slot lab_three on primary labadmin@${lab.primaryIp}`);
+    expect(psqlIn('standby2', 'SELECT sender_host FROM pg_stat_wal_receiver')).toBe(lab.standbyIp);
+    expect(psqlIn('standby', "SELECT state FROM pg_stat_replication WHERE application_name = 'lab_three'")).toBe('streaming');
+    expect(psqlIn('primary', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'lab_three'")).toBe('0');
   }, 300_000);
 });
 
@@ -253,17 +269,13 @@ describe('hand-off to repmgr', () => {
     inHost(host, ['runuser', '-u', 'postgres', '--', 'env', 'PGPASSFILE=/var/lib/postgresql/.pgpass', '/usr/lib/postgresql/15/bin/repmgr', '-f', config, ...args]);
 
   beforeAll(() => {
-    // Run alone (-t repmgr): after the cascade cases, lab_one and lab_three stream from the primary.
+    // Run alone (-t repmgr): after the cascade cases, lab_one streams from the primary and lab_three from lab_one.
     if (!standby2Ip) [standby2Ip] = labUpWithStandbys(2);
   });
 
   it('registers the primary and both standbys with the real repmgr: cluster show lists them running, node check passes on each, repmgrd starts', async () => {
-    // The doctor case left lab_one stopped; it streams from the primary again once started.
-    inHost('standby', ['sh', '-c', 'pg_ctlcluster 15 main status >/dev/null || pg_ctlcluster 15 main start']);
-    await until(() => (psqlIn('primary', "SELECT state FROM pg_stat_replication WHERE application_name = 'lab_one'") === 'streaming' ? true : undefined), 'lab_one to stream again');
-    // lab_three's slot on lab_one outlived the re-point (lab_one was down then, as its result said): repmgr node check rightly calls an inactive slot critical.
-    psqlIn('standby', "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'lab_three'");
-    const config = standbysConfig('handoff.yaml', [['lab_one', lab.standbyIp], ['lab_three', standby2Ip]]);
+    // A cascade: lab_three registers with lab_one as its upstream. No slot is left over from the re-points (repmgr node check calls an inactive one critical).
+    const config = standbysConfig('handoff.yaml', [['lab_one', lab.standbyIp], ['lab_three', standby2Ip, 'lab_one']]);
 
     // The plan (on stderr before the run) names the files and commands, the primary's restart for repmgrd's library among them.
     const run = await runCli(['handoff', '--config', config, '--yes', '--restart-primary'], { PGREPL_REPMGR_PASSWORD: repmgrPassword });
