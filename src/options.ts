@@ -5,6 +5,21 @@ import { UsageError } from './errors.js';
 
 /** The replication role's password: from the environment, never from a flag or the config file. */
 export const passwordEnv = 'PGREPL_PASSWORD';
+
+/** The shortest replication password the wizard sets: PostgreSQL's passwordcheck module refuses shorter ones too. */
+export const minPasswordLength = 8;
+
+/**
+ * A replication password given to be set (`from`: PGREPL_PASSWORD, or the prompt) that is too
+ * short, as a usage error naming the rule; never the password itself.
+ */
+export function shortPasswordProblem(password: string, from: string): UsageError | undefined {
+  if (password.length >= minPasswordLength) return undefined;
+  return new UsageError(
+    `${from} is ${password.length} characters long; the replication role's password must have at least ${minPasswordLength}; nothing was changed`,
+    `give a password of ${minPasswordLength} characters or more in ${passwordEnv}, or leave it unset: setup then keeps the password the standby logs in with, or generates a strong one`,
+  );
+}
 /** The SSH login user's sudo password, when sudo asks for one: one for both hosts, or one per host (it wins). */
 export const sudoPasswordEnvs = { both: 'PGREPL_SUDO_PASSWORD', primary: 'PGREPL_PRIMARY_SUDO_PASSWORD', standby: 'PGREPL_STANDBY_SUDO_PASSWORD' } as const;
 
@@ -132,6 +147,10 @@ export async function parseOptions(argv: string[], env = process.env): Promise<O
     streamingWaitMs: secondsFrom(streamingTimeoutEnv, env[streamingTimeoutEnv], 60),
     repmgrPassword: env[repmgrPasswordEnv] || undefined,
   };
+  // The commands that set the role's password to it refuse a weak one before connecting.
+  const setsPassword = command === 'setup' || command === 'wizard' || (command === 'doctor' && parsed.values.fix);
+  const tooShort = setsPassword && environment.password !== undefined ? shortPasswordProblem(environment.password, passwordEnv) : undefined;
+  if (tooShort) throw tooShort;
   // sync and handoff work on the primary and the whole list: they need no standby picked.
   const wholeList = (command === 'sync' && fromFlags.standby === undefined) || command === 'handoff';
   const picked = standbys && !wholeList ? pickStandby(standbys, fromFlags, configPath!) : {};

@@ -2,7 +2,7 @@ import { UsageError, WizardError } from '../errors.js';
 import type { Io } from '../io.js';
 import type { Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
-import { passwordEnv } from '../options.js';
+import { passwordEnv, shortPasswordProblem } from '../options.js';
 import { sourceAddressTowards } from '../facts/host.js';
 import { defaultRoleName, parseTablespaceMap, slotNameFor } from '../setup/prepare.js';
 import { holdingRunLocks } from '../setup/run-lock.js';
@@ -164,6 +164,8 @@ async function repairPassword(facts: DoctorFacts, role: string, needed: boolean,
   if (known || !needed) return known;
   if (io.interactive) {
     const asked = await io.askSecret(`Password for replication role ${role} (it is set on the primary and stored on the standby):`, passwordEnv);
+    const tooShort = asked ? shortPasswordProblem(asked, 'the password typed') : undefined;
+    if (tooShort) throw tooShort;
     if (asked) return asked;
   }
   throw new WizardError(

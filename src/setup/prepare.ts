@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { UsageError } from '../errors.js';
 import { serverHome, sourceAddressTowards } from '../facts/host.js';
 import type { Io } from '../io.js';
-import { passwordEnv, slotNameProblem, type Options } from '../options.js';
+import { passwordEnv, shortPasswordProblem, slotNameProblem, type Options } from '../options.js';
 import type { Pair, PairFacts } from '../session.js';
 import { toNode, type ReplicationTls, type SetupSettings } from '../../steps/contract.js';
 import { findPassfileEntry } from '../../steps/lib/passfile.js';
@@ -83,6 +83,8 @@ export async function resolveSettings(pair: Pair, facts: PairFacts, options: Opt
   password ||= given || (rotate ? '' : (stored ?? ''));
   if (!password && io.interactive && !options.yes && !options.plan) {
     password = await io.askSecret(`${rotate ? 'New password' : 'Password'} for replication role ${roleName} (empty: generate a strong one):`, passwordEnv);
+    const tooShort = password ? shortPasswordProblem(password, 'the password typed') : undefined;
+    if (tooShort) throw tooShort;
   }
   if (!password) {
     password = randomBytes(24).toString('base64url');

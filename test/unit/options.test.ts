@@ -33,10 +33,23 @@ describe('parseOptions', () => {
   });
 
   it('carries PGREPL_PASSWORD and SSH_AUTH_SOCK from the environment, never from the config file', async () => {
-    const options = await parseOptions(['setup'], { PGREPL_PASSWORD: 's3cret', SSH_AUTH_SOCK: '/run/agent.sock' });
-    expect(options).toMatchObject({ password: 's3cret', sshAgentSocket: '/run/agent.sock' });
+    const options = await parseOptions(['setup'], { PGREPL_PASSWORD: 's3cret-pw', SSH_AUTH_SOCK: '/run/agent.sock' });
+    expect(options).toMatchObject({ password: 's3cret-pw', sshAgentSocket: '/run/agent.sock' });
     await expect(parseOptions(['--config', configFile('password: s3cret\n')], {})).rejects.toThrow(/unknown key "password"/);
     expect((await parseOptions(['setup'], { PGREPL_PASSWORD: '' })).password).toBeUndefined();
+  });
+
+  it('refuses a PGREPL_PASSWORD shorter than 8 characters where it would be set, naming the rule, never the password', async () => {
+    const refused = parseOptions(['setup'], { PGREPL_PASSWORD: 'abc' });
+    await expect(refused).rejects.toMatchObject({
+      exitCode: 2,
+      message: "PGREPL_PASSWORD is 3 characters long; the replication role's password must have at least 8; nothing was changed",
+    });
+    await expect(refused).rejects.not.toThrow(/abc/);
+    await expect(parseOptions(['doctor', '--fix'], { PGREPL_PASSWORD: 'abc' })).rejects.toThrow(/PGREPL_PASSWORD is 3 characters long/);
+    // Where nothing sets it, an exported short one is no reason to refuse.
+    await expect(parseOptions(['status'], { PGREPL_PASSWORD: 'abc' })).resolves.toMatchObject({ command: 'status' });
+    await expect(parseOptions(['setup'], { PGREPL_PASSWORD: '8 chars!' })).resolves.toMatchObject({ password: '8 chars!' });
   });
 
   it('carries the sudo passwords from the environment: one per host wins over the one for both', async () => {
