@@ -231,12 +231,6 @@ async function linkDownAtClone(host: 'primary' | 'standby'): Promise<CliResult> 
   }
 }
 
-/**
- * For a run the test holds still (SIGSTOP) while others try, for as long as they take. Being
- * held is the test's device, not the fault under test.
- */
-const heldStill = { PGREPL_SSH_TIMEOUT: '600' };
-
 /** Stops the standby of the set-up pair: only its start is left for setup to do. */
 const stopStandby = () => inHost('standby', ['pg_ctlcluster', '15', 'main', 'stop']);
 
@@ -323,7 +317,7 @@ const cases: Case[] = [
       inHost('standby', ['sh', '-c', 'pg_createcluster 15 second -- --no-sync >/dev/null']);
       try {
         // The next run clones; held still mid-clone (however fast this machine is; its locks live on the hosts) while two more try.
-        const first = start(setupArgs, heldStill);
+        const first = start(setupArgs);
         await first.reaches(cloneCopying);
         first.signal('SIGSTOP');
         let samePair: CliResult;
@@ -528,7 +522,7 @@ const cases: Case[] = [
     async run(marker) {
       // Setup has the standby to start, doctor --fix a repair to run.
       stopStandby();
-      const setup = start(setupArgs, heldStill);
+      const setup = start(setupArgs);
       // Its locks are taken before the first step starts.
       await setup.reaches(/==> /);
       setup.signal('SIGSTOP');
