@@ -111,11 +111,11 @@ export interface PlannedAction {
   /** Unified diff of a config file change. */
   diff?: string;
   /**
-   * Replaces data or restarts a server: needs an explicit confirmation (interactive: a
-   * question, the standby's host name typed for replace-standby-data; headless: --yes, and
-   * --restart-primary for a primary restart).
+   * Replaces data, restarts a server or moves files out of the WAL archive: needs an explicit
+   * confirmation (interactive: a question, the standby's host name typed for
+   * replace-standby-data; headless: --yes, and --restart-primary for a primary restart).
    */
-  destructive?: 'restart-primary' | 'replace-standby-data';
+  destructive?: 'restart-primary' | 'replace-standby-data' | 'move-archive-files';
 }
 
 export interface Progress {

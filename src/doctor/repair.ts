@@ -25,7 +25,8 @@ import type { Diagnosis, Finding, RepairId } from './diagnose.js';
 import type { DoctorNodes } from './doctor.js';
 import { recoverySetting, replicationUser, type DoctorFacts } from './facts.js';
 import { archiveCleanupOf, archiveCleanupStep } from './archive-cleanup.js';
-import { archiveSettingNames } from '../../steps/lib/wal-archive.js';
+import { archiveSettingNames, restoreDirectoryOf } from '../../steps/lib/wal-archive.js';
+import { setAsideStrayTimelinesStep } from './stray-timelines.js';
 import { dropSlotsStep } from '../../steps/drop-slots.js';
 import { awaitStreamingStep, convertRecoveryConfStep, passfileStep, standbyMinimumsStep, startPrimaryStep, walLevelInFilesStep } from './repair-steps.js';
 
@@ -74,6 +75,8 @@ const stepOrder = (dropSlots: Step, archiveCleanup: Step): Step[] => [
   dropSlots,
   cloneStandbyStep,
   rewindStandbyStep,
+  // After the rewind (pg_rewind --restore-target-wal may read the stray timeline's WAL), before the start.
+  setAsideStrayTimelinesStep,
   convertRecoveryConfStep,
   recoveryConfigStep,
   startStandbyStep,
@@ -194,6 +197,9 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
     ids.delete(cloneStandbyStep.id);
     ids.add(rewindStandbyStep.id);
   }
+  // A standby rewound or cloned again that restores from the archive must not find there a timeline the primary's history lacks.
+  const keptArchive = standbyArchiveSettingsOf(facts.standby);
+  if ((ids.has(cloneStandbyStep.id) || ids.has(rewindStandbyStep.id)) && restoreDirectoryOf(keptArchive.restore_command ?? '') !== undefined) ids.add(setAsideStrayTimelinesStep.id);
   // Streaming is proven at the end only when nothing left alone keeps the standby from it:
   // with the canary through the slot, or (a pair that streams without a slot) from both views.
   const slotInUse = facts.relationship.slotName !== undefined || ids.has(recoveryConfigStep.id);
@@ -225,9 +231,9 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
     // The standby's own TLS settings are kept when the repairs write primary_conninfo again.
     tls: params.sslmode ? { sslmode: params.sslmode, rootCert: params.sslrootcert } : undefined,
     reclone: ids.has(cloneStandbyStep.id),
-    keptArchive: standbyArchiveSettingsOf(facts.standby),
+    keptArchive,
   };
-  const fallback = choice?.rewind ? { steps: steps.filter((step) => step.id !== rewindStandbyStep.id).flatMap((step) => (step.id === recoveryConfigStep.id ? [cloneStandbyStep, step] : [step])), settings: { ...settings, reclone: true } } : undefined;
+  const fallback = choice?.rewind ? { steps: steps.map((step) => (step.id === rewindStandbyStep.id ? cloneStandbyStep : step)), settings: { ...settings, reclone: true } } : undefined;
   return { steps, settings, dropSlots, leftAlone, notes: choice?.why ?? [], fallback };
 }
 

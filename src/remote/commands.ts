@@ -157,6 +157,11 @@ export const archiveContents = command({
       dir,
     ),
 });
+/** Moves the named files of directory $1 into directory $2 (never over a file there), printing each name moved. */
+export const moveFilesInto = command({
+  runs: server,
+  argv: (from: string, to: string, names: readonly string[]) => sh('from=$1 to=$2; shift 2; for f; do mv -n -- "$from/$f" "$to/$f" && [ ! -e "$from/$f" ] && echo "$f" || exit 1; done', from, to, ...names),
+});
 /** pg_archivecleanup DIR KEEP: removes the WAL files in DIR older than KEEP (a segment, or a base backup's history file); with dryRun (-n) prints their paths instead. */
 export const archiveCleanup = command({
   runs: server,

@@ -14,8 +14,9 @@ const statusMark: Record<StepResult['status'], string> = {
 
 export const statusLabel = (status: StepResult['status']) => statusMark[status];
 
-/** How the runbook flags an action that restarts the primary or replaces the standby's data. */
-export const destructiveMark = (kind: NonNullable<PlannedAction['destructive']>) => `!! ${kind === 'restart-primary' ? 'RESTARTS THE PRIMARY' : 'REPLACES STANDBY DATA'}`;
+/** How the runbook flags an action that restarts the primary, replaces the standby's data or moves files out of the archive. */
+const marks: Record<NonNullable<PlannedAction['destructive']>, string> = { 'restart-primary': 'RESTARTS THE PRIMARY', 'replace-standby-data': 'REPLACES STANDBY DATA', 'move-archive-files': 'MOVES FILES OUT OF THE WAL ARCHIVE' };
+export const destructiveMark = (kind: NonNullable<PlannedAction['destructive']>) => `!! ${marks[kind]}`;
 
 export function actionLines(action: PlannedAction): string[] {
   const mark = action.destructive ? `  ${destructiveMark(action.destructive)}` : '';

@@ -32,7 +32,7 @@ export interface SetupOutcome {
 /**
  * Who may say yes to a destructive action. A primary restart needs --restart-primary
  * headless (it is a production server); replacing the standby's data needs --yes, or the
- * operator typing the standby's host name.
+ * operator typing the standby's host name; moving files out of the WAL archive needs --yes or a yes.
  */
 export async function confirmDestructive(action: PlannedAction, options: Options, io: Io, standbyName: string): Promise<boolean> {
   if (action.destructive === 'restart-primary') {
@@ -41,6 +41,7 @@ export async function confirmDestructive(action: PlannedAction, options: Options
     return io.confirm(`${action.summary}. Restart the primary now?`, '--restart-primary');
   }
   if (options.yes) return true;
+  if (action.destructive === 'move-archive-files') return io.confirm(`${action.summary}. Move them?`, '--yes');
   return io.confirm(`${action.summary}. This replaces the standby's data directory.`, '--yes', standbyName);
 }
 

@@ -118,7 +118,13 @@ export function archivePlacementNote(archiveDir: string, standbyArchiveDir: stri
  * the runbook's (`… cp %p DIR/%f`), DIR a single shell word; undefined for any other command.
  */
 export function archiveDirectoryOf(command: string): string | undefined {
-  const word = / archive-wal (\S.*) %p %f$/.exec(command)?.[1] ?? /\bcp %p (\S+)\/%f$/.exec(command)?.[1];
+  return directoryOfWord(/ archive-wal (\S.*) %p %f$/.exec(command)?.[1] ?? /\bcp %p (\S+)\/%f$/.exec(command)?.[1]);
+}
+
+/** The archive directory a restore_command reads: this wizard's and the runbook's (`cp DIR/%f %p`); undefined for any other command. */
+export const restoreDirectoryOf = (command: string): string | undefined => directoryOfWord(/^cp (\S.*)\/%f %p$/.exec(command.trim())?.[1]);
+
+function directoryOfWord(word: string | undefined): string | undefined {
   if (word === undefined) return undefined;
   // A bare word, or '…' pieces joined by \' (shellQuote's form); % doubled for PostgreSQL.
   const unquoted = /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : /^'(?:[^']|'\\'')*'$/.test(word) ? word.slice(1, -1).replace(/'\\''/g, "'") : undefined;

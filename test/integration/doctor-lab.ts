@@ -109,9 +109,24 @@ export interface RepairStep {
   error?: { message: string; where: string; fix: string };
 }
 
-export async function fix(flags: string[] = [], env: Record<string, string> = {}): Promise<Report & { repairs: { ok: boolean; notes: string[]; steps: RepairStep[] } }> {
+/** What a repair changed, as the summary lists it (`undo`: how to take it back). */
+export interface RepairChange {
+  side: string;
+  what: string;
+  backup?: string;
+  undo?: string;
+}
+
+export interface Repairs {
+  ok: boolean;
+  notes: string[];
+  steps: RepairStep[];
+  changes: RepairChange[];
+}
+
+export async function fix(flags: string[] = [], env: Record<string, string> = {}): Promise<Report & { repairs: Repairs }> {
   const report = await doctor(['--fix', '--yes', ...flags], env);
-  return report as Report & { repairs: { ok: boolean; notes: string[]; steps: RepairStep[] } };
+  return report as Report & { repairs: Repairs };
 }
 
 export async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {

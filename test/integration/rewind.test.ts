@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inHost, lab, labFlags, labReset, psqlIn, runCli } from './lab.js';
-import { current, diagnoseUntil, doctor, errorIds, expectStreamingWithNewRow, fix, password } from './doctor-lab.js';
+import { current, diagnoseUntil, doctor, errorIds, expectStreamingWithNewRow, fix, password, type Repairs } from './doctor-lab.js';
 
 /**
  * doctor --fix on a standby promoted by mistake and written to on both sides: pg_rewind brings
@@ -24,6 +24,25 @@ async function until(probe: () => boolean, what: string, timeoutMs = 30_000): Pr
   }
 }
 
+const exists = (path: string) => inHost('standby', ['sh', '-c', 'test -f "$1" && echo yes || echo no', 'sh', path]).trim() === 'yes';
+const archived = (name: string) => exists(`${archive}/${name}`);
+
+/**
+ * Without it, recovery found the promoted standby's 00000002.history through restore_command and
+ * the repaired standby did not start ("requested timeline 2 does not contain minimum recovery point").
+ */
+function expectStrayTimelineSetAside({ steps, changes }: Repairs): void {
+  const setAside = steps.find((s) => s.id === 'set-aside-stray-timelines');
+  expect(setAside?.status, JSON.stringify(steps)).toBe('done');
+  const folder = new RegExp(`out of the WAL archive ${archive} into (${archive}-stray-timelines-\\d{8}T\\d{6}Z)`).exec(setAside?.detail ?? '')?.[1];
+  expect(folder, setAside?.detail).toBeDefined();
+  expect(changes.find((change) => change.backup === folder)?.undo).toBe(`as postgres: mv -n -- ${folder}/* ${archive}/ (the standby would follow that timeline again)`);
+  expect(exists(`${folder}/00000002.history`)).toBe(true);
+  expect(archived('00000002.history')).toBe(false);
+  // The primary's own timeline stays: its segments are still there.
+  expect(inHost('standby', ['sh', '-c', 'ls -- "$1" | grep -c "^00000001"', 'sh', archive]).trim()).not.toBe('0');
+}
+
 /**
  * The standby promoted, then a row written on each side. Soon after the clone, as here, the
  * promoted standby no longer has the WAL of the last checkpoint before the fork: pg_rewind needs
@@ -39,31 +58,29 @@ async function promoteByMistake(stray: number, written: number): Promise<void> {
 
 beforeAll(async () => {
   labReset();
-  inHost('primary', ['rm', '-rf', '--', archive]);
+  inHost('primary', ['sh', '-c', 'rm -rf -- "$1" "$1"-stray-timelines-*', 'sh', archive]);
   const setup = await runCli(['setup', '--yes', '--restart-primary', '--wal-log-hints', '--archive-dir', archive, '--standby-archive-dir', archive, ...labFlags()], { PGREPL_PASSWORD: password });
   expect(setup.code, setup.stdout + setup.stderr).toBe(0);
   expect(setup.stdout + setup.stderr).toContain('wal_log_hints = on: the standby gets the same from the clone, so doctor --fix can rewind either server later');
 });
 
 afterAll(() => {
-  inHost('primary', ['rm', '-rf', '--', archive]);
+  inHost('primary', ['sh', '-c', 'rm -rf -- "$1" "$1"-stray-timelines-*', 'sh', archive]);
 });
 
 describe('doctor --fix on a standby whose history forked', () => {
   it('set up with --wal-log-hints: pg_rewind brings the standby back, its own settings kept, the stray row gone', async () => {
     expect([psqlIn('primary', 'SHOW wal_log_hints'), psqlIn('standby', 'SHOW wal_log_hints')]).toEqual(['on', 'on']);
     psqlIn('standby', "ALTER SYSTEM SET work_mem = '7MB'");
-    // Not archiving once promoted: the stray timeline's history in the shared archive would lead
-    // the rewound standby onto that timeline ("requested timeline 2 does not contain minimum
-    // recovery point"), which --fix does not handle yet.
-    psqlIn('standby', 'ALTER SYSTEM SET archive_mode = off');
-    restartStandby();
+    // The clone gave the standby the primary's archive_mode and archive_command: once promoted it archives its timeline 2.
     await promoteByMistake(990, 991);
+    await until(() => archived('00000002.history'), "the promoted standby's timeline history in the shared archive");
 
     const after = await fix();
     expect(errorIds(after)).toEqual([]);
     const steps = after.repairs.steps.map((s) => [s.id, s.status]);
     expect(steps).toContainEqual(['rewind-standby', 'done']);
+    expectStrayTimelineSetAside(after.repairs);
     expect(steps.map(([id]) => id)).not.toContain('clone-standby');
     const rewound = after.repairs.steps.find((s) => s.id === 'rewind-standby')?.detail;
     expect(rewound).toMatch(/pg_rewind copied \d+\.\d MB in [\d.]+ s \(need to copy \d+ MB \(total source directory size is \d+ MB\)\)/);
@@ -85,6 +102,7 @@ describe('doctor --fix on a standby whose history forked', () => {
     expect(errorIds(after)).toEqual([]);
     expect(after.repairs.notes.join('\n')).toContain('pg_rewind cannot be used: "target server needs to use either data checksums or "wal_log_hints = on"" (pg_rewind --dry-run)');
     expect(after.repairs.steps.map((s) => [s.id, s.status])).toContainEqual(['clone-standby', 'done']);
+    expectStrayTimelineSetAside(after.repairs);
     expect(rowOn('standby', 993)).toBe('written on the primary after the fork');
     expect(rowOn('standby', 992)).toBe('');
     // The clone brings the primary's postgresql.auto.conf, which has neither: both are written again.
