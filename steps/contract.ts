@@ -63,7 +63,8 @@ export interface SetupSettings {
   /**
    * The standby's own restore_command and archive_cleanup_command before a repair (doctor):
    * written again where a re-clone (or a rewind) left them out, since the copy brings the
-   * primary's postgresql.auto.conf and no recovery.conf.
+   * primary's postgresql.auto.conf and no recovery.conf; the rewind's --restore-target-wal
+   * and the stray-timeline step go by its restore_command.
    */
   keptArchive?: Record<string, string>;
   checkpoint: 'fast' | 'spread';

@@ -86,7 +86,8 @@ export const rewindStandbyStep: Step = {
   async plan(ctx) {
     const { cluster } = ctx.standby;
     const actions: PlannedAction[] = [];
-    const [found, wal] = await Promise.all([findPgRewind(ctx.standby), targetWal(ctx.standby)]);
+    const found = await findPgRewind(ctx.standby);
+    const wal = targetWal(ctx.standby, ctx.settings.keptArchive?.restore_command);
     const pgRewind = 'path' in found ? found.path : 'pg_rewind';
     if (await runningAddress(ctx.standby)) actions.push({ side: 'standby', summary: `Stop the standby's cluster ${cluster.id} (pg_rewind needs it shut down cleanly)`, command: serverControlCommand(cluster, 'stop') });
     actions.push(
@@ -101,7 +102,8 @@ export const rewindStandbyStep: Step = {
   async apply(ctx) {
     const { host, cluster } = ctx.standby;
     const dir = cluster.dataDirectory;
-    const [found, wal] = await Promise.all([findPgRewind(ctx.standby), targetWal(ctx.standby)]);
+    const found = await findPgRewind(ctx.standby);
+    const wal = targetWal(ctx.standby, ctx.settings.keptArchive?.restore_command);
     if ('missing' in found) throw new RewindFailed(found.missing, where(ctx.standby), found.missing, false);
     if (!(await ctx.confirm(rewindAction(ctx, found.path, wal)))) {
       throw new WizardError('stopped before touching the standby', where(ctx.standby), "run again and confirm rewinding the standby's data directory (headless: --yes)");

@@ -1,6 +1,5 @@
 import { Duplex, PassThrough } from 'node:stream';
 import * as privileged from '../../src/remote/commands.js';
-import { configuredSettings } from '../../src/facts/clusters.js';
 import { runningAddress } from '../../src/facts/live.js';
 import type { Node } from '../contract.js';
 import { lineSplitter } from './basebackup-progress.js';
@@ -71,16 +70,15 @@ export const walFromPrimary: TargetWal = { args: [], says: fromPrimary };
 /**
  * pg_rewind reads the standby's WAL back to the last checkpoint before the fork; a segment the
  * standby has recycled since is taken from its WAL archive with --restore-target-wal (13+),
- * which runs the standby's restore_command. pg_rewind reads that setting with `postgres -C`
- * from the postgresql.conf inside the data directory, or from --config-file (15+): where the
- * configuration lives elsewhere (Debian), 13 and 14 cannot, and the segments are copied from
- * the primary's pg_wal as without an archive. Before 13 restore_command is not read at all.
+ * which runs the standby's restore_command (`restore`: as doctor read it with the standby's
+ * other settings). pg_rewind reads that setting with `postgres -C` from the postgresql.conf
+ * inside the data directory, or from --config-file (15+): where the configuration lives
+ * elsewhere (Debian), 13 and 14 cannot, and the segments are copied from the primary's pg_wal
+ * as without an archive. Before 13 restore_command is not read at all.
  */
-export async function targetWal(standby: Node): Promise<TargetWal> {
-  const { host, cluster } = standby;
-  if (cluster.major < 13) return walFromPrimary;
-  const restore = (await configuredSettings(host, cluster, ['restore_command'])).restore_command;
-  if (!restore) return walFromPrimary;
+export function targetWal(standby: Node, restore: string | undefined): TargetWal {
+  const { cluster } = standby;
+  if (cluster.major < 13 || !restore) return walFromPrimary;
   const configFile = cluster.configDir && `${cluster.configDir}/postgresql.conf`;
   const fromArchive = `WAL segments the standby no longer has are restored from its archive (--restore-target-wal runs its restore_command = '${restore}')`;
   if (!configFile) return { args: ['--restore-target-wal'], says: fromArchive };

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hintsMissing, missingWalSegment, parseRewindOutput, rewindArgs, targetRunning, targetWal, walFromPrimary } from '../../steps/lib/rewind.js';
 import type { Node } from '../../steps/contract.js';
-import { FakeHost } from './fake-host.js';
 
 /** pg_rewind's stderr as PostgreSQL 15's pg_rewind wrote it on the lab (progress lines end in \r). */
 const rewound = [
@@ -54,22 +53,19 @@ describe("pg_rewind's output", () => {
 });
 
 describe('where pg_rewind gets the WAL the standby no longer has', () => {
-  const standby = (major: number, configDir: string | undefined, restoreCommand: string) =>
-    ({
-      host: new FakeHost([[(argv) => argv.includes('restore_command'), { stdout: restoreCommand ? `restore_command\t${restoreCommand}\n` : '' }]]),
-      cluster: { major, binDir: `/usr/lib/postgresql/${major}/bin`, dataDirectory: '/var/lib/postgresql/main', configDir },
-    }) as unknown as Node;
+  const standby = (major: number, configDir: string | undefined) => ({ cluster: { major, binDir: `/usr/lib/postgresql/${major}/bin`, dataDirectory: '/var/lib/postgresql/main', configDir } }) as unknown as Node;
   const restore = 'cp /mnt/archive/%f %p';
 
-  it('from the archive with --restore-target-wal, naming the configuration outside the data directory from 15', async () => {
-    expect((await targetWal(standby(15, '/etc/postgresql/15/main', restore))).args).toEqual(['--restore-target-wal', '--config-file=/etc/postgresql/15/main/postgresql.conf']);
-    expect((await targetWal(standby(13, undefined, restore))).args).toEqual(['--restore-target-wal']);
+  it('from the archive with --restore-target-wal, naming the configuration outside the data directory from 15', () => {
+    expect(targetWal(standby(15, '/etc/postgresql/15/main'), restore).args).toEqual(['--restore-target-wal', '--config-file=/etc/postgresql/15/main/postgresql.conf']);
+    expect(targetWal(standby(13, undefined), restore).args).toEqual(['--restore-target-wal']);
   });
 
-  it("from the primary's pg_wal on 13–14 with the configuration outside the data directory, saying why; and without restore_command", async () => {
-    const debian14 = await targetWal(standby(14, '/etc/postgresql/14/main', restore));
+  it("from the primary's pg_wal on 13–14 with the configuration outside the data directory, saying why; and without restore_command", () => {
+    const debian14 = targetWal(standby(14, '/etc/postgresql/14/main'), restore);
     expect(debian14.args).toEqual([]);
     expect(debian14.says).toContain("copied from the primary's pg_wal (up to the fork both wrote the same WAL), not restored from the archive: pg_rewind 14 reads restore_command only from a postgresql.conf inside the data directory (--config-file comes with 15)");
-    expect(await targetWal(standby(15, '/etc/postgresql/15/main', ''))).toEqual(walFromPrimary);
+    expect(targetWal(standby(15, '/etc/postgresql/15/main'), '')).toEqual(walFromPrimary);
+    expect(targetWal(standby(15, '/etc/postgresql/15/main'), undefined)).toEqual(walFromPrimary);
   });
 });
