@@ -1,5 +1,6 @@
 import * as privileged from '../remote/commands.js';
 import { WizardError } from '../errors.js';
+import { byHandLine } from '../remote/host.js';
 import { where, type CheckResult, type PlannedAction, type Step, type StepContext } from '../../steps/contract.js';
 import { timestampSuffix } from '../../steps/lib/config-files.js';
 import { query } from '../../steps/lib/live-server.js';
@@ -111,7 +112,9 @@ export const setAsideStrayTimelinesStep: Step = {
     await host.run(privileged.makeServerDirectory(host.serverUser, folder), { as: await directoryUser(host, [folder]) });
     const moved = (await host.run(privileged.moveFilesInto(stray.dir, folder, stray.files), { as: 'postgres' })).split('\n').filter(Boolean);
     const what = `moved ${moved.length} file(s) of timeline ${timelinesOf(moved)} (${range(moved)}) out of the WAL archive ${stray.dir} into ${folder}`;
-    ctx.recordChange({ side: 'standby', what, backup: folder, undo: `as ${host.serverUser}: mv -n -- ${folder}/* ${stray.dir}/ (the standby would follow that timeline again)` });
+    // Runnable as printed (paths quoted); moving them back makes a repaired standby follow that timeline again.
+    const undo = byHandLine(host, 'postgres', ['find', folder, '-maxdepth', '1', '-type', 'f', '-exec', 'mv', '-n', '-t', stray.dir, '--', '{}', '+']);
+    ctx.recordChange({ side: 'standby', what, backup: folder, undo });
     return what;
   },
 

@@ -36,7 +36,8 @@ function expectStrayTimelineSetAside({ steps, changes }: Repairs): void {
   expect(setAside?.status, JSON.stringify(steps)).toBe('done');
   const folder = new RegExp(`out of the WAL archive ${archive} into (${archive}-stray-timelines-\\d{8}T\\d{6}Z)`).exec(setAside?.detail ?? '')?.[1];
   expect(folder, setAside?.detail).toBeDefined();
-  expect(changes.find((change) => change.backup === folder)?.undo).toBe(`as postgres: mv -n -- ${folder}/* ${archive}/ (the standby would follow that timeline again)`);
+  // Runnable as printed: every path quoted (as the operator's login user, through sudo).
+  expect(changes.find((change) => change.backup === folder)?.undo).toBe(`sudo -u postgres find ${folder} -maxdepth 1 -type f -exec mv -n -t ${archive} -- '{}' +`);
   expect(exists(`${folder}/00000002.history`)).toBe(true);
   expect(archived('00000002.history')).toBe(false);
   // The primary's own timeline stays: its segments are still there.
