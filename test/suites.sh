@@ -11,7 +11,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 vitest=node_modules/.bin/vitest
 matrix=test/integration/majors.test.ts
-second=(faults doctor-replay status least-privilege steps-standby)
+second=(faults doctor-replay status least-privilege steps-standby doctor-by-hand)
 beside_shard1=(doctor-primary wizard-hostkeys doctor-evidence tls archive sudo-password inspect)
 beside_shard2=(doctor-standby steps-primary)
 
