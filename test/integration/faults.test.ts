@@ -25,10 +25,6 @@ const standbyConf = '/etc/postgresql/15/main/postgresql.conf';
 const cloneCopying = /write-ahead log start point/;
 const labInstance = process.env.PGW_LAB || '0';
 const labScript = join(import.meta.dirname, '..', 'lab', 'lab.sh');
-/** A host-side script: once the clone's side directory ($1) has a base/, it runs `then` (bounded: gives up after 120 s). */
-const onceCopying = (then: string) => `i=0; until [ -d "$1/base" ]; do i=$((i + 1)); [ "$i" -lt 12000 ] || exit 1; sleep 0.01; done; ${then}`;
-/** $2 the file to fill the filesystem with. */
-const fillOnceCopying = onceCopying('dd if=/dev/zero of="$2" bs=1M status=none 2>/dev/null; true');
 /** A host-side script (sh -c, with `args` as $1…) started now; resolves when it has ended. */
 function onHost(host: 'primary' | 'standby', script: string, ...args: string[]): Promise<void> {
   const child = spawn('bash', [labScript, 'exec', host, 'sh', '-c', script, 'host-side', ...args], { stdio: 'ignore' });
@@ -384,11 +380,16 @@ const cases: Case[] = [
       try {
         const before = standbySystemIdentifier();
         // Another writer fills the filesystem once the copy has begun (the free-space precheck
-        // passed): it waits on the host itself, as starting a command from here can take longer
-        // on a loaded machine than the whole copy. Bounded: it gives up after 120 s.
-        const filled = onHost('standby', fillOnceCopying, `${standbyData}.pgrepl-new`, `${parent}/filler`);
-        const result = await runCli(setupArgs, secretEnv);
-        await filled;
+        // passed). The small lab primary is copied in about a second, so a writer racing it could
+        // come too late: pg_basebackup is paused on the host as the copy begins, the filesystem
+        // filled, then the copy goes on and meets it full.
+        const paused = pauseCloneOnceCopying(`${standbyData}.pgrepl-new`);
+        const running = runCli(setupArgs, secretEnv);
+        await paused;
+        inHost('standby', ['sh', '-c', 'dd if=/dev/zero of="$1" bs=1M status=none 2>/dev/null; true', 'fill', `${parent}/filler`]);
+        inHost('standby', ['pkill', '-CONT', '-x', 'pg_basebackup']);
+        inHost('standby', ['pkill', '-CONT', '-x', 'sudo']);
+        const result = await running;
         expectOperatorSees(result, 'standby-disk-full-at-clone');
         await expectStandbyUntouched(before, result);
         expect(inHost('standby', ['sh', '-c', `ls -d ${standbyData}.pgrepl-new 2>/dev/null || true`]).trim()).toBe('');
