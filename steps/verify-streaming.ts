@@ -52,7 +52,7 @@ async function cascadeProof(ctx: StepContext): Promise<string> {
   return `its WAL receiver streams from ${row.sender_host}:${row.sender_port} (pg_stat_wal_receiver.sender_host), ${upstream}, which lists it in pg_stat_replication`;
 }
 
-interface Streaming {
+export interface Streaming {
   primary: { application_name: string; client_addr: string | null; state: string; sync_state: string; replay_bytes: string | null; slot_active: boolean | null } | undefined;
   standby: { status: string | null; apply_bytes: string | null; replay_paused: boolean } | undefined;
 }
@@ -73,19 +73,22 @@ async function streamingState(ctx: StepContext): Promise<Streaming> {
 
 const isStreaming = (s: Streaming) => s.primary?.state === 'streaming' && s.primary.slot_active === true && s.standby?.status === 'streaming';
 
-function describe(s: Streaming, slotName: string, sender = 'primary'): string {
+export function describeStreaming(s: Streaming, slotName: string, sender = 'primary'): string {
   const primary = s.primary
     ? `the ${sender} sees ${s.primary.application_name || 'a standby'} from ${s.primary.client_addr ?? 'a local socket'} in state ${s.primary.state} (${s.primary.sync_state}), slot ${slotName} ${s.primary.slot_active ? 'active' : 'inactive'}, ${s.primary.replay_bytes ?? '?'} bytes not yet replayed`
     : `the ${sender} has no replication connection from the standby`;
   const paused = s.standby?.replay_paused ? ', and its replay is paused (pg_is_wal_replay_paused())' : '';
-  const standby = s.standby ? `the standby's WAL receiver is ${s.standby.status ?? 'not running'}, ${s.standby.apply_bytes ?? '?'} bytes received but not yet applied${paused}` : 'the standby is not running';
+  // Without a WAL receiver since the start, the receive position is where recovery began: behind replay, so no figure.
+  const apply = s.standby?.apply_bytes;
+  const received = apply === null || apply === undefined || Number(apply) < 0 ? '' : `, ${apply} bytes received but not yet applied`;
+  const standby = s.standby ? `the standby's WAL receiver is ${s.standby.status ?? 'not running'}${received}${paused}` : 'the standby is not running';
   return `${primary}; ${standby}`;
 }
 
 async function notStreaming(ctx: StepContext, state: Streaming, failure: string): Promise<WizardError> {
   const lines = problemLines(await recentLog(ctx.standby));
   return new WizardError(
-    `${failure}: ${describe(state, ctx.settings.slotName, ctx.primary.host.role)}${lines.length ? `; the standby's log says:\n${lines.join('\n')}` : ''}`,
+    `${failure}: ${describeStreaming(state, ctx.settings.slotName, ctx.primary.host.role)}${lines.length ? `; the standby's log says:\n${lines.join('\n')}` : ''}`,
     where(ctx.standby),
     state.standby?.replay_paused
       ? catalog['replay-paused'].fix
@@ -171,6 +174,6 @@ export const verifyStreamingStep: Step = {
   async verify(ctx) {
     const state = await streamingState(ctx);
     if (!isStreaming(state)) throw await notStreaming(ctx, state, 'the standby does not stream');
-    return describe(state, ctx.settings.slotName, ctx.primary.host.role);
+    return describeStreaming(state, ctx.settings.slotName, ctx.primary.host.role);
   },
 };

@@ -213,7 +213,9 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
   const params = relationship.params;
   // Without primary_conninfo nothing names the standby's role: setup's (--role, default repl), never the server's OS user.
   const roleName = relationship.conninfo === undefined ? (options.role ?? defaultRoleName) : replicationUser(relationship, nodes.standby.cluster.owner);
-  const primaryAddress = params.hostaddr ?? params.host ?? pair.primary.address;
+  // What the standby streams from: the primary, or in a cascade its upstream (whose port the steps use too).
+  const streamsFrom = nodes.primary.host;
+  const primaryAddress = params.hostaddr ?? params.host ?? streamsFrom.address;
   const standbyAddress = relationship.standbyAddress ?? (await sourceAddressTowards(pair.standby, primaryAddress, '--standby-address'));
   const needed = steps.some((step) => needsPassword.has(step.id));
   const settings: SetupSettings = {
@@ -223,7 +225,7 @@ export async function planRepairs(pair: Pair, nodes: DoctorNodes, examined: { fa
     slotName: relationship.slotName ?? slotNameFor(pair.standby.address),
     primaryAddress,
     standbyAddress,
-    primaryListenAddress: await sourceAddressTowards(pair.primary, standbyAddress, '--primary-address'),
+    primaryListenAddress: await sourceAddressTowards(streamsFrom, standbyAddress, '--primary-address'),
     checkpoint: 'fast',
     keepOldData: !options.discardOldData,
     tablespaceMap: parseTablespaceMap(options.tablespaceMap),

@@ -260,6 +260,19 @@ describe('a cascaded standby (primary → lab_one → lab_three)', () => {
     expect(psqlIn('standby', "SELECT state FROM pg_stat_replication WHERE application_name = 'lab_three'")).toBe('streaming');
     expect(psqlIn('primary', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'lab_three'")).toBe('0');
   }, 300_000);
+
+  it("doctor --fix gives lab_three, which lost its primary_conninfo, one towards its upstream lab_one (the upstream's address and port, not the primary's)", async () => {
+    psqlIn('standby2', 'ALTER SYSTEM RESET primary_conninfo');
+    inHost('standby2', ['pg_ctlcluster', '15', 'main', 'restart']);
+    const broken = await runCli(['doctor', '--config', cascade, '--standby', 'lab_three']);
+    expect(broken.stdout).toMatch(/^Errors \(1\)\n  ✗ primary-conninfo-missing \(standby\): /m);
+
+    const fixed = await runCli(['doctor', '--config', cascade, '--standby', 'lab_three', '--fix', '--yes'], { PGREPL_PASSWORD: password });
+    expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0);
+    expect(psqlIn('standby2', 'SHOW primary_conninfo')).toContain(`host=${lab.standbyIp} port=5432 `);
+    expect(psqlIn('standby2', 'SELECT sender_host FROM pg_stat_wal_receiver')).toBe(lab.standbyIp);
+    expect(psqlIn('standby', "SELECT state FROM pg_stat_replication WHERE application_name = 'lab_three'")).toBe('streaming');
+  }, 300_000);
 });
 
 describe('hand-off to repmgr', () => {
