@@ -274,6 +274,7 @@ async function swapTablespaces(ctx: StepContext, tablespaces: Tablespace[], suff
 export const cloneStandbyStep: Step = {
   id: stepId,
   title: 'Clone the primary onto the standby',
+  upstreamTitle: 'Clone the upstream onto the standby',
 
   async check(ctx): Promise<CheckResult> {
     const [primaryId, standbyId] = await Promise.all([systemIdentifier(ctx.primary), systemIdentifier(ctx.standby)]);

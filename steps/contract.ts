@@ -165,6 +165,8 @@ export interface CheckResult {
 export interface Step {
   id: string;
   title: string;
+  /** The title in a cascade, where the step acts on the upstream standby instead of the primary. */
+  upstreamTitle?: string;
   check(ctx: StepContext): Promise<CheckResult>;
   plan(ctx: StepContext): Promise<PlannedAction[]>;
   /** Returns a one-line detail of what was done. */

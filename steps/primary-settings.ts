@@ -230,6 +230,7 @@ const manualRestart = (ctx: StepContext) => manualControl(ctx.primary, 'restart'
 export const primarySettingsStep: Step = {
   id: 'primary-settings',
   title: 'Replication settings on the primary',
+  upstreamTitle: 'Replication settings on the upstream',
 
   async check(ctx): Promise<CheckResult> {
     const state = await readState(ctx);

@@ -160,6 +160,7 @@ const requireNote =
 export const recoveryConfigStep: Step = {
   id: 'recovery-config',
   title: 'Configure the standby to follow the primary',
+  upstreamTitle: 'Configure the standby to follow the upstream',
 
   async check(ctx): Promise<CheckResult> {
     const { cloned, edits } = await desired.forCheck(ctx);

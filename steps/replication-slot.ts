@@ -88,6 +88,7 @@ const createSql = 'SELECT pg_create_physical_replication_slot($1, true)';
 export const replicationSlotStep: Step = {
   id: 'replication-slot',
   title: 'Replication slot on the primary',
+  upstreamTitle: 'Replication slot on the upstream',
 
   async check(ctx): Promise<CheckResult> {
     const slot = await readSlot(ctx);

@@ -89,7 +89,8 @@ export async function runSetup({ pair, facts, settings, options, io, emit, signa
   const changes: ChangeRecord[] = [];
   const notes = new Map<string, string[]>();
   const dropOldSlot = oldUpstream?.node && dropOldUpstreamSlotStep(oldUpstream.slot);
-  const steps = dropOldSlot ? [...setupSteps, dropOldSlot] : setupSteps;
+  const ownSteps = origin ? setupSteps.map((step) => (step.upstreamTitle ? { ...step, title: step.upstreamTitle } : step)) : setupSteps;
+  const steps = dropOldSlot ? [...ownSteps, dropOldSlot] : ownSteps;
   const contextFor = (stepId: string): StepContext => ({
     // The old upstream's slot is dropped there: it holds the slot as a primary holds a standby's.
     primary: stepId === dropOldSlot?.id ? oldUpstream!.node! : primary,

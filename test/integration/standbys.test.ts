@@ -195,6 +195,10 @@ describe('a cascaded standby (primary → lab_one → lab_three)', () => {
     const run = await runCli(['setup', '--config', cascade, '--standby', 'lab_three', '--yes', '--restart-primary'], { PGREPL_PASSWORD: password });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toContain('the upstream is a hot standby that streams');
+    // The steps that act on lab_one say so; the role is still made on the primary.
+    for (const title of ['Replication role on the primary', 'Replication settings on the upstream', 'pg_hba.conf rule for the standby on the upstream', 'Replication slot on the upstream', 'Clone the upstream onto the standby', 'Configure the standby to follow the upstream']) {
+      expect(run.stdout).toMatch(new RegExp(`\\[(done|already done)\\] ${escapeRegExp(title)}: `));
+    }
 
     // The upstream holds the slot, the hba line and the walsender; the primary knows nothing of lab_three.
     expect(psqlIn('standby', 'SELECT application_name, host(client_addr), state FROM pg_stat_replication')).toBe(`lab_three|${standby2Ip}|streaming`);
