@@ -110,11 +110,21 @@ export const setAsideStrayTimelinesStep: Step = {
       throw new WizardError('stopped before moving files out of the WAL archive', where(ctx.standby), 'run again and confirm moving them (headless: --yes); the repaired standby does not start while they are there');
     }
     await host.run(privileged.makeServerDirectory(host.serverUser, folder), { as: await directoryUser(host, [folder]) });
-    const moved = (await host.run(privileged.moveFilesInto(stray.dir, folder, stray.files), { as: 'postgres' })).split('\n').filter(Boolean);
+    const result = await host.exec(privileged.moveFilesInto(stray.dir, folder, stray.files), { as: 'postgres' });
+    // The names moved are printed one by one: a move stopped part-way still records what it moved, and how to put it back.
+    const moved = result.stdout.split('\n').filter(Boolean);
     const what = `moved ${moved.length} file(s) of timeline ${timelinesOf(moved)} (${range(moved)}) out of the WAL archive ${stray.dir} into ${folder}`;
     // Runnable as printed (paths quoted); moving them back makes a repaired standby follow that timeline again.
     const undo = byHandLine(host, 'postgres', ['find', folder, '-maxdepth', '1', '-type', 'f', '-exec', 'mv', '-n', '-t', stray.dir, '--', '{}', '+']);
-    ctx.recordChange({ side: 'standby', what, backup: folder, undo });
+    if (moved.length > 0) ctx.recordChange({ side: 'standby', what, backup: folder, undo });
+    if (result.code !== 0) {
+      const stderr = result.stderr.trim();
+      throw new WizardError(
+        `moving ${stray.files[moved.length] ?? 'the files'} out of the WAL archive ${stray.dir} into ${folder} failed${stderr ? `: ${stderr}` : ''} (${moved.length} of ${stray.files.length} moved before it)`,
+        where(ctx.standby),
+        `check that ${host.serverUser} may move files from ${stray.dir} into ${folder}, then run doctor --fix again; what moved is in ${folder}`,
+      );
+    }
     return what;
   },
 
