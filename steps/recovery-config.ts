@@ -16,7 +16,7 @@ import {
   standbyListenAddresses,
 } from './lib/standby-config.js';
 import { usesStandbySignal } from '../src/facts/replication.js';
-import { archiveSettingNames, proveSharedArchive, sharedArchiveProof, standbyArchiveSettings } from './lib/wal-archive.js';
+import { archiveCommand, archiveDirectoryOf, archiveSettingNames, proveSharedArchive, sharedArchiveProof, standbyArchiveSettings } from './lib/wal-archive.js';
 import { storePassword } from './clone-standby.js';
 import { passwordStored } from './lib/clone-prechecks.js';
 
@@ -119,6 +119,9 @@ async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired>
   if (settings.walLogHints && !/^(on|true|yes|1)$/i.test(effective('wal_log_hints') ?? '')) changes.push({ name: 'wal_log_hints', value: 'on' });
   const listen = standbyListenAddresses(autoConfValue(autoText, 'listen_addresses'), settings.primaryListenAddress, settings.standbyAddress);
   if (listen) changes.push({ name: 'listen_addresses', value: listen });
+  // The clone copies the primary's archive_command; promoted one day, the standby archives into the archive as it mounts it.
+  const archivesInto = archiveDirectoryOf(autoConfValue(autoText, 'archive_command') ?? '');
+  if (archiveDir !== undefined && archivesInto !== undefined && archivesInto !== archiveDir) changes.push({ name: 'archive_command', value: archiveCommand(archiveDir) });
 
   const recoveryPath = `${dir}/recovery.conf`;
   const recoveryBefore = cloned && !usesStandbySignal(cluster.major) ? await host.readFile(recoveryPath, 'postgres') : null;

@@ -5,10 +5,12 @@ import { inHost, lab, labFlags, labReset, psqlIn, runCli } from './lab.js';
 /**
  * WAL archiving end to end on one lab pair: an archive both hosts mount (the lab's state
  * directory appears at its own path in both hosts), set up by `setup --archive-dir
- * --standby-archive-dir`.
+ * --standby-archive-dir`. The standby names it by another path (a symbolic link), as a shared
+ * filesystem mounted elsewhere on the standby would be.
  */
 
 const archive = `${lab.dir}/wal-archive`;
+const standbyArchive = `${lab.dir}/wal-archive-as-the-standby-mounts-it`;
 
 /** The oldest WAL segment still in the primary's pg_wal. */
 const oldestOnPrimary = () => psqlIn('primary', `SELECT min(name) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'`);
@@ -17,17 +19,20 @@ describe('a WAL archive the standby reads too', () => {
   beforeAll(async () => {
     labReset();
     inHost('primary', ['rm', '-rf', '--', archive]);
-    const setup = await runCli(['setup', '--yes', '--restart-primary', '--archive-dir', archive, '--standby-archive-dir', archive, ...labFlags()], { PGREPL_PASSWORD: password });
+    inHost('primary', ['ln', '-sfn', '--', archive, standbyArchive]);
+    const setup = await runCli(['setup', '--yes', '--restart-primary', '--archive-dir', archive, '--standby-archive-dir', standbyArchive, ...labFlags()], { PGREPL_PASSWORD: password });
     expect(setup.code, setup.stdout + setup.stderr).toBe(0);
   });
 
   afterAll(() => {
-    inHost('primary', ['rm', '-rf', '--', archive]);
+    inHost('primary', ['rm', '-rf', '--', archive, standbyArchive]);
   });
 
-  it('gives the standby restore_command and archive_cleanup_command for the archive', () => {
-    expect(psqlIn('standby', 'SHOW restore_command')).toBe(`cp ${archive}/%f %p`);
-    expect(psqlIn('standby', 'SHOW archive_cleanup_command')).toMatch(new RegExp(`^/usr/lib/postgresql/\\d+/bin/pg_archivecleanup ${archive} %r$`));
+  it('gives the standby restore_command, archive_cleanup_command and, for the day it is promoted, archive_command for the archive at its own path', () => {
+    expect(psqlIn('standby', 'SHOW restore_command')).toBe(`cp ${standbyArchive}/%f %p`);
+    expect(psqlIn('standby', 'SHOW archive_cleanup_command')).toMatch(new RegExp(`^/usr/lib/postgresql/\\d+/bin/pg_archivecleanup ${standbyArchive} %r$`));
+    expect(psqlIn('standby', 'SHOW archive_command')).toMatch(new RegExp(` archive-wal ${standbyArchive} %p %f$`));
+    expect(psqlIn('primary', 'SHOW archive_command')).toMatch(new RegExp(` archive-wal ${archive} %p %f$`));
     // The probe that proved the standby reads the same directory is gone.
     expect(inHost('primary', ['ls', '-A', archive])).not.toContain('.pgrepl-probe-');
   });
