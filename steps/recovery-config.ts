@@ -16,7 +16,7 @@ import {
   standbyListenAddresses,
 } from './lib/standby-config.js';
 import { usesStandbySignal } from '../src/facts/replication.js';
-import { archiveCommand, archiveDirectoryOf, archiveSettingNames, proveSharedArchive, sharedArchiveProof, standbyArchiveSettings } from './lib/wal-archive.js';
+import { archiveCommand, archiveDirectoryOf, archiveSettingNames, proveSharedArchive, restoreDirectoryOf, sharedArchiveProof, standbyArchiveSettings } from './lib/wal-archive.js';
 import { storePassword } from './clone-standby.js';
 import { passwordStored } from './lib/clone-prechecks.js';
 
@@ -119,9 +119,11 @@ async function desiredConfig(ctx: StepContext, known?: Inputs): Promise<Desired>
   if (settings.walLogHints && !/^(on|true|yes|1)$/i.test(effective('wal_log_hints') ?? '')) changes.push({ name: 'wal_log_hints', value: 'on' });
   const listen = standbyListenAddresses(autoConfValue(autoText, 'listen_addresses'), settings.primaryListenAddress, settings.standbyAddress);
   if (listen) changes.push({ name: 'listen_addresses', value: listen });
-  // The clone copies the primary's archive_command; promoted one day, the standby archives into the archive as it mounts it.
+  // The clone copies the primary's archive_command; promoted one day, the standby archives into the archive
+  // as it mounts it: --standby-archive-dir, or on a repair the directory its own restore_command read.
+  const ownArchive = archiveDir ?? restoreDirectoryOf(settings.keptArchive?.restore_command ?? '');
   const archivesInto = archiveDirectoryOf(autoConfValue(autoText, 'archive_command') ?? '');
-  if (archiveDir !== undefined && archivesInto !== undefined && archivesInto !== archiveDir) changes.push({ name: 'archive_command', value: archiveCommand(archiveDir) });
+  if (ownArchive !== undefined && archivesInto !== undefined && archivesInto !== ownArchive) changes.push({ name: 'archive_command', value: archiveCommand(ownArchive) });
 
   const recoveryPath = `${dir}/recovery.conf`;
   const recoveryBefore = cloned && !usesStandbySignal(cluster.major) ? await host.readFile(recoveryPath, 'postgres') : null;
