@@ -247,11 +247,13 @@ const cases: Case[] = [
   {
     rows: ['ssh-killed-at-primary-restart', 'standby-link-blip-at-clone'],
     async run(marker) {
-      // A fresh pair: listen_addresses and wal_senders need the primary's restart.
+      // A fresh pair: listen_addresses and wal_senders need the primary's restart. The login's sshd
+      // processes (privilege-separated, running as the login user) in the primary's own PID namespace
+      // are killed on the host as the restart begins: a restart takes about a second, less than a
+      // loaded machine may need to start a command from here once the run's output says so.
+      const killed = onHost('primary', `${untilRunning("-f 'pg_ctlcluster .*[r]estart'")}; for pid in $(pgrep -u labadmin -x sshd); do kill -KILL "$pid"; done`);
       const run = start(setupArgs);
-      await run.reaches(/restarting the primary for/);
-      // The login's sshd processes (privilege-separated, running as the login user) in the primary's own PID namespace.
-      inHost('primary', ['sh', '-c', 'for pid in $(pgrep -u labadmin -x sshd); do kill -KILL "$pid"; done']);
+      await killed;
       expectOperatorSees(await run.done, 'ssh-killed-at-primary-restart');
       // Its next run clones the standby: with the standby's link down 5 s meanwhile, it rides that out and finishes.
       await linkBlipAtClone('standby', 'standby-link-blip-at-clone', marker);
