@@ -453,10 +453,11 @@ const cases: Case[] = [
     rows: ['standby-sshd-stopped-at-start'],
     async run(marker) {
       stopStandby();
+      // The listener and every session (the host's own PID namespace holds only its sshd processes),
+      // killed on the host once pg_ctl start runs: the start and the check after it take about a second.
+      const killed = onHost('standby', `${untilStarting}; for pid in $(pgrep -x sshd); do kill -KILL "$pid"; done`);
       const run = start(setupArgs);
-      await run.reaches(/==> Start the standby/);
-      // The listener and every session (the host's own PID namespace holds only its sshd processes).
-      inHost('standby', ['sh', '-c', 'for pid in $(pgrep -x sshd); do kill -KILL "$pid"; done']);
+      await killed;
       let result: CliResult;
       let meanwhile: CliResult;
       try {
