@@ -249,9 +249,10 @@ const cases: Case[] = [
     async run(marker) {
       // A fresh pair: listen_addresses and wal_senders need the primary's restart. The login's sshd
       // processes (privilege-separated, running as the login user) in the primary's own PID namespace
-      // are killed on the host as the restart begins: a restart takes about a second, less than a
-      // loaded machine may need to start a command from here once the run's output says so.
-      const killed = onHost('primary', `${untilRunning("-f 'pg_ctlcluster .*[r]estart'")}; for pid in $(pgrep -u labadmin -x sshd); do kill -KILL "$pid"; done`);
+      // are killed on the host once the restart's pg_ctl start runs (its stop is over; the start goes
+      // on by itself): a restart takes about a second, less than a loaded machine may need to start a
+      // command from here once the run's output says so.
+      const killed = onHost('primary', `${untilStarting}; for pid in $(pgrep -u labadmin -x sshd); do kill -KILL "$pid"; done`);
       const run = start(setupArgs);
       await killed;
       expectOperatorSees(await run.done, 'ssh-killed-at-primary-restart');
