@@ -101,7 +101,7 @@ const hbaState = sharedWithCheck((ctx) => readState(ctx));
 export const pgHbaStep: Step = {
   id: 'pg-hba',
   title: 'pg_hba.conf rule for the standby',
-  upstreamTitle: "pg_hba.conf rule for the standby on the upstream",
+  upstreamTitle: 'pg_hba.conf rule for the standby on the upstream',
 
   async check(ctx): Promise<CheckResult> {
     const state = await hbaState.forCheck(ctx);
