@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { faults } from '../faults/matrix.js';
-import { inHost, lab, labFlags, labReset, ownSudoUser, pauseCloneOnceCopying, psqlIn, runCli, type CliResult } from './lab.js';
+import { inHost, lab, labFlags, labReset, ownSudoUser, pauseCloneOnceCopying, psqlIn, resumePausedClone, runCli, type CliResult } from './lab.js';
 
 /**
  * The fault matrix (test/faults/matrix.ts) on one real lab pair: each fault is injected while a
@@ -360,8 +360,7 @@ const cases: Case[] = [
           const run = start(setupArgs);
           await paused;
           inHost('primary', ['pg_ctlcluster', '-m', 'immediate', '15', 'prod', 'restart']);
-          inHost('standby', ['pkill', '-CONT', '-x', 'pg_basebackup']);
-          inHost('standby', ['pkill', '-CONT', '-x', 'sudo']);
+          resumePausedClone();
           return run.done;
         },
         marker,
@@ -390,8 +389,7 @@ const cases: Case[] = [
         const running = runCli(setupArgs, secretEnv);
         await paused;
         inHost('standby', ['sh', '-c', 'dd if=/dev/zero of="$1" bs=1M status=none 2>/dev/null; true', 'fill', `${parent}/filler`]);
-        inHost('standby', ['pkill', '-CONT', '-x', 'pg_basebackup']);
-        inHost('standby', ['pkill', '-CONT', '-x', 'sudo']);
+        resumePausedClone();
         const result = await running;
         expectOperatorSees(result, 'standby-disk-full-at-clone');
         await expectStandbyUntouched(before, result);

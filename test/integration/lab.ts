@@ -102,6 +102,12 @@ export function pauseCloneOnceCopying(sideDirectory: string): Promise<void> {
   );
 }
 
+/** Lets a clone paused by pauseCloneOnceCopying go on: pg_basebackup, then the sudo that stopped with it. */
+export function resumePausedClone(): void {
+  inHost('standby', ['pkill', '-CONT', '-x', 'pg_basebackup']);
+  inHost('standby', ['pkill', '-CONT', '-x', 'sudo']);
+}
+
 /** psql as postgres on the lab cluster of that host. */
 export function psqlIn(host: LabHost, sql: string, database = 'postgres'): string {
   const port = host === 'primary' ? '5433' : '5432';
